@@ -1,0 +1,100 @@
+package paved
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Code classifies an error. The server maps each code to one HTTP status and one
+// Backstage error name; an error without a code is an internal error whose
+// detail is logged, never shown to the caller.
+type Code string
+
+const (
+	EInvalid         Code = "invalid"         // 400 InputError
+	EUnauthenticated Code = "unauthenticated" // 401 AuthenticationError
+	EForbidden       Code = "forbidden"       // 403 NotAllowedError
+	ENotFound        Code = "not_found"       // 404 NotFoundError
+	EConflict        Code = "conflict"        // 409 ConflictError
+	ETooLarge        Code = "too_large"       // 413 InputError
+	ETimeout         Code = "timeout"         // 504 Error (a wait that ran out)
+	EUnavailable     Code = "unavailable"     // 503 ServiceUnavailableError
+	EInternal        Code = "internal"        // 500 Error
+)
+
+// FieldError names one bad field of an input, as a JSON pointer-like path
+// ("source.repoURL", "labels.team").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is paved's application error: a code, a message safe to show to the
+// caller, the fields at fault, and an optional cause kept for the logs.
+type Error struct {
+	Code    Code
+	Message string
+	Fields  []FieldError
+	Err     error
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if len(e.Fields) > 0 {
+		parts := make([]string, 0, len(e.Fields))
+		for _, f := range e.Fields {
+			parts = append(parts, f.Field+": "+f.Message)
+		}
+		if msg != "" {
+			msg += ": "
+		}
+		msg += strings.Join(parts, "; ")
+	}
+	if e.Err != nil && msg == "" {
+		return e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with the given code and message that keeps err as its cause.
+func Wrap(code Code, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// InvalidFields returns an EInvalid error listing every bad field.
+func InvalidFields(fields ...FieldError) *Error {
+	return &Error{Code: EInvalid, Message: "invalid input", Fields: fields}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal when
+// there is none, and "" for a nil error.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code != "" {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the message that is safe to show to a caller.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code != "" && e.Code != EInternal {
+		return e.Error()
+	}
+	return "internal error"
+}

@@ -1,0 +1,81 @@
+// Package paved holds the domain of paved: who calls it, what an action
+// invocation is, what an Argo CD application request looks like, and the
+// errors every layer speaks. It imports no framework, database or client.
+package paved
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Version is set at build time with -ldflags "-X github.com/paved-dev/paved.Version=…".
+var Version = "dev"
+
+// PrincipalKind says how a caller proved who it is.
+type PrincipalKind string
+
+const (
+	PrincipalPlugin PrincipalKind = "plugin" // a Backstage plugin token (e.g. the scaffolder)
+	PrincipalUser   PrincipalKind = "user"   // a Backstage user token
+	PrincipalStatic PrincipalKind = "static" // a static token configured in paved
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	Kind PrincipalKind `json:"kind"`
+	// Subject is the calling plugin id, or the static token's subject, or the
+	// user entity ref for user tokens.
+	Subject string `json:"subject"`
+	// User is the user entity ref on whose behalf the call is made
+	// ("user:default/jane"), from the plugin token's obo claim or the user token.
+	User string `json:"user,omitempty"`
+	// Groups the user belongs to, when known (filled lazily by features that need it).
+	Groups []string `json:"-"`
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a context carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal stored in ctx.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Invocation is one call of an action: the audit log and the raw data of the
+// adoption metrics. It never holds secrets.
+type Invocation struct {
+	ID           string          `json:"id"`
+	ActionID     string          `json:"actionId"`
+	CallerKind   PrincipalKind   `json:"callerKind"`
+	CallerPlugin string          `json:"callerPlugin"`
+	UserRef      string          `json:"userRef,omitempty"`
+	EntityRef    string          `json:"entityRef,omitempty"`
+	TemplateRef  string          `json:"templateRef,omitempty"`
+	TaskID       string          `json:"taskId,omitempty"`
+	Status       string          `json:"status"` // succeeded | failed
+	ErrorCode    Code            `json:"errorCode,omitempty"`
+	Error        string          `json:"error,omitempty"`
+	StartedAt    time.Time       `json:"startedAt"`
+	Duration     time.Duration   `json:"durationMs"`
+	Output       json.RawMessage `json:"output,omitempty"` // a summary, never secrets
+}
+
+// Invocation statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// InvocationFilter selects invocations from the audit log.
+type InvocationFilter struct {
+	ActionID string
+	Since    time.Time
+	Until    time.Time
+	Limit    int
+}
