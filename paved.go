@@ -79,3 +79,15 @@ type InvocationFilter struct {
 	Until    time.Time
 	Limit    int
 }
+
+// SigningKey is one of paved's own ES256 keys, used to sign the plugin tokens
+// paved sends to Backstage and published in its JWKS. The private key stays in
+// the store; only the public half leaves paved.
+type SigningKey struct {
+	KID           string
+	PrivateKeyPEM []byte // PKCS#8, PEM-encoded
+	CreatedAt     time.Time
+	// RetiredAt is set when a newer key replaced this one; the key is still
+	// published until every token it signed has expired.
+	RetiredAt time.Time
+}
