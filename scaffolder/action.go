@@ -1,0 +1,340 @@
+// Package scaffolder holds paved's scaffolder actions: their published
+// schemas, the registry that lists and invokes them, and the handlers. It
+// depends on narrow interfaces, never on a client library.
+package scaffolder
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/paved-dev/paved"
+)
+
+// Attributes tell Backstage how an action behaves; the scaffolder dry-runs
+// only actions that are readOnly and not destructive.
+type Attributes struct {
+	Destructive bool `json:"destructive"`
+	Idempotent  bool `json:"idempotent"`
+	ReadOnly    bool `json:"readOnly"`
+}
+
+// Example shows a template author how to call an action.
+type Example struct {
+	Description string `json:"description"`
+	// Example is the step as YAML, the form Backstage's scaffolder documents.
+	Example string         `json:"example"`
+	Input   map[string]any `json:"input"`
+}
+
+// Handler runs an action on validated input and returns its output object.
+// Every top-level key of the output becomes a step output in Backstage.
+type Handler func(ctx context.Context, in Input) (map[string]any, error)
+
+// Input is what a handler receives: the validated raw input and the secrets
+// passed by the caller (v2 invoke).
+type Input struct {
+	Raw     json.RawMessage
+	Secrets map[string]string
+}
+
+// Decode unmarshals the validated input into v.
+func (in Input) Decode(v any) error {
+	if err := json.Unmarshal(in.Raw, v); err != nil {
+		return paved.Errorf(paved.EInvalid, "input: %v", err)
+	}
+	return nil
+}
+
+// Action is one scaffolder action paved serves.
+type Action struct {
+	Name        string
+	Title       string
+	Description string
+	Attributes  Attributes
+	Examples    []Example
+	Input       Schema
+	Output      Schema
+	Handler     Handler
+	// Summarize returns the part of an output worth keeping in the audit log
+	// (nil keeps the whole output). It must drop anything secret.
+	Summarize func(out map[string]any) map[string]any
+}
+
+// Recorder keeps the audit log of invocations.
+type Recorder interface {
+	RecordInvocation(ctx context.Context, inv paved.Invocation) (paved.Invocation, error)
+}
+
+// Registry lists and invokes actions. Listing is cheap: the scaffolder fetches
+// the list on every task, so the JSON is built once per registration.
+type Registry struct {
+	pluginID string
+	recorder Recorder
+	logger   *slog.Logger
+	tracer   trace.Tracer
+	now      func() time.Time
+
+	invocations metric.Int64Counter
+	duration    metric.Float64Histogram
+
+	mu       sync.RWMutex
+	actions  map[string]*registered
+	listJSON []byte
+}
+
+type registered struct {
+	Action
+	id     string
+	input  compiledSchema
+	output compiledSchema
+}
+
+// RegistryOptions are the registry's dependencies.
+type RegistryOptions struct {
+	PluginID string
+	Recorder Recorder
+	Logger   *slog.Logger
+	Meter    metric.Meter
+	Tracer   trace.Tracer
+	Now      func() time.Time
+}
+
+// DurationBuckets are histogram boundaries in seconds for actions that may wait
+// for a rollout: from 5 ms to an hour.
+var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+
+// NewRegistry returns an empty registry.
+func NewRegistry(o RegistryOptions) (*Registry, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &Registry{pluginID: o.PluginID, recorder: o.Recorder, logger: o.Logger, tracer: o.Tracer, now: o.Now, actions: map[string]*registered{}}
+	if r.tracer == nil {
+		r.tracer = noop.NewTracerProvider().Tracer("paved/scaffolder")
+	}
+	if o.Meter != nil {
+		var err error
+		r.invocations, err = o.Meter.Int64Counter("devex.action.invocations",
+			metric.WithUnit("{invocation}"), metric.WithDescription("Invocations of paved's scaffolder actions, by action and result."))
+		if err != nil {
+			return nil, err
+		}
+		r.duration, err = o.Meter.Float64Histogram("devex.action.duration",
+			metric.WithUnit("s"), metric.WithDescription("Duration of paved's scaffolder actions, by action and result."),
+			metric.WithExplicitBucketBoundaries(DurationBuckets...))
+		if err != nil {
+			return nil, err
+		}
+	}
+	r.listJSON, _ = json.Marshal(map[string]any{"actions": []any{}})
+	return r, nil
+}
+
+// Register adds actions; their schemas are compiled once here.
+func (r *Registry) Register(actions ...Action) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, a := range actions {
+		id := r.pluginID + ":" + a.Name
+		if _, dup := r.actions[id]; dup {
+			return fmt.Errorf("action %s registered twice", id)
+		}
+		in, err := compile(a.Name+".input", a.Input)
+		if err != nil {
+			return err
+		}
+		out, err := compile(a.Name+".output", a.Output)
+		if err != nil {
+			return err
+		}
+		for i, ex := range a.Examples {
+			if err := in.validate(ex.Input); err != nil {
+				return fmt.Errorf("action %s example %d does not match its own input schema: %w", id, i, err)
+			}
+		}
+		r.actions[id] = &registered{Action: a, id: id, input: in, output: out}
+	}
+	return r.rebuildList()
+}
+
+type listedAction struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	PluginID    string     `json:"pluginId"`
+	Attributes  Attributes `json:"attributes"`
+	Examples    []Example  `json:"examples"`
+	Schema      struct {
+		Input  Schema `json:"input"`
+		Output Schema `json:"output"`
+	} `json:"schema"`
+}
+
+func (r *Registry) rebuildList() error {
+	ids := make([]string, 0, len(r.actions))
+	for id := range r.actions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	list := make([]listedAction, 0, len(ids))
+	for _, id := range ids {
+		a := r.actions[id]
+		la := listedAction{ID: id, Name: a.Name, Title: a.Title, Description: a.Description, PluginID: r.pluginID, Attributes: a.Attributes, Examples: a.Examples}
+		if la.Examples == nil {
+			la.Examples = []Example{}
+		}
+		la.Schema.Input, la.Schema.Output = a.Input, a.Output
+		list = append(list, la)
+	}
+	b, err := json.Marshal(map[string]any{"actions": list})
+	if err != nil {
+		return err
+	}
+	r.listJSON = b
+	return nil
+}
+
+// ListJSON returns the body of GET .backstage/actions/v1/actions.
+func (r *Registry) ListJSON() []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.listJSON
+}
+
+// IDs returns the ids of the registered actions, sorted.
+func (r *Registry) IDs() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ids := make([]string, 0, len(r.actions))
+	for id := range r.actions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Invoke validates input against the action's published schema, runs the
+// handler and records the invocation. input must be a JSON object.
+func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage, secrets map[string]string) (map[string]any, error) {
+	r.mu.RLock()
+	a, ok := r.actions[id]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, paved.Errorf(paved.ENotFound, "action %q not found; paved serves %s", id, strings.Join(r.IDs(), ", "))
+	}
+	ctx, span := r.tracer.Start(ctx, "action "+id, trace.WithAttributes(attribute.String("paved.action", id)))
+	defer span.End()
+	start := r.now()
+	out, err := r.run(ctx, a, input, secrets)
+	elapsed := r.now().Sub(start)
+	result := "success"
+	if err != nil {
+		result = "failure"
+		span.SetStatus(codes.Error, paved.ErrorMessage(err))
+		span.SetAttributes(attribute.String("paved.error_code", string(paved.ErrorCode(err))))
+	}
+	attrs := metric.WithAttributes(attribute.String("action", id), attribute.String("result", result))
+	if r.invocations != nil {
+		r.invocations.Add(ctx, 1, attrs)
+		r.duration.Record(ctx, elapsed.Seconds(), attrs)
+	}
+	r.record(ctx, a, start, elapsed, input, out, err)
+	return out, err
+}
+
+func (r *Registry) run(ctx context.Context, a *registered, input json.RawMessage, secrets map[string]string) (map[string]any, error) {
+	decoded, err := decodeObject(input)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.input.validate(decoded); err != nil {
+		return nil, err
+	}
+	out, err := a.Handler(ctx, Input{Raw: input, Secrets: secrets})
+	if err != nil {
+		return nil, err
+	}
+	// A handler whose output breaks its own schema is a bug in paved, not a
+	// caller's mistake: log it, and still answer so the template goes on.
+	if raw, merr := json.Marshal(out); merr == nil {
+		if v, derr := decodeObject(raw); derr == nil {
+			if verr := a.output.validate(v); verr != nil {
+				r.logger.Error("action output does not match its schema", "action", a.id, "error", verr)
+			}
+		}
+	}
+	return out, nil
+}
+
+// decodeObject decodes a JSON object as the schema validator wants it
+// (json.Number for numbers) and refuses anything that is not one object.
+func decodeObject(raw json.RawMessage) (map[string]any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return map[string]any{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, paved.Errorf(paved.EInvalid, "input: not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, paved.Errorf(paved.EInvalid, "input: more than one JSON value")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, paved.Errorf(paved.EInvalid, "input: must be a JSON object")
+	}
+	return obj, nil
+}
+
+func (r *Registry) record(ctx context.Context, a *registered, start time.Time, elapsed time.Duration, input json.RawMessage, out map[string]any, err error) {
+	if r.recorder == nil {
+		return
+	}
+	inv := paved.Invocation{ActionID: a.id, StartedAt: start, Duration: elapsed, Status: paved.StatusSucceeded}
+	if p, ok := paved.PrincipalFrom(ctx); ok {
+		inv.CallerKind, inv.CallerPlugin, inv.UserRef = p.Kind, p.Subject, p.User
+	}
+	var refs struct {
+		EntityRef   string `json:"entityRef"`
+		TemplateRef string `json:"templateRef"`
+		TaskID      string `json:"taskId"`
+	}
+	_ = json.Unmarshal(input, &refs)
+	inv.EntityRef, inv.TemplateRef, inv.TaskID = refs.EntityRef, refs.TemplateRef, refs.TaskID
+	if err != nil {
+		inv.Status = paved.StatusFailed
+		inv.ErrorCode = paved.ErrorCode(err)
+		inv.Error = paved.ErrorMessage(err)
+	} else {
+		summary := out
+		if a.Summarize != nil {
+			summary = a.Summarize(out)
+		}
+		inv.Output, _ = json.Marshal(summary)
+	}
+	// The audit record must outlive a caller that hung up.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, rerr := r.recorder.RecordInvocation(rctx, inv); rerr != nil {
+		r.logger.Error("recording invocation failed", "action", a.id, "error", rerr)
+	}
+}

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paved-dev/paved"
+)
+
+// errorKind is how one error code looks to a Backstage caller.
+type errorKind struct {
+	status int
+	name   string
+}
+
+// errorTable is the one place where paved's error codes become HTTP statuses
+// and Backstage error names (@backstage/errors).
+var errorTable = map[paved.Code]errorKind{
+	paved.EInvalid:         {http.StatusBadRequest, "InputError"},
+	paved.ETooLarge:        {http.StatusRequestEntityTooLarge, "InputError"},
+	paved.EUnauthenticated: {http.StatusUnauthorized, "AuthenticationError"},
+	paved.EForbidden:       {http.StatusForbidden, "NotAllowedError"},
+	paved.ENotFound:        {http.StatusNotFound, "NotFoundError"},
+	paved.EConflict:        {http.StatusConflict, "ConflictError"},
+	paved.EUnavailable:     {http.StatusServiceUnavailable, "ServiceUnavailableError"},
+	paved.ETimeout:         {http.StatusGatewayTimeout, "Error"},
+	paved.EInternal:        {http.StatusInternalServerError, "Error"},
+}
+
+// errorBody is Backstage's serialized error response.
+type errorBody struct {
+	Error struct {
+		Name    string             `json:"name"`
+		Message string             `json:"message"`
+		Fields  []paved.FieldError `json:"fields,omitempty"`
+	} `json:"error"`
+	Request struct {
+		Method string `json:"method"`
+		URL    string `json:"url"`
+	} `json:"request"`
+	Response struct {
+		StatusCode int `json:"statusCode"`
+	} `json:"response"`
+}
+
+// errorHandler writes every error as Backstage's error JSON. An error without a
+// code is internal: its detail goes to the log and the span, not to the caller.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		err = fromEcho(err)
+		code := paved.ErrorCode(err)
+		kind, ok := errorTable[code]
+		if !ok {
+			kind = errorTable[paved.EInternal]
+		}
+		var body errorBody
+		body.Error.Name = kind.name
+		body.Error.Message = paved.ErrorMessage(err)
+		var pe *paved.Error
+		if errors.As(err, &pe) && code != paved.EInternal {
+			body.Error.Fields = pe.Fields
+		}
+		body.Request.Method = c.Request().Method
+		body.Request.URL = c.Request().URL.Path
+		body.Response.StatusCode = kind.status
+		span := trace.SpanFromContext(c.Request().Context())
+		if kind.status >= 500 {
+			span.SetStatus(codes.Error, body.Error.Message)
+			span.RecordError(err)
+			logger.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", kind.status, "error", err)
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(kind.status)
+			return
+		}
+		_ = c.JSON(kind.status, body)
+	}
+}
+
+// fromEcho turns echo's own errors (unknown route, wrong method, body too
+// large) into coded errors.
+func fromEcho(err error) error {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		return err
+	}
+	msg := fmt.Sprint(he.Message)
+	switch he.Code {
+	case http.StatusNotFound:
+		return paved.Errorf(paved.ENotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		return paved.Errorf(paved.ENotFound, "method not allowed on this route")
+	case http.StatusRequestEntityTooLarge:
+		return paved.Errorf(paved.ETooLarge, "request body too large")
+	case http.StatusUnauthorized:
+		return paved.Errorf(paved.EUnauthenticated, "%s", msg)
+	case http.StatusBadRequest:
+		return paved.Errorf(paved.EInvalid, "%s", msg)
+	}
+	if he.Code >= 500 {
+		return fmt.Errorf("echo: %d %s", he.Code, msg)
+	}
+	return paved.Errorf(paved.EInvalid, "%s", msg)
+}

@@ -1,0 +1,177 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/paved-dev/paved"
+)
+
+func handleHealthz() echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": paved.Version})
+	}
+}
+
+// handleReadyz runs every check concurrently with a short timeout; one failing
+// check makes paved unready (503) and the body says which.
+func handleReadyz(checks []Check) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+		defer cancel()
+		results := make(map[string]string, len(checks))
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		failed := false
+		for _, ch := range checks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status := "ok"
+				if err := ch.Check(ctx); err != nil {
+					status = paved.ErrorMessage(err)
+					if status == "internal error" {
+						status = "unreachable"
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				results[ch.Name] = status
+				if status != "ok" {
+					failed = true
+				}
+			}()
+		}
+		wg.Wait()
+		if failed {
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": results})
+		}
+		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": results})
+	}
+}
+
+func handleListActions(a Actions) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return c.JSONBlob(http.StatusOK, a.ListJSON())
+	}
+}
+
+// handleInvoke serves both invoke versions: v1's body is the raw input, v2's is
+// {"input": …, "secrets": …}.
+func handleInvoke(a Actions, version int, maxBody int64) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := url.PathUnescape(c.Param("id"))
+		if err != nil {
+			return paved.Errorf(paved.EInvalid, "action id is not a valid URL path segment")
+		}
+		body, err := readBody(c.Request(), maxBody)
+		if err != nil {
+			return err
+		}
+		input := json.RawMessage(body)
+		var secrets map[string]string
+		if version == 2 {
+			var env struct {
+				Input   json.RawMessage   `json:"input"`
+				Secrets map[string]string `json:"secrets"`
+			}
+			if len(bytes.TrimSpace(body)) > 0 {
+				if err := json.Unmarshal(body, &env); err != nil {
+					return paved.Errorf(paved.EInvalid, "body must be {\"input\": {...}, \"secrets\": {...}}: %v", err)
+				}
+			}
+			input, secrets = env.Input, env.Secrets
+		}
+		out, err := a.Invoke(c.Request().Context(), id, input, secrets)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"output": out})
+	}
+}
+
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, paved.Errorf(paved.ETooLarge, "request body is larger than %d bytes", max)
+		}
+		return nil, paved.Errorf(paved.EInvalid, "reading request body: %v", err)
+	}
+	if int64(len(body)) > max {
+		return nil, paved.Errorf(paved.ETooLarge, "request body is larger than %d bytes", max)
+	}
+	return body, nil
+}
+
+func handleJWKS(k KeySet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b, err := k.JWKS(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=60")
+		return c.JSONBlob(http.StatusOK, b)
+	}
+}
+
+// handleRotateKeys is for operators (static tokens only): a new key signs from
+// now on; the old one stays published until its tokens expire.
+func handleRotateKeys(k KeySet) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p, _ := paved.PrincipalFrom(c.Request().Context())
+		if p.Kind != paved.PrincipalStatic {
+			return paved.Errorf(paved.EForbidden, "key rotation needs a static operator token")
+		}
+		kid, err := k.Rotate(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"kid": kid})
+	}
+}
+
+func handleListInvocations(inv Invocations) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		f := paved.InvocationFilter{ActionID: c.QueryParam("action")}
+		var fields []paved.FieldError
+		if s := c.QueryParam("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1000 {
+				fields = append(fields, paved.FieldError{Field: "limit", Message: "must be an integer from 1 to 1000"})
+			}
+			f.Limit = n
+		}
+		for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+			if s := c.QueryParam(name); s != "" {
+				t, err := time.Parse(time.RFC3339, s)
+				if err != nil {
+					fields = append(fields, paved.FieldError{Field: name, Message: "must be an RFC 3339 time"})
+				}
+				*dst = t
+			}
+		}
+		if len(fields) > 0 {
+			return paved.InvalidFields(fields...)
+		}
+		list, err := inv.ListInvocations(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		if list == nil {
+			list = []paved.Invocation{}
+		}
+		return c.JSON(http.StatusOK, map[string]any{"items": list})
+	}
+}

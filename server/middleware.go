@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/paved-dev/paved"
+)
+
+// Authenticator turns an Authorization header into a principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (paved.Principal, error)
+}
+
+// requireAuth lets only authenticated callers through and puts the principal
+// in the request context.
+func requireAuth(a Authenticator) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			p, err := a.Authenticate(req.Context(), req.Header.Get(echo.HeaderAuthorization))
+			if err != nil {
+				return err
+			}
+			trace.SpanFromContext(req.Context()).SetAttributes(
+				attribute.String("paved.caller.kind", string(p.Kind)),
+				attribute.String("paved.caller.subject", p.Subject))
+			c.SetRequest(req.WithContext(paved.WithPrincipal(req.Context(), p)))
+			return next(c)
+		}
+	}
+}
+
+// telemetry starts a server span per request (continuing the caller's trace),
+// records the OTel HTTP server duration, and logs the request. The
+// Authorization header is never logged.
+func telemetry(tracer trace.Tracer, meter metric.Meter, logger *slog.Logger) echo.MiddlewareFunc {
+	duration, _ := meter.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300))
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			ctx := prop.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+			route := c.Path()
+			ctx, span := tracer.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("http.route", route)))
+			defer span.End()
+			c.SetRequest(req.WithContext(ctx))
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			status := c.Response().Status
+			elapsed := time.Since(start)
+			span.SetAttributes(attribute.Int("http.response.status_code", status))
+			duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(
+				attribute.String("http.request.method", req.Method), attribute.String("http.route", route),
+				attribute.Int("http.response.status_code", status)))
+			level := slog.LevelInfo
+			if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+				level = slog.LevelDebug
+			}
+			logger.Log(ctx, level, "request", "method", req.Method, "route", route, "status", status, "duration_ms", elapsed.Milliseconds())
+			return nil
+		}
+	}
+}

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// addRoutes is paved's whole HTTP surface, with the middleware of each route.
+func addRoutes(e *echo.Echo, d Deps) {
+	tracer := d.TracerProvider.Tracer("github.com/paved-dev/paved/server")
+	meter := d.MeterProvider.Meter("github.com/paved-dev/paved/server")
+	e.Use(
+		telemetry(tracer, meter, d.Logger),
+		middleware.Recover(), // a handler panic becomes a 500 (logged, traced), never a dead process
+	)
+	auth := requireAuth(d.Auth)
+	limit := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteSize(d.MaxBodyBytes)})
+
+	// Probes and scrapers, at the root.
+	e.GET("/healthz", handleHealthz())
+	e.GET("/readyz", handleReadyz(d.Ready))
+	e.GET("/metrics", echo.WrapHandler(d.Metrics))
+
+	// Backstage's plugin protocol.
+	api := e.Group("/api/" + d.PluginID)
+	api.GET("/.backstage/auth/v1/jwks.json", handleJWKS(d.Keys)) // public, like every Backstage plugin's
+	api.GET("/.backstage/actions/v1/actions", handleListActions(d.Actions), auth)
+	api.POST("/.backstage/actions/v1/actions/:id/invoke", handleInvoke(d.Actions, 1, d.MaxBodyBytes), auth, limit)
+	api.POST("/.backstage/actions/v2/actions/:id/invoke", handleInvoke(d.Actions, 2, d.MaxBodyBytes), auth, limit)
+
+	// paved's own API.
+	api.GET("/invocations", handleListInvocations(d.Invocations), auth)
+	api.POST("/admin/keys/rotate", handleRotateKeys(d.Keys), auth)
+
+	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
+}

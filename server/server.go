@@ -1,0 +1,80 @@
+// Package server is paved's HTTP surface: Backstage's plugin protocol under
+// /api/<pluginId>/, probes and metrics at the root. Every route is in routes.go.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/paved-dev/paved"
+)
+
+// Actions lists and invokes scaffolder actions.
+type Actions interface {
+	ListJSON() []byte
+	Invoke(ctx context.Context, id string, input json.RawMessage, secrets map[string]string) (map[string]any, error)
+}
+
+// KeySet is paved's own signing keys, published as a JWKS.
+type KeySet interface {
+	JWKS(ctx context.Context) ([]byte, error)
+	Rotate(ctx context.Context) (string, error)
+}
+
+// Invocations reads the audit log.
+type Invocations interface {
+	ListInvocations(ctx context.Context, f paved.InvocationFilter) ([]paved.Invocation, error)
+}
+
+// Check is one readiness check (the store, an Argo CD instance).
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are everything the HTTP surface needs; cmd/paved wires them.
+type Deps struct {
+	PluginID       string
+	Logger         *slog.Logger
+	Auth           Authenticator
+	Actions        Actions
+	Keys           KeySet
+	Invocations    Invocations
+	Ready          []Check
+	Metrics        http.Handler
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	MaxBodyBytes   int64
+}
+
+// New builds paved's HTTP server.
+func New(d Deps) *echo.Echo {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.TracerProvider == nil {
+		d.TracerProvider = tracenoop.NewTracerProvider()
+	}
+	if d.MeterProvider == nil {
+		d.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.Metrics == nil {
+		d.Metrics = http.NotFoundHandler()
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(d.Logger)
+	addRoutes(e, d)
+	return e
+}
