@@ -1,0 +1,65 @@
+// Package sqlite opens paved's store in a SQLite file, through the pure-Go
+// modernc.org/sqlite driver: the default engine, for one replica.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/sqlstore"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// connParams configure every connection of the pool:
+//   - WAL lets readers go on while one connection writes;
+//   - _txlock=immediate takes the write lock when a transaction begins, so
+//     two writing transactions queue on the busy timeout instead of one of
+//     them failing with SQLITE_BUSY when it upgrades its read lock;
+//   - the busy timeout is how long a writer waits for another to finish;
+//   - synchronous=NORMAL is durable across crashes of paved in WAL mode
+//     (a power cut may lose the last transactions, never corrupt the file).
+const connParams = "_txlock=immediate&_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
+
+// Open opens, creating it and its directory when missing, the store in the
+// SQLite file at path, and migrates it.
+//
+// The store is safe for concurrent use by the goroutines of one process.
+// Several processes on one file work too (SQLite locks the file), but paved
+// replicas that share a store should use PostgreSQL.
+//
+// ":memory:" and "file:" URIs are refused: an in-memory database lives per
+// connection, so a pool would see several different databases; tests use a
+// file in t.TempDir() instead.
+func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
+	if path == "" || strings.Contains(path, ":memory:") || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
+		return nil, paved.Errorf(paved.EInvalid, "sqlite: the store needs a file path without '?', not %q", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create the store's directory: %w", err)
+	}
+	db, err := sql.Open("sqlite", path+"?"+connParams)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	store, err := sqlstore.Open(ctx, db, sqlstore.SQLite, sub)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return store, nil
+}
