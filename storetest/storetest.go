@@ -280,7 +280,9 @@ func testSigningKeys(t *testing.T, db *sqlstore.DB) {
 	}
 
 	// Bytes that are not text check that the column keeps them as they are.
-	pem := func(kid string) []byte { return append([]byte("-----BEGIN PRIVATE KEY-----\n"+kid+"\n"), 0, 0xff, 0xfe, '\n') }
+	pem := func(kid string) []byte {
+		return append([]byte("-----BEGIN PRIVATE KEY-----\n"+kid+"\n"), 0, 0xff, 0xfe, '\n')
+	}
 	for i, kid := range []string{"k1", "k2", "k3"} {
 		k := paved.SigningKey{KID: kid, PrivateKeyPEM: pem(kid), CreatedAt: base.Add(time.Duration(i) * time.Hour)}
 		if err := db.AddSigningKey(ctx, k); err != nil {

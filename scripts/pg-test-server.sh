@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# pg-test-server.sh start|stop|status|env [DIR]
+#
+# A throwaway PostgreSQL for paved's store tests: data under DIR (default
+# .data/pg-test in the repo, git-ignored), listening on 127.0.0.1 only, port
+# $PAVED_PG_PORT (default 55432), trust authentication for loopback, and no
+# durability (fsync off): never put data you want to keep in it.
+#
+#   eval "$(scripts/pg-test-server.sh start)"   # start it (idempotent) and export the URL
+#   go test ./postgres/...
+#   scripts/pg-test-server.sh stop
+#
+# start and env print `export PAVED_TEST_DATABASE_URL=postgres://…` on stdout;
+# everything else goes to stderr. initdb refuses to run as root, so as root
+# the server runs as the user `postgres`.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cmd=${1:-}
+dir=${2:-$repo/.data/pg-test}
+port=${PAVED_PG_PORT:-55432}
+data=$dir/data
+log=$dir/server.log
+
+as_owner() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+running() {
+	[ -f "$data/PG_VERSION" ] && as_owner pg_ctl -D "$data" status >/dev/null 2>&1
+}
+
+print_env() {
+	echo "export PAVED_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+}
+
+start() {
+	if [ ! -f "$data/PG_VERSION" ]; then
+		mkdir -p "$dir"
+		if [ "$(id -u)" = 0 ]; then
+			chown postgres: "$dir"
+			runuser -u postgres -- test -w "$dir" || {
+				echo "pg-test-server: user postgres cannot reach $dir; pass a DIR it can (e.g. under /tmp)" >&2
+				exit 1
+			}
+		fi
+		echo "pg-test-server: initdb $data" >&2
+		as_owner initdb -D "$data" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
+			{ cat "$dir/initdb.log" >&2; exit 1; }
+		cat >>"$data/postgresql.conf" <<-'EOF'
+
+		# pg-test-server.sh: a throwaway server for tests.
+		listen_addresses = '127.0.0.1'
+		unix_socket_directories = ''
+		fsync = off
+		synchronous_commit = off
+		full_page_writes = off
+		max_connections = 200
+		EOF
+		# Loopback TCP only, and without a password.
+		cat >"$data/pg_hba.conf" <<-'EOF'
+		host all all 127.0.0.1/32 trust
+		EOF
+	fi
+	if running; then
+		echo "pg-test-server: already running ($data)" >&2
+	else
+		echo "pg-test-server: starting on 127.0.0.1:$port" >&2
+		as_owner pg_ctl -D "$data" -l "$log" -o "-p $port" -w -t 60 start >&2 ||
+			{ tail -n 20 "$log" >&2; exit 1; }
+	fi
+	print_env
+}
+
+stop() {
+	if running; then
+		as_owner pg_ctl -D "$data" -m fast -w stop >&2
+	else
+		echo "pg-test-server: not running" >&2
+	fi
+}
+
+case $cmd in
+start) start ;;
+stop) stop ;;
+status) if running; then echo running; else echo stopped; exit 1; fi ;;
+env) print_env ;;
+*)
+	echo "usage: $0 start|stop|status|env [DIR]" >&2
+	exit 2
+	;;
+esac
