@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for the admin connection
 
@@ -145,7 +147,7 @@ func TestLeaseRaceAcrossReplicas(t *testing.T) {
 		for i, db := range dbs {
 			wg.Go(func() {
 				<-start
-				won[i], errs[i] = db.AcquireLease(t.Context(), name, fmt.Sprintf("replica-%d", i), 3600e9)
+				won[i], errs[i] = db.AcquireLease(t.Context(), name, fmt.Sprintf("replica-%d", i), time.Hour)
 			})
 		}
 		close(start)
@@ -202,5 +204,46 @@ func TestOpenErrorsHideSecrets(t *testing.T) {
 		if code := paved.ErrorCode(err); code != tt.code {
 			t.Errorf("%s: error %v (code %q), want code %q", tt.name, err, code, tt.code)
 		}
+	}
+}
+
+func BenchmarkRecordInvocation(b *testing.B) {
+	db := open(b, freshDatabase(b))
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := db.RecordInvocation(ctx, benchInvocation()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+func BenchmarkRecordInvocationParallel(b *testing.B) {
+	db := open(b, freshDatabase(b))
+	ctx := context.Background()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.RecordInvocation(ctx, benchInvocation()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+func benchInvocation() paved.Invocation {
+	return paved.Invocation{
+		ActionID:     "paved:argocd:create-app",
+		CallerKind:   paved.PrincipalPlugin,
+		CallerPlugin: "scaffolder",
+		UserRef:      "user:default/jane",
+		EntityRef:    "component:default/shop",
+		Status:       paved.StatusSucceeded,
+		StartedAt:    time.Now(),
+		Duration:     1500 * time.Millisecond,
+		Output:       json.RawMessage(`{"app":"shop","url":"https://argocd.example.com/applications/shop"}`),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/paved-dev/paved"
@@ -40,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"LeaseRaceHasOneWinner", testLeaseRace},
 		{"Cursors", testCursors},
 		{"MigrateTwice", testMigrateTwice},
+		{"MigrationsAllOrNothing", testMigrationsAllOrNothing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -516,6 +518,66 @@ func testMigrateTwice(t *testing.T, db *sqlstore.DB) {
 	}
 	if v, err := db.GetCursor(ctx, "kept"); err != nil || v != "yes" {
 		t.Errorf("GetCursor after migrating again = %q, %v; want \"yes\"", v, err)
+	}
+}
+
+// testMigrationsAllOrNothing runs feature migrations, written in SQL both
+// engines accept, beside the engine's own: a failing file undoes every file
+// of its run, and a good run applies them in the order of their names.
+func testMigrationsAllOrNothing(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	migrate := func(files fstest.MapFS) error {
+		return sqlstore.Migrate(ctx, db.SQL(), db.Dialect(), files)
+	}
+	tableExists := func(name string) bool {
+		t.Helper()
+		_, err := db.SQL().ExecContext(ctx, `SELECT count(*) FROM `+name)
+		return err == nil
+	}
+	versionRecorded := func(version string) bool {
+		t.Helper()
+		var n int
+		q := db.Dialect().Rebind(`SELECT count(*) FROM schema_migrations WHERE version = ?`)
+		if err := db.SQL().QueryRowContext(ctx, q, version).Scan(&n); err != nil {
+			t.Fatalf("read schema_migrations: %v", err)
+		}
+		return n == 1
+	}
+
+	first := &fstest.MapFile{Data: []byte(`CREATE TABLE feature_a (x INTEGER NOT NULL);
+		INSERT INTO feature_a (x) VALUES (1);`)}
+	err := migrate(fstest.MapFS{
+		"9001_feature_a.sql": first,
+		"9002_broken.sql":    {Data: []byte(`INSERT INTO no_such_table (x) VALUES (1);`)},
+	})
+	if err == nil {
+		t.Fatal("Migrate with a broken file succeeded")
+	}
+	if tableExists("feature_a") || versionRecorded("9001_feature_a") {
+		t.Fatal("a failed migration run left the files before the broken one applied")
+	}
+
+	// 9002 needs 9001's table, so it only works when run second; README.md
+	// is not a migration.
+	err = migrate(fstest.MapFS{
+		"9002_feature_b.sql": {Data: []byte(`CREATE TABLE feature_b AS SELECT x FROM feature_a;`)},
+		"9001_feature_a.sql": first,
+		"README.md":          {Data: []byte("not SQL")},
+	})
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, v := range []string{"9001_feature_a", "9002_feature_b"} {
+		if !versionRecorded(v) {
+			t.Errorf("version %s is not recorded", v)
+		}
+	}
+	if !tableExists("feature_b") {
+		t.Error("feature_b was not created")
+	}
+	// The engine's own migrations, absent from this run, are kept.
+	if !versionRecorded("0001_init") {
+		t.Error("version 0001_init disappeared")
 	}
 }
 
