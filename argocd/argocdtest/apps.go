@@ -13,8 +13,8 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
 	"github.com/argoproj/gitops-engine/pkg/health"
+	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -240,7 +240,9 @@ func (s *Server) validateDestination(d *v1alpha1.ApplicationDestination) error {
 
 // permissionConditions is argo.ValidatePermissions, formatted.
 func (s *Server) permissionConditions(spec *v1alpha1.ApplicationSpec, proj *v1alpha1.AppProject) []string {
-	cond := func(msg string) string { return fmt.Sprintf("%s: %s", v1alpha1.ApplicationConditionInvalidSpecError, msg) }
+	cond := func(msg string) string {
+		return fmt.Sprintf("%s: %s", v1alpha1.ApplicationConditionInvalidSpecError, msg)
+	}
 	var conds []string
 	multi := spec.HasMultipleSources()
 	for _, src := range spec.GetSources() {

@@ -53,4 +53,3 @@ func (v *sessionService) GetUserInfo(ctx context.Context, _ *session.GetUserInfo
 func (v *versionService) Version(context.Context, *emptypb.Empty) (*version.VersionMessage, error) {
 	return &version.VersionMessage{Version: v.s.opts.Version, Platform: "linux/amd64", GoVersion: "argocdtest"}, nil
 }
-
