@@ -1,0 +1,209 @@
+package backstage
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxJWKSBytes caps a JWKS response: a Backstage JWKS holds a handful of
+// keys, so anything near this size is broken or hostile.
+const maxJWKSBytes = 256 << 10
+
+var (
+	errUnknownKID   = errors.New("unknown signing key")
+	errJWKSFetch    = errors.New("signing keys unavailable")
+	errJWKSMalformed = errors.New("malformed JWKS")
+)
+
+// jwk is one key of a JWKS; only the EC P-256 fields matter to paved.
+type jwk struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg,omitempty"`
+	Use string `json:"use,omitempty"`
+}
+
+type jwkSet struct {
+	Keys []jwk `json:"keys"`
+}
+
+// keySet is one parsed JWKS. It is immutable once published, so the hot path
+// reads it without locks.
+type keySet struct {
+	keys      map[string]*ecdsa.PublicKey
+	fetchedAt time.Time
+}
+
+// jwksSource is the cached JWKS of one URL.
+type jwksSource struct {
+	url     string
+	current atomic.Pointer[keySet]
+	// mu serialises fetches, so a burst of tokens with an unknown kid
+	// causes one request, not one per token.
+	mu          sync.Mutex
+	lastAttempt time.Time // guarded by mu
+}
+
+// jwksCache holds the JWKS of every URL paved verifies tokens against.
+type jwksCache struct {
+	client        *http.Client
+	fetchTimeout  time.Duration
+	minRefetch    time.Duration
+	maxAge        time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+	fetches       atomic.Int64 // for tests and debugging
+	sourcesMu     sync.RWMutex
+	sources       map[string]*jwksSource
+	backgroundCtx context.Context
+}
+
+func (c *jwksCache) source(url string) *jwksSource {
+	c.sourcesMu.RLock()
+	s, ok := c.sources[url]
+	c.sourcesMu.RUnlock()
+	if ok {
+		return s
+	}
+	c.sourcesMu.Lock()
+	defer c.sourcesMu.Unlock()
+	if s, ok = c.sources[url]; !ok {
+		s = &jwksSource{url: url}
+		c.sources[url] = s
+	}
+	return s
+}
+
+// key returns the public key kid of the JWKS at url. A known kid never waits
+// on the network: a stale set is refreshed in the background and the cached
+// key keeps working while the endpoint is down. An unknown kid refetches the
+// set, at most once per minRefetch, since a new kid is how a rotated key
+// first shows up.
+func (c *jwksCache) key(ctx context.Context, url, kid string) (*ecdsa.PublicKey, error) {
+	s := c.source(url)
+	if set := s.current.Load(); set != nil {
+		if k, ok := set.keys[kid]; ok {
+			if c.now().Sub(set.fetchedAt) > c.maxAge && s.mu.TryLock() {
+				go func() {
+					defer s.mu.Unlock()
+					c.refreshLocked(c.backgroundCtx, s)
+				}()
+			}
+			return k, nil
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Another caller may have fetched while this one waited.
+	if set := s.current.Load(); set != nil {
+		if k, ok := set.keys[kid]; ok {
+			return k, nil
+		}
+	}
+	if !s.lastAttempt.IsZero() && c.now().Sub(s.lastAttempt) < c.minRefetch {
+		if s.current.Load() == nil {
+			return nil, errJWKSFetch
+		}
+		return nil, errUnknownKID
+	}
+	if err := c.refreshLocked(ctx, s); err != nil && s.current.Load() == nil {
+		return nil, errJWKSFetch
+	}
+	if k, ok := s.current.Load().keys[kid]; ok {
+		return k, nil
+	}
+	return nil, errUnknownKID
+}
+
+// refreshLocked fetches the JWKS of s; the caller holds s.mu. A failed fetch
+// keeps the previous keys.
+func (c *jwksCache) refreshLocked(ctx context.Context, s *jwksSource) error {
+	s.lastAttempt = c.now()
+	c.fetches.Add(1)
+	keys, err := c.fetch(ctx, s.url)
+	if err != nil {
+		c.log.Warn("fetch JWKS", "url", s.url, "err", err)
+		return err
+	}
+	s.current.Store(&keySet{keys: keys, fetchedAt: c.now()})
+	return nil
+}
+
+func (c *jwksCache) fetch(ctx context.Context, url string) (map[string]*ecdsa.PublicKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("JWKS endpoint answered %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxJWKSBytes {
+		return nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+	}
+	return parseJWKS(body)
+}
+
+// parseJWKS keeps the ES256 keys of a JWKS and skips the others, since a set
+// may legitimately publish keys paved never accepts.
+func parseJWKS(body []byte) (map[string]*ecdsa.PublicKey, error) {
+	var set jwkSet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("%w: %v", errJWKSMalformed, err)
+	}
+	if set.Keys == nil {
+		return nil, fmt.Errorf("%w: no keys", errJWKSMalformed)
+	}
+	keys := make(map[string]*ecdsa.PublicKey, len(set.Keys))
+	for _, k := range set.Keys {
+		pub, err := k.publicKey()
+		if err != nil || k.Kid == "" {
+			continue
+		}
+		keys[k.Kid] = pub
+	}
+	return keys, nil
+}
+
+func (k jwk) publicKey() (*ecdsa.PublicKey, error) {
+	if k.Kty != "EC" || k.Crv != "P-256" || (k.Alg != "" && k.Alg != "ES256") || (k.Use != "" && k.Use != "sig") {
+		return nil, errors.New("not an ES256 key")
+	}
+	x, errX := base64.RawURLEncoding.DecodeString(k.X)
+	y, errY := base64.RawURLEncoding.DecodeString(k.Y)
+	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+		return nil, errors.New("bad coordinates")
+	}
+	point := make([]byte, 0, 65)
+	point = append(point, 4)
+	point = append(point, x...)
+	point = append(point, y...)
+	// ParseUncompressedPublicKey rejects points off the curve.
+	return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+}
