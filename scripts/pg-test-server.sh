@@ -17,8 +17,13 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}
-dir=${2:-$repo/.data/pg-test}
 port=${PAVED_PG_PORT:-55432}
+dir=${2:-$repo/.data/pg-test}
+# As root, the server runs as postgres, which may not be able to enter the
+# repo (a checkout under /root): then the default directory moves to /tmp.
+if [ -z "${2:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$repo" 2>/dev/null; then
+	dir=${TMPDIR:-/tmp}/paved-pg-test-$port
+fi
 data=$dir/data
 log=$dir/server.log
 
@@ -35,10 +40,17 @@ running() {
 }
 
 print_env() {
+	# A running server keeps the port it started on.
+	if running; then
+		port=$(as_owner sed -n 4p "$data/postmaster.pid")
+	fi
 	echo "export PAVED_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 }
 
 start() {
+	for bin in initdb pg_ctl postgres; do
+		command -v "$bin" >/dev/null || { echo "pg-test-server: $bin is not on PATH (install PostgreSQL 15)" >&2; exit 1; }
+	done
 	if [ ! -f "$data/PG_VERSION" ]; then
 		mkdir -p "$dir"
 		if [ "$(id -u)" = 0 ]; then
