@@ -21,8 +21,8 @@ import (
 const maxJWKSBytes = 256 << 10
 
 var (
-	errUnknownKID   = errors.New("unknown signing key")
-	errJWKSFetch    = errors.New("signing keys unavailable")
+	errUnknownKID    = errors.New("unknown signing key")
+	errJWKSFetch     = errors.New("signing keys unavailable")
 	errJWKSMalformed = errors.New("malformed JWKS")
 )
 

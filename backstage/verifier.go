@@ -145,8 +145,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			sources:       make(map[string]*jwksSource),
 			backgroundCtx: context.Background(),
 		},
-		validator: jwt.NewValidator(jwt.WithAudience(cfg.PluginID), jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway), jwt.WithTimeFunc(cfg.Now)),
+		validator: newPluginValidator(cfg.PluginID, cfg.Leeway, cfg.Now),
 		userValid: jwt.NewValidator(jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway), jwt.WithTimeFunc(cfg.Now)),
 		verified: verifiedCache{entries: make(map[[sha256.Size]byte]verifiedEntry)},
@@ -161,6 +160,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.static = append(v.static, staticDigest{sum: sha256.Sum256([]byte(st.Token)), subject: st.Subject})
 	}
 	return v, nil
+}
+
+func newPluginValidator(aud string, leeway time.Duration, now func() time.Time) *jwt.Validator {
+	return jwt.NewValidator(jwt.WithAudience(aud), jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), jwt.WithLeeway(leeway), jwt.WithTimeFunc(now))
 }
 
 // Authenticate verifies the Authorization header of a request. A plugin that
