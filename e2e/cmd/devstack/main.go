@@ -1,0 +1,178 @@
+// Command devstack builds and runs the end-to-end stack of e2e/stack (etcd,
+// redis, kube-apiserver, kube-controller-manager, Argo CD, a git daemon) for a
+// person to use by hand, and leaves it running until "down".
+//
+//	go run ./e2e/cmd/devstack build    # build the binaries into e2e/.cache (first time: minutes)
+//	go run ./e2e/cmd/devstack up       # start, write e2e/.run/stack/stack.env, print addresses
+//	go run ./e2e/cmd/devstack status   # components, pids, memory
+//	go run ./e2e/cmd/devstack down     # stop everything, remove e2e/.run/stack
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/paved-dev/paved/e2e/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = "usage: devstack [-dir DIR] build|up|down|status"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "state directory (default e2e/.run/stack under the repository root)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New(usage)
+	}
+	root, err := stack.FindRoot()
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		*dir = filepath.Join(root, "e2e", ".run", "stack")
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "devstack: "+format+"\n", a...) }
+	switch fs.Arg(0) {
+	case "build":
+		began := time.Now()
+		bins, err := stack.Build(ctx, stack.BuildOptions{Root: root, Logf: logf})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "binaries ready in %s: %s\n", time.Since(began).Round(time.Second), filepath.Dir(bins.ArgoCD))
+		return nil
+	case "up":
+		return up(ctx, root, *dir, stdout, logf)
+	case "down":
+		if err := stack.Down(*dir); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "stack stopped")
+		return nil
+	case "status":
+		return status(*dir, stdout)
+	default:
+		return errors.New(usage)
+	}
+}
+
+func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(string, ...any)) error {
+	procs, err := stack.Status(dir)
+	if err != nil {
+		return err
+	}
+	if len(procs) > 0 {
+		if allAlive(procs) {
+			fmt.Fprintln(stdout, "stack already up")
+			return printEnv(dir, stdout)
+		}
+		logf("removing a stack that is partly down")
+		if err := stack.Down(dir); err != nil {
+			return err
+		}
+	}
+	s, err := stack.Start(ctx, stack.Options{StateDir: dir, Root: root, Logf: logf, Detach: true})
+	if err != nil {
+		return err
+	}
+	env := []struct{ key, value string }{
+		{"ARGOCD_ADDR", s.ArgoCDAddr},
+		{"ARGOCD_URL", "http://" + s.ArgoCDAddr},
+		{"ARGOCD_TOKEN", s.PavedToken},
+		{"ARGOCD_ADMIN_PASSWORD", s.AdminPassword},
+		{"KUBECONFIG", s.KubeconfigPath},
+		{"KUBE_APISERVER", s.KubeAPIServer},
+		{"KUBE_TOKEN", s.KubeToken},
+		{"GIT_BASE_URL", "git://" + s.GitAddr},
+	}
+	var b strings.Builder
+	b.WriteString("# Written by devstack up; secrets inside: do not commit or paste.\n")
+	for _, kv := range env {
+		fmt.Fprintf(&b, "%s='%s'\n", kv.key, kv.value)
+	}
+	if err := os.WriteFile(envPath(dir), []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "stack up in %s\n", s.Startup.Round(time.Millisecond))
+	for _, t := range s.Timings {
+		fmt.Fprintf(stdout, "  %-30s %s\n", t.Component, t.Duration.Round(time.Millisecond))
+	}
+	return printEnv(dir, stdout)
+}
+
+func envPath(dir string) string { return filepath.Join(dir, "stack.env") }
+
+// printEnv shows the addresses of stack.env; secrets are only named, never printed.
+func printEnv(dir string, stdout io.Writer) error {
+	raw, err := os.ReadFile(envPath(dir))
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		key, value, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.Contains(key, "TOKEN") || strings.Contains(key, "PASSWORD") {
+			value = "(in stack.env)"
+		}
+		fmt.Fprintf(stdout, "%s=%s\n", key, value)
+	}
+	fmt.Fprintf(stdout, "source %s  # for the secrets; Argo CD users: admin, paved\n", envPath(dir))
+	return nil
+}
+
+func status(dir string, stdout io.Writer) error {
+	procs, err := stack.Status(dir)
+	if err != nil {
+		return err
+	}
+	if len(procs) == 0 {
+		fmt.Fprintln(stdout, "stack down")
+		return nil
+	}
+	var total int64
+	for _, p := range procs {
+		state := "running"
+		if !p.Alive {
+			state = "DEAD"
+		}
+		total += p.RSS
+		fmt.Fprintf(stdout, "%-30s pid %-8d %-8s %6d MiB\n", p.Name, p.PID, state, p.RSS>>20)
+	}
+	fmt.Fprintf(stdout, "%-30s %24d MiB\n", "total", total>>20)
+	if !allAlive(procs) {
+		return errors.New("some components are down; run down then up")
+	}
+	return printEnv(dir, stdout)
+}
+
+func allAlive(procs []stack.ProcStatus) bool {
+	for _, p := range procs {
+		if !p.Alive {
+			return false
+		}
+	}
+	return true
+}

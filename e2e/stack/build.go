@@ -1,0 +1,207 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Bins are the paths of the commands the stack runs, built by Build.
+type Bins struct {
+	KubeAPIServer         string
+	KubeControllerManager string
+	Kubectl               string
+	// ArgoCD is one binary that becomes argocd-server, argocd-repo-server or
+	// argocd-application-controller according to ARGOCD_BINARY_NAME.
+	ArgoCD    string
+	Helm      string
+	Kustomize string
+}
+
+// tool is one Go module under e2e/tools and the commands built from it. Each
+// is its own module so that neither its dependencies nor its replace
+// directives reach paved's module (nor each other: Argo CD and
+// kube-apiserver in one module make kube-apiserver panic at start).
+type tool struct {
+	name    string // directory under e2e/tools, and the cache directory's prefix
+	module  string // the required module whose version keys the cache
+	pkgs    map[string]string
+	ldflags func(version string) string
+}
+
+var tools = []tool{
+	{
+		name:   "kube",
+		module: "k8s.io/kubernetes",
+		pkgs: map[string]string{
+			"kube-apiserver":          "k8s.io/kubernetes/cmd/kube-apiserver",
+			"kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+			"kubectl":                 "k8s.io/kubernetes/cmd/kubectl",
+		},
+		ldflags: func(v string) string {
+			major, minor := kubeMajorMinor(v)
+			return "-X k8s.io/component-base/version.gitVersion=" + v +
+				" -X k8s.io/component-base/version.gitMajor=" + major +
+				" -X k8s.io/component-base/version.gitMinor=" + minor
+		},
+	},
+	{
+		name:   "argocd",
+		module: "github.com/argoproj/argo-cd/v2",
+		pkgs:   map[string]string{"argocd": "github.com/argoproj/argo-cd/v2/cmd"},
+		ldflags: func(v string) string {
+			return "-X github.com/argoproj/argo-cd/v2/common.version=" + strings.TrimPrefix(v, "v")
+		},
+	},
+	{
+		name:    "helm",
+		module:  "helm.sh/helm/v3",
+		pkgs:    map[string]string{"helm": "helm.sh/helm/v3/cmd/helm"},
+		ldflags: func(v string) string { return "-X helm.sh/helm/v3/internal/version.version=" + v },
+	},
+	{
+		name:   "kustomize",
+		module: "sigs.k8s.io/kustomize/kustomize/v5",
+		pkgs:   map[string]string{"kustomize": "sigs.k8s.io/kustomize/kustomize/v5"},
+		// Argo CD's repo-server reads "kustomize version" to pick flags.
+		ldflags: func(v string) string { return "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/" + v },
+	},
+}
+
+func kubeMajorMinor(v string) (string, string) {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return "", ""
+	}
+	return parts[0], parts[1]
+}
+
+// BuildOptions configures Build.
+type BuildOptions struct {
+	// Root is the repository's root; empty means the one holding the working directory.
+	Root string
+	Logf func(format string, args ...any)
+}
+
+// Build builds the stack's commands from the tools modules under e2e/tools into
+// e2e/.cache/bin/<tool>-<version>/ and returns their paths. A tool whose
+// directory is already there is not built again, so only the first run pays
+// for the builds (several minutes on two cores).
+func Build(ctx context.Context, opts BuildOptions) (Bins, error) {
+	root, err := repoRoot(opts.Root)
+	if err != nil {
+		return Bins{}, err
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	paths := map[string]string{}
+	for _, t := range tools {
+		dir, err := t.ensure(ctx, root, logf)
+		if err != nil {
+			return Bins{}, err
+		}
+		for bin := range t.pkgs {
+			paths[bin] = filepath.Join(dir, bin)
+		}
+	}
+	return Bins{
+		KubeAPIServer:         paths["kube-apiserver"],
+		KubeControllerManager: paths["kube-controller-manager"],
+		Kubectl:               paths["kubectl"],
+		ArgoCD:                paths["argocd"],
+		Helm:                  paths["helm"],
+		Kustomize:             paths["kustomize"],
+	}, nil
+}
+
+func (t tool) ensure(ctx context.Context, root string, logf func(string, ...any)) (string, error) {
+	modDir := filepath.Join(root, "e2e", "tools", t.name)
+	version, err := requiredVersion(filepath.Join(modDir, "go.mod"), t.module)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "e2e", ".cache", "bin", t.name+"-"+version)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	// Built aside and renamed, so that an interrupted build never looks complete.
+	tmp := fmt.Sprintf("%s.tmp-%d", dir, os.Getpid())
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	logf("building %s %s (first run only; takes minutes)", t.name, version)
+	began := time.Now()
+	for bin, pkg := range t.pkgs {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
+			"-ldflags", "-s -w "+t.ldflags(version),
+			"-o", filepath.Join(tmp, bin), pkg)
+		cmd.Dir = modDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=readonly")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(dir); statErr != nil {
+			return "", err
+		}
+		// Another process finished the same build first.
+	}
+	logf("built %s %s in %s", t.name, version, time.Since(began).Round(time.Second))
+	return dir, nil
+}
+
+// requiredVersion reads the version of module from the require lines of a go.mod.
+func requiredVersion(gomod, module string) (string, error) {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "require"))
+		if len(fields) >= 2 && fields[0] == module {
+			return fields[1], nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("%s does not require %s", gomod, module)
+}
+
+// FindRoot returns the repository's root: the nearest directory holding
+// e2e/tools above the working directory.
+func FindRoot() (string, error) { return repoRoot("") }
+
+// repoRoot returns root, or the nearest directory holding e2e/tools above the
+// working directory (tests run in their package's directory, commands in the root).
+func repoRoot(root string) (string, error) {
+	if root != "" {
+		return filepath.Abs(root)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "e2e", "tools", "kube", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no e2e/tools above the working directory: set Root")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,615 @@
+// Package stack runs, on loopback only, the real systems paved's end-to-end
+// suite talks to: etcd, redis, kube-apiserver and kube-controller-manager,
+// Argo CD's server, repo-server and application-controller, and a git daemon
+// serving the fixture repositories of e2e/fixtures.
+//
+// It shells out to binaries built from the tools modules under e2e/tools (see
+// Build) and speaks REST, so that paved's module never links Kubernetes or
+// Argo CD's server code and this package compiles in seconds.
+//
+// There is no kubelet and no scheduler: objects are stored and garbage
+// collected, but no pod ever runs. A Deployment with replicas: 0 is Healthy
+// (the deployment controller runs and records its rollout); one with pods
+// stays Progressing.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ArgoCDVersion is the Argo CD the stack runs; its CRDs come from the module cache.
+const ArgoCDVersion = "v2.14.21"
+
+// Options configures Start.
+type Options struct {
+	// StateDir holds everything the stack writes (data, logs, pid files,
+	// certificates, repositories); Stop removes it. Empty means a new
+	// temporary directory. Keep it short: a unix socket lives in it.
+	StateDir string
+	// Root is the repository's root; empty means the one holding the working directory.
+	Root string
+	Logf func(format string, args ...any)
+	// Detach leaves the components running when this process exits, for a
+	// stack stopped later by Down (devstack); otherwise they die with it.
+	Detach bool
+}
+
+// Timing is how long one component took from its start until it answered.
+type Timing struct {
+	Component string
+	Duration  time.Duration
+}
+
+// Stack is a running stack. Its fields are set by Start and not changed after.
+type Stack struct {
+	// ArgoCDAddr is host:port of argocd-server: gRPC and REST, plain HTTP.
+	ArgoCDAddr    string
+	AdminPassword string
+	// PavedToken is an API key of Argo CD account "paved" (RBAC role admin).
+	PavedToken string
+	// KubeconfigPath points at the API server with KubeToken (system:masters).
+	KubeconfigPath string
+	KubeAPIServer  string // https URL
+	KubeToken      string
+	KubeCACert     string // path of the PEM CA that signed the API server's certificate
+	// GitAddr is host:port of the git daemon; see GitURL.
+	GitAddr  string
+	StateDir string
+	// Timings lists each component's start-up, in start order; Startup is the
+	// whole of Start, builds excluded.
+	Timings []Timing
+	Startup time.Duration
+
+	root, argoDir, gitRoot, tmpDir string
+	bins                           Bins
+	logf                           func(string, ...any)
+	detach                         bool
+	ports                          map[string]string
+	redisAddr, repoServerAddr      string
+
+	mu      sync.Mutex
+	procs   []*proc
+	started int
+	admin   string
+	stopped sync.Once
+	stopErr error
+}
+
+// Start builds what is missing (see Build), starts every component, and
+// returns once Argo CD answers and the paved account has an API key. On
+// error, whatever was started is stopped. Call Stop when done, even on error
+// paths of the caller (t.Cleanup).
+func Start(ctx context.Context, opts Options) (st *Stack, err error) {
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	root, err := repoRoot(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	bins, err := Build(ctx, BuildOptions{Root: root, Logf: logf})
+	if err != nil {
+		return nil, err
+	}
+	crds, err := argoCRDs(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	stateDir := opts.StateDir
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "paved-e2e-"); err != nil {
+			return nil, err
+		}
+	}
+	if stateDir, err = filepath.Abs(stateDir); err != nil {
+		return nil, err
+	}
+	for _, sub := range []string{"logs", "pids", "git", "tmp", "etcd", "redis", "argocd"} {
+		if err := os.MkdirAll(filepath.Join(stateDir, sub), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	s := &Stack{
+		StateDir: stateDir, root: root, bins: bins, logf: logf, detach: opts.Detach,
+		argoDir: filepath.Join(stateDir, "argocd"), gitRoot: filepath.Join(stateDir, "git"),
+		tmpDir: filepath.Join(stateDir, "tmp"), ports: map[string]string{},
+		KubeconfigPath: filepath.Join(stateDir, "kubeconfig"),
+		KubeToken:      randomHex(24),
+		AdminPassword:  randomHex(16),
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Stop()
+			st = nil
+		}
+	}()
+	began := time.Now()
+	if err := s.pickPorts(); err != nil {
+		return nil, err
+	}
+
+	var pk pki
+	err = s.parallel(ctx,
+		s.timed("pki", func(ctx context.Context) (err error) {
+			pk, err = makePKI(ctx, filepath.Join(stateDir, "pki"))
+			return err
+		}),
+		s.timed("etcd", s.startEtcd),
+		s.timed("redis", s.startRedis),
+		s.timed("git-daemon", s.startGit),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(ctx, "kube-apiserver", func(ctx context.Context) error { return s.startAPIServer(ctx, pk) }); err != nil {
+		return nil, err
+	}
+	err = s.parallel(ctx,
+		s.timed("kube-controller-manager", s.startControllerManager),
+		s.timed("argocd-config", func(ctx context.Context) error { return s.applyArgoConfig(ctx, crds) }),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.argoDirs(); err != nil {
+		return nil, err
+	}
+	err = s.parallel(ctx,
+		s.timed("argocd-repo-server", func(ctx context.Context) error {
+			return s.startAndWait(ctx, s.repoServerSpec(), func(ctx context.Context) error {
+				return httpOK(ctx, "http://127.0.0.1:"+s.ports["repo-server-metrics"]+"/healthz?full=true")
+			})
+		}),
+		s.timed("argocd-server", func(ctx context.Context) error {
+			return s.startAndWait(ctx, s.argoServerSpec(), s.argoServerReady)
+		}),
+		s.timed("argocd-application-controller", func(ctx context.Context) error {
+			return s.startAndWait(ctx, s.controllerSpec(), func(ctx context.Context) error {
+				return httpOK(ctx, "http://127.0.0.1:"+s.ports["controller-metrics"]+"/healthz")
+			})
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(ctx, "paved-token", s.createPavedToken); err != nil {
+		return nil, err
+	}
+	s.Startup = time.Since(began)
+	logf("stack up in %s: %s", s.Startup.Round(time.Millisecond), s.timingSummary())
+	return s, nil
+}
+
+func (s *Stack) timingSummary() string {
+	parts := make([]string, 0, len(s.Timings))
+	for _, t := range s.Timings {
+		parts = append(parts, fmt.Sprintf("%s %s", t.Component, t.Duration.Round(time.Millisecond)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+type step func(context.Context) error
+
+// timed wraps a step so that its duration lands in Timings.
+func (s *Stack) timed(name string, f step) step {
+	return func(ctx context.Context) error { return s.run(ctx, name, f) }
+}
+
+func (s *Stack) run(ctx context.Context, name string, f step) error {
+	began := time.Now()
+	if err := f(ctx); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.Timings = append(s.Timings, Timing{Component: name, Duration: time.Since(began)})
+	s.mu.Unlock()
+	return nil
+}
+
+// parallel runs steps at once and returns their errors joined.
+func (s *Stack) parallel(ctx context.Context, steps ...step) error {
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, f := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// pickPorts reserves free loopback ports. Another process may take one
+// between here and the component's start; that fails Start loudly, not silently.
+func (s *Stack) pickPorts() error {
+	names := []string{"etcd", "etcd-peer", "redis", "kube-apiserver", "repo-server",
+		"repo-server-metrics", "argocd-server", "argocd-server-metrics", "controller-metrics", "git"}
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for _, n := range names {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		listeners = append(listeners, l)
+		s.ports[n] = port(l.Addr().String())
+	}
+	s.redisAddr = "127.0.0.1:" + s.ports["redis"]
+	s.repoServerAddr = "127.0.0.1:" + s.ports["repo-server"]
+	s.ArgoCDAddr = "127.0.0.1:" + s.ports["argocd-server"]
+	s.GitAddr = "127.0.0.1:" + s.ports["git"]
+	s.KubeAPIServer = "https://127.0.0.1:" + s.ports["kube-apiserver"]
+	return nil
+}
+
+func port(hostport string) string {
+	_, p, _ := net.SplitHostPort(hostport)
+	return p
+}
+
+// startAndWait starts a component and waits until ready succeeds; on failure
+// the error carries the end of the component's log.
+func (s *Stack) startAndWait(ctx context.Context, spec procSpec, ready step) error {
+	s.mu.Lock()
+	s.started++
+	order := s.started
+	s.mu.Unlock()
+	p, err := startProc(s.StateDir, order, spec, s.detach)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	if err := waitReady(ctx, p, 2*time.Minute, ready); err != nil {
+		return fmt.Errorf("%w\n--- end of %s log:\n%s", err, spec.name, logTail(s.StateDir, spec.name, 30))
+	}
+	return nil
+}
+
+func (s *Stack) startEtcd(ctx context.Context) error {
+	client := "http://127.0.0.1:" + s.ports["etcd"]
+	peer := "http://127.0.0.1:" + s.ports["etcd-peer"]
+	spec := procSpec{name: "etcd", path: "etcd", args: []string{
+		"--name", "e2e", "--data-dir", filepath.Join(s.StateDir, "etcd"),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "e2e=" + peer, "--initial-cluster-state", "new",
+		"--logger", "zap", "--log-level", "warn",
+	}}
+	return s.startAndWait(ctx, spec, func(ctx context.Context) error { return httpOK(ctx, client+"/health") })
+}
+
+func (s *Stack) startRedis(ctx context.Context) error {
+	spec := procSpec{name: "redis", path: "redis-server", args: []string{
+		"--bind", "127.0.0.1", "--port", s.ports["redis"], "--save", "", "--appendonly", "no",
+		"--dir", filepath.Join(s.StateDir, "redis"), "--daemonize", "no",
+	}}
+	return s.startAndWait(ctx, spec, func(ctx context.Context) error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", s.redisAddr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+			return err
+		}
+		buf := make([]byte, 16)
+		n, err := conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("+PONG")) {
+			return fmt.Errorf("redis answered %q", buf[:n])
+		}
+		return nil
+	})
+}
+
+func (s *Stack) startGit(ctx context.Context) error {
+	spec := procSpec{name: "git-daemon", path: "git", args: []string{
+		"daemon", "--listen=127.0.0.1", "--port=" + s.ports["git"], "--reuseaddr",
+		"--base-path=" + s.gitRoot, "--export-all", "--enable=receive-pack", "--informative-errors",
+	}, env: []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}}
+	if err := s.addFixtureRepos(ctx); err != nil {
+		return err
+	}
+	return s.startAndWait(ctx, spec, func(ctx context.Context) error {
+		_, err := s.git(ctx, s.tmpDir, "ls-remote", s.GitURL("plain"))
+		return err
+	})
+}
+
+func (s *Stack) startAPIServer(ctx context.Context, pk pki) error {
+	tokens := filepath.Join(s.StateDir, "pki", "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(s.KubeToken+",admin,admin-uid,system:masters\n"), 0o600); err != nil {
+		return err
+	}
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: admin
+  user:
+    token: %s
+contexts:
+- name: e2e
+  context:
+    cluster: e2e
+    user: admin
+current-context: e2e
+`, s.KubeAPIServer, pk.caCert, s.KubeToken)
+	if err := os.WriteFile(s.KubeconfigPath, []byte(kubeconfig), 0o600); err != nil {
+		return err
+	}
+	s.KubeCACert = pk.caCert
+	spec := procSpec{name: "kube-apiserver", path: s.bins.KubeAPIServer, args: []string{
+		"--etcd-servers=http://127.0.0.1:" + s.ports["etcd"],
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+		"--secure-port=" + s.ports["kube-apiserver"],
+		// No kubelets, so no endpoints for the kubernetes service to reconcile.
+		"--endpoint-reconciler-type=none",
+		"--tls-cert-file=" + pk.serverCert, "--tls-private-key-file=" + pk.serverKey,
+		"--client-ca-file=" + pk.caCert,
+		"--token-auth-file=" + tokens,
+		"--authorization-mode=RBAC",
+		"--service-account-key-file=" + pk.saKey,
+		"--service-account-signing-key-file=" + pk.saKey,
+		"--service-account-issuer=https://kubernetes.default.svc",
+		"--service-cluster-ip-range=10.96.0.0/12",
+		"--cert-dir=" + filepath.Join(s.StateDir, "pki"),
+	}}
+	client, err := s.kubeHTTPClient()
+	if err != nil {
+		return err
+	}
+	return s.startAndWait(ctx, spec, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.KubeAPIServer+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+s.KubeToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New("readyz: " + resp.Status)
+		}
+		return nil
+	})
+}
+
+func (s *Stack) kubeHTTPClient() (*http.Client, error) {
+	pem, err := os.ReadFile(s.KubeCACert)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no certificate in " + s.KubeCACert)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
+}
+
+func (s *Stack) startControllerManager(ctx context.Context) error {
+	spec := procSpec{name: "kube-controller-manager", path: s.bins.KubeControllerManager, args: []string{
+		"--kubeconfig=" + s.KubeconfigPath,
+		// garbage-collector and namespace make cascade deletes finish; deployment
+		// and replicaset record rollouts, which Argo CD's Deployment health reads.
+		"--controllers=garbage-collector-controller,namespace-controller,deployment-controller,replicaset-controller",
+		"--leader-elect=false", "--secure-port=0",
+		// With per-controller service accounts (and no token controller) the
+		// controllers cannot authenticate and deletes hang on their finalizers.
+		"--use-service-account-credentials=false",
+	}}
+	// It serves nothing to probe; its work shows in the cascade deletes.
+	return s.startAndWait(ctx, spec, func(context.Context) error { return nil })
+}
+
+// argoCRDs returns the CRD manifests of Argo CD's module, downloading it into
+// the module cache when missing.
+func argoCRDs(ctx context.Context, root string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v2@"+ArgoCDVersion)
+	cmd.Dir = filepath.Join(root, "e2e", "tools", "argocd")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go mod download argo-cd: %w", err)
+	}
+	var dir string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), `"Dir": `); ok {
+			dir = strings.Trim(strings.TrimSuffix(v, ","), `"`)
+		}
+	}
+	if dir == "" {
+		return nil, errors.New("go mod download argo-cd: no Dir")
+	}
+	var files []string
+	for _, f := range []string{"application-crd.yaml", "appproject-crd.yaml", "applicationset-crd.yaml"} {
+		files = append(files, filepath.Join(dir, "manifests", "crds", f))
+	}
+	return files, nil
+}
+
+func (s *Stack) applyArgoConfig(ctx context.Context, crds []string) error {
+	// Server-side: the ApplicationSet CRD is too large for the annotation client-side apply writes.
+	args := []string{"apply", "--server-side", "--force-conflicts"}
+	for _, f := range crds {
+		args = append(args, "-f", f)
+	}
+	if _, err := s.kubectl(ctx, nil, args...); err != nil {
+		return err
+	}
+	if _, err := s.kubectl(ctx, nil, "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/applications.argoproj.io", "crd/appprojects.argoproj.io", "crd/applicationsets.argoproj.io"); err != nil {
+		return err
+	}
+	cfg, err := argoConfig("http://"+s.ArgoCDAddr, s.AdminPassword)
+	if err != nil {
+		return err
+	}
+	// Through stdin: the secrets never touch the disk.
+	_, err = s.kubectl(ctx, strings.NewReader(cfg), "apply", "-f", "-")
+	return err
+}
+
+// Kubectl runs the stack's kubectl against its API server and returns stdout;
+// the error carries stderr.
+func (s *Stack) Kubectl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return s.kubectl(ctx, nil, args...)
+}
+
+func (s *Stack) kubectl(ctx context.Context, stdin *strings.Reader, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.bins.Kubectl, append([]string{"--kubeconfig", s.KubeconfigPath}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func (s *Stack) adminToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.admin
+}
+
+func (s *Stack) setAdminToken(t string) {
+	s.mu.Lock()
+	s.admin = t
+	s.mu.Unlock()
+}
+
+// AdminToken is a session token of Argo CD's admin, renewed by ArgoREST when revoked.
+func (s *Stack) AdminToken() string { return s.adminToken() }
+
+// RestartArgoCDServer stops argocd-server and starts it again on the same
+// address, returning once it answers; sessions and API keys stay valid (they
+// are signed with the key in argocd-secret). The stack stays usable when the
+// restart fails: the error says why.
+func (s *Stack) RestartArgoCDServer(ctx context.Context) error {
+	return s.restart(ctx, "argocd-server", s.argoServerReady)
+}
+
+// StopArgoCDServer stops argocd-server only, for tests that look at a client
+// facing a server that is down; StartArgoCDServer brings it back.
+func (s *Stack) StopArgoCDServer() error {
+	p := s.find("argocd-server")
+	if p == nil {
+		return errors.New("argocd-server is not part of this stack")
+	}
+	stopGroup(p.pid)
+	return nil
+}
+
+// StartArgoCDServer starts argocd-server again after StopArgoCDServer.
+func (s *Stack) StartArgoCDServer(ctx context.Context) error {
+	return s.restart(ctx, "argocd-server", s.argoServerReady)
+}
+
+func (s *Stack) find(name string) *proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		if p.spec.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (s *Stack) restart(ctx context.Context, name string, ready step) error {
+	old := s.find(name)
+	if old == nil {
+		return fmt.Errorf("%s is not part of this stack", name)
+	}
+	stopGroup(old.pid)
+	<-old.done
+	p, err := startProc(s.StateDir, old.order, old.spec, s.detach)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for i := range s.procs {
+		if s.procs[i] == old {
+			s.procs[i] = p
+		}
+	}
+	s.mu.Unlock()
+	if err := waitReady(ctx, p, 2*time.Minute, ready); err != nil {
+		return fmt.Errorf("%s restart: %w\n--- end of log:\n%s", name, err, logTail(s.StateDir, name, 30))
+	}
+	return nil
+}
+
+// Logs returns the last lines of a component's log (e.g. "argocd-server"),
+// for a failing test to show before Stop removes them.
+func (s *Stack) Logs(component string, lines int) string {
+	return logTail(s.StateDir, component, lines)
+}
+
+// RSS returns the resident memory of each running component (its whole
+// process group), in bytes.
+func (s *Stack) RSS() (map[string]int64, error) {
+	procs, err := recordedProcs(s.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, p := range procs {
+		out[p.Name] = p.RSS
+	}
+	return out, nil
+}
+
+// Stop stops every component, last started first, and removes the state
+// directory. It is safe to call more than once and from t.Cleanup.
+func (s *Stack) Stop() error {
+	s.stopped.Do(func() {
+		s.mu.Lock()
+		procs := append([]*proc(nil), s.procs...)
+		s.mu.Unlock()
+		for i := len(procs) - 1; i >= 0; i-- {
+			stopGroup(procs[i].pid)
+		}
+		s.stopErr = Down(s.StateDir)
+	})
+	return s.stopErr
+}
