@@ -1,0 +1,56 @@
+# paved — every entry point is a make target; CI runs `make test` then `make e2e`.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/paved-dev/paved.Version=$(VERSION)
+PG_SCRIPT := scripts/pg-test-server.sh
+FUZZTIME ?= 10s
+
+.PHONY: run build test test-go fuzz bench lint e2e dev-stack dev-stack-down clean
+
+## run: start paved on its embedded defaults (SQLite under .data/, no Argo CD yet)
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/paved serve
+
+## build: the paved binary in bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/paved ./cmd/paved
+
+## test: unit and integration tests on SQLite and a throwaway PostgreSQL, then bounded fuzzing
+test: lint
+	@$(PG_SCRIPT) start >/dev/null
+	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: every fuzz target for a bounded time (FUZZTIME per target)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzInvokeDecode$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./backstage
+
+## bench: benchmarks with their figures (ns/op, allocations, custom metrics)
+bench:
+	@$(PG_SCRIPT) start >/dev/null
+	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+## lint: go vet and gofmt
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## e2e: the end-to-end suite against a real Argo CD, Kubernetes API and Backstage
+e2e:
+	@e2e/install-deps.sh
+	@$(PG_SCRIPT) start >/dev/null
+	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -tags e2e -timeout 75m -v ./e2e/...
+
+## dev-stack: start Argo CD + Kubernetes + Backstage and a paved wired to them, and leave them running
+dev-stack:
+	$(GO) run ./e2e/cmd/devstack up
+
+## dev-stack-down: stop what dev-stack started
+dev-stack-down:
+	$(GO) run ./e2e/cmd/devstack down
+
+clean:
+	rm -rf bin .data
+	@$(PG_SCRIPT) stop >/dev/null 2>&1 || true
