@@ -52,5 +52,5 @@ dev-stack-down:
 	$(GO) run ./e2e/cmd/devstack down
 
 clean:
-	rm -rf bin .data
 	@$(PG_SCRIPT) stop >/dev/null 2>&1 || true
+	rm -rf bin .data

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
+	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/config"
+	"github.com/paved-dev/paved/postgres"
+	"github.com/paved-dev/paved/scaffolder"
+	"github.com/paved-dev/paved/server"
+	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/telemetry"
+)
+
+// shutdownGrace is how long in-flight requests (an action waiting for a
+// rollout) get to finish after SIGTERM.
+const shutdownGrace = 25 * time.Second
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve")
+	path := fs.String("config", "", "configuration file (default $PAVED_CONFIG)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	started := time.Now()
+	cfg, err := config.Load(*path, getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	logger.Info("paved starting", "version", paved.Version, "config", cfg.Masked())
+
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: cfg.Telemetry.ServiceName, Version: paved.Version, Getenv: getenv})
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	signer, err := backstage.NewSigner(ctx, store, cfg.PluginID, cfg.Auth.TokenTTL.D())
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	static := make([]backstage.StaticToken, 0, len(cfg.Auth.StaticTokens)+1)
+	for _, t := range cfg.Auth.StaticTokens {
+		static = append(static, backstage.StaticToken{Token: t.Token, Subject: t.Subject})
+	}
+	if local, err := localToken(cfg); err != nil {
+		return err
+	} else if local != "" {
+		static = append(static, backstage.StaticToken{Token: local, Subject: "local-cli"})
+	}
+	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
+		PluginID:       cfg.PluginID,
+		Discovery:      backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints),
+		AllowedPlugins: cfg.Backstage.AllowedPlugins,
+		AuthPluginID:   cfg.Backstage.AuthPluginID,
+		StaticTokens:   static,
+		Leeway:         cfg.Auth.Leeway.D(),
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	argo, err := argocd.New(argoInstances(cfg), argocd.WithTracerProvider(tel.Tracer), argocd.WithLogger(logger))
+	if err != nil {
+		return fmt.Errorf("argocd: %w", err)
+	}
+
+	registry, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{
+		PluginID: cfg.PluginID,
+		Recorder: store,
+		Logger:   logger,
+		Meter:    tel.Meter.Meter("github.com/paved-dev/paved/scaffolder"),
+		Tracer:   tel.Tracer.Tracer("github.com/paved-dev/paved/scaffolder"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D()})...); err != nil {
+		return err
+	}
+
+	ready := []server.Check{{Name: "store", Check: store.Ping}}
+	for _, name := range argo.Instances() {
+		ready = append(ready, server.Check{Name: "argocd/" + name, Check: func(ctx context.Context) error { return argo.Ping(ctx, name) }})
+	}
+	handler := server.New(server.Deps{
+		PluginID:       cfg.PluginID,
+		Logger:         logger,
+		Auth:           verifier,
+		Actions:        registry,
+		Keys:           signer,
+		Invocations:    store,
+		Ready:          ready,
+		Metrics:        tel.Metrics,
+		TracerProvider: tel.Tracer,
+		MeterProvider:  tel.Meter,
+		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	addr := ln.Addr().String()
+	logger.Info("paved ready", "addr", addr, "store", store.Engine(), "argocd_instances", len(argo.Instances()),
+		"actions", len(registry.IDs()), "startup_ms", time.Since(started).Milliseconds())
+	printHowTo(stdout, cfg, addr)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("paved shutting down", "grace", shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("paved stopped")
+	return nil
+}
+
+func openStore(ctx context.Context, cfg config.Config) (*sqlstore.DB, error) {
+	if cfg.Database.URL != "" {
+		db, err := postgres.Open(ctx, cfg.Database.URL)
+		if err != nil {
+			return nil, fmt.Errorf("postgres store: %w", err)
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, cfg.Database.SQLitePath)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	return db, nil
+}
+
+func argoInstances(cfg config.Config) []argocd.InstanceConfig {
+	out := make([]argocd.InstanceConfig, 0, len(cfg.ArgoCD.Instances))
+	for _, in := range cfg.ArgoCD.Instances {
+		out = append(out, argocd.InstanceConfig{
+			Name: in.Name, Server: in.Server, UIURL: in.UIURL, Token: in.Token, Username: in.Username, Password: in.Password,
+			Insecure: in.Insecure, PlainText: in.PlainText, GRPCWeb: in.GRPCWeb, DefaultProject: in.DefaultProject,
+			AppNamespace: in.AppNamespace, Timeout: in.Timeout.D(),
+		})
+	}
+	return out
+}
+
+// localToken returns the token of the local CLI, creating it on first start,
+// so that `paved actions list` works against `make run` with no set-up. It is
+// off when static tokens are configured or localTokenFile is "-".
+func localToken(cfg config.Config) (string, error) {
+	if len(cfg.Auth.StaticTokens) > 0 || cfg.Auth.LocalTokenFile == "-" || cfg.Auth.LocalTokenFile == "" {
+		return "", nil
+	}
+	path := cfg.Auth.LocalTokenFile
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("local token: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("local token: %w", err)
+	}
+	return tok, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func printHowTo(w io.Writer, cfg config.Config, addr string) {
+	base := "http://" + addr
+	fmt.Fprintf(w, `paved %s is listening on %s
+  actions (Backstage): %s/api/%s/.backstage/actions/v1/actions
+  health:              %s/healthz   readiness: %s/readyz   metrics: %s/metrics
+Try it from another shell:
+  go run ./cmd/paved actions list
+`, paved.Version, base, base, cfg.PluginID, base, base, base)
+	if len(cfg.ArgoCD.Instances) == 0 {
+		fmt.Fprintln(w, "No Argo CD instance is configured yet: add one under argocd.instances (see README) to create applications.")
+	}
+}
