@@ -1,0 +1,599 @@
+// Package backstagehost runs a real Backstage backend (catalog and
+// scaffolder, installed from npm with a pinned lockfile) for paved's
+// end-to-end tests, and speaks its HTTP API.
+//
+// The npm project lives beside this file; Install copies it to
+// e2e/.cache/backstagehost (ignored by git and, being a dot directory, by
+// the go tool, which matters since node_modules ships stray .go files) and
+// runs npm ci there when the lockfile changed.
+package backstagehost
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+)
+
+//go:embed app-config.yaml.tmpl
+var configTemplate string
+
+// npmFiles are copied from the source directory to the install directory.
+var npmFiles = []string{"package.json", "package-lock.json", "index.js"}
+
+// stampFile records what node_modules was installed from.
+const stampFile = ".paved-install-stamp"
+
+// sourceDir is the directory of this file, where the npm project lives.
+func sourceDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+// InstallDir is where node_modules lives: $BACKSTAGEHOST_DIR, or
+// e2e/.cache/backstagehost.
+func InstallDir() string {
+	if d := os.Getenv("BACKSTAGEHOST_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(sourceDir(), "..", ".cache", "backstagehost")
+}
+
+// Install makes sure the Backstage backend is installed: it runs npm ci when
+// node_modules is missing or was installed from another lockfile or Node
+// version. It is idempotent, safe across concurrent test processes, and
+// prints nothing unless npm fails.
+func Install(ctx context.Context) error {
+	dir := InstallDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock install dir: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
+
+	h := sha256.New()
+	for _, name := range npmFiles {
+		b, err := os.ReadFile(filepath.Join(sourceDir(), name))
+		if err != nil {
+			return err
+		}
+		if err := writeIfChanged(filepath.Join(dir, name), b); err != nil {
+			return err
+		}
+		if name != "index.js" { // index.js changes need no reinstall
+			h.Write(b)
+		}
+	}
+	nodeVersion, err := exec.CommandContext(ctx, "node", "--version").Output()
+	if err != nil {
+		return fmt.Errorf("node is required: %w", err)
+	}
+	h.Write(nodeVersion)
+	stamp := hex.EncodeToString(h.Sum(nil))
+	stampPath := filepath.Join(dir, "node_modules", stampFile)
+	if got, err := os.ReadFile(stampPath); err == nil && string(got) == stamp {
+		return nil
+	}
+
+	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+	// better-sqlite3 compiles from source; with the distribution's Node
+	// headers node-gyp needs no download.
+	if _, err := os.Stat("/usr/include/node/node.h"); err == nil && os.Getenv("npm_config_nodedir") == "" {
+		cmd.Env = append(cmd.Env, "npm_config_nodedir=/usr")
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("npm ci in %s: %w\n%s", dir, err, tail(out.String(), 8000))
+	}
+	return os.WriteFile(stampPath, []byte(stamp), 0o644)
+}
+
+func writeIfChanged(path string, b []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// Options configure a Backstage backend.
+type Options struct {
+	// PavedBaseURL is the discovery target of the paved plugin, e.g.
+	// "http://127.0.0.1:7010/api/{{pluginId}}". Empty leaves paved out of
+	// the config (no discovery endpoint, no action source).
+	PavedBaseURL string
+	// TemplatesDir holds catalog entity files (*.yaml, searched recursively)
+	// registered as a file location.
+	TemplatesDir string
+	// ExtraModules are backend modules to add: package names resolvable
+	// from the install directory, or paths.
+	ExtraModules []string
+	// ExtraConfig is YAML merged over the generated app-config.
+	ExtraConfig string
+	// Port to listen on; 0 picks a free one.
+	Port int
+	// Env is added to the backend's environment.
+	Env []string
+}
+
+// Backstage is a running backend.
+type Backstage struct {
+	baseURL string
+	token   string
+	dir     string
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	client  *http.Client
+	stop    sync.Once
+}
+
+// Start installs (if needed) and starts a backend, and returns once it is
+// ready. The caller must call Stop.
+func Start(ctx context.Context, opts Options) (*Backstage, error) {
+	if err := Install(ctx); err != nil {
+		return nil, err
+	}
+	port := opts.Port
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
+	}
+	dir, err := os.MkdirTemp("", "backstagehost-")
+	if err != nil {
+		return nil, err
+	}
+	b := &Backstage{
+		baseURL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		token:   rand.Text(),
+		dir:     dir,
+		logPath: filepath.Join(dir, "backstage.log"),
+		exited:  make(chan struct{}),
+		client:  &http.Client{Timeout: 30 * time.Second},
+	}
+	args, err := b.writeConfig(opts, port)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	logFile, err := os.Create(b.logPath)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer logFile.Close()
+
+	b.cmd = exec.Command("node", append([]string{"index.js"}, args...)...)
+	b.cmd.Dir = InstallDir()
+	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
+	b.cmd.Env = append(os.Environ(), opts.Env...)
+	b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_EXTRA_MODULES="+strings.Join(opts.ExtraModules, string(os.PathListSeparator)))
+	// Its own process group so Stop can kill everything it spawned; the
+	// death signal covers a test binary that dies without calling Stop.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start backstage: %w", err)
+	}
+	go func() {
+		b.waitErr = b.cmd.Wait()
+		close(b.exited)
+	}()
+	if err := b.waitReady(ctx); err != nil {
+		logs := b.Logs()
+		b.Stop()
+		return nil, fmt.Errorf("%w\nbackstage log:\n%s", err, tail(logs, 8000))
+	}
+	return b, nil
+}
+
+// StartT starts a backend for a test: it fails the test when the backend
+// does not start, stops it at cleanup, and prints its log if the test failed.
+func StartT(t testing.TB, opts Options) *Backstage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // the first install is slow
+	defer cancel()
+	b, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start backstage: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("backstage log (%s):\n%s", b.logPath, tail(b.Logs(), 20000))
+		}
+		b.Stop()
+	})
+	return b
+}
+
+func (b *Backstage) writeConfig(opts Options, port int) ([]string, error) {
+	data := struct {
+		Port                    int
+		Token                   string
+		PavedBaseURL, PavedHost string
+		TemplatesDir            string
+	}{Port: port, Token: b.token, PavedBaseURL: opts.PavedBaseURL}
+	if opts.PavedBaseURL != "" {
+		u, err := url.Parse(strings.ReplaceAll(opts.PavedBaseURL, "{{pluginId}}", "paved"))
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("PavedBaseURL %q: not a URL", opts.PavedBaseURL)
+		}
+		data.PavedHost = u.Host
+	}
+	if opts.TemplatesDir != "" {
+		abs, err := filepath.Abs(opts.TemplatesDir)
+		if err != nil {
+			return nil, err
+		}
+		data.TemplatesDir = filepath.ToSlash(abs)
+	}
+	for _, s := range []string{data.PavedBaseURL, data.TemplatesDir} {
+		if strings.ContainsAny(s, "'\n") {
+			return nil, fmt.Errorf("%q cannot go into app-config", s)
+		}
+	}
+	tmpl, err := template.New("app-config").Parse(configTemplate)
+	if err != nil {
+		return nil, err
+	}
+	var cfg bytes.Buffer
+	if err := tmpl.Execute(&cfg, data); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.dir, "app-config.yaml")
+	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
+		return nil, err
+	}
+	args := []string{"--config", path}
+	if opts.ExtraConfig != "" {
+		extra := filepath.Join(b.dir, "app-config.extra.yaml")
+		if err := os.WriteFile(extra, []byte(opts.ExtraConfig), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--config", extra)
+	}
+	return args, nil
+}
+
+func (b *Backstage) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.baseURL+"/.backstage/health/v1/readiness", nil)
+		if resp, err := b.client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-b.exited:
+			return fmt.Errorf("backstage exited before it was ready: %v", b.waitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("backstage not ready: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop kills the backend's process group and removes its files. It is safe
+// to call more than once.
+func (b *Backstage) Stop() {
+	b.stop.Do(func() {
+		pgid := b.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-b.exited:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-b.exited
+		}
+		// Children that outlived node still hold the group id.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		os.RemoveAll(b.dir)
+	})
+}
+
+// BaseURL is the backend's root URL, e.g. http://127.0.0.1:40123.
+func (b *Backstage) BaseURL() string { return b.baseURL }
+
+// Token is the static external-access token the backend accepts (subject "e2e").
+func (b *Backstage) Token() string { return b.token }
+
+// LogPath is the file holding the backend's output.
+func (b *Backstage) LogPath() string { return b.logPath }
+
+// Logs returns the backend's output so far.
+func (b *Backstage) Logs() string {
+	out, err := os.ReadFile(b.logPath)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return string(out)
+}
+
+// RSS returns the resident memory of the backend's node process in bytes.
+func (b *Backstage) RSS() (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// HTTPError is a non-2xx answer of the backend.
+type HTTPError struct {
+	Method, Path string
+	Status       int
+	Body         string
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Status, tail(e.Body, 2000))
+}
+
+// IsNotFound reports whether err is a 404 from the backend.
+func IsNotFound(err error) bool {
+	var h *HTTPError
+	return errors.As(err, &h) && h.Status == http.StatusNotFound
+}
+
+// Do sends a request with the static token to path (relative to BaseURL)
+// and decodes a JSON answer into out, when out is not nil.
+func (b *Backstage) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		buf, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.baseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Body: string(raw)}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: decode: %w", method, path, err)
+	}
+	return nil
+}
+
+// Entity is a catalog entity as the catalog returns it.
+type Entity map[string]any
+
+// GetEntity returns one entity of the catalog; a missing one is an error
+// for which IsNotFound is true.
+func (b *Backstage) GetEntity(ctx context.Context, kind, namespace, name string) (Entity, error) {
+	var e Entity
+	err := b.Do(ctx, http.MethodGet, "/api/catalog/entities/by-name/"+
+		url.PathEscape(kind)+"/"+url.PathEscape(namespace)+"/"+url.PathEscape(name), nil, &e)
+	return e, err
+}
+
+// WaitEntity polls the catalog until the entity exists, since file and URL
+// locations are ingested asynchronously.
+func (b *Backstage) WaitEntity(ctx context.Context, kind, namespace, name string) (Entity, error) {
+	for {
+		e, err := b.GetEntity(ctx, kind, namespace, name)
+		if err == nil {
+			return e, nil
+		}
+		if !IsNotFound(err) {
+			return nil, err
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return nil, fmt.Errorf("entity %s:%s/%s never appeared: %w", kind, namespace, name, err)
+		}
+	}
+}
+
+// RegisterLocation adds a catalog location: a URL (type url) or an absolute
+// file path (type file). Registering an existing location is not an error.
+func (b *Backstage) RegisterLocation(ctx context.Context, target string) error {
+	typ := "url"
+	if filepath.IsAbs(target) {
+		typ = "file"
+	}
+	err := b.Do(ctx, http.MethodPost, "/api/catalog/locations", map[string]string{"type": typ, "target": target}, nil)
+	var h *HTTPError
+	if errors.As(err, &h) && h.Status == http.StatusConflict {
+		return nil
+	}
+	return err
+}
+
+// Action is one scaffolder action as the scaffolder lists it.
+type Action struct {
+	ID          string          `json:"id"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Examples    json.RawMessage `json:"examples,omitempty"`
+}
+
+// Actions lists the scaffolder's actions, built-in and remote (paved's).
+func (b *Backstage) Actions(ctx context.Context) ([]Action, error) {
+	var actions []Action
+	err := b.Do(ctx, http.MethodGet, "/api/scaffolder/v2/actions", nil, &actions)
+	return actions, err
+}
+
+// CreateTask starts a scaffolder task from a template ref such as
+// "template:default/my-template" and returns its id.
+func (b *Backstage) CreateTask(ctx context.Context, templateRef string, values map[string]any) (string, error) {
+	if values == nil {
+		values = map[string]any{}
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := b.Do(ctx, http.MethodPost, "/api/scaffolder/v2/tasks",
+		map[string]any{"templateRef": templateRef, "values": values}, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", errors.New("scaffolder returned no task id")
+	}
+	return out.ID, nil
+}
+
+// Task is a finished (or cancelled) scaffolder task.
+type Task struct {
+	ID     string
+	Status string // completed | failed | cancelled
+	// Output is the template's output, from the completion event.
+	Output map[string]any
+	// Error is the failure message of a failed task.
+	Error  string
+	Events []TaskEvent
+	// Log is the message of every log event, in order.
+	Log []string
+}
+
+// TaskEvent is one event of a task's event stream.
+type TaskEvent struct {
+	ID        int64           `json:"id"`
+	Type      string          `json:"type"` // log | completion | cancelled | recovered
+	CreatedAt string          `json:"createdAt"`
+	Body      json.RawMessage `json:"body"`
+}
+
+type eventBody struct {
+	Message string         `json:"message"`
+	StepID  string         `json:"stepId"`
+	Status  string         `json:"status"`
+	Output  map[string]any `json:"output"`
+	Error   *struct {
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// WaitTask polls a task until it is no longer open or processing, then
+// returns its status, output and events.
+func (b *Backstage) WaitTask(ctx context.Context, id string) (Task, error) {
+	path := "/api/scaffolder/v2/tasks/" + url.PathEscape(id)
+	var status struct {
+		Status string `json:"status"`
+	}
+	for {
+		if err := b.Do(ctx, http.MethodGet, path, nil, &status); err != nil {
+			return Task{}, err
+		}
+		if status.Status != "open" && status.Status != "processing" {
+			break
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return Task{}, fmt.Errorf("task %s still %s: %w", id, status.Status, err)
+		}
+	}
+	t := Task{ID: id, Status: status.Status}
+	if err := b.Do(ctx, http.MethodGet, path+"/events", nil, &t.Events); err != nil {
+		return t, err
+	}
+	for _, ev := range t.Events {
+		var body eventBody
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			continue
+		}
+		switch ev.Type {
+		case "log":
+			t.Log = append(t.Log, body.Message)
+		case "completion":
+			t.Output = body.Output
+			if body.Error != nil {
+				t.Error = body.Error.Message
+			}
+		}
+	}
+	return t, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

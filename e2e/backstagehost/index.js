@@ -1,0 +1,22 @@
+// A Backstage backend with the catalog and the scaffolder, for paved's
+// end-to-end tests. Extra backend modules (paved's TypeScript modules, once
+// built) come from BACKSTAGE_EXTRA_MODULES: a path-delimiter-separated list
+// of package names or paths.
+const path = require('node:path');
+const { createBackend } = require('@backstage/backend-defaults');
+
+const backend = createBackend();
+backend.add(require('@backstage/plugin-catalog-backend'));
+backend.add(require('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'));
+backend.add(require('@backstage/plugin-scaffolder-backend'));
+
+for (const spec of (process.env.BACKSTAGE_EXTRA_MODULES || '').split(path.delimiter)) {
+  if (!spec) continue;
+  const isPath = spec.startsWith('.') || path.isAbsolute(spec);
+  const resolved = require.resolve(isPath ? path.resolve(spec) : spec, {
+    paths: [process.cwd(), __dirname],
+  });
+  backend.add(require(resolved));
+}
+
+backend.start();
