@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type DB struct {
 	db         *sql.DB
 	dialect    Dialect
 	migrations fs.FS
+
+	writerOnce sync.Once
+	writer     *groupWriter
 }
 
 // Open migrates db to the schema in migrations (the engine's *.sql files, see

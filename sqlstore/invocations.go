@@ -52,21 +52,8 @@ func (db *DB) RecordInvocation(ctx context.Context, inv paved.Invocation) (paved
 		output = string(inv.Output)
 	}
 
-	res, err := db.exec(ctx, `
-		INSERT INTO invocations (id, action_id, caller_kind, caller_plugin, user_ref, entity_ref,
-			template_ref, task_id, status, error_code, error, started_at, duration_ms, output)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		inv.ID, inv.ActionID, string(inv.CallerKind), inv.CallerPlugin, inv.UserRef, inv.EntityRef,
-		inv.TemplateRef, inv.TaskID, inv.Status, string(inv.ErrorCode), inv.Error,
-		db.dialect.Time(inv.StartedAt), inv.Duration.Milliseconds(), output)
-	if err != nil {
-		return paved.Invocation{}, fmt.Errorf("record invocation: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return paved.Invocation{}, fmt.Errorf("record invocation: %w", err)
-	} else if n == 0 {
-		return paved.Invocation{}, paved.Errorf(paved.EConflict, "invocation %q already exists", inv.ID)
+	if err := db.invocationWriter().write(ctx, inv, output); err != nil {
+		return paved.Invocation{}, err
 	}
 	return inv, nil
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"InvocationDefaults", testInvocationDefaults},
 		{"InvocationInvalid", testInvocationInvalid},
 		{"InvocationDuplicateID", testInvocationDuplicateID},
+		{"InvocationConcurrentGroupCommit", testInvocationConcurrent},
 		{"InvocationNotFound", testInvocationNotFound},
 		{"ListInvocationsOrderAndFilters", testListInvocations},
 		{"ListInvocationsDefaultLimit", testListInvocationsDefaultLimit},
