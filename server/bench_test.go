@@ -163,7 +163,9 @@ func BenchmarkInvokeOverhead(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	sort.Slice(latencies, func(a, c int) bool { return latencies[a] < latencies[c] })
-	pct := func(p float64) float64 { return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000 }
+	pct := func(p float64) float64 {
+		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
+	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invokes/s")

@@ -246,4 +246,3 @@ func FuzzInvokeDecode(f *testing.F) {
 		}
 	})
 }
-
