@@ -27,7 +27,9 @@ var _ TokenSource = (*Signer)(nil)
 type StaticTokenSource string
 
 // PluginToken returns the static token.
-func (s StaticTokenSource) PluginToken(context.Context, string) (string, error) { return string(s), nil }
+func (s StaticTokenSource) PluginToken(context.Context, string) (string, error) {
+	return string(s), nil
+}
 
 // Entity is a catalog entity as paved reads it.
 type Entity struct {
