@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"MigrateTwice", testMigrateTwice},
 		{"MigrationsAllOrNothing", testMigrationsAllOrNothing},
 	}
+	tests = append(tests, devexTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))

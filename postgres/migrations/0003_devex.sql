@@ -1,0 +1,81 @@
+-- Adoption (DevEx) metrics on PostgreSQL; the same tables as SQLite's
+-- 0003_devex.sql. Days are UTC dates as TEXT ('2026-11-01') in both engines.
+
+-- One row per Backstage scaffolder task, upserted as it progresses.
+CREATE TABLE devex_runs (
+	task_id      TEXT PRIMARY KEY,
+	template_ref TEXT NOT NULL,
+	owner        TEXT NOT NULL DEFAULT '',
+	user_ref     TEXT NOT NULL DEFAULT '',
+	entity_ref   TEXT NOT NULL DEFAULT '',
+	status       TEXT NOT NULL,
+	created_at   TIMESTAMPTZ NOT NULL,
+	day          TEXT NOT NULL,
+	heartbeat_at TIMESTAMPTZ,
+	finished_at  TIMESTAMPTZ,
+	duration_ms  BIGINT,
+	time_saved_s BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX devex_runs_day ON devex_runs (day, template_ref);
+CREATE INDEX devex_runs_unfinished ON devex_runs (status) WHERE status IN ('open', 'processing');
+
+-- Daily counts per template and owner, kept in step with devex_runs by the
+-- same transaction that changes a run.
+CREATE TABLE devex_daily (
+	day          TEXT NOT NULL,
+	template_ref TEXT NOT NULL,
+	owner        TEXT NOT NULL,
+	started      BIGINT NOT NULL DEFAULT 0,
+	succeeded    BIGINT NOT NULL DEFAULT 0,
+	failed       BIGINT NOT NULL DEFAULT 0,
+	cancelled    BIGINT NOT NULL DEFAULT 0,
+	duration_ms  BIGINT NOT NULL DEFAULT 0,
+	time_saved_s BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (day, template_ref, owner)
+);
+
+-- Who ran a template on a day, for distinct users over any range.
+CREATE TABLE devex_daily_users (
+	day          TEXT NOT NULL,
+	template_ref TEXT NOT NULL,
+	owner        TEXT NOT NULL,
+	user_ref     TEXT NOT NULL,
+	PRIMARY KEY (day, template_ref, owner, user_ref)
+);
+
+-- Catalog components as the last catalog read saw them.
+CREATE TABLE devex_components (
+	entity_ref      TEXT PRIMARY KEY,
+	kind            TEXT NOT NULL,
+	owner           TEXT NOT NULL DEFAULT '',
+	source_template TEXT NOT NULL DEFAULT '',
+	first_seen_at   TIMESTAMPTZ NOT NULL,
+	last_seen_at    TIMESTAMPTZ NOT NULL,
+	removed_at      TIMESTAMPTZ
+);
+
+-- Argo CD applications paved created.
+CREATE TABLE devex_apps (
+	app_key          TEXT PRIMARY KEY,
+	service          TEXT NOT NULL,
+	environment      TEXT NOT NULL DEFAULT '',
+	template_ref     TEXT NOT NULL DEFAULT '',
+	task_id          TEXT NOT NULL DEFAULT '',
+	created_at       TIMESTAMPTZ NOT NULL,
+	first_healthy_at TIMESTAMPTZ,
+	healthy_after_ms BIGINT
+);
+
+-- Syncs of those applications: history entries and failed operations.
+CREATE TABLE devex_deployments (
+	app_key     TEXT NOT NULL,
+	deploy_id   TEXT NOT NULL,
+	service     TEXT NOT NULL,
+	environment TEXT NOT NULL DEFAULT '',
+	revision    TEXT NOT NULL DEFAULT '',
+	succeeded   INTEGER NOT NULL,
+	deployed_at TIMESTAMPTZ NOT NULL,
+	day         TEXT NOT NULL,
+	PRIMARY KEY (app_key, deploy_id)
+);
+CREATE INDEX devex_deployments_day ON devex_deployments (day);
