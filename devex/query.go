@@ -51,7 +51,7 @@ type DayUser struct {
 
 // CoverageRow counts one owner's components.
 type CoverageRow struct {
-	Owner                   string
+	Owner                    string
 	Components, FromTemplate int64
 }
 

@@ -91,7 +91,7 @@ func testDevexRunsIdempotent(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("duration %v, want 3m", got.Duration())
 	}
 
-	tot, err := db.RunTotals(ctx, devex.Filter{From: devexDay.Truncate(24 * time.Hour), To: devexDay.Truncate(24 * time.Hour).AddDate(0, 0, 1)})
+	tot, err := db.RunTotals(ctx, devex.Filter{From: devexDay.Truncate(24 * time.Hour), To: devexDay.Truncate(24*time.Hour).AddDate(0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
