@@ -2,10 +2,6 @@ package backstage
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,23 +9,6 @@ import (
 
 	"github.com/paved-dev/paved"
 )
-
-// TokenSource hands out the token paved presents to a Backstage plugin.
-// *Signer is one; StaticTokenSource is the other.
-type TokenSource interface {
-	PluginToken(ctx context.Context, audience string) (string, error)
-}
-
-var _ TokenSource = (*Signer)(nil)
-
-// StaticTokenSource presents the same token to every plugin: a token listed
-// in Backstage's backend.auth.externalAccess.
-type StaticTokenSource string
-
-// PluginToken returns the static token.
-func (s StaticTokenSource) PluginToken(context.Context, string) (string, error) {
-	return string(s), nil
-}
 
 // Entity is a catalog entity as paved reads it.
 type Entity struct {
@@ -90,18 +69,13 @@ func ParseEntityRef(ref, defaultKind string) (kind, namespace, name string, err 
 
 // CatalogClient reads Backstage's catalog API as the plugin paved.
 type CatalogClient struct {
-	discovery *Discovery
-	tokens    TokenSource
-	client    *http.Client
+	api pluginAPI
 }
 
 // NewCatalogClient returns a client of the catalog plugin found through d.
 // A nil client uses http.DefaultClient.
 func NewCatalogClient(d *Discovery, tokens TokenSource, client *http.Client) *CatalogClient {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	return &CatalogClient{discovery: d, tokens: tokens, client: client}
+	return &CatalogClient{api: newPluginAPI("catalog", d, tokens, client)}
 }
 
 // GetEntityByRef returns one entity; a missing one is ENotFound.
@@ -112,7 +86,7 @@ func (c *CatalogClient) GetEntityByRef(ctx context.Context, ref string) (Entity,
 	}
 	var e Entity
 	path := "/entities/by-name/" + url.PathEscape(kind) + "/" + url.PathEscape(ns) + "/" + url.PathEscape(name)
-	if err := c.get(ctx, path, nil, &e); err != nil {
+	if err := c.api.get(ctx, path, nil, &e); err != nil {
 		return Entity{}, err
 	}
 	return e, nil
@@ -141,7 +115,7 @@ func (c *CatalogClient) QueryEntities(ctx context.Context, filter string, fields
 				NextCursor string `json:"nextCursor"`
 			} `json:"pageInfo"`
 		}
-		if err := c.get(ctx, "/entities/by-query", q, &page); err != nil {
+		if err := c.api.get(ctx, "/entities/by-query", q, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
@@ -177,73 +151,3 @@ func (c *CatalogClient) UserGroups(ctx context.Context, userRef string) ([]strin
 	return groups, nil
 }
 
-// maxCatalogBytes bounds one catalog response held in memory.
-const maxCatalogBytes = 64 << 20
-
-func (c *CatalogClient) get(ctx context.Context, path string, q url.Values, out any) error {
-	base, err := c.discovery.BaseURL("catalog")
-	if err != nil {
-		return err
-	}
-	token, err := c.tokens.PluginToken(ctx, "catalog")
-	if err != nil {
-		return err
-	}
-	u := base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return paved.Wrap(paved.EUnavailable, err, "catalog unreachable")
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCatalogBytes+1))
-	if err != nil {
-		return paved.Wrap(paved.EUnavailable, err, "read catalog response")
-	}
-	if len(body) > maxCatalogBytes {
-		return paved.Errorf(paved.EUnavailable, "catalog response larger than %d bytes", maxCatalogBytes)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return responseError(resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("decode catalog response: %w", err)
-	}
-	return nil
-}
-
-// responseError turns a Backstage error answer into a coded error that keeps
-// Backstage's message.
-func responseError(status int, body []byte) error {
-	var e struct {
-		Error struct {
-			Name    string `json:"name"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	msg := http.StatusText(status)
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		msg = e.Error.Message
-	}
-	code := paved.EInternal
-	switch {
-	case status == http.StatusNotFound:
-		code = paved.ENotFound
-	case status == http.StatusBadRequest:
-		code = paved.EInvalid
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		// Backstage refusing paved is paved's misconfiguration, not the caller's.
-		code = paved.EInternal
-	case status >= 500:
-		code = paved.EUnavailable
-	}
-	return paved.Wrap(code, errors.New(msg), "catalog: %s", msg)
-}

@@ -198,6 +198,19 @@ func TestBackstageCallsPavedAndPavedCallsBackstage(t *testing.T) {
 	if len(templates) < 2 {
 		t.Fatalf("templates = %+v", templates)
 	}
+	scaffolder := backstage.NewScaffolderClient(discovery, s.signer, nil)
+	tasks, total, err := scaffolder.ListTasks(ctx, backstage.TaskFilter{Status: []string{"completed"}})
+	if err != nil {
+		t.Fatalf("scaffolder with paved's plugin token: %v", err)
+	}
+	i := slices.IndexFunc(tasks, func(tk backstage.Task) bool { return tk.ID == id })
+	if total < 1 || i < 0 {
+		t.Fatalf("task %s not listed among %d", id, total)
+	}
+	if ref := tasks[i].TemplateRef(); ref != "template:default/e2e-paved-echo" || tasks[i].CreatedAt.IsZero() {
+		t.Fatalf("listed task: template %q, created %v", ref, tasks[i].CreatedAt)
+	}
+
 	// A token for another audience is refused by the catalog.
 	wrongAud, err := s.signer.PluginToken(ctx, "scaffolder")
 	if err != nil {
