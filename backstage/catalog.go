@@ -150,4 +150,3 @@ func (c *CatalogClient) UserGroups(ctx context.Context, userRef string) ([]strin
 	}
 	return groups, nil
 }
-
