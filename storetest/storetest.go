@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"Cursors", testCursors},
 		{"MigrateTwice", testMigrateTwice},
 		{"MigrationsAllOrNothing", testMigrationsAllOrNothing},
+		{"Catalog", testCatalog},
 	}
 	tests = append(tests, devexTests...)
 	for _, tt := range tests {

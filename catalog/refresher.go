@@ -1,0 +1,374 @@
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paved-dev/paved"
+)
+
+// Apps lists Argo CD applications (argocd.Client).
+type Apps interface {
+	ListApps(ctx context.Context, instance, selector string, projects []string) ([]paved.App, error)
+}
+
+// Store keeps the current entities and the change log that every replica
+// serves (sqlstore.DB).
+type Store interface {
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// CatalogState returns the head of the change log; the zero State when
+	// nothing was stored yet.
+	CatalogState(ctx context.Context) (State, error)
+	// CatalogEntities returns the stored entities and the state they are at.
+	CatalogEntities(ctx context.Context) (State, []Item, error)
+	// ApplyCatalogChanges appends changes to the log and applies them to the
+	// entities, numbering them after base.Seq, and returns the new head. It
+	// returns ErrStale when the head is no longer base.
+	ApplyCatalogChanges(ctx context.Context, base State, changes []Change) (State, error)
+	// CatalogChanges returns up to limit changes after seq, oldest first.
+	CatalogChanges(ctx context.Context, after int64, limit int) ([]Change, error)
+	// PruneCatalogChanges forgets the changes up to and including through.
+	PruneCatalogChanges(ctx context.Context, through int64) error
+}
+
+// LeaseName is the store lease the refreshing replica holds.
+const LeaseName = "catalog-refresh"
+
+// RefresherOptions configure a Refresher.
+type RefresherOptions struct {
+	Options Options
+	Apps    Apps
+	Infra   InfraLister // nil: no Resource entities
+	Store   Store
+	Logger  *slog.Logger
+	// Interval between two refreshes from Argo CD; default 1m.
+	Interval time.Duration
+	// SyncInterval is how often a replica that does not refresh looks for
+	// changes in the store; default the smaller of Interval and 5s.
+	SyncInterval time.Duration
+	// Holder names this replica in the lease; default random.
+	Holder string
+	// Retention is how many changes the log keeps; older cursors get a
+	// reset. Default 50,000.
+	Retention int64
+	// MaxChanges is the most changes one response folds; a client further
+	// behind gets a reset. Default 10,000.
+	MaxChanges int
+}
+
+// Refresher keeps the catalog's snapshot current: the replica holding the
+// lease lists Argo CD and the infrastructure, builds the entities and writes
+// the difference to the store; the others follow the store. Every replica
+// serves its snapshot, which is swapped atomically, so readers never wait for
+// a refresh.
+type Refresher struct {
+	o   RefresherOptions
+	log *slog.Logger
+
+	snap atomic.Pointer[Snapshot]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed at the next swap
+
+	refresh   sync.Mutex // one refresh or sync at a time
+	lastInfra []Infra
+	lastSkips map[string]string
+	renamed   map[string]string
+}
+
+// NewRefresher returns a Refresher serving an empty snapshot until the first
+// refresh or sync.
+func NewRefresher(o RefresherOptions) *Refresher {
+	o.Options = o.Options.WithDefaults()
+	if o.Interval <= 0 {
+		o.Interval = time.Minute
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = min(o.Interval, 5*time.Second)
+	}
+	if o.Holder == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		o.Holder = "paved-" + hex.EncodeToString(b)
+	}
+	if o.Retention <= 0 {
+		o.Retention = 50_000
+	}
+	if o.MaxChanges <= 0 {
+		o.MaxChanges = 10_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Refresher{o: o, log: o.Logger, changed: make(chan struct{}), lastSkips: map[string]string{}, renamed: map[string]string{}}
+	r.snap.Store(NewSnapshot(State{}, nil))
+	return r
+}
+
+// Snapshot returns the current snapshot; it never blocks.
+func (r *Refresher) Snapshot() *Snapshot { return r.snap.Load() }
+
+func (r *Refresher) swap(s *Snapshot) {
+	r.snap.Store(s)
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *Refresher) changedCh() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// Run refreshes (or follows the store) until ctx ends, then gives the lease up.
+func (r *Refresher) Run(ctx context.Context) error {
+	var last time.Time
+	step := func() {
+		var err error
+		if time.Since(last) >= r.o.Interval {
+			last = time.Now()
+			_, err = r.Refresh(ctx)
+		} else {
+			err = r.Sync(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("catalog refresh failed", "error", err)
+		}
+	}
+	step()
+	t := time.NewTicker(r.o.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = r.o.Store.ReleaseLease(rctx, LeaseName, r.o.Holder)
+			return nil
+		case <-t.C:
+			step()
+		}
+	}
+}
+
+// Refresh runs one refresh if this replica gets the lease, else follows the
+// store; it reports whether it refreshed. Tests and the end-to-end suite call
+// it to see a change in Argo CD without waiting for the interval.
+func (r *Refresher) Refresh(ctx context.Context) (bool, error) {
+	ttl := max(3*r.o.Interval, 30*time.Second)
+	leader, err := r.o.Store.AcquireLease(ctx, LeaseName, r.o.Holder, ttl)
+	if err != nil {
+		return false, err
+	}
+	if !leader {
+		return false, r.Sync(ctx)
+	}
+	r.refresh.Lock()
+	defer r.refresh.Unlock()
+	if err := r.syncLocked(ctx); err != nil {
+		return true, err
+	}
+	started := time.Now()
+	cur := r.Snapshot()
+	items := r.build(ctx, cur)
+	next := NewSnapshot(cur.State, items)
+	changes := Diff(cur, next)
+	if len(changes) == 0 && cur.State.Epoch != "" {
+		return true, nil
+	}
+	st, err := r.o.Store.ApplyCatalogChanges(ctx, cur.State, changes)
+	if errors.Is(err, ErrStale) {
+		// Another replica held the lease a moment ago and wrote; follow it
+		// now and refresh on the next tick.
+		return true, r.syncLocked(ctx)
+	}
+	if err != nil {
+		return true, err
+	}
+	next.State = st
+	r.swap(next)
+	r.log.Info("catalog refreshed", "entities", next.Len(), "changes", len(changes),
+		"cursor", st.Cursor(), "duration_ms", time.Since(started).Milliseconds())
+	if st.Seq-st.PrunedSeq > r.o.Retention+r.o.Retention/10 {
+		if err := r.o.Store.PruneCatalogChanges(ctx, st.Seq-r.o.Retention); err != nil {
+			r.log.Warn("catalog: pruning the change log failed", "error", err)
+		}
+	}
+	return true, nil
+}
+
+// build lists every source and builds the entities. An instance (or the
+// infrastructure) that cannot be listed keeps its entities of cur, so that an
+// Argo CD outage never empties the catalog.
+func (r *Refresher) build(ctx context.Context, cur *Snapshot) []Item {
+	var apps []InstanceApps
+	failed := map[string]bool{}
+	for _, in := range r.o.Options.Instances {
+		list, err := r.o.Apps.ListApps(ctx, in.Name, in.Selector, in.Projects)
+		if err != nil {
+			r.log.Warn("catalog: listing Argo CD applications failed; keeping the entities of the last refresh",
+				"instance", in.Name, "error", err)
+			failed[LocationKey(in.Name)] = true
+			continue
+		}
+		apps = append(apps, InstanceApps{Instance: in.Name, Apps: list})
+	}
+	var infra []Infra
+	if r.o.Infra != nil {
+		list, err := r.o.Infra.ListInfra(ctx)
+		switch {
+		case err == nil:
+			infra, r.lastInfra = list, list
+		case r.lastInfra != nil:
+			r.log.Warn("catalog: listing infrastructure failed; using the last list", "error", err)
+			infra = r.lastInfra
+		default:
+			r.log.Warn("catalog: listing infrastructure failed; keeping the entities of the last refresh", "error", err)
+			failed[LocationKeyInfra] = true
+		}
+	}
+	var carried []Item
+	taken := map[string]bool{}
+	for _, it := range cur.Items() {
+		if failed[it.LocationKey] {
+			carried = append(carried, it)
+			taken[it.Ref] = true
+		}
+	}
+	built := Build(r.o.Options, apps, infra, taken)
+	r.logNews(built)
+	return append(built.Items, carried...)
+}
+
+// logNews logs each skip and rename once, not at every refresh.
+func (r *Refresher) logNews(b Built) {
+	skips := make(map[string]string, len(b.Skips))
+	for _, s := range b.Skips {
+		key := s.Source + "\x00" + s.Reason
+		skips[key] = s.Reason
+		if _, seen := r.lastSkips[key]; !seen {
+			r.log.Warn("catalog: skipped", "source", s.Source, "reason", s.Reason)
+		}
+	}
+	r.lastSkips = skips
+	for src, ref := range b.Renamed {
+		if r.renamed[src] != ref {
+			r.log.Info("catalog: entity name differs from the source's name", "source", src, "entity", ref)
+		}
+	}
+	r.renamed = b.Renamed
+}
+
+// Sync brings the snapshot up to the store's head, by applying the new
+// changes or, when too far behind, by reloading every entity.
+func (r *Refresher) Sync(ctx context.Context) error {
+	r.refresh.Lock()
+	defer r.refresh.Unlock()
+	return r.syncLocked(ctx)
+}
+
+func (r *Refresher) syncLocked(ctx context.Context) error {
+	cur := r.Snapshot()
+	head, err := r.o.Store.CatalogState(ctx)
+	if err != nil {
+		return err
+	}
+	if head == cur.State || head.Epoch == "" {
+		return nil
+	}
+	if head.Epoch == cur.State.Epoch && cur.State.Seq >= head.PrunedSeq && head.Seq-cur.State.Seq <= int64(r.o.MaxChanges) {
+		changes, err := r.o.Store.CatalogChanges(ctx, cur.State.Seq, r.o.MaxChanges+1)
+		if err != nil {
+			return err
+		}
+		if len(changes) > 0 && len(changes) <= r.o.MaxChanges {
+			st := head
+			st.Seq = changes[len(changes)-1].Seq
+			r.swap(NewSnapshot(st, cur.Apply(changes)))
+			return nil
+		}
+	}
+	st, items, err := r.o.Store.CatalogEntities(ctx)
+	if err != nil {
+		return err
+	}
+	r.swap(NewSnapshot(st, items))
+	return nil
+}
+
+// MaxWait bounds a long poll of the changes endpoint.
+const MaxWait = 5 * time.Minute
+
+// Changes returns what changed since cursor. An empty, unknown or too old
+// cursor gets a reset with the cursor of this replica's snapshot. With wait,
+// it waits up to that long for a first change.
+func (r *Refresher) Changes(ctx context.Context, cursor string, wait time.Duration) (ChangeSet, error) {
+	if cursor == "" {
+		return r.reset(), nil
+	}
+	epoch, seq, err := parseCursor(cursor)
+	if err != nil {
+		return ChangeSet{}, err
+	}
+	wait = min(wait, MaxWait)
+	var deadline <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		changed := r.changedCh()
+		head, err := r.o.Store.CatalogState(ctx)
+		if err != nil {
+			return ChangeSet{}, err
+		}
+		if head.Epoch != epoch || seq > head.Seq || seq < head.PrunedSeq {
+			return r.reset(), nil
+		}
+		if seq < head.Seq {
+			rows, err := r.o.Store.CatalogChanges(ctx, seq, r.o.MaxChanges+1)
+			if err != nil {
+				return ChangeSet{}, err
+			}
+			if len(rows) > r.o.MaxChanges {
+				return r.reset(), nil
+			}
+			if len(rows) > 0 {
+				cs := coalesce(rows)
+				cs.Cursor = State{Epoch: epoch, Seq: rows[len(rows)-1].Seq}.Cursor()
+				return cs, nil
+			}
+		}
+		if deadline == nil {
+			return ChangeSet{Cursor: cursor, Added: []Provided{}, Updated: []Provided{}, Removed: []Removed{}}, nil
+		}
+		// Another replica may refresh: look at the store again now and then
+		// even when this one's snapshot does not move.
+		poll := time.NewTimer(r.o.SyncInterval)
+		select {
+		case <-ctx.Done():
+			poll.Stop()
+			return ChangeSet{}, ctx.Err()
+		case <-deadline:
+			poll.Stop()
+			deadline = nil
+		case <-changed:
+			poll.Stop()
+		case <-poll.C:
+		}
+	}
+}
+
+func (r *Refresher) reset() ChangeSet {
+	return ChangeSet{Cursor: r.Snapshot().State.Cursor(), Added: []Provided{}, Updated: []Provided{}, Removed: []Removed{}, Reset: true}
+}
