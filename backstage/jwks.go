@@ -60,16 +60,14 @@ type jwksSource struct {
 
 // jwksCache holds the JWKS of every URL paved verifies tokens against.
 type jwksCache struct {
-	client        *http.Client
-	fetchTimeout  time.Duration
-	minRefetch    time.Duration
-	maxAge        time.Duration
-	now           func() time.Time
-	log           *slog.Logger
-	fetches       atomic.Int64 // for tests and debugging
-	sourcesMu     sync.RWMutex
-	sources       map[string]*jwksSource
-	backgroundCtx context.Context
+	client       *http.Client
+	fetchTimeout time.Duration
+	minRefetch   time.Duration
+	maxAge       time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+	sourcesMu    sync.RWMutex
+	sources      map[string]*jwksSource
 }
 
 func (c *jwksCache) source(url string) *jwksSource {
@@ -100,7 +98,7 @@ func (c *jwksCache) key(ctx context.Context, url, kid string) (*ecdsa.PublicKey,
 			if c.now().Sub(set.fetchedAt) > c.maxAge && s.mu.TryLock() {
 				go func() {
 					defer s.mu.Unlock()
-					c.refreshLocked(c.backgroundCtx, s)
+					c.refreshLocked(context.Background(), s) // outlives the request on purpose
 				}()
 			}
 			return k, nil
@@ -134,7 +132,6 @@ func (c *jwksCache) key(ctx context.Context, url, kid string) (*ecdsa.PublicKey,
 // keeps the previous keys.
 func (c *jwksCache) refreshLocked(ctx context.Context, s *jwksSource) error {
 	s.lastAttempt = c.now()
-	c.fetches.Add(1)
 	keys, err := c.fetch(ctx, s.url)
 	if err != nil {
 		c.log.Warn("fetch JWKS", "url", s.url, "err", err)

@@ -538,3 +538,49 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+func TestAuthenticateStaleJWKSIsRefreshedInBackground(t *testing.T) {
+	f := newFixture(t, func(c *VerifierConfig) { c.JWKSMaxAge = time.Minute })
+	ctx := context.Background()
+	path := pluginJWKS("scaffolder")
+	n := 0
+	auth := func() error {
+		n++
+		c := pluginClaimsAt(f.clock.Now(), "scaffolder", "paved")
+		c["jti"] = strconv.Itoa(n)
+		_, err := f.v.Authenticate(ctx, "Bearer "+mint(t, f.scaffolder, TypPlugin, c))
+		return err
+	}
+	waitFetches := func(want int64) {
+		t.Helper()
+		for range 500 {
+			if f.bs.fetchCount(path) >= want {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("fetches = %d, want %d", f.bs.fetchCount(path), want)
+	}
+	if err := auth(); err != nil {
+		t.Fatal(err)
+	}
+	// The key is revoked: Backstage stops publishing it.
+	f.bs.mu.Lock()
+	f.bs.keys[path] = nil
+	f.bs.mu.Unlock()
+	f.clock.Advance(2 * time.Minute)
+	if err := auth(); err != nil {
+		t.Fatalf("stale cached key must still serve while refreshing: %v", err)
+	}
+	waitFetches(2)
+	for range 500 { // the refresh stores its result just after the fetch
+		if err := auth(); err != nil {
+			if paved.ErrorCode(err) != paved.EUnauthenticated {
+				t.Fatal(err)
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("revoked key still accepted after the refresh")
+}
