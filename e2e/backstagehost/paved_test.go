@@ -110,6 +110,18 @@ func newStandIn(t *testing.T) *standIn {
 		}
 		writeJSON(w, map[string]any{"output": map[string]any{"echoed": in.Message, "caller": string(p.Kind) + ":" + p.Subject}})
 	}))
+	mux.HandleFunc("GET /api/paved/catalog/entities.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write([]byte(`apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: e2e-from-paved
+spec:
+  type: service
+  lifecycle: experimental
+  owner: group:default/platform
+`))
+	})
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.srv.Close)
 	return s
@@ -209,6 +221,17 @@ func TestBackstageCallsPavedAndPavedCallsBackstage(t *testing.T) {
 	}
 	if ref := tasks[i].TemplateRef(); ref != "template:default/e2e-paved-echo" || tasks[i].CreatedAt.IsZero() {
 		t.Fatalf("listed task: template %q, created %v", ref, tasks[i].CreatedAt)
+	}
+
+	// The zero-code catalog path: a URL location on paved's host.
+	if err := b.RegisterLocation(ctx, s.srv.URL+"/api/paved/catalog/entities.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RegisterLocation(ctx, s.srv.URL+"/api/paved/catalog/entities.yaml"); err != nil {
+		t.Fatalf("registering the same location again: %v", err)
+	}
+	if _, err := b.WaitEntity(ctx, "component", "default", "e2e-from-paved"); err != nil {
+		t.Fatal(err)
 	}
 
 	// A token for another audience is refused by the catalog.
