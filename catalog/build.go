@@ -392,7 +392,7 @@ type resource struct {
 
 func (b *builder) resources(infra []Infra) []resource {
 	infra = slices.Clone(infra)
-	slices.SortFunc(infra, func(a, c Infra) int { return cmp.Or(cmp.Compare(a.Name, c.Name), cmp.Compare(a.ID, c.ID)) })
+	slices.SortFunc(infra, func(a, c Infra) int { return cmp.Or(cmp.Compare(a.ID, c.ID), cmp.Compare(a.Name, c.Name)) })
 	b.dependsOn = map[string][]string{}
 	ids := map[string]bool{}
 	var out []resource

@@ -357,8 +357,9 @@ func (r *Refresher) Changes(ctx context.Context, cursor string, wait time.Durati
 		poll := time.NewTimer(r.o.SyncInterval)
 		select {
 		case <-ctx.Done():
+			// The client left; nothing changed as far as it knows.
 			poll.Stop()
-			return ChangeSet{}, ctx.Err()
+			return ChangeSet{Cursor: cursor, Added: []Provided{}, Updated: []Provided{}, Removed: []Removed{}}, nil
 		case <-deadline:
 			poll.Stop()
 			deadline = nil

@@ -34,5 +34,14 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/invocations", handleListInvocations(d.Invocations), auth)
 	api.POST("/admin/keys/rotate", handleRotateKeys(d.Keys), auth)
 
+	// The catalog entity provider.
+	yamlAuth := []echo.MiddlewareFunc{auth}
+	if d.CatalogYAMLPublic {
+		yamlAuth = nil
+	}
+	api.GET("/catalog/entities", handleCatalogEntities(d.Catalog), auth)
+	api.GET("/catalog/entities.yaml", handleCatalogYAML(d.Catalog), yamlAuth...)
+	api.GET("/catalog/changes", handleCatalogChanges(d.Catalog), auth)
+
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
 }

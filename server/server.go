@@ -53,6 +53,12 @@ type Deps struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	MaxBodyBytes   int64
+
+	// Catalog serves the entity provider routes; nil answers them with 503.
+	Catalog Catalog
+	// CatalogYAMLPublic serves entities.yaml without a token, for a Backstage
+	// `url` location (Backstage's URL reader sends none).
+	CatalogYAMLPublic bool
 }
 
 // New builds paved's HTTP server.
