@@ -480,3 +480,29 @@ func BenchmarkCreateApp(b *testing.B) {
 		}
 	})
 }
+
+func TestAppsInAnyNamespace(t *testing.T) {
+	srv := startFake(t, argocdtest.Options{AppNamespaces: []string{"team-apps"}})
+	c := newClient(t, srv, func(c *InstanceConfig) { c.AppNamespace = "team-apps"; c.DefaultProject = "team" })
+	ctx := context.Background()
+
+	_, err := c.CreateApp(ctx, appRequest("shop"))
+	wantError(t, err, paved.EInvalid, `app is not allowed in project "team", or the project does not exist`)
+
+	req := appRequest("shop")
+	req.CreateProject = true
+	app, err := c.CreateApp(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.Namespace != "team-apps" || app.URL != "https://argocd.example/applications/team-apps/shop" || app.Project != "team" {
+		t.Fatalf("app %+v", app)
+	}
+	if _, ok := srv.App("team-apps", "shop"); !ok {
+		t.Fatal("the Application is not in team-apps")
+	}
+	got, err := c.GetApp(ctx, paved.AppRef{Instance: "default", Name: "shop"}, false)
+	if err != nil || got.URL != app.URL {
+		t.Fatalf("get: %+v, %v", got, err)
+	}
+}
