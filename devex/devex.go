@@ -129,11 +129,11 @@ type AppObservation struct {
 	TemplateRef string
 	TaskID      string
 	CreatedAt   time.Time
-	Healthy     bool
-	// HealthyAt is when the app was seen Synced and Healthy, or the deploy
-	// time of its first sync when it was already healthy the first time paved
-	// looked at it.
-	HealthyAt   time.Time
+	Healthy     bool // Synced and Healthy
+	ObservedAt  time.Time
+	// LastSyncAt is when the app's latest sync finished: an app already
+	// healthy the first time paved sees it was healthy since then at the latest.
+	LastSyncAt  time.Time
 	Deployments []DeploymentEvent
 }
 

@@ -43,5 +43,14 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/catalog/entities.yaml", handleCatalogYAML(d.Catalog), yamlAuth...)
 	api.GET("/catalog/changes", handleCatalogChanges(d.Catalog), auth)
 
+	// Adoption (DevEx) metrics for the Backstage page (devex_handlers.go).
+	devexRead := requireDevexReader(d.DevExReaders, d.Membership)
+	api.GET("/devex/v1/summary", handleDevexSummary(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/templates", handleDevexTemplates(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/timeseries", handleDevexTimeseries(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/coverage", handleDevexCoverage(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/deployments", handleDevexDeployments(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/funnel", handleDevexFunnel(d.DevEx), auth, devexRead)
+
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
 }

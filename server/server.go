@@ -54,6 +54,13 @@ type Deps struct {
 	MeterProvider  metric.MeterProvider
 	MaxBodyBytes   int64
 
+	// DevEx answers the adoption metrics routes; nil answers them with 503.
+	DevEx DevEx
+	// DevExReaders are the groups whose members' user tokens may read
+	// adoption metrics; Membership resolves groups the token does not carry.
+	DevExReaders []string
+	Membership   GroupMembership
+
 	// Catalog serves the entity provider routes; nil answers them with 503.
 	Catalog Catalog
 	// CatalogYAMLPublic serves entities.yaml without a token, for a Backstage

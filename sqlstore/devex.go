@@ -564,6 +564,10 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 				return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
 			}
 		}
+		var known int
+		if err := tx.QueryRowContext(ctx, q(`SELECT COUNT(*) FROM devex_apps WHERE app_key = ?`), o.Key).Scan(&known); err != nil {
+			return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, q(`
 			INSERT INTO devex_apps (app_key, service, environment, template_ref, task_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?)
@@ -572,13 +576,19 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 			o.Key, o.Service, o.Environment, o.TemplateRef, o.TaskID, db.dialect.Time(o.CreatedAt)); err != nil {
 			return devex.AppChange{}, fmt.Errorf("record app %s: %w", o.Key, err)
 		}
-		if o.Healthy && !o.HealthyAt.IsZero() {
-			after := o.HealthyAt.Sub(start).Truncate(time.Millisecond)
+		if o.Healthy && !o.ObservedAt.IsZero() {
+			// Seen unhealthy before: it turned healthy since the last look.
+			// Healthy at first sight: since its last sync, at the latest.
+			healthyAt := o.ObservedAt.UTC().Truncate(time.Microsecond)
+			if known == 0 && !o.LastSyncAt.IsZero() && o.LastSyncAt.Before(healthyAt) {
+				healthyAt = o.LastSyncAt.UTC().Truncate(time.Microsecond)
+			}
+			after := healthyAt.Sub(start).Truncate(time.Millisecond)
 			if after < 0 {
 				after = 0
 			}
 			res, err := tx.ExecContext(ctx, q(`UPDATE devex_apps SET first_healthy_at = ?, healthy_after_ms = ?
-				WHERE app_key = ? AND first_healthy_at IS NULL`), db.dialect.Time(o.HealthyAt), after.Milliseconds(), o.Key)
+				WHERE app_key = ? AND first_healthy_at IS NULL`), db.dialect.Time(healthyAt), after.Milliseconds(), o.Key)
 			if err != nil {
 				return devex.AppChange{}, fmt.Errorf("record app %s: %w", o.Key, err)
 			}

@@ -330,7 +330,8 @@ func testDevexApps(t *testing.T, db *sqlstore.DB) {
 	if err != nil || len(ch.Healthy)+len(ch.Deployments) != 0 {
 		t.Fatalf("unhealthy app without history: %+v, %v", ch, err)
 	}
-	obs.Healthy, obs.HealthyAt = true, created.Add(3*time.Minute)
+	// Seen unhealthy first, healthy at the next look: healthy since that look.
+	obs.Healthy, obs.ObservedAt, obs.LastSyncAt = true, created.Add(3*time.Minute), created.Add(2*time.Minute)
 	obs.Deployments = []devex.DeploymentEvent{
 		{ID: "0", Revision: "r0", Succeeded: true, DeployedAt: created.Add(2 * time.Minute)},
 		{ID: "1", Revision: "r1", Succeeded: true, DeployedAt: created.Add(24 * time.Hour)},
@@ -343,9 +344,15 @@ func testDevexApps(t *testing.T, db *sqlstore.DB) {
 	if len(ch.Healthy) != 1 || ch.Healthy[0].Duration != 5*time.Minute || len(ch.Deployments) != 3 {
 		t.Errorf("healthy app: %+v, want one healthy after 5m (from the run) and 3 deployments", ch)
 	}
-	obs.HealthyAt = created.Add(time.Hour)
+	obs.ObservedAt = created.Add(time.Hour)
 	if ch, err := db.RecordApps(ctx, []devex.AppObservation{obs}); err != nil || len(ch.Healthy)+len(ch.Deployments) != 0 {
 		t.Errorf("the same app again: %+v, %v; want no change", ch, err)
+	}
+	// An app healthy at first sight was healthy since its last sync at the latest.
+	quick := devex.AppObservation{Key: "in/argocd/quick", Service: "quick", CreatedAt: created, Healthy: true,
+		ObservedAt: created.Add(10 * time.Minute), LastSyncAt: created.Add(40 * time.Second)}
+	if ch, err := db.RecordApps(ctx, []devex.AppObservation{quick}); err != nil || len(ch.Healthy) != 1 || ch.Healthy[0].Duration != 40*time.Second {
+		t.Errorf("app healthy at first sight: %+v, %v; want healthy after 40s", ch, err)
 	}
 	from := created.Truncate(24 * time.Hour)
 	f := devex.Filter{From: from, To: from.AddDate(0, 0, 7), Owner: "group:default/team-a"}

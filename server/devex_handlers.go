@@ -1,0 +1,271 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/devex"
+)
+
+// DevEx answers the adoption page's queries; *devex.Service is one.
+type DevEx interface {
+	Summary(ctx context.Context, f devex.Filter) (devex.Summary, error)
+	Templates(ctx context.Context, f devex.Filter) ([]devex.TemplateStats, error)
+	Timeseries(ctx context.Context, f devex.Filter, grouping string) ([]devex.Point, error)
+	Coverage(ctx context.Context, f devex.Filter) (devex.CoverageReport, error)
+	Deployments(ctx context.Context, f devex.Filter) ([]devex.ServiceDeployments, error)
+	Funnel(ctx context.Context, f devex.Filter) ([]devex.Stage, error)
+}
+
+var _ DevEx = (*devex.Service)(nil)
+
+// GroupMembership says which groups a user belongs to, from the catalog.
+type GroupMembership interface {
+	UserGroups(ctx context.Context, userRef string) ([]string, error)
+}
+
+// defaultDevexRange is the range of a query without from and to.
+const defaultDevexRange = 28 * 24 * time.Hour
+
+// maxDevexRange bounds what one query may scan.
+const maxDevexRange = 5 * 366 * 24 * time.Hour
+
+// membershipTTL is how long a user's catalog groups are trusted.
+const membershipTTL = 5 * time.Minute
+
+// requireDevexReader lets plugin and static tokens through, and user tokens
+// of members of one of readers: by the groups in the token, else by the
+// user's memberships in the catalog.
+func requireDevexReader(readers []string, m GroupMembership) echo.MiddlewareFunc {
+	allowed := map[string]bool{}
+	for _, g := range readers {
+		allowed[devex.GroupRef(g)] = true
+	}
+	type entry struct {
+		groups []string
+		at     time.Time
+	}
+	var mu sync.Mutex
+	cache := map[string]entry{}
+	member := func(groups []string) bool {
+		return slices.ContainsFunc(groups, func(g string) bool { return allowed[devex.GroupRef(g)] })
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx := c.Request().Context()
+			p, _ := paved.PrincipalFrom(ctx)
+			if p.Kind == paved.PrincipalPlugin || p.Kind == paved.PrincipalStatic {
+				return next(c)
+			}
+			user := p.User
+			if user == "" {
+				user = p.Subject
+			}
+			if p.Kind != paved.PrincipalUser || len(allowed) == 0 || user == "" {
+				return paved.Errorf(paved.EForbidden, "adoption metrics are readable by members of the configured reader groups")
+			}
+			if member(p.Groups) {
+				return next(c)
+			}
+			if m != nil {
+				mu.Lock()
+				e, ok := cache[user]
+				mu.Unlock()
+				if !ok || time.Since(e.at) > membershipTTL {
+					groups, err := m.UserGroups(ctx, user)
+					if err != nil && paved.ErrorCode(err) != paved.ENotFound {
+						return paved.Wrap(paved.EUnavailable, err, "cannot read the group memberships of %s from the catalog", user)
+					}
+					e = entry{groups: groups, at: time.Now()}
+					mu.Lock()
+					cache[user] = e
+					mu.Unlock()
+				}
+				if member(e.groups) {
+					return next(c)
+				}
+			}
+			return paved.Errorf(paved.EForbidden, "%s is not a member of a group allowed to read adoption metrics", user)
+		}
+	}
+}
+
+// devexQuery is the decoded query string of a DevEx route.
+type devexQuery struct {
+	filter   devex.Filter
+	grouping string
+	csv      bool
+}
+
+// parseDevexTime accepts an RFC 3339 date or time.
+func parseDevexTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), true
+	}
+	return time.Time{}, false
+}
+
+func parseDevexQuery(c echo.Context) (devexQuery, error) {
+	q := c.QueryParams()
+	var bad []paved.FieldError
+	var out devexQuery
+	to := devex.PeriodStart(time.Now().UTC(), devex.GroupDay).AddDate(0, 0, 1) // the end of today
+	var from time.Time
+	if v := q.Get("to"); v != "" {
+		t, ok := parseDevexTime(v)
+		if !ok {
+			bad = append(bad, paved.FieldError{Field: "to", Message: "must be an RFC 3339 date or time"})
+		} else if len(v) == len(time.DateOnly) {
+			to = t.AddDate(0, 0, 1) // a date names a whole day
+		} else {
+			to = t
+		}
+	}
+	if v := q.Get("from"); v != "" {
+		t, ok := parseDevexTime(v)
+		if !ok {
+			bad = append(bad, paved.FieldError{Field: "from", Message: "must be an RFC 3339 date or time"})
+		}
+		from = t
+	} else {
+		from = to.Add(-defaultDevexRange)
+	}
+	from, to = devex.DayRange(from, to)
+	if len(bad) == 0 {
+		switch {
+		case !from.Before(to):
+			bad = append(bad, paved.FieldError{Field: "from", Message: "must be before to"})
+		case to.Sub(from) > maxDevexRange:
+			bad = append(bad, paved.FieldError{Field: "from", Message: "the range must be at most 5 years"})
+		}
+	}
+	out.grouping = q.Get("grouping")
+	switch out.grouping {
+	case "":
+		out.grouping = devex.GroupDay
+	case devex.GroupDay, devex.GroupWeek, devex.GroupMonth:
+	default:
+		bad = append(bad, paved.FieldError{Field: "grouping", Message: "must be day, week or month"})
+	}
+	switch q.Get("format") {
+	case "", "json":
+	case "csv":
+		out.csv = true
+	default:
+		bad = append(bad, paved.FieldError{Field: "format", Message: "must be json or csv"})
+	}
+	out.filter = devex.Filter{From: from, To: to, Template: strings.TrimSpace(q.Get("template"))}
+	if v := q.Get("owner"); v != "" {
+		out.filter.Owner = devex.GroupRef(v)
+	}
+	if len(bad) > 0 {
+		return out, paved.InvalidFields(bad...)
+	}
+	return out, nil
+}
+
+// writeCSV answers with rows as CSV. Cells that a spreadsheet would run as
+// a formula are quoted with a leading apostrophe.
+func writeCSV(c echo.Context, name string, rows [][]string) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="devex-`+name+`.csv"`)
+	c.Response().WriteHeader(http.StatusOK)
+	w := csv.NewWriter(c.Response())
+	for _, row := range rows {
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) && !isNumber(cell) {
+				row[i] = "'" + cell
+			}
+		}
+		if err := w.Write(row); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func isNumber(s string) bool {
+	for i, r := range s {
+		if !(r >= '0' && r <= '9' || r == '.' || (i == 0 && r == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// handleDevex is the shape of every DevEx route: decode the query, ask,
+// answer JSON or CSV.
+func handleDevex(d DevEx, name string, answer func(ctx context.Context, d DevEx, q devexQuery) (body any, table [][]string, err error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if d == nil {
+			return paved.Errorf(paved.EUnavailable, "adoption metrics are not enabled")
+		}
+		q, err := parseDevexQuery(c)
+		if err != nil {
+			return err
+		}
+		body, table, err := answer(c.Request().Context(), d, q)
+		if err != nil {
+			return err
+		}
+		if q.csv {
+			return writeCSV(c, name, table)
+		}
+		return c.JSON(http.StatusOK, body)
+	}
+}
+
+func handleDevexSummary(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "summary", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		s, err := d.Summary(ctx, q.filter)
+		return s, devex.SummaryTable(s), err
+	})
+}
+
+func handleDevexTemplates(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "templates", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		items, err := d.Templates(ctx, q.filter)
+		return map[string]any{"items": items}, devex.TemplatesTable(items), err
+	})
+}
+
+func handleDevexTimeseries(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "timeseries", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		items, err := d.Timeseries(ctx, q.filter, q.grouping)
+		return map[string]any{"grouping": q.grouping, "items": items}, devex.TimeseriesTable(items), err
+	})
+}
+
+func handleDevexCoverage(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "coverage", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		rep, err := d.Coverage(ctx, q.filter)
+		return rep, devex.CoverageTable(rep.Items), err
+	})
+}
+
+func handleDevexDeployments(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "deployments", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		items, err := d.Deployments(ctx, q.filter)
+		return map[string]any{"items": items}, devex.DeploymentsTable(items), err
+	})
+}
+
+func handleDevexFunnel(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "funnel", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		stages, err := d.Funnel(ctx, q.filter)
+		return map[string]any{"stages": stages}, devex.FunnelTable(stages), err
+	})
+}
