@@ -295,7 +295,11 @@ func (b *builder) component(in Instance, app *paved.App) (component, bool) {
 		e.Metadata.Links = append(e.Metadata.Links, Link{URL: app.URL, Title: "Argo CD", Icon: "dashboard", Type: "argocd"})
 	}
 	if u, err := url.Parse(app.RepoURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
-		e.Metadata.Links = append(e.Metadata.Links, Link{URL: app.RepoURL, Title: "Source", Icon: "github", Type: "source"})
+		icon := ""
+		if strings.Contains(u.Host, "github") {
+			icon = "github"
+		}
+		e.Metadata.Links = append(e.Metadata.Links, Link{URL: app.RepoURL, Title: "Source", Icon: icon, Type: "source"})
 	}
 
 	e.Spec.Type = b.lookup(app, b.o.TypeKeys, b.o.DefaultType)

@@ -1,11 +1,13 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +55,8 @@ type RefresherOptions struct {
 	// SyncInterval is how often a replica that does not refresh looks for
 	// changes in the store; default the smaller of Interval and 5s.
 	SyncInterval time.Duration
-	// Holder names this replica in the lease; default random.
+	// Holder names this replica in the lease; default the host name and a
+	// random part, as replicas may share a host name.
 	Holder string
 	// Retention is how many changes the log keeps; older cursors get a
 	// reset. Default 50,000.
@@ -96,7 +99,8 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	if o.Holder == "" {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
-		o.Holder = "paved-" + hex.EncodeToString(b)
+		host, _ := os.Hostname()
+		o.Holder = cmp.Or(host, "paved") + "-" + hex.EncodeToString(b)
 	}
 	if o.Retention <= 0 {
 		o.Retention = 50_000

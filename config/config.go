@@ -35,6 +35,7 @@ type Config struct {
 	ArgoCD    ArgoCD    `yaml:"argocd"`
 	Limits    Limits    `yaml:"limits"`
 	Telemetry Telemetry `yaml:"telemetry"`
+	Catalog   Catalog   `yaml:"catalog"`
 }
 
 // Log configures the process log.
@@ -152,12 +153,13 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Backstage: Backstage{
 			Discovery:      "http://127.0.0.1:7007/api/{{pluginId}}",
-			AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+			AllowedPlugins: []string{"scaffolder", "mcp-actions", "catalog"},
 			AuthPluginID:   "auth",
 		},
 		Auth:      Auth{TokenTTL: Duration(time.Hour), Leeway: Duration(30 * time.Second)},
 		Limits:    Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute)},
 		Telemetry: Telemetry{ServiceName: "paved"},
+		Catalog:   DefaultCatalog(),
 	}
 }
 
@@ -368,6 +370,7 @@ func (c Config) Validate() error {
 	if c.Limits.MaxWait.D() <= 0 {
 		p.add("limits.maxWait", "must be positive")
 	}
+	c.Catalog.validate(&p, c.ArgoCD)
 	return p.err()
 }
 

@@ -106,6 +106,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	refresher, stopCatalog := startCatalog(ctx, cfg, store, argo, nil, logger)
+	defer stopCatalog()
+	var entities server.Catalog // stays nil, not a nil *Refresher, when the catalog is off
+	if refresher != nil {
+		entities = refresher
+	}
+
 	ready := []server.Check{{Name: "store", Check: store.Ping}}
 	for _, name := range argo.Instances() {
 		ready = append(ready, server.Check{Name: "argocd/" + name, Check: func(ctx context.Context) error { return argo.Ping(ctx, name) }})
@@ -122,6 +129,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		TracerProvider: tel.Tracer,
 		MeterProvider:  tel.Meter,
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+
+		Catalog:           entities,
+		CatalogYAMLPublic: cfg.Catalog.PublicYAML,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
