@@ -36,6 +36,8 @@ type Config struct {
 	Limits    Limits    `yaml:"limits"`
 	Telemetry Telemetry `yaml:"telemetry"`
 	Catalog   Catalog   `yaml:"catalog"`
+	GitOps    GitOps    `yaml:"gitops"`
+	Infra     Infra     `yaml:"infra"`
 }
 
 // Log configures the process log.
@@ -160,6 +162,8 @@ func Default() Config {
 		Limits:    Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute)},
 		Telemetry: Telemetry{ServiceName: "paved"},
 		Catalog:   DefaultCatalog(),
+		GitOps:    DefaultGitOps(),
+		Infra:     DefaultInfra(),
 	}
 }
 
@@ -255,6 +259,8 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 	if v := getenv("OTEL_SERVICE_NAME"); v != "" {
 		cfg.Telemetry.ServiceName = v
 	}
+	cfg.GitOps.applyEnv(getenv)
+	cfg.Infra.applyEnv(getenv)
 }
 
 func (c *Config) fillDerived() {
@@ -268,6 +274,8 @@ func (c *Config) fillDerived() {
 	if c.Auth.LocalTokenFile == "" && c.DataDir != "" {
 		c.Auth.LocalTokenFile = filepath.Join(c.DataDir, "local-token")
 	}
+	c.GitOps.fill(c.DataDir)
+	c.Infra.fill(c.DataDir)
 	for i := range c.ArgoCD.Instances {
 		in := &c.ArgoCD.Instances[i]
 		if in.DefaultProject == "" {
@@ -371,6 +379,8 @@ func (c Config) Validate() error {
 		p.add("limits.maxWait", "must be positive")
 	}
 	c.Catalog.validate(&p, c.ArgoCD)
+	c.GitOps.validate(&p)
+	c.Infra.validate(&p)
 	return p.err()
 }
 
@@ -408,6 +418,7 @@ func (c Config) Masked() string {
 		m.ArgoCD.Instances[i].Password = mask(m.ArgoCD.Instances[i].Password)
 	}
 	m.Database.URL = MaskURL(c.Database.URL)
+	m.GitOps, m.Infra = c.GitOps.masked(), c.Infra.masked()
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		return "<unprintable configuration>"

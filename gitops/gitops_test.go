@@ -3,78 +3,25 @@ package gitops_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/gitops/gitopstest"
 )
 
-// serveGit starts a real git daemon on loopback serving one new bare
-// repository with pushes enabled, and returns the repository's git:// URL and
-// its directory on disk.
-func serveGit(t testing.TB) (string, string) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed (apt-get install -y git)")
-	}
-	root := t.TempDir()
-	bare := filepath.Join(root, "deploy.git")
-	runGit(t, "", "init", "--bare", "--initial-branch=main", bare)
-	port := freePort(t)
-	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
-		"--base-path="+root, "--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), root)
-	// Its own process group, so that the cleanup also ends the children it
-	// forks per connection.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("git daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			t.Fatalf("git daemon did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return "git://" + addr + "/deploy.git", bare
-}
+func serveGit(t testing.TB) (string, string) { return gitopstest.Serve(t) }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return gitopstest.FreePort(t) }
 
-func runGit(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+func runGit(t testing.TB, dir string, args ...string) string { return gitopstest.Git(t, dir, args...) }
 
 func open(t testing.TB, url string, mod ...func(*gitops.Config)) *gitops.Repo {
 	t.Helper()

@@ -30,6 +30,9 @@ type AppActionsOptions struct {
 	// PollInterval is the first interval between status polls while waiting.
 	PollInterval time.Duration
 	Sleep        func(ctx context.Context, d time.Duration) error
+	// GitOps writes Applications to the GitOps repository (mode: gitops);
+	// nil refuses that mode.
+	GitOps AppCommitter
 }
 
 type appActions struct{ AppActionsOptions }
@@ -151,6 +154,7 @@ type createInput struct {
 	EntityRef       string               `json:"entityRef"`
 	TemplateRef     string               `json:"templateRef"`
 	TaskID          string               `json:"taskId"`
+	Mode            string               `json:"mode"`
 }
 
 func waitProps() Schema {
@@ -185,13 +189,21 @@ func (h *appActions) create() Action {
 	props["entityRef"] = pattern(str("Entity", "The Backstage entity this application belongs to, e.g. component:default/payments."), entityRefRE, 255)
 	props["templateRef"] = pattern(str("Template", "The template that created it; in a template write ${{ templateInfo.entityRef }}."), entityRefRE, 255)
 	props["taskId"] = pattern(str("Task id", "The scaffolder task id, for the audit log."), `^[A-Za-z0-9_-]+$`, 128)
+	props["mode"] = withDefault(withEnum(str("Mode", "api creates the Application through the Argo CD API; gitops commits it to the GitOps repository (apps/<name>.yaml) for the app-of-apps root Application to pick up, and reports the commit."), ModeAPI, ModeGitOps), ModeAPI)
 	return Action{
 		Name:        "create-argocd-app",
 		Title:       "Create an Argo CD application",
 		Description: "Creates an Argo CD Application through the Argo CD API. Re-running with the same spec changes nothing and reports created=false; a different spec is a conflict unless upsert is set. Argo CD's own error message is passed through.",
 		Attributes:  Attributes{Destructive: false, Idempotent: true, ReadOnly: false},
 		Input:       object(props, "name", "destination"),
-		Output:      appOutput(Schema{"created": Schema{"type": "boolean", "description": "Whether this call created the application."}}),
+		Output: appOutput(Schema{
+			"created":    Schema{"type": "boolean", "description": "Whether this call created the application (gitops mode: whether it made a commit)."},
+			"mode":       Schema{"type": "string"},
+			"commit":     Schema{"type": "string", "description": "gitops mode: the commit that holds the Application."},
+			"branch":     Schema{"type": "string", "description": "gitops mode: the branch of that commit."},
+			"compareUrl": Schema{"type": "string", "description": "gitops mode with review: the link to review the branch."},
+			"path":       Schema{"type": "string", "description": "gitops mode: the Application's file in the repository."},
+		}),
 		Examples: []Example{{
 			Description: "Deploy a service's manifests from git with automated sync and wait until it is healthy.",
 			Example: `steps:
@@ -229,6 +241,9 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	}
 	var fields []paved.FieldError
 	instance, ferr := h.instance(ci.Instance)
+	if ci.Mode == ModeGitOps {
+		instance, ferr = ci.Instance, h.checkGitOps(ci)
+	}
 	fields = append(fields, ferr...)
 	sources := ci.Sources
 	switch {
@@ -271,6 +286,9 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 		Labels:          labels,
 		Annotations:     annotations,
 		Upsert:          ci.Upsert,
+	}
+	if ci.Mode == ModeGitOps {
+		return h.commitApp(ctx, req)
 	}
 	app, err := h.Apps.CreateApp(ctx, req)
 	if err != nil {

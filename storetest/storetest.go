@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"Catalog", testCatalog},
 	}
 	tests = append(tests, devexTests...)
+	tests = append(tests, infraTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))

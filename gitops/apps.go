@@ -1,0 +1,105 @@
+package gitops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
+)
+
+// Committer is what writing an application needs from a repository.
+type Committer interface {
+	Apply(ctx context.Context, ch Change) (Result, error)
+}
+
+var _ Committer = (*Repo)(nil)
+
+// AppWriter is the gitops mode of paved:create-argocd-app: instead of calling
+// the Argo CD API it commits the very Application that api mode would create,
+// as YAML under AppsPath, for an app-of-apps root Application to pick up.
+type AppWriter struct {
+	Repo Committer
+	// AppsPath is the directory the root Application watches (default "apps").
+	AppsPath string
+	// DefaultProject is used when the request names no project.
+	DefaultProject string
+	// Namespace is Argo CD's namespace, where the Application objects live
+	// unless the request names another (default "argocd").
+	Namespace string
+	// Review commits on a new branch for review instead of on the branch.
+	Review bool
+	// BranchPrefix names review branches (default "paved").
+	BranchPrefix string
+}
+
+// AppPath returns where the application's manifest is written.
+func (w AppWriter) AppPath(name string) string {
+	dir := w.AppsPath
+	if dir == "" {
+		dir = "apps"
+	}
+	return path.Join(dir, name+".yaml")
+}
+
+// CommitApp writes req's Application and reports where the commit landed.
+// Committing the same request twice makes no second commit.
+func (w AppWriter) CommitApp(ctx context.Context, req paved.AppRequest) (Result, error) {
+	ns := w.Namespace
+	if ns == "" {
+		ns = "argocd"
+	}
+	body, err := ApplicationYAML(req, w.DefaultProject, ns)
+	if err != nil {
+		return Result{}, err
+	}
+	ch := Change{
+		Message: fmt.Sprintf("Add Argo CD application %s\n\nWritten by paved for %s.", req.Name, orUnknown(req.Annotations[paved.AnnotationUserRef])),
+		Write:   map[string][]byte{w.AppPath(req.Name): body},
+	}
+	if w.Review {
+		prefix := w.BranchPrefix
+		if prefix == "" {
+			prefix = "paved"
+		}
+		ch.ReviewBranch = NewBranchName(prefix, req.Name)
+	}
+	return w.Repo.Apply(ctx, ch)
+}
+
+// ApplicationYAML renders req as an Argo CD Application manifest, built by
+// the same code as the Application api mode creates. Fields the API server
+// fills (status, creation time) are left out, so the file reads as written.
+func ApplicationYAML(req paved.AppRequest, defaultProject, namespace string) ([]byte, error) {
+	app, err := argocd.BuildApplication(req, defaultProject)
+	if err != nil {
+		return nil, err
+	}
+	if app.Namespace == "" {
+		app.Namespace = namespace
+	}
+	raw, err := json.Marshal(app)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	delete(doc, "status")
+	if meta, ok := doc["metadata"].(map[string]any); ok {
+		delete(meta, "creationTimestamp")
+	}
+	return yaml.Marshal(doc)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown user"
+	}
+	return s
+}

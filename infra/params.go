@@ -1,0 +1,130 @@
+package infra
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/paved-dev/paved"
+)
+
+func compileSchema(name string, doc map[string]any) (*jsonschema.Schema, error) {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	url := "mem://paved/infra-kinds/" + name + ".json"
+	if err := c.AddResource(url, v); err != nil {
+		return nil, err
+	}
+	return c.Compile(url)
+}
+
+var printer = message.NewPrinter(language.English)
+
+// schemas caches compiled parameter schemas by kind name.
+type schemas struct {
+	mu sync.Mutex
+	m  map[string]*jsonschema.Schema
+}
+
+// validate checks params against k's schema and returns one field error per
+// problem, named "parameters.<field>".
+func (s *schemas) validate(k Kind, params map[string]any) []paved.FieldError {
+	s.mu.Lock()
+	sch, ok := s.m[k.Name]
+	if !ok {
+		var err error
+		if sch, err = compileSchema(k.Name, k.Parameters); err != nil {
+			s.mu.Unlock()
+			return []paved.FieldError{{Field: "kind", Message: "the kind's parameter schema does not compile"}}
+		}
+		if s.m == nil {
+			s.m = map[string]*jsonschema.Schema{}
+		}
+		s.m[k.Name] = sch
+	}
+	s.mu.Unlock()
+	// The validator wants json.Number, as the decoder produces it.
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return []paved.FieldError{{Field: "parameters", Message: "is not JSON"}}
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return []paved.FieldError{{Field: "parameters", Message: "is not JSON"}}
+	}
+	err = sch.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []paved.FieldError{{Field: "parameters", Message: err.Error()}}
+	}
+	var out []paved.FieldError
+	collect(ve, &out)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+func collect(e *jsonschema.ValidationError, out *[]paved.FieldError) {
+	if len(e.Causes) > 0 {
+		for _, c := range e.Causes {
+			collect(c, out)
+		}
+		return
+	}
+	loc := strings.Join(append([]string{"parameters"}, e.InstanceLocation...), ".")
+	switch k := e.ErrorKind.(type) {
+	case *kind.Required:
+		for _, m := range k.Missing {
+			*out = append(*out, paved.FieldError{Field: loc + "." + m, Message: "is required"})
+		}
+		return
+	case *kind.AdditionalProperties:
+		for _, p := range k.Properties {
+			*out = append(*out, paved.FieldError{Field: loc + "." + p, Message: "is not a parameter of this kind"})
+		}
+		return
+	}
+	*out = append(*out, paved.FieldError{Field: loc, Message: e.ErrorKind.LocalizedString(printer)})
+}
+
+// withDefaults returns params with the top-level defaults of k's schema
+// filled in, so templates can rely on every declared parameter.
+func withDefaults(k Kind, params map[string]any) map[string]any {
+	out := make(map[string]any, len(params))
+	for key, v := range params {
+		out[key] = v
+	}
+	props, _ := k.Parameters["properties"].(map[string]any)
+	for name, p := range props {
+		ps, _ := p.(map[string]any)
+		if def, ok := ps["default"]; ok {
+			if _, set := out[name]; !set {
+				out[name] = def
+			}
+		}
+	}
+	return out
+}
+
+func fieldsf(field, format string, args ...any) paved.FieldError {
+	return paved.FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}

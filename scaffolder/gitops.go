@@ -1,0 +1,62 @@
+package scaffolder
+
+import (
+	"context"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/gitops"
+)
+
+// Modes of paved:create-argocd-app.
+const (
+	ModeAPI    = "api"    // create the Application through the Argo CD API
+	ModeGitOps = "gitops" // commit it to the GitOps repository for an app-of-apps to pick up
+)
+
+// AppCommitter writes an Application to the GitOps repository (gitops mode).
+type AppCommitter interface {
+	CommitApp(ctx context.Context, req paved.AppRequest) (gitops.Result, error)
+	AppPath(name string) string
+}
+
+var _ AppCommitter = gitops.AppWriter{}
+
+// checkGitOps returns the problems of a gitops-mode request: no Argo CD
+// instance is needed, but nothing can be waited for either.
+func (h *appActions) checkGitOps(ci createInput) []paved.FieldError {
+	var fields []paved.FieldError
+	if h.GitOps == nil {
+		fields = append(fields, paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"})
+	}
+	if ci.Wait {
+		fields = append(fields, paved.FieldError{Field: "wait", Message: "cannot wait in gitops mode: Argo CD creates the application when it syncs the root application; use paved:wait-argocd-app in a later step"})
+	}
+	return fields
+}
+
+// commitApp is create-argocd-app in gitops mode. Writing the same request
+// again makes no commit and reports created=false; a different spec replaces
+// the file (git keeps the history, and a review branch lets people look first).
+func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[string]any, error) {
+	res, err := h.GitOps.CommitApp(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	project := req.Project
+	return map[string]any{
+		"instance":     req.Instance,
+		"name":         req.Name,
+		"namespace":    req.Namespace,
+		"project":      project,
+		"url":          res.CompareURL,
+		"syncStatus":   "Unknown",
+		"healthStatus": "Unknown",
+		"revision":     res.Commit,
+		"created":      res.Changed,
+		"mode":         ModeGitOps,
+		"commit":       res.Commit,
+		"branch":       res.Branch,
+		"compareUrl":   res.CompareURL,
+		"path":         h.GitOps.AppPath(req.Name),
+	}, nil
+}
