@@ -36,6 +36,7 @@ type Config struct {
 	Limits    Limits    `yaml:"limits"`
 	Telemetry Telemetry `yaml:"telemetry"`
 	Catalog   Catalog   `yaml:"catalog"`
+	DevEx     DevEx     `yaml:"devex"`
 	GitOps    GitOps    `yaml:"gitops"`
 	Infra     Infra     `yaml:"infra"`
 }
@@ -162,6 +163,7 @@ func Default() Config {
 		Limits:    Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute)},
 		Telemetry: Telemetry{ServiceName: "paved"},
 		Catalog:   DefaultCatalog(),
+		DevEx:     DefaultDevEx(),
 		GitOps:    DefaultGitOps(),
 		Infra:     DefaultInfra(),
 	}
@@ -379,6 +381,7 @@ func (c Config) Validate() error {
 		p.add("limits.maxWait", "must be positive")
 	}
 	c.Catalog.validate(&p, c.ArgoCD)
+	c.DevEx.validate(&p)
 	c.GitOps.validate(&p)
 	c.Infra.validate(&p)
 	return p.err()

@@ -113,6 +113,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		entities = refresher
 	}
 
+	adoption, membership, stopDevex, err := startDevex(ctx, cfg, store, argo, signer, tel.Meter.Meter("github.com/paved-dev/paved/devex"), logger)
+	if err != nil {
+		return err
+	}
+	defer stopDevex()
+
 	ready := []server.Check{{Name: "store", Check: store.Ping}}
 	for _, name := range argo.Instances() {
 		ready = append(ready, server.Check{Name: "argocd/" + name, Check: func(ctx context.Context) error { return argo.Ping(ctx, name) }})
@@ -132,6 +138,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 		Catalog:           entities,
 		CatalogYAMLPublic: cfg.Catalog.PublicYAML,
+
+		DevEx:        adoption,
+		DevExReaders: cfg.DevEx.ReaderGroups,
+		Membership:   membership,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/config"
+	"github.com/paved-dev/paved/devex"
+	"github.com/paved-dev/paved/sqlstore"
+)
+
+// startDevex builds the adoption metrics: the instruments on paved's meter,
+// the query service, and, unless disabled, the collector, which runs until
+// the returned stop is called. Backstage is read with paved's own plugin
+// tokens, or the configured static token.
+func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps devex.Apps, signer *backstage.Signer,
+	meter metric.Meter, logger *slog.Logger) (*devex.Service, *backstage.ReadClient, func(), error) {
+	tokens := backstage.TokenFunc(signer.PluginToken)
+	if cfg.DevEx.BackstageToken != "" {
+		tokens = backstage.StaticTokenFunc(string(cfg.DevEx.BackstageToken))
+	}
+	reader := backstage.NewReadClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), tokens, nil)
+	logger = logger.With("component", "devex")
+	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("devex metrics: %w", err)
+	}
+	svc := devex.NewService(store)
+	if cfg.DevEx.Disabled {
+		return svc, reader, func() {}, nil
+	}
+	host, _ := os.Hostname()
+	collector := devex.NewCollector(devex.CollectorOptions{
+		Store: store, Scaffolder: reader, Catalog: reader, Apps: apps, Recorder: metrics,
+		Holder:   fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Interval: cfg.DevEx.Interval.D(), CatalogEvery: cfg.DevEx.CatalogEvery,
+		RawRetention: cfg.DevEx.RawRetention.D(), RollupRetention: cfg.DevEx.RollupRetention.D(),
+		Logger: logger,
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = collector.Run(ctx)
+	}()
+	return svc, reader, func() { cancel(); wg.Wait() }, nil
+}

@@ -1,0 +1,79 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// DevEx configures adoption metrics: the collection from Backstage's
+// scaffolder and catalog and from Argo CD (one replica collects), their
+// retention, and who may read them.
+type DevEx struct {
+	// Disabled turns collection off; the query routes still answer from
+	// what the store holds.
+	Disabled bool `yaml:"disabled"`
+	// Interval between collections; the catalog is read every CatalogEvery.
+	Interval     Duration `yaml:"interval"`
+	CatalogEvery int      `yaml:"catalogEvery"`
+	// StuckAfter is how long a run may go without a heartbeat before the
+	// stuck gauge counts it.
+	StuckAfter Duration `yaml:"stuckAfter"`
+	// RawRetention keeps runs, deployments and removed components;
+	// RollupRetention keeps the daily rollups behind the counts.
+	RawRetention    Duration `yaml:"rawRetention"`
+	RollupRetention Duration `yaml:"rollupRetention"`
+	// ReaderGroups are the Backstage groups ("group:default/platform")
+	// whose members may read the metrics with their user token. Plugin and
+	// static tokens may always read them.
+	ReaderGroups []string `yaml:"readerGroups"`
+	// BackstageToken is a static token listed in Backstage's
+	// backend.auth.externalAccess; empty uses paved's own plugin tokens,
+	// which the scaffolder and the catalog accept through discovery.
+	BackstageToken Secret `yaml:"backstageToken"`
+}
+
+// Secret is a configuration value printed masked.
+type Secret string
+
+// MarshalYAML masks the secret: configurations are only ever printed.
+func (s Secret) MarshalYAML() (any, error) { return mask(string(s)), nil }
+
+// DefaultDevEx is the adoption metrics configuration paved starts with.
+func DefaultDevEx() DevEx {
+	return DevEx{
+		Interval:        Duration(time.Minute),
+		CatalogEvery:    5,
+		StuckAfter:      Duration(10 * time.Minute),
+		RawRetention:    Duration(400 * 24 * time.Hour),
+		RollupRetention: Duration(5 * 365 * 24 * time.Hour),
+	}
+}
+
+var groupRefPattern = regexp.MustCompile(`^(?i)(group:)?([a-z0-9][-a-z0-9_.]*/)?[a-z0-9][-a-z0-9_.]*$`)
+
+func (d DevEx) validate(p *problems) {
+	if d.Interval.D() < 10*time.Second {
+		p.add("devex.interval", "must be at least 10s")
+	}
+	if d.CatalogEvery < 1 {
+		p.add("devex.catalogEvery", "must be at least 1")
+	}
+	if d.StuckAfter.D() <= 0 {
+		p.add("devex.stuckAfter", "must be positive")
+	}
+	if d.RawRetention.D() < 24*time.Hour {
+		p.add("devex.rawRetention", "must be at least 24h")
+	}
+	if d.RollupRetention.D() < d.RawRetention.D() {
+		p.add("devex.rollupRetention", "must be at least devex.rawRetention")
+	}
+	for i, g := range d.ReaderGroups {
+		if !groupRefPattern.MatchString(g) {
+			p.add(fmt.Sprintf("devex.readerGroups[%d]", i), "must be a group entity ref like group:default/platform, got %q", g)
+		}
+	}
+	if d.BackstageToken != "" && len(d.BackstageToken) < 16 {
+		p.add("devex.backstageToken", "must be at least 16 characters")
+	}
+}
