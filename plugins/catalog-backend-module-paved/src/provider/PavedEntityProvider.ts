@@ -1,0 +1,233 @@
+import {
+  LoggerService,
+  SchedulerServiceTaskRunner,
+} from '@backstage/backend-plugin-api';
+import { isError } from '@backstage/errors';
+import {
+  ANNOTATION_LOCATION,
+  ANNOTATION_ORIGIN_LOCATION,
+  Entity,
+} from '@backstage/catalog-model';
+import {
+  DeferredEntity,
+  EntityProvider,
+  EntityProviderConnection,
+} from '@backstage/plugin-catalog-node';
+import { Changes, EntitiesPage, PavedEntity } from './PavedCatalogClient';
+
+/**
+ * What the provider needs from paved: declared here, next to its only
+ * consumer, so tests and other transports can stand in.
+ */
+export interface PavedCatalogSource {
+  entities(options: {
+    cursor?: string;
+    limit?: number;
+    ifNoneMatch?: string;
+  }): Promise<EntitiesPage | undefined>;
+  changes(options: { cursor?: string; wait?: string }): Promise<Changes>;
+  baseUrl(): Promise<string>;
+}
+
+// A snapshot whose ETag changes while it is paged is being rewritten under
+// us; starting over a few times is cheaper than applying a torn snapshot.
+const maxSnapshotAttempts = 3;
+
+/**
+ * Mirrors paved's catalog: a full mutation from `catalog/entities` and delta
+ * mutations from `catalog/changes`. The changes cursor lives in memory: after
+ * a restart the first refresh is a full one, which makes a lost cursor
+ * harmless.
+ *
+ * @public
+ */
+export class PavedEntityProvider implements EntityProvider {
+  private connection?: EntityProviderConnection;
+  private cursor?: string;
+  private etag?: string;
+  // Full and delta refreshes come from two scheduled tasks; applying them one
+  // after the other keeps a delta from racing a snapshot it predates.
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly source: PavedCatalogSource,
+    private readonly logger: LoggerService,
+    private readonly schedules?: {
+      full: SchedulerServiceTaskRunner;
+      changes: SchedulerServiceTaskRunner;
+    },
+    private readonly pageSize = 500,
+  ) {}
+
+  getProviderName(): string {
+    return 'paved';
+  }
+
+  async connect(connection: EntityProviderConnection): Promise<void> {
+    this.connection = connection;
+    if (!this.schedules) return;
+    await this.schedules.full.run({
+      id: `${this.getProviderName()}:full`,
+      fn: () => this.logged('full refresh', () => this.fullRefresh()),
+    });
+    await this.schedules.changes.run({
+      id: `${this.getProviderName()}:changes`,
+      fn: () => this.logged('refresh', () => this.refresh()),
+    });
+  }
+
+  /** Applies paved's whole snapshot, unless paved says it has not changed. */
+  fullRefresh(): Promise<void> {
+    return this.serialized(() => this.applyFull(false));
+  }
+
+  /** Applies the changes since the last refresh, or a full snapshot if there is no usable cursor. */
+  refresh(): Promise<void> {
+    return this.serialized(async () => {
+      if (this.cursor === undefined) {
+        await this.applyFull(true);
+        return;
+      }
+      const changes = await this.source.changes({ cursor: this.cursor });
+      if (changes.reset) {
+        this.logger.info(
+          'paved says the changes cursor is too old; applying a full snapshot',
+        );
+        await this.applyFull(true);
+        return;
+      }
+      await this.applyDelta(changes);
+    });
+  }
+
+  // The scheduler would log only "Request failed with 503"; paved's own
+  // message (carried as the ResponseError's cause) is what an operator needs.
+  private async logged(what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.logger.error(`paved catalog ${what} failed: ${describe(error)}`);
+    }
+  }
+
+  private serialized(fn: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyFull(force: boolean): Promise<void> {
+    const connection = this.requireConnection();
+    // The cursor is taken before the snapshot: changes that land while the
+    // snapshot is read are applied again by the next delta, which is
+    // harmless, whereas a cursor taken after could skip them.
+    const { cursor } = await this.source.changes({});
+    const base = await this.source.baseUrl();
+
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = await this.readSnapshot(force ? undefined : this.etag);
+      if (snapshot === 'unchanged') {
+        this.logger.debug('paved catalog snapshot unchanged (304)');
+        this.cursor = cursor;
+        return;
+      }
+      if (snapshot === 'torn') {
+        if (attempt < maxSnapshotAttempts) continue;
+        throw new Error(
+          `paved's catalog snapshot changed while it was read, ${maxSnapshotAttempts} times in a row`,
+        );
+      }
+      await connection.applyMutation({
+        type: 'full',
+        entities: snapshot.items.map(item => toDeferred(item, base)),
+      });
+      this.etag = snapshot.etag;
+      this.cursor = cursor;
+      this.logger.info(
+        `Applied paved's catalog snapshot: ${snapshot.items.length} entities`,
+      );
+      return;
+    }
+  }
+
+  private async readSnapshot(
+    ifNoneMatch?: string,
+  ): Promise<{ items: PavedEntity[]; etag?: string } | 'unchanged' | 'torn'> {
+    const items: PavedEntity[] = [];
+    let etag: string | undefined;
+    let pageCursor: string | undefined;
+    do {
+      const page = await this.source.entities({
+        cursor: pageCursor,
+        limit: this.pageSize,
+        ifNoneMatch: pageCursor ? undefined : ifNoneMatch,
+      });
+      if (!page) return 'unchanged';
+      if (pageCursor === undefined) etag = page.etag;
+      else if (page.etag !== etag) return 'torn';
+      items.push(...page.items);
+      pageCursor = page.nextCursor;
+    } while (pageCursor);
+    return { items, etag };
+  }
+
+  private async applyDelta(changes: Changes): Promise<void> {
+    const connection = this.requireConnection();
+    const count =
+      changes.added.length + changes.updated.length + changes.removed.length;
+    if (count > 0) {
+      const base = await this.source.baseUrl();
+      await connection.applyMutation({
+        type: 'delta',
+        added: [...changes.added, ...changes.updated].map(item =>
+          toDeferred(item, base),
+        ),
+        removed: changes.removed.map(r => ({
+          entityRef: r.entityRef,
+          locationKey: r.locationKey,
+        })),
+      });
+      // The snapshot no longer matches what we applied: the next full
+      // refresh must not be skipped by a 304.
+      this.etag = undefined;
+      this.logger.info(
+        `Applied paved's catalog changes: ${changes.added.length} added, ${changes.updated.length} updated, ${changes.removed.length} removed`,
+      );
+    }
+    this.cursor = changes.cursor;
+  }
+
+  private requireConnection(): EntityProviderConnection {
+    if (!this.connection) {
+      throw new Error('PavedEntityProvider is not connected to the catalog');
+    }
+    return this.connection;
+  }
+}
+
+function describe(error: unknown): string {
+  if (!isError(error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  return isError(cause) && cause.message !== error.message
+    ? `${error.message}: ${cause.message}`
+    : error.message;
+}
+
+// The catalog drops provided entities without both location annotations;
+// paved sets them, and this fallback keeps one bad entity from vanishing.
+function toDeferred(item: PavedEntity, base: string): DeferredEntity {
+  const annotations = item.entity.metadata.annotations ?? {};
+  const location = `url:${base}/catalog/entities`;
+  const entity: Entity = {
+    ...item.entity,
+    metadata: {
+      ...item.entity.metadata,
+      annotations: {
+        [ANNOTATION_LOCATION]: location,
+        [ANNOTATION_ORIGIN_LOCATION]: location,
+        ...annotations,
+      },
+    },
+  };
+  return { entity, locationKey: item.locationKey };
+}
