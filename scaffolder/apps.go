@@ -187,7 +187,7 @@ func (h *appActions) create() Action {
 	props["annotations"] = stringMap("Annotations", "Annotations for the Application.")
 	props["upsert"] = boolean("Upsert", "Update the application when it exists with a different spec (otherwise that is a conflict).", false)
 	props["entityRef"] = pattern(str("Entity", "The Backstage entity this application belongs to, e.g. component:default/payments."), entityRefRE, 255)
-	props["templateRef"] = pattern(str("Template", "The template that created it; in a template write ${{ templateInfo.entityRef }}."), entityRefRE, 255)
+	props["templateRef"] = pattern(str("Template", "The template that created it, e.g. template:default/new-service (Backstage does not pass templateInfo to remote actions; the paved scaffolder module fills it in)."), entityRefRE, 255)
 	props["taskId"] = pattern(str("Task id", "The scaffolder task id, for the audit log."), `^[A-Za-z0-9_-]+$`, 128)
 	props["mode"] = withDefault(withEnum(str("Mode", "api creates the Application through the Argo CD API; gitops commits it to the GitOps repository (apps/<name>.yaml) for the app-of-apps root Application to pick up, and reports the commit."), ModeAPI, ModeGitOps), ModeAPI)
 	return Action{

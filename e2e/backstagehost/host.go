@@ -49,13 +49,19 @@ func sourceDir() string {
 	return filepath.Dir(file)
 }
 
-// InstallDir is where node_modules lives: $BACKSTAGEHOST_DIR, or
-// e2e/.cache/backstagehost.
+// InstallDir is where node_modules lives: $BACKSTAGEHOST_DIR, or a directory
+// in the user's cache. It must be outside the repository: Backstage's config
+// loader walks up to the nearest npm workspace root and would load paved's
+// own workspace packages as if they were part of this backend.
 func InstallDir() string {
 	if d := os.Getenv("BACKSTAGEHOST_DIR"); d != "" {
 		return d
 	}
-	return filepath.Join(sourceDir(), "..", ".cache", "backstagehost")
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "paved-e2e", "backstagehost")
 }
 
 // Install makes sure the Backstage backend is installed: it runs npm ci when
