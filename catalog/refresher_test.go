@@ -58,7 +58,7 @@ func createApp(t *testing.T, c *argocd.Client, instance, name string, labels map
 	}
 }
 
-func openStore(t *testing.T, path string) *sqlstore.DB {
+func openStore(t testing.TB, path string) *sqlstore.DB {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
