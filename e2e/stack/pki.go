@@ -11,7 +11,7 @@ import (
 // pki holds the files kube-apiserver needs: a CA, a serving certificate for
 // 127.0.0.1 signed by it, and the key that signs service-account tokens.
 type pki struct {
-	caCert, serverCert, serverKey, saKey string
+	caCert, serverCert, serverKey, saKey, saPub string
 }
 
 // makePKI creates the files with openssl, valid for a week: long enough for a
@@ -22,6 +22,7 @@ func makePKI(ctx context.Context, dir string) (pki, error) {
 		serverCert: filepath.Join(dir, "apiserver.crt"),
 		serverKey:  filepath.Join(dir, "apiserver.key"),
 		saKey:      filepath.Join(dir, "sa.key"),
+		saPub:      filepath.Join(dir, "sa.pub"),
 	}
 	caKey := filepath.Join(dir, "ca.key")
 	csr := filepath.Join(dir, "apiserver.csr")
@@ -40,6 +41,7 @@ func makePKI(ctx context.Context, dir string) (pki, error) {
 		append([]string{"req", "-new", "-subj", "/CN=kube-apiserver", "-keyout", p.serverKey, "-out", csr}, ec...),
 		{"x509", "-req", "-days", "7", "-in", csr, "-CA", p.caCert, "-CAkey", caKey, "-CAcreateserial", "-extfile", ext, "-out", p.serverCert},
 		{"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", p.saKey},
+		{"pkey", "-in", p.saKey, "-pubout", "-out", p.saPub},
 	}
 	for _, args := range steps {
 		cmd := exec.CommandContext(ctx, "openssl", args...)

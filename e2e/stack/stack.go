@@ -189,6 +189,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err := s.run(ctx, "paved-token", s.createPavedToken); err != nil {
 		return nil, err
 	}
+	// kube-controller-manager serves nothing to probe: a crash shows only here.
+	for _, p := range s.procs {
+		if p.exited() {
+			return nil, fmt.Errorf("%s exited during start-up\n--- end of log:\n%s", p.spec.name, logTail(stateDir, p.spec.name, 30))
+		}
+	}
 	s.Startup = time.Since(began)
 	logf("stack up in %s: %s", s.Startup.Round(time.Millisecond), s.timingSummary())
 	return s, nil
@@ -379,7 +385,7 @@ current-context: e2e
 		"--client-ca-file=" + pk.caCert,
 		"--token-auth-file=" + tokens,
 		"--authorization-mode=RBAC",
-		"--service-account-key-file=" + pk.saKey,
+		"--service-account-key-file=" + pk.saPub,
 		"--service-account-signing-key-file=" + pk.saKey,
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=10.96.0.0/12",
@@ -471,8 +477,19 @@ func (s *Stack) applyArgoConfig(ctx context.Context, crds []string) error {
 	if _, err := s.kubectl(ctx, nil, args...); err != nil {
 		return err
 	}
-	if _, err := s.kubectl(ctx, nil, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/applications.argoproj.io", "crd/appprojects.argoproj.io", "crd/applicationsets.argoproj.io"); err != nil {
+	// Polled rather than "kubectl wait", which fails on a CRD whose status is not yet written.
+	err := waitReady(ctx, nil, time.Minute, func(ctx context.Context) error {
+		out, err := s.kubectl(ctx, nil, "get", "crd", "applications.argoproj.io", "appprojects.argoproj.io", "applicationsets.argoproj.io",
+			"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}`)
+		if err != nil {
+			return err
+		}
+		if strings.Fields(out) == nil || strings.Count(out, "True") != 3 {
+			return fmt.Errorf("CRDs not established: %q", out)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	cfg, err := argoConfig("http://"+s.ArgoCDAddr, s.AdminPassword)
