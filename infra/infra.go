@@ -20,6 +20,9 @@ type Kind struct {
 	// Owner is the team that maintains the golden path (an entity ref).
 	Owner  string `yaml:"owner" json:"owner"`
 	Driver string `yaml:"driver" json:"driver"`
+	// Type is the spec.type of the Backstage Resource entity of each
+	// resource: database, bucket, … (default "infrastructure").
+	Type string `yaml:"type" json:"type"`
 	// Parameters is the JSON Schema of the parameters a developer picks.
 	Parameters map[string]any `yaml:"parameters" json:"parameters"`
 	// Template is the driver's template, decoded by the driver.

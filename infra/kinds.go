@@ -15,27 +15,36 @@ import (
 )
 
 // LoadKinds reads every *.yaml and *.yml file of dir as one kind and checks
-// each against its driver. It returns every problem at once.
-func LoadKinds(dir string, drivers map[string]Driver) ([]Kind, error) {
+// each against its driver. Kinds whose driver is not configured (no
+// PostgreSQL server for the postgres driver) are skipped and listed in
+// skipped; every other problem is returned at once.
+func LoadKinds(dir string, drivers map[string]Driver) (kinds []Kind, skipped []string, err error) {
 	var files []string
 	for _, pat := range []string{"*.yaml", "*.yml"} {
 		m, err := filepath.Glob(filepath.Join(dir, pat))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		files = append(files, m...)
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("infra kinds: %w", err)
+		return nil, nil, fmt.Errorf("infra kinds: %w", err)
 	}
 	sort.Strings(files)
-	var kinds []Kind
 	var problems []string
 	seen := map[string]string{}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		var head struct {
+			Name   string `yaml:"name"`
+			Driver string `yaml:"driver"`
+		}
+		if yaml.Unmarshal(raw, &head) == nil && head.Driver != "" && drivers[head.Driver] == nil {
+			skipped = append(skipped, fmt.Sprintf("%s (driver %s is not configured)", head.Name, head.Driver))
+			continue
 		}
 		k, err := ParseKind(raw, drivers)
 		if err != nil {
@@ -51,9 +60,9 @@ func LoadKinds(dir string, drivers map[string]Driver) ([]Kind, error) {
 		kinds = append(kinds, k)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("infra kinds in %s:\n  - %s", dir, strings.Join(problems, "\n  - "))
+		return nil, nil, fmt.Errorf("infra kinds in %s:\n  - %s", dir, strings.Join(problems, "\n  - "))
 	}
-	return kinds, nil
+	return kinds, skipped, nil
 }
 
 // ParseKind decodes and checks one kind.
@@ -73,6 +82,9 @@ func ParseKind(raw []byte, drivers map[string]Driver) (Kind, error) {
 	}
 	if k.Owner == "" {
 		bad = append(bad, "owner is required (the team that maintains this golden path)")
+	}
+	if k.Type == "" {
+		k.Type = "infrastructure"
 	}
 	if k.Parameters == nil {
 		k.Parameters = map[string]any{"type": "object", "properties": map[string]any{}}

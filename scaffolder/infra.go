@@ -3,6 +3,7 @@ package scaffolder
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,8 +91,12 @@ func (h *infraActions) listKinds() Action {
 
 func (h *infraActions) provision() Action {
 	kind := pattern(str("Kind", "The golden path, as paved:list-infra-kinds lists them."), infra.KindNamePattern, 63)
+	exampleKind := "postgresql"
 	if names := h.kindNames(); len(names) > 0 {
 		kind = withEnum(kind, names...)
+		if !slices.Contains(names, exampleKind) {
+			exampleKind = names[0]
+		}
 	}
 	props := Schema{
 		"kind":       kind,
@@ -138,7 +143,7 @@ func (h *infraActions) provision() Action {
         size: ${{ parameters.size }}
         region: ${{ parameters.region }}
       ttl: 7d`,
-			Input: map[string]any{"kind": "postgresql", "name": "orders", "owner": "group:default/payments",
+			Input: map[string]any{"kind": exampleKind, "name": "orders", "owner": "group:default/payments",
 				"parameters": map[string]any{"size": "small", "region": "eu-west-1"}, "ttl": "7d"},
 		}},
 		Handler: h.handleProvision,

@@ -52,5 +52,8 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/devex/v1/deployments", handleDevexDeployments(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/funnel", handleDevexFunnel(d.DevEx), auth, devexRead)
 
+	// Infrastructure golden paths (infra_handlers.go): credentials for the owner's user token only.
+	api.GET("/infra/:id/connection", handleInfraConnection(d.Infra), auth)
+
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
 }

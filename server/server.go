@@ -66,6 +66,10 @@ type Deps struct {
 	// CatalogYAMLPublic serves entities.yaml without a token, for a Backstage
 	// `url` location (Backstage's URL reader sends none).
 	CatalogYAMLPublic bool
+
+	// Infra hands provisioned resources' connection details to their owners;
+	// nil answers with 503.
+	Infra InfraConnections
 }
 
 // New builds paved's HTTP server.

@@ -102,11 +102,19 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D()})...); err != nil {
+	inf, err := newInfra(ctx, cfg, store, signer, logger)
+	if err != nil {
+		return fmt.Errorf("infra: %w", err)
+	}
+	defer inf.stop()
+	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.apps})...); err != nil {
+		return err
+	}
+	if err := registry.Register(inf.actions...); err != nil {
 		return err
 	}
 
-	refresher, stopCatalog := startCatalog(ctx, cfg, store, argo, nil, logger)
+	refresher, stopCatalog := startCatalog(ctx, cfg, store, argo, inf.catalog, logger)
 	defer stopCatalog()
 	var entities server.Catalog // stays nil, not a nil *Refresher, when the catalog is off
 	if refresher != nil {
@@ -120,6 +128,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopDevex()
 
 	ready := []server.Check{{Name: "store", Check: store.Ping}}
+	ready = append(ready, inf.ready...)
 	for _, name := range argo.Instances() {
 		ready = append(ready, server.Check{Name: "argocd/" + name, Check: func(ctx context.Context) error { return argo.Ping(ctx, name) }})
 	}
@@ -142,6 +151,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		DevEx:        adoption,
 		DevExReaders: cfg.DevEx.ReaderGroups,
 		Membership:   membership,
+
+		Infra: inf.connections,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

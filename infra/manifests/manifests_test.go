@@ -425,3 +425,50 @@ func BenchmarkProvisionManifests(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "provisionings/s")
 }
+
+// TestOneReplicaReaps runs the reaper on two replicas sharing a store: the
+// lease lets one reap, so the expired resource is torn down exactly once.
+func TestOneReplicaReaps(t *testing.T) {
+	url, dir := gitopstest.Serve(t)
+	a := newEnv(t, url, dir, nil)
+	b := newEnv(t, url, dir, a.store)
+	r, _, err := a.svc.Provision(asUser(t.Context(), "user:default/jane"), infra.Request{Kind: "s3-bucket", Name: "temp", Parameters: map[string]any{"region": "us-east-1"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Add(2 * time.Hour)
+	b.clock.Add(2 * time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for i, e := range []*env{a, b} {
+		wg.Go(func() { e.svc.RunReaper(ctx, a.store, fmt.Sprintf("replica-%d", i), 20*time.Millisecond) })
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := a.store.GetInfraResource(t.Context(), r.ID); paved.ErrorCode(err) == paved.ENotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			wg.Wait()
+			t.Fatal("the expired resource was not reaped")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // give a second reaper the chance to misbehave
+	cancel()
+	wg.Wait()
+	log, _ := a.store.InfraProvisionings(t.Context(), r.ID, 0)
+	reaps := 0
+	for _, p := range log {
+		if p.Operation == infra.OpReap {
+			reaps++
+			if p.Status != paved.StatusSucceeded {
+				t.Errorf("reap entry %+v failed", p)
+			}
+		}
+	}
+	if reaps != 1 {
+		t.Errorf("%d reap entries, want exactly 1: %+v", reaps, log)
+	}
+}

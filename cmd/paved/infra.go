@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/catalog"
+	"github.com/paved-dev/paved/config"
+	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/infra"
+	"github.com/paved-dev/paved/infra/manifests"
+	"github.com/paved-dev/paved/infra/postgresql"
+	"github.com/paved-dev/paved/scaffolder"
+	"github.com/paved-dev/paved/server"
+	"github.com/paved-dev/paved/sqlstore"
+)
+
+// infraWiring is GitOps mode and the infrastructure golden paths, built
+// from the configuration.
+type infraWiring struct {
+	apps        scaffolder.AppCommitter
+	actions     []scaffolder.Action
+	connections server.InfraConnections
+	catalog     catalog.InfraLister
+	ready       []server.Check
+	stop        func()
+}
+
+// newInfra opens the GitOps repository (creating the embedded one under the
+// data directory when none is configured), loads the golden paths, and
+// starts the reaper, which runs until stop.
+func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, logger *slog.Logger) (*infraWiring, error) {
+	g := cfg.GitOps
+	logger = logger.With("component", "infra")
+	url := g.URL
+	if url == "" {
+		var err error
+		if url, err = gitops.InitBare(g.EmbeddedRepo(cfg.DataDir)); err != nil {
+			return nil, err
+		}
+	}
+	repo, err := gitops.Open(gitops.Config{
+		URL: url, Branch: g.Branch, Username: g.Username, Token: g.Token,
+		SSHKeyFile: g.SSHKeyFile, SSHKeyPassphrase: g.SSHKeyPassphrase, SSHKnownHostsFile: g.SSHKnownHostsFile,
+		AuthorName: g.AuthorName, AuthorEmail: g.AuthorEmail, CompareURL: g.CompareURL, CacheDir: g.CacheDir, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	repoURL := g.RepoURL
+	if repoURL == "" {
+		repoURL = repo.URL()
+	}
+	w := &infraWiring{
+		apps: gitops.AppWriter{Repo: repo, AppsPath: g.AppsPath, DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review},
+		stop: func() {},
+	}
+
+	drivers := map[string]infra.Driver{"manifests": manifests.New(manifests.Options{
+		Repo: repo, RepoURL: repoURL, Branch: g.Branch, InfraPath: g.InfraPath, AppsPath: g.AppsPath,
+		DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review,
+	})}
+	if len(cfg.Infra.Postgres) > 0 {
+		servers := make([]postgresql.Server, 0, len(cfg.Infra.Postgres))
+		for _, s := range cfg.Infra.Postgres {
+			servers = append(servers, postgresql.Server{Name: s.Name, URL: s.URL, Host: s.Host, Port: s.Port, SSLMode: s.SSLMode})
+		}
+		pg, err := postgresql.New(servers)
+		if err != nil {
+			return nil, err
+		}
+		drivers["postgres"] = pg
+		w.ready = append(w.ready, server.Check{Name: "infra/postgres", Check: pg.Ping})
+		defer func() { w.stop = chain(w.stop, pg.Close) }()
+	}
+
+	kinds, skipped, err := infra.LoadKinds(cfg.Infra.KindsDir, drivers)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && cfg.Infra.KindsDir == config.DefaultInfraKindsDir:
+		logger.Info("no infrastructure golden paths: the default kinds directory is not here", "dir", cfg.Infra.KindsDir)
+	case err != nil:
+		return nil, err
+	}
+	if len(skipped) > 0 {
+		logger.Warn("infrastructure kinds skipped", "kinds", strings.Join(skipped, "; "))
+	}
+	key, err := infra.LoadKey(cfg.Infra.EncryptionKey, cfg.Infra.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := infra.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	membership := backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
+	svc, err := infra.NewService(infra.Options{
+		Kinds: kinds, Drivers: drivers, Store: store, Sealer: sealer, Membership: membership,
+		MaxTTL: cfg.Infra.MaxTTL.D(), Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.actions = scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)})
+	w.connections = svc
+	w.catalog = infraLister{store: store, kinds: kinds}
+	logger.Info("infrastructure golden paths loaded", "kinds", len(kinds), "gitops", gitops.Redact(url), "branch", g.Branch)
+
+	host, _ := os.Hostname()
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		svc.RunReaper(rctx, store, fmt.Sprintf("%s/%d", host, os.Getpid()), cfg.Infra.ReapInterval.D())
+	})
+	w.stop = chain(w.stop, func() { cancel(); wg.Wait() })
+	return w, nil
+}
+
+func chain(a, b func()) func() { return func() { b(); a() } }
+
+// infraLister gives the catalog a Resource per provisioned resource.
+type infraLister struct {
+	store *sqlstore.DB
+	kinds []infra.Kind
+}
+
+var _ catalog.InfraLister = infraLister{}
+
+func (l infraLister) ListInfra(ctx context.Context) ([]catalog.Infra, error) {
+	resources, err := l.store.ListInfraResources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]infra.Kind{}
+	for _, k := range l.kinds {
+		types[k.Name] = k
+	}
+	out := make([]catalog.Infra, 0, len(resources))
+	for _, r := range resources {
+		k := types[r.Kind]
+		typ := k.Type
+		if typ == "" {
+			typ = "infrastructure"
+		}
+		out = append(out, catalog.Infra{
+			ID: r.ID, Name: r.Name, Type: typ, Owner: r.Owner, Status: r.Status, EntityRef: r.EntityRef,
+			Description: fmt.Sprintf("%s provisioned by paved", orKind(k.Title, r.Kind)),
+		})
+	}
+	return out, nil
+}
+
+func orKind(title, kind string) string {
+	if title != "" {
+		return title
+	}
+	return kind
+}
