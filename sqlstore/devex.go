@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paved-dev/paved"
@@ -30,11 +31,11 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			return ch, paved.Errorf(paved.EInvalid, "run %d: task id, template, status and creation time are required", i)
 		}
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
+	tx, done, err := db.beginIngest(ctx)
 	if err != nil {
 		return ch, fmt.Errorf("upsert runs: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 
 	ids := make([]string, 0, len(runs))
 	for _, r := range runs {
@@ -45,22 +46,10 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 		return ch, fmt.Errorf("upsert runs: %w", err)
 	}
 
-	upsert, err := tx.PrepareContext(ctx, db.dialect.Rebind(`
-		INSERT INTO devex_runs (task_id, template_ref, owner, user_ref, entity_ref, status, created_at, day,
-			heartbeat_at, finished_at, duration_ms, time_saved_s)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (task_id) DO UPDATE SET
-			template_ref = excluded.template_ref, owner = excluded.owner, user_ref = excluded.user_ref,
-			entity_ref = excluded.entity_ref, status = excluded.status, created_at = excluded.created_at,
-			day = excluded.day, heartbeat_at = excluded.heartbeat_at, finished_at = excluded.finished_at,
-			duration_ms = excluded.duration_ms, time_saved_s = excluded.time_saved_s`))
-	if err != nil {
-		return ch, fmt.Errorf("upsert runs: %w", err)
-	}
-	defer upsert.Close()
-
 	deltas := map[rollupKey]*devex.Totals{}
 	users := map[userKey]bool{}
+	write := map[string]devex.Run{}
+	var order []string
 	for _, r := range runs {
 		r = normalizeRun(r)
 		old, seen := stored[r.TaskID]
@@ -73,15 +62,10 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 		if seen && sameRun(old, r) {
 			continue
 		}
-		var duration any
-		if devex.Final(r.Status) {
-			duration = r.Duration().Milliseconds()
+		if _, ok := write[r.TaskID]; !ok {
+			order = append(order, r.TaskID)
 		}
-		if _, err := upsert.ExecContext(ctx, r.TaskID, r.TemplateRef, r.Owner, r.UserRef, r.EntityRef, r.Status,
-			db.dialect.Time(r.CreatedAt), devex.Day(r.CreatedAt), db.dialect.Time(r.HeartbeatAt),
-			db.dialect.Time(r.FinishedAt), duration, int64(r.TimeSaved/time.Second)); err != nil {
-			return devex.Change{}, fmt.Errorf("upsert run %s: %w", r.TaskID, err)
-		}
+		write[r.TaskID] = r
 		stored[r.TaskID] = r // a batch naming a task twice counts its last report once
 		if seen {
 			addContribution(deltas, old, -1)
@@ -96,6 +80,26 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			users[userKey{devex.Day(r.CreatedAt), r.TemplateRef, r.Owner, r.UserRef}] = true
 		}
 	}
+	rows := make([][]any, 0, len(order))
+	for _, id := range order {
+		r := write[id]
+		var duration any
+		if devex.Final(r.Status) {
+			duration = r.Duration().Milliseconds()
+		}
+		rows = append(rows, []any{r.TaskID, r.TemplateRef, r.Owner, r.UserRef, r.EntityRef, r.Status,
+			db.dialect.Time(r.CreatedAt), devex.Day(r.CreatedAt), db.dialect.Time(r.HeartbeatAt),
+			db.dialect.Time(r.FinishedAt), duration, int64(r.TimeSaved / time.Second)})
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_runs (task_id, template_ref, owner, user_ref, entity_ref, status,
+			created_at, day, heartbeat_at, finished_at, duration_ms, time_saved_s) VALUES `, `
+		ON CONFLICT (task_id) DO UPDATE SET
+			template_ref = excluded.template_ref, owner = excluded.owner, user_ref = excluded.user_ref,
+			entity_ref = excluded.entity_ref, status = excluded.status, created_at = excluded.created_at,
+			day = excluded.day, heartbeat_at = excluded.heartbeat_at, finished_at = excluded.finished_at,
+			duration_ms = excluded.duration_ms, time_saved_s = excluded.time_saved_s`, rows); err != nil {
+		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
+	}
 	if err := db.applyRollupDeltas(ctx, tx, deltas, users); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
@@ -103,6 +107,33 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
 	return ch, nil
+}
+
+// beginIngest begins a write transaction. Under SQLite, multi-row upserts
+// keep a statement journal; on a connection with the default temp_store it
+// is a temporary file written page by page, which costs most of an ingest,
+// so the connection keeps it in memory (the setting stays with the
+// connection; it cannot change inside a transaction).
+func (db *DB) beginIngest(ctx context.Context) (*sql.Tx, func(), error) {
+	if db.dialect.Name != SQLite.Name {
+		tx, err := db.db.BeginTx(ctx, nil)
+		return tx, func() {}, err
+	}
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	// Closing the Conn returns it to the pool, once the transaction ended.
+	return tx, func() { tx.Rollback(); conn.Close() }, nil
 }
 
 // normalizeRun cuts times to what the store keeps, so that a run read back
@@ -155,45 +186,105 @@ func addContribution(deltas map[rollupKey]*devex.Totals, r devex.Run, sign int64
 }
 
 func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[rollupKey]*devex.Totals, users map[userKey]bool) error {
-	if len(deltas) > 0 {
-		st, err := tx.PrepareContext(ctx, db.dialect.Rebind(`
-			INSERT INTO devex_daily (day, template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (day, template_ref, owner) DO UPDATE SET
-				started = devex_daily.started + excluded.started,
-				succeeded = devex_daily.succeeded + excluded.succeeded,
-				failed = devex_daily.failed + excluded.failed,
-				cancelled = devex_daily.cancelled + excluded.cancelled,
-				duration_ms = devex_daily.duration_ms + excluded.duration_ms,
-				time_saved_s = devex_daily.time_saved_s + excluded.time_saved_s`))
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for k, d := range deltas {
-			if *d == (devex.Totals{}) {
-				continue
-			}
-			if _, err := st.ExecContext(ctx, k.day, k.template, k.owner, d.Started, d.Succeeded, d.Failed, d.Cancelled, d.DurationMS, d.TimeSavedSeconds); err != nil {
-				return err
-			}
+	rows := make([][]any, 0, len(deltas))
+	for k, d := range deltas {
+		if *d != (devex.Totals{}) {
+			rows = append(rows, []any{k.day, k.template, k.owner, d.Started, d.Succeeded, d.Failed, d.Cancelled, d.DurationMS, d.TimeSavedSeconds})
 		}
 	}
-	if len(users) > 0 {
-		st, err := tx.PrepareContext(ctx, db.dialect.Rebind(`
-			INSERT INTO devex_daily_users (day, template_ref, owner, user_ref) VALUES (?, ?, ?, ?)
-			ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`))
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily (day, template_ref, owner, started, succeeded, failed,
+			cancelled, duration_ms, time_saved_s) VALUES `, `
+		ON CONFLICT (day, template_ref, owner) DO UPDATE SET
+			started = devex_daily.started + excluded.started,
+			succeeded = devex_daily.succeeded + excluded.succeeded,
+			failed = devex_daily.failed + excluded.failed,
+			cancelled = devex_daily.cancelled + excluded.cancelled,
+			duration_ms = devex_daily.duration_ms + excluded.duration_ms,
+			time_saved_s = devex_daily.time_saved_s + excluded.time_saved_s`, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	userDays := map[[2]string]bool{}
+	for k := range users {
+		rows = append(rows, []any{k.day, k.template, k.owner, k.user})
+		userDays[[2]string{k.user, k.day}] = true
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily_users (day, template_ref, owner, user_ref) VALUES `,
+		` ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for k := range userDays {
+		rows = append(rows, []any{k[0], k[1]})
+	}
+	return db.insertRows(ctx, tx, `INSERT INTO devex_user_days (user_ref, day) VALUES `,
+		` ON CONFLICT (user_ref, day) DO NOTHING`, rows)
+}
+
+// rowsPerInsert bounds the rows of one multi-row INSERT: one statement per
+// row costs most of an ingest, and 200 rows of 12 columns stay far under
+// both engines' parameter limits.
+const rowsPerInsert = 200
+
+// insertRows runs head + "(?, …), (?, …)" + tail for rows, in statements of
+// at most rowsPerInsert rows. No two rows may hit the same conflict key.
+func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) error {
+	for start := 0; start < len(rows); start += rowsPerInsert {
+		chunk := rows[start:min(start+rowsPerInsert, len(rows))]
+		tuple := "(" + placeholders(len(chunk[0])) + ")"
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, len(chunk)*len(chunk[0]))
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(tuple)
+			args = append(args, r...)
+		}
+		q.WriteString(tail)
+		query := db.dialect.Rebind(q.String())
+		if len(chunk) < rowsPerInsert {
+			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		// Full chunks repeat: parse them once per connection, not per batch.
+		st, err := db.cachedStmt(ctx, query)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		for k := range users {
-			if _, err := st.ExecContext(ctx, k.day, k.template, k.owner, k.user); err != nil {
-				return err
-			}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// stmtCache holds prepared statements per database and query; database/sql
+// prepares each again on every connection that runs it, once.
+var stmtCache sync.Map // stmtKey → *sql.Stmt
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+func (db *DB) cachedStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	k := stmtKey{db.db, query}
+	if st, ok := stmtCache.Load(k); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := stmtCache.LoadOrStore(k, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 const runColumns = `task_id, template_ref, owner, user_ref, entity_ref, status, created_at, heartbeat_at, finished_at, time_saved_s`
@@ -369,8 +460,21 @@ func (db *DB) RunTotalsByTemplate(ctx context.Context, f devex.Filter) ([]devex.
 // ActiveUsers counts the distinct users who started a run f selects.
 func (db *DB) ActiveUsers(ctx context.Context, f devex.Filter) (int64, error) {
 	where, args := rollupWhere(f)
+	q := `SELECT COUNT(DISTINCT user_ref) FROM devex_daily_users WHERE ` + where
+	if f.Owner == "" && f.Template == "" {
+		// Without a filter, walk the users one index seek at a time (a
+		// loose index scan) and ask each whether it has a day in range: the
+		// cost follows the number of users, not of runs.
+		q = `WITH RECURSIVE users (ref) AS (
+				SELECT MIN(user_ref) FROM devex_user_days
+				UNION ALL
+				SELECT (SELECT MIN(user_ref) FROM devex_user_days WHERE user_ref > users.ref) FROM users WHERE users.ref IS NOT NULL)
+			SELECT COUNT(*) FROM users WHERE ref IS NOT NULL AND EXISTS (
+				SELECT 1 FROM devex_user_days d WHERE d.user_ref = users.ref AND d.day >= ? AND d.day < ?)`
+		args = []any{f.FromDay(), f.ToDay()}
+	}
 	var n int64
-	if err := db.queryRow(ctx, `SELECT COUNT(DISTINCT user_ref) FROM devex_daily_users WHERE `+where, args...).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("active users: %w", err)
 	}
 	return n, nil
@@ -445,8 +549,12 @@ func (db *DB) RunDurations(ctx context.Context, f devex.Filter) (map[string][]in
 func (db *DB) UserCounts(ctx context.Context, sinceDays []string) ([]int64, error) {
 	out := make([]int64, len(sinceDays))
 	for i, d := range sinceDays {
-		if err := db.queryRow(ctx, `SELECT COUNT(DISTINCT user_ref) FROM devex_daily_users WHERE day >= ?`, d).Scan(&out[i]); err != nil {
-			return nil, fmt.Errorf("user counts: %w", err)
+		from, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return nil, paved.Errorf(paved.EInvalid, "user counts: %q is not a day", d)
+		}
+		if out[i], err = db.ActiveUsers(ctx, devex.Filter{From: from, To: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -719,6 +827,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_components WHERE removed_at < ?`, db.dialect.Time(rawBefore)},
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
+		{`DELETE FROM devex_user_days WHERE day < ?`, rollup},
 	}
 	var total int64
 	for _, s := range stmts {

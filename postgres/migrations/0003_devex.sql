@@ -43,6 +43,14 @@ CREATE TABLE devex_daily_users (
 	PRIMARY KEY (day, template_ref, owner, user_ref)
 );
 
+-- The days each user started a run: distinct users over any range are then
+-- one index seek per user (a loose scan), not a scan of every run.
+CREATE TABLE devex_user_days (
+	user_ref TEXT NOT NULL,
+	day      TEXT NOT NULL,
+	PRIMARY KEY (user_ref, day)
+);
+
 -- Catalog components as the last catalog read saw them.
 CREATE TABLE devex_components (
 	entity_ref      TEXT PRIMARY KEY,
