@@ -26,6 +26,8 @@ test: lint
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInvokeDecode$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./backstage
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTask$$' -fuzztime $(FUZZTIME) ./backstage
+	$(GO) test -run '^$$' -fuzz '^FuzzParseISODuration$$' -fuzztime $(FUZZTIME) ./devex
 
 ## bench: benchmarks with their figures (ns/op, allocations, custom metrics)
 bench:
