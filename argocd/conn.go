@@ -283,9 +283,9 @@ func renewal(token string) (exp, renewAt time.Time) {
 	exp = claims.ExpiresAt.Time
 	margin := 5 * time.Minute
 	if claims.IssuedAt != nil {
-		if quarter := exp.Sub(claims.IssuedAt.Time) / 4; quarter < margin {
-			margin = quarter
-		}
+		// A quarter of a short lifetime; a token issued after it expires
+		// (clock trouble on Argo CD's side) is renewed when it expires.
+		margin = max(0, min(margin, exp.Sub(claims.IssuedAt.Time)/4))
 	}
 	return exp, exp.Add(-margin)
 }
