@@ -24,19 +24,20 @@ const pavedAccount = "paved"
 
 // argoConfig is what Argo CD's components read from the argocd namespace at
 // start; all of it labelled part-of argocd, which is how Argo CD finds it.
-func argoConfig(serverURL, adminPassword string) (string, error) {
+func argoConfig(serverURL, adminPassword string) ([]kubeObject, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.DefaultCost)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	secretKey := randomHex(32)
-	mtime := time.Now().UTC().Format(time.RFC3339)
-	label := "  labels:\n    app.kubernetes.io/part-of: argocd\n"
-	cm := func(name, data string) string {
-		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: argocd\n" + label + data
+	const (
+		configMaps = "/api/v1/namespaces/argocd/configmaps"
+		label      = "  labels:\n    app.kubernetes.io/part-of: argocd\n"
+	)
+	cm := func(name, data string) kubeObject {
+		return kubeObject{configMaps, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: argocd\n" + label + data}
 	}
-	docs := []string{
-		"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n",
+	return []kubeObject{
+		{"/api/v1/namespaces", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n"},
 		cm("argocd-cm", "data:\n"+
 			"  url: "+quote(serverURL)+"\n"+
 			"  admin.enabled: \"true\"\n"+
@@ -47,13 +48,12 @@ func argoConfig(serverURL, adminPassword string) (string, error) {
 		cm("argocd-tls-certs-cm", ""),
 		cm("argocd-ssh-known-hosts-cm", ""),
 		cm("argocd-gpg-keys-cm", ""),
-		"apiVersion: v1\nkind: Secret\nmetadata:\n  name: argocd-secret\n  namespace: argocd\n" + label +
+		{"/api/v1/namespaces/argocd/secrets", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: argocd-secret\n  namespace: argocd\n" + label +
 			"type: Opaque\nstringData:\n" +
-			"  server.secretkey: " + quote(secretKey) + "\n" +
+			"  server.secretkey: " + quote(randomHex(32)) + "\n" +
 			"  admin.password: " + quote(string(hash)) + "\n" +
-			"  admin.passwordMtime: " + quote(mtime) + "\n",
-	}
-	return strings.Join(docs, "---\n"), nil
+			"  admin.passwordMtime: " + quote(time.Now().UTC().Format(time.RFC3339)) + "\n"},
+	}, nil
 }
 
 // quote makes a YAML double-quoted scalar (JSON strings are valid YAML).

@@ -18,8 +18,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -158,30 +160,35 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err := s.run(ctx, "kube-apiserver", func(ctx context.Context) error { return s.startAPIServer(ctx, pk) }); err != nil {
 		return nil, err
 	}
-	err = s.parallel(ctx,
-		s.timed("kube-controller-manager", s.startControllerManager),
-		s.timed("argocd-config", func(ctx context.Context) error { return s.applyArgoConfig(ctx, crds) }),
-	)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.argoDirs(); err != nil {
 		return nil, err
 	}
+	argo := func(ctx context.Context) error {
+		if err := s.run(ctx, "argocd-config", func(ctx context.Context) error { return s.applyArgoConfig(ctx, crds[:2]) }); err != nil {
+			return err
+		}
+		return s.parallel(ctx,
+			s.timed("argocd-repo-server", func(ctx context.Context) error {
+				return s.startAndWait(ctx, s.repoServerSpec(), func(ctx context.Context) error {
+					return httpOK(ctx, "http://127.0.0.1:"+s.ports["repo-server-metrics"]+"/healthz?full=true")
+				})
+			}),
+			s.timed("argocd-server", func(ctx context.Context) error {
+				return s.startAndWait(ctx, s.argoServerSpec(), s.argoServerReady)
+			}),
+			s.timed("argocd-application-controller", func(ctx context.Context) error {
+				return s.startAndWait(ctx, s.controllerSpec(), func(ctx context.Context) error {
+					return httpOK(ctx, "http://127.0.0.1:"+s.ports["controller-metrics"]+"/healthz")
+				})
+			}),
+		)
+	}
 	err = s.parallel(ctx,
-		s.timed("argocd-repo-server", func(ctx context.Context) error {
-			return s.startAndWait(ctx, s.repoServerSpec(), func(ctx context.Context) error {
-				return httpOK(ctx, "http://127.0.0.1:"+s.ports["repo-server-metrics"]+"/healthz?full=true")
-			})
-		}),
-		s.timed("argocd-server", func(ctx context.Context) error {
-			return s.startAndWait(ctx, s.argoServerSpec(), s.argoServerReady)
-		}),
-		s.timed("argocd-application-controller", func(ctx context.Context) error {
-			return s.startAndWait(ctx, s.controllerSpec(), func(ctx context.Context) error {
-				return httpOK(ctx, "http://127.0.0.1:"+s.ports["controller-metrics"]+"/healthz")
-			})
-		}),
+		s.timed("kube-controller-manager", s.startControllerManager),
+		argo,
+		// The ApplicationSet CRD (1 MB of schema) takes the API server seconds
+		// to accept; argocd-server waits only for Applications and AppProjects.
+		s.timed("applicationset-crd", func(ctx context.Context) error { return s.createCRDs(ctx, crds[2:]) }),
 	)
 	if err != nil {
 		return nil, err
@@ -444,7 +451,7 @@ func (s *Stack) startControllerManager(ctx context.Context) error {
 
 // argoCRDs returns the CRD manifests of Argo CD's module, downloading it into
 // the module cache when missing.
-func argoCRDs(ctx context.Context, root string) ([]string, error) {
+func argoCRDs(ctx context.Context, root string) ([]crdFile, error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v2@"+ArgoCDVersion)
 	cmd.Dir = filepath.Join(root, "e2e", "tools", "argocd")
 	cmd.Env = append(os.Environ(), "GOWORK=off")
@@ -461,44 +468,112 @@ func argoCRDs(ctx context.Context, root string) ([]string, error) {
 	if dir == "" {
 		return nil, errors.New("go mod download argo-cd: no Dir")
 	}
-	var files []string
-	for _, f := range []string{"application-crd.yaml", "appproject-crd.yaml", "applicationset-crd.yaml"} {
-		files = append(files, filepath.Join(dir, "manifests", "crds", f))
+	var files []crdFile
+	for _, kind := range []string{"application", "appproject", "applicationset"} {
+		files = append(files, crdFile{
+			path: filepath.Join(dir, "manifests", "crds", kind+"-crd.yaml"),
+			name: kind + "s.argoproj.io",
+		})
 	}
 	return files, nil
 }
 
-func (s *Stack) applyArgoConfig(ctx context.Context, crds []string) error {
-	// Server-side: the ApplicationSet CRD is too large for the annotation client-side apply writes.
-	args := []string{"apply", "--server-side", "--force-conflicts"}
-	for _, f := range crds {
-		args = append(args, "-f", f)
-	}
-	if _, err := s.kubectl(ctx, nil, args...); err != nil {
+// applyArgoConfig creates Argo CD's namespace, configuration and the CRDs
+// crds through the REST API (which takes YAML bodies): kubectl's discovery
+// and OpenAPI downloads cost seconds right after the API server starts.
+func (s *Stack) applyArgoConfig(ctx context.Context, crds []crdFile) error {
+	client, err := s.kubeHTTPClient()
+	if err != nil {
 		return err
 	}
-	// Polled rather than "kubectl wait", which fails on a CRD whose status is not yet written.
-	err := waitReady(ctx, nil, time.Minute, func(ctx context.Context) error {
-		out, err := s.kubectl(ctx, nil, "get", "crd", "applications.argoproj.io", "appprojects.argoproj.io", "applicationsets.argoproj.io",
-			"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}`)
+	objs, err := argoConfig("http://"+s.ArgoCDAddr, s.AdminPassword)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := s.kubeCreate(ctx, client, o); err != nil {
+			return err
+		}
+	}
+	return s.createCRDs(ctx, crds)
+}
+
+// crdFile is a CRD manifest and the name of the CRD it holds.
+type crdFile struct{ path, name string }
+
+func (s *Stack) createCRDs(ctx context.Context, crds []crdFile) error {
+	client, err := s.kubeHTTPClient()
+	if err != nil {
+		return err
+	}
+	const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+	for _, f := range crds {
+		doc, err := os.ReadFile(f.path)
 		if err != nil {
 			return err
 		}
-		if strings.Fields(out) == nil || strings.Count(out, "True") != 3 {
-			return fmt.Errorf("CRDs not established: %q", out)
+		if err := s.kubeCreate(ctx, client, kubeObject{path: crdPath, doc: string(doc)}); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	for _, f := range crds {
+		err := waitReady(ctx, nil, 2*time.Minute, func(ctx context.Context) error {
+			return s.crdEstablished(ctx, client, crdPath+"/"+f.name)
+		})
+		if err != nil {
+			return fmt.Errorf("CRD %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// kubeObject is a YAML manifest and the collection it is created in.
+type kubeObject struct{ path, doc string }
+
+func (s *Stack) kubeCreate(ctx context.Context, client *http.Client, o kubeObject) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.KubeAPIServer+o.path, strings.NewReader(o.doc))
 	if err != nil {
 		return err
 	}
-	cfg, err := argoConfig("http://"+s.ArgoCDAddr, s.AdminPassword)
+	req.Header.Set("Authorization", "Bearer "+s.KubeToken)
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
-	// Through stdin: the secrets never touch the disk.
-	_, err = s.kubectl(ctx, strings.NewReader(cfg), "apply", "-f", "-")
-	return err
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("create in %s: %s: %s", o.path, resp.Status, body)
+	}
+	return nil
+}
+
+func (s *Stack) crdEstablished(ctx context.Context, client *http.Client, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.KubeAPIServer+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.KubeToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var crd struct {
+		Status struct {
+			Conditions []struct{ Type, Status string } `json:"conditions"`
+		} `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&crd); err != nil {
+		return err
+	}
+	for _, c := range crd.Status.Conditions {
+		if c.Type == "Established" && c.Status == "True" {
+			return nil
+		}
+	}
+	return errors.New("not established")
 }
 
 // Kubectl runs the stack's kubectl against its API server and returns stdout;

@@ -134,6 +134,7 @@ func printEnv(dir string, stdout io.Writer) error {
 		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
+		value = strings.Trim(value, "'")
 		if strings.Contains(key, "TOKEN") || strings.Contains(key, "PASSWORD") {
 			value = "(in stack.env)"
 		}
