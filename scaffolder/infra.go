@@ -41,7 +41,7 @@ func InfraActions(o InfraActionsOptions) []Action {
 	return []Action{h.listKinds(), h.provision(), h.deprovision()}
 }
 
-const ttlRE = `^[0-9]{1,5}(d|h|m)$`
+const ttlRE = `^([0-9]{1,5}(d|h|m))?$`
 
 func (h *infraActions) kindNames() []string {
 	var names []string
@@ -104,7 +104,7 @@ func (h *infraActions) provision() Action {
 		"owner":      pattern(str("Owner", "User or group that owns the resource and may read its connection details, e.g. group:default/payments. Defaults to the user running the template."), `^(user|group):([a-z0-9][-a-z0-9_.]*/)?[a-z0-9][-a-z0-9_.]*$`, 255),
 		"parameters": Schema{"type": "object", "title": "Parameters", "description": "The kind's parameters, validated against its schema (see paved:list-infra-kinds)."},
 		"ttl":        pattern(str("Time to live", "Tear the resource down after this long, e.g. 8h or 7d; empty keeps it."), ttlRE, 8),
-		"entityRef":  pattern(str("Entity", "The Backstage entity that uses the resource, e.g. component:default/payments."), entityRefRE, 255),
+		"entityRef":  pattern(str("Entity", "The Backstage entity that uses the resource, e.g. component:default/payments; empty for none."), `^$|`+entityRefRE, 255),
 		"taskId":     pattern(str("Task id", "The scaffolder task id, for the audit log."), `^[A-Za-z0-9_-]+$`, 128),
 	}
 	return Action{
