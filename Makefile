@@ -28,6 +28,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTask$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISODuration$$' -fuzztime $(FUZZTIME) ./devex
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKind$$' -fuzztime $(FUZZTIME) ./infra
 
 ## bench: benchmarks with their figures (ns/op, allocations, custom metrics)
 bench:
