@@ -90,7 +90,8 @@ type BuildOptions struct {
 }
 
 // Build builds the stack's commands from the tools modules under e2e/tools into
-// e2e/.cache/bin/<tool>-<version>/ and returns their paths. A tool whose
+// e2e/.cache/bin/<tool>-<version>/ (or $PAVED_E2E_BIN_CACHE/<tool>-<version>/)
+// and returns their paths. A tool whose
 // directory is already there is not built again, so only the first run pays
 // for the builds (several minutes on two cores).
 func Build(ctx context.Context, opts BuildOptions) (Bins, error) {
@@ -128,7 +129,7 @@ func (t tool) ensure(ctx context.Context, root string, logf func(string, ...any)
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, "e2e", ".cache", "bin", t.name+"-"+version)
+	dir := filepath.Join(binCache(root), t.name+"-"+version)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
@@ -158,6 +159,19 @@ func (t tool) ensure(ctx context.Context, root string, logf func(string, ...any)
 	}
 	logf("built %s %s in %s", t.name, version, time.Since(began).Round(time.Second))
 	return dir, nil
+}
+
+// BinCacheEnv names a directory that replaces e2e/.cache/bin, so that fresh
+// clones on one machine (CI) share the built binaries.
+const BinCacheEnv = "PAVED_E2E_BIN_CACHE"
+
+func binCache(root string) string {
+	if dir := os.Getenv(BinCacheEnv); dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			return abs
+		}
+	}
+	return filepath.Join(root, "e2e", ".cache", "bin")
 }
 
 // requiredVersion reads the version of module from the require lines of a go.mod.

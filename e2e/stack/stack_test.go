@@ -217,3 +217,28 @@ func TestStack(t *testing.T) {
 func urlPathEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "/", "%2F", ":", "%3A").Replace(s)
 }
+
+// BenchmarkStart measures a warm start of the whole stack (binaries built)
+// and its resident memory once up. Run with -benchtime=1x: each start takes
+// seconds.
+func BenchmarkStart(b *testing.B) {
+	for b.Loop() {
+		s, err := stack.Start(context.Background(), stack.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss, err := s.RSS()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var total int64
+		for _, v := range rss {
+			total += v
+		}
+		b.ReportMetric(s.Startup.Seconds(), "startup-s")
+		b.ReportMetric(float64(total>>20), "rss-MiB")
+		if err := s.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
