@@ -183,6 +183,24 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("argocd-server down and back", func(t *testing.T) {
+		if err := s.StopArgoCDServer(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.ArgoRESTAs(s.PavedToken, http.MethodGet, "/api/v1/applications", nil); err == nil {
+			t.Error("argocd-server still answers after StopArgoCDServer")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := s.StartArgoCDServer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		code, body, err := s.ArgoRESTAs(s.PavedToken, http.MethodGet, "/api/v1/applications", nil)
+		if err != nil || code != http.StatusOK {
+			t.Errorf("after StartArgoCDServer: %d %s %v", code, body, err)
+		}
+	})
+
 	t.Run("git push", func(t *testing.T) {
 		sha, err := s.Commit(context.Background(), "plain", map[string]string{"extra.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n"}, "Add extra")
 		if err != nil {
