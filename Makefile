@@ -1,6 +1,9 @@
 # paved — every entry point is a make target; CI runs `make test` then `make e2e`.
 SHELL := /bin/bash
 GO ?= go
+# Built Kubernetes/Argo CD binaries and the Backstage npm install live outside
+# the clone, so a fresh clone on the same machine does not rebuild them.
+export PAVED_E2E_BIN_CACHE ?= $(HOME)/.cache/paved-e2e/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/paved-dev/paved.Version=$(VERSION)
 PG_SCRIPT := scripts/pg-test-server.sh
@@ -42,7 +45,8 @@ lint:
 
 ## e2e: the end-to-end suite against a real Argo CD, Kubernetes API and Backstage
 e2e:
-	@e2e/install-deps.sh
+	@bash e2e/install-deps.sh
+	$(GO) run ./e2e/cmd/devstack build
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -tags e2e -timeout 75m -v ./e2e/...
 
