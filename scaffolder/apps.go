@@ -240,9 +240,10 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 		return nil, err
 	}
 	var fields []paved.FieldError
-	instance, ferr := h.instance(ci.Instance)
-	if ci.Mode == ModeGitOps {
-		instance, ferr = ci.Instance, h.checkGitOps(ci)
+	// gitops mode needs no Argo CD instance: Argo CD reads the repository.
+	instance, ferr := ci.Instance, h.checkGitOps(ci)
+	if ci.Mode != ModeGitOps {
+		instance, ferr = h.instance(ci.Instance)
 	}
 	fields = append(fields, ferr...)
 	sources := ci.Sources

@@ -1,0 +1,193 @@
+package scaffolder_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/gitops/gitopstest"
+	"github.com/paved-dev/paved/infra"
+	"github.com/paved-dev/paved/infra/manifests"
+	"github.com/paved-dev/paved/scaffolder"
+	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore"
+)
+
+type gitopsFixture struct {
+	reg   *scaffolder.Registry
+	store *sqlstore.DB
+	dir   string
+}
+
+// newGitOpsRegistry registers the Argo CD actions (gitops mode only: no Argo
+// CD) and the infra actions over the example manifests kinds, committing to a
+// repository served by git daemon.
+func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
+	t.Helper()
+	url, dir := gitopstest.Serve(t)
+	repo, err := gitops.Open(gitops.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	d := manifests.New(manifests.Options{Repo: repo, RepoURL: url})
+	kinds, skipped, err := infra.LoadKinds(filepath.Join("..", "examples", "infra-kinds"), map[string]infra.Driver{"manifests": d})
+	if err != nil || len(skipped) != 1 {
+		t.Fatalf("kinds: %v (skipped %v)", err, skipped)
+	}
+	key := make([]byte, infra.KeySize)
+	_, _ = rand.Read(key)
+	sealer, _ := infra.NewSealer(key)
+	svc, err := infra.NewService(infra.Options{Kinds: kinds, Drivers: map[string]infra.Driver{"manifests": d}, Store: store, Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved", Recorder: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := scaffolder.AppActionsOptions{}
+	if withGitOps {
+		o.GitOps = gitops.AppWriter{Repo: repo}
+	}
+	if err := reg.Register(scaffolder.AppActions(o)...); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc})...); err != nil {
+		t.Fatal(err)
+	}
+	return gitopsFixture{reg: reg, store: store, dir: dir}
+}
+
+func jane() context.Context {
+	return paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalPlugin, Subject: "scaffolder", User: "user:default/jane"})
+}
+
+func fieldsOf(err error) []string {
+	var pe *paved.Error
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	var out []string
+	for _, f := range pe.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestCreateAppGitOpsMode(t *testing.T) {
+	f := newGitOpsRegistry(t, true)
+	in := `{"name":"payments","mode":"gitops","source":{"repoURL":"https://git.example.test/payments.git","path":"deploy"},
+		"destination":{"namespace":"payments"},"automated":{"prune":true},"entityRef":"component:default/payments"}`
+	out, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(in), nil)
+	if err != nil {
+		t.Fatalf("create-argocd-app in gitops mode: %v", err)
+	}
+	if out["commit"] != gitopstest.Git(t, f.dir, "rev-parse", "main") || out["created"] != true || out["path"] != "apps/payments.yaml" || out["mode"] != "gitops" {
+		t.Errorf("output = %v", out)
+	}
+	body := gitopstest.Git(t, f.dir, "show", "main:apps/payments.yaml")
+	for _, want := range []string{"kind: Application", "repoURL: https://git.example.test/payments.git", "namespace: payments",
+		"paved.dev/entity-ref: component:default/payments", "paved.dev/initiator: user:default/jane", "prune: true"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("apps/payments.yaml lacks %q:\n%s", want, body)
+		}
+	}
+	again, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(in), nil)
+	if err != nil || again["created"] != false || again["commit"] != out["commit"] {
+		t.Errorf("the same request again = %v, %v; want no new commit", again, err)
+	}
+	wait := strings.Replace(in, `"mode":"gitops"`, `"mode":"gitops","wait":true`, 1)
+	if _, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(wait), nil); !strings.Contains(strings.Join(fieldsOf(err), ","), "wait") {
+		t.Errorf("wait in gitops mode: %v, want a 400 naming wait", err)
+	}
+	if n := gitopstest.Commits(t, f.dir, "main"); n != 1 {
+		t.Errorf("main has %d commits, want 1", n)
+	}
+}
+
+func TestCreateAppGitOpsModeNotConfigured(t *testing.T) {
+	f := newGitOpsRegistry(t, false)
+	in := `{"name":"payments","mode":"gitops","source":{"repoURL":"r","path":"p"},"destination":{"namespace":"payments"}}`
+	_, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(in), nil)
+	if paved.ErrorCode(err) != paved.EInvalid || !strings.Contains(strings.Join(fieldsOf(err), ","), "mode") {
+		t.Errorf("gitops mode without a repository: %v, want a 400 naming mode", err)
+	}
+}
+
+// TestProvisionInfraRefusesBadInput sends an injection attempt in every
+// string input of paved:provision-infra: each is a 400 naming the field, and
+// nothing reaches the repository or the store.
+func TestProvisionInfraRefusesBadInput(t *testing.T) {
+	f := newGitOpsRegistry(t, true)
+	inj := `x'; DROP TABLE infra_resources; --`
+	base := func() map[string]any {
+		return map[string]any{"kind": "postgresql-crossplane", "name": "orders", "owner": "group:default/payments",
+			"parameters": map[string]any{"size": "small", "region": "eu-west-1", "version": "16"}, "ttl": "7d", "entityRef": "component:default/orders"}
+	}
+	cases := map[string]func(m map[string]any){
+		"kind":               func(m map[string]any) { m["kind"] = inj },
+		"name":               func(m map[string]any) { m["name"] = inj },
+		"owner":              func(m map[string]any) { m["owner"] = inj },
+		"ttl":                func(m map[string]any) { m["ttl"] = inj },
+		"entityRef":          func(m map[string]any) { m["entityRef"] = inj },
+		"parameters.size":    func(m map[string]any) { m["parameters"].(map[string]any)["size"] = inj },
+		"parameters.region":  func(m map[string]any) { m["parameters"].(map[string]any)["region"] = inj },
+		"parameters.version": func(m map[string]any) { m["parameters"].(map[string]any)["version"] = inj },
+		"parameters.extra":   func(m map[string]any) { m["parameters"].(map[string]any)["extra"] = "x" },
+		"taskId":             func(m map[string]any) { m["taskId"] = inj },
+	}
+	for field, mutate := range cases {
+		t.Run(field, func(t *testing.T) {
+			m := base()
+			mutate(m)
+			raw, _ := json.Marshal(m)
+			_, err := f.reg.Invoke(jane(), "paved:provision-infra", raw, nil)
+			if paved.ErrorCode(err) != paved.EInvalid {
+				t.Fatalf("Invoke = %v, want invalid", err)
+			}
+			if got := strings.Join(fieldsOf(err), ","); !strings.Contains(got, field) {
+				t.Errorf("the error names %q, want %s", got, field)
+			}
+		})
+	}
+	if n := gitopstest.Commits(t, f.dir, "main"); n != 0 {
+		t.Errorf("refused requests made %d commits", n)
+	}
+	if all, _ := f.store.ListInfraResources(t.Context()); len(all) != 0 {
+		t.Errorf("refused requests left %v", all)
+	}
+
+	// The good request goes through, and a non-owner cannot tear it down.
+	raw, _ := json.Marshal(base())
+	out, err := f.reg.Invoke(jane(), "paved:provision-infra", raw, nil)
+	if err != nil || out["created"] != true || out["entityRef"] != "resource:default/orders" || out["commit"] == "" {
+		t.Fatalf("provision-infra = %v, %v", out, err)
+	}
+	if _, ok := out["connectionUrl"]; ok {
+		t.Errorf("a manifests resource got a connection URL: %v", out)
+	}
+	mallory := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalPlugin, Subject: "scaffolder", User: "user:default/mallory"})
+	if _, err := f.reg.Invoke(mallory, "paved:deprovision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"orders"}`), nil); paved.ErrorCode(err) != paved.EForbidden {
+		t.Errorf("deprovision by a non-owner: %v, want forbidden", err)
+	}
+	gone, err := f.reg.Invoke(jane(), "paved:deprovision-infra", json.RawMessage(`{"id":"`+out["id"].(string)+`"}`), nil)
+	if paved.ErrorCode(err) != paved.EForbidden {
+		// jane is not a member of group:default/payments as far as paved knows (no catalog here).
+		t.Errorf("deprovision by a user outside the owner group: %v, %v; want forbidden", gone, err)
+	}
+	none, err := f.reg.Invoke(jane(), "paved:deprovision-infra", json.RawMessage(`{"kind":"s3-bucket","name":"nothing"}`), nil)
+	if err != nil || none["deprovisioned"] != false {
+		t.Errorf("deprovisioning what does not exist = %v, %v; want deprovisioned false", none, err)
+	}
+}
