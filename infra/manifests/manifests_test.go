@@ -472,3 +472,53 @@ func TestOneReplicaReaps(t *testing.T) {
 		t.Errorf("%d reap entries, want exactly 1: %+v", reaps, log)
 	}
 }
+
+// TestReviewMode puts a provisioning on a branch for review: main stays as
+// it was, the output links the review, and deprovisioning an unmerged
+// resource removes its branch.
+func TestReviewMode(t *testing.T) {
+	url, dir := gitopstest.Serve(t)
+	repo, err := gitops.Open(gitops.Config{URL: url, CompareURL: "https://git.example.test/deploy/compare/{base}...{branch}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Apply(t.Context(), gitops.Change{Message: "init", Write: map[string][]byte{"README.md": []byte("deploy\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	d := manifests.New(manifests.Options{Repo: repo, RepoURL: url, Review: true})
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	key := make([]byte, infra.KeySize)
+	sealer, _ := infra.NewSealer(key)
+	svc, err := infra.NewService(infra.Options{Kinds: loadKinds(t, d, "s3-bucket-terraform.yaml"), Drivers: map[string]infra.Driver{"manifests": d}, Store: store, Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := asUser(t.Context(), "user:default/jane")
+	r, _, err := svc.Provision(ctx, infra.Request{Kind: "s3-bucket", Name: "assets", Parameters: map[string]any{"region": "us-east-1"}})
+	if err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	if !strings.HasPrefix(r.Branch, "paved/provision-assets-") || !strings.HasSuffix(r.CompareURL, "main..."+strings.ReplaceAll(r.Branch, "/", "%2F")) {
+		t.Errorf("branch %q, compare URL %q", r.Branch, r.CompareURL)
+	}
+	if files := gitopstest.Files(t, dir, "main"); !slices.Equal(files, []string{"README.md"}) {
+		t.Errorf("main has %v; a review change must not reach it", files)
+	}
+	if files := gitopstest.Files(t, dir, r.Branch); !slices.Contains(files, "infra/s3-bucket/assets/terraform.yaml") {
+		t.Errorf("the review branch has %v", files)
+	}
+	if _, err := svc.Deprovision(ctx, r.ID); err != nil {
+		t.Fatalf("Deprovision: %v", err)
+	}
+	branches, err := repo.Branches(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(branches, []string{"main"}) {
+		t.Errorf("branches after deprovisioning an unmerged resource = %v, want [main]", branches)
+	}
+}
