@@ -261,11 +261,10 @@ func (b *builder) component(in Instance, app *paved.App) (component, bool) {
 	if app.Project != "" {
 		e.Metadata.Description += " (project " + app.Project + ")"
 	}
-	ann := map[string]string{
-		AnnotationArgoAppName:  app.Name,
-		AnnotationArgoInstance: in.Name,
-		AnnotationKubernetesID: b.kubernetesID(app),
-	}
+	ann := make(map[string]string, 13)
+	ann[AnnotationArgoAppName] = app.Name
+	ann[AnnotationArgoInstance] = in.Name
+	ann[AnnotationKubernetesID] = b.kubernetesID(app)
 	if b.o.LocationURL != "" {
 		ann[AnnotationManagedByLocation] = "url:" + b.o.LocationURL
 		ann[AnnotationManagedByOriginLocation] = "url:" + b.o.LocationURL

@@ -1,15 +1,17 @@
 package catalog
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
 )
 
 // Item is one entity of a snapshot, encoded once when the snapshot is built
@@ -38,9 +40,6 @@ type Snapshot struct {
 	ETag  string
 	items []Item
 	byRef map[string]int
-
-	yamlOnce sync.Once
-	yaml     []byte
 }
 
 // NewSnapshot sorts items by ref and computes the ETag. It takes ownership
@@ -107,56 +106,51 @@ func (s *Snapshot) Page(cursor string, limit int) ([]Item, string, error) {
 	return page, next, nil
 }
 
-// AppendPageJSON appends the entities response body for a page:
-// {"items":[{"entity":…,"locationKey":…}],"nextCursor":…,"changesCursor":…}.
-func (s *Snapshot) AppendPageJSON(dst []byte, page []Item, next string) []byte {
-	dst = append(dst, `{"items":[`...)
+// WritePage writes the entities response body for a page to w:
+// {"items":[{"entity":…,"locationKey":…}],"nextCursor":…,"changesCursor":…,"totalItems":…}.
+// It streams the stored bytes, so serving 10,000 entities holds no second
+// copy of them in memory.
+func (s *Snapshot) WritePage(w io.Writer, page []Item, next string) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var scratch []byte
+	bw.WriteString(`{"items":[`)
 	for i, it := range page {
 		if i > 0 {
-			dst = append(dst, ',')
+			bw.WriteByte(',')
 		}
-		dst = appendProvided(dst, it)
+		bw.WriteString(`{"entity":`)
+		bw.Write(it.Entity)
+		bw.WriteString(`,"locationKey":`)
+		scratch = appendString(scratch[:0], it.LocationKey)
+		bw.Write(scratch)
+		bw.WriteByte('}')
 	}
-	dst = append(dst, ']')
+	bw.WriteByte(']')
 	if next != "" {
-		dst = append(dst, `,"nextCursor":`...)
-		dst = appendString(dst, next)
+		bw.WriteString(`,"nextCursor":`)
+		bw.Write(appendString(scratch[:0], next))
 	}
-	dst = append(dst, `,"changesCursor":`...)
-	dst = appendString(dst, s.State.Cursor())
-	dst = append(dst, `,"totalItems":`...)
-	dst = appendInt(dst, len(s.items))
-	return append(dst, '}')
+	bw.WriteString(`,"changesCursor":`)
+	bw.Write(appendString(scratch[:0], s.State.Cursor()))
+	bw.WriteString(`,"totalItems":`)
+	bw.WriteString(strconv.Itoa(len(s.items)))
+	bw.WriteByte('}')
+	return bw.Flush()
 }
 
-func appendProvided(dst []byte, it Item) []byte {
-	dst = append(dst, `{"entity":`...)
-	dst = append(dst, it.Entity...)
-	dst = append(dst, `,"locationKey":`...)
-	dst = appendString(dst, it.LocationKey)
-	return append(dst, '}')
-}
-
-// YAML returns the entities as a multi-document YAML stream. Each document
-// is the entity's JSON, which is YAML too (YAML 1.2 is a superset of JSON):
-// the bytes are the ones the JSON endpoint serves, so the two can never
-// disagree, and producing them costs a copy. Built on first use, then kept.
-func (s *Snapshot) YAML() []byte {
-	s.yamlOnce.Do(func() {
-		n := 64
-		for _, it := range s.items {
-			n += len(it.Entity) + 5
-		}
-		b := make([]byte, 0, n)
-		b = append(b, "# Backstage entities provided by paved; every document is one entity.\n"...)
-		for _, it := range s.items {
-			b = append(b, "---\n"...)
-			b = append(b, it.Entity...)
-			b = append(b, '\n')
-		}
-		s.yaml = b
-	})
-	return s.yaml
+// WriteYAML writes the entities to w as a multi-document YAML stream. Each
+// document is the entity's JSON, which is YAML too (YAML 1.2 is a superset
+// of JSON): the bytes are the ones the JSON route serves, so the two can
+// never disagree, and producing them costs a copy.
+func (s *Snapshot) WriteYAML(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString("# Backstage entities provided by paved; every document is one entity.\n")
+	for _, it := range s.items {
+		bw.WriteString("---\n")
+		bw.Write(it.Entity)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
 }
 
 // Diff returns the changes that turn old into next, sorted by ref: an entity
@@ -222,10 +216,5 @@ func (s *Snapshot) Apply(changes []Change) []Item {
 
 func appendString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
-}
-
-func appendInt(dst []byte, n int) []byte {
-	b, _ := json.Marshal(n)
 	return append(dst, b...)
 }

@@ -71,11 +71,9 @@ func handleCatalogEntities(cat Catalog) echo.HandlerFunc {
 		if notModified(c, snap.ETag) {
 			return c.NoContent(http.StatusNotModified)
 		}
-		n := 128
-		for _, it := range page {
-			n += len(it.Entity) + len(it.LocationKey) + 32
-		}
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, snap.AppendPageJSON(make([]byte, 0, n), page, next))
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		c.Response().WriteHeader(http.StatusOK)
+		return snap.WritePage(c.Response(), page, next)
 	}
 }
 
@@ -90,7 +88,9 @@ func handleCatalogYAML(cat Catalog) echo.HandlerFunc {
 		if notModified(c, snap.ETag) {
 			return c.NoContent(http.StatusNotModified)
 		}
-		return c.Blob(http.StatusOK, "application/yaml; charset=utf-8", snap.YAML())
+		c.Response().Header().Set(echo.HeaderContentType, "application/yaml; charset=utf-8")
+		c.Response().WriteHeader(http.StatusOK)
+		return snap.WriteYAML(c.Response())
 	}
 }
 
