@@ -1,0 +1,110 @@
+import { PavedApi } from '../src/api';
+import { DevexList, DevexQuery, Period } from '../src/api/types';
+
+/**
+ * Made-up adoption data, so the page can be worked on without a paved: the
+ * dev app uses it unless `?paved=live` is in the URL.
+ */
+export class DemoPavedApi implements PavedApi {
+  async summary(query: DevexQuery) {
+    const k = (value: number, previous: number) => ({ value, previous });
+    return {
+      from: query.from ?? '',
+      to: query.to ?? '',
+      previousFrom: '',
+      previousTo: '',
+      kpis: {
+        runsStarted: k(412, 350),
+        runsSucceeded: k(371, 301),
+        runsFailed: k(29, 38),
+        successRate: k(0.927, 0.888),
+        activeUsers: k(57, 49),
+        timeSavedSeconds: k(412 * 4 * 3600, 350 * 4 * 3600),
+        coverage: k(0.62, 0.58),
+        medianTimeToHealthySeconds: k(840, 1260),
+        deployments: k(930, 802),
+      },
+    };
+  }
+
+  async templates() {
+    const row = (name: string, runs: number, rate: number, p50: number, users: number) => ({
+      templateRef: `template:default/${name}`,
+      runs,
+      succeeded: Math.round(runs * rate),
+      failed: runs - Math.round(runs * rate),
+      cancelled: 0,
+      successRate: rate,
+      p50DurationSeconds: p50,
+      p95DurationSeconds: p50 * 3,
+      uniqueUsers: users,
+      timeSavedSeconds: runs * 4 * 3600,
+    });
+    return {
+      items: [
+        row('go-service', 180, 0.95, 95, 31),
+        row('react-app', 121, 0.91, 140, 22),
+        row('postgres-database', 74, 0.88, 410, 15),
+        row('kafka-topic', 37, 0.97, 30, 9),
+      ],
+    };
+  }
+
+  async timeseries(query: DevexQuery) {
+    const items: Period[] = Array.from({ length: 28 }, (_, i) => {
+      const started = 8 + ((i * 7) % 11) + (i % 7 < 5 ? 6 : 0);
+      return {
+        period: new Date(Date.UTC(2026, 10, 1 + i)).toISOString().slice(0, 10),
+        runsStarted: started,
+        runsSucceeded: started - 2,
+        runsFailed: 1,
+        activeUsers: Math.round(started * 0.6),
+        timeSavedSeconds: started * 4 * 3600,
+      };
+    });
+    return { grouping: query.grouping ?? 'day', items };
+  }
+
+  async coverage() {
+    const owner = (name: string, components: number, fromTemplate: number) => ({
+      owner: `group:default/${name}`,
+      components,
+      fromTemplate,
+      ratio: fromTemplate / components,
+    });
+    return {
+      overall: { components: 150, fromTemplate: 93, ratio: 0.62 },
+      items: [owner('payments', 40, 34), owner('search', 35, 12), owner('checkout', 45, 31), owner('data', 30, 16)],
+    };
+  }
+
+  async deployments() {
+    return {
+      items: [
+        { service: 'payments-api', deployments: 64, failed: 2, deploymentDays: 19, perWeek: 4.8, tier: 'daily' as const },
+        { service: 'search-indexer', deployments: 9, failed: 1, deploymentDays: 6, perWeek: 1.5, tier: 'weekly' as const },
+        { service: 'checkout-web', deployments: 3, failed: 0, deploymentDays: 3, perWeek: 0.8, tier: 'monthly' as const },
+        { service: 'legacy-batch', deployments: 0, failed: 0, deploymentDays: 0, perWeek: 0, tier: 'none' as const },
+      ],
+    };
+  }
+
+  async funnel() {
+    return {
+      stages: [
+        { name: 'started' as const, count: 412 },
+        { name: 'succeeded' as const, count: 371 },
+        { name: 'registered' as const, count: 355 },
+        { name: 'healthy' as const, count: 301 },
+      ],
+    };
+  }
+
+  async csvUrl(list: DevexList) {
+    return `http://localhost:7010/api/paved/devex/v1/${list}?format=csv`;
+  }
+
+  async csv(list: DevexList) {
+    return `${list}\n`;
+  }
+}

@@ -1,0 +1,92 @@
+/** A figure with its value for the previous period of the same length. */
+export type Kpi = { value: number; previous: number };
+
+/** The lists paved serves under `devex/v1/`, each also as `format=csv`. */
+export type DevexList = 'templates' | 'timeseries' | 'coverage' | 'deployments' | 'funnel';
+
+export type Grouping = 'day' | 'week' | 'month';
+
+/** Filters every DevEx endpoint takes; unset ones fall back to paved's defaults. */
+export type DevexQuery = {
+  /** RFC 3339 date or time. */
+  from?: string;
+  to?: string;
+  grouping?: Grouping;
+  /** Group entity ref, e.g. `group:default/payments`. */
+  owner?: string;
+  /** Template entity ref. */
+  template?: string;
+};
+
+export type Summary = {
+  from: string;
+  to: string;
+  previousFrom: string;
+  previousTo: string;
+  kpis: {
+    runsStarted: Kpi;
+    runsSucceeded: Kpi;
+    runsFailed: Kpi;
+    /** 0..1 */
+    successRate: Kpi;
+    activeUsers: Kpi;
+    timeSavedSeconds: Kpi;
+    /** 0..1 */
+    coverage: Kpi;
+    medianTimeToHealthySeconds: Kpi;
+    deployments: Kpi;
+  };
+};
+
+export type TemplateStats = {
+  templateRef: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  successRate: number;
+  p50DurationSeconds: number;
+  p95DurationSeconds: number;
+  uniqueUsers: number;
+  timeSavedSeconds: number;
+};
+
+export type Period = {
+  /** Start of the period, e.g. `2026-11-01`. */
+  period: string;
+  runsStarted: number;
+  runsSucceeded: number;
+  runsFailed: number;
+  activeUsers: number;
+  timeSavedSeconds: number;
+};
+
+export type Timeseries = { grouping: Grouping; items: Period[] };
+
+export type OwnerCoverage = {
+  owner: string;
+  components: number;
+  fromTemplate: number;
+  ratio: number;
+};
+
+export type Coverage = {
+  overall: { components: number; fromTemplate: number; ratio: number };
+  items: OwnerCoverage[];
+};
+
+/** Four Keys deployment-frequency tier. */
+export type Tier = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'none';
+
+export type ServiceDeployments = {
+  service: string;
+  deployments: number;
+  failed: number;
+  deploymentDays: number;
+  perWeek: number;
+  tier: Tier;
+};
+
+export type FunnelStageName = 'started' | 'succeeded' | 'registered' | 'healthy';
+
+export type Funnel = { stages: { name: FunnelStageName; count: number }[] };

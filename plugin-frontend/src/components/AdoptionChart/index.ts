@@ -1,0 +1,1 @@
+export { AdoptionChart } from './AdoptionChart';

@@ -1,0 +1,200 @@
+import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
+import { errorApiRef } from '@backstage/core-plugin-api';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { DevexList, DevexQuery, PavedApi, pavedApiRef } from '../../api';
+import { AdoptionContent, AdoptionPage } from './AdoptionPage';
+
+const k = (value: number, previous: number) => ({ value, previous });
+
+/** A PavedApi answering fixed data and recording what each endpoint was asked. */
+class FakePaved implements PavedApi {
+  calls: { endpoint: string; query: DevexQuery }[] = [];
+  failTemplates = false;
+
+  private record(endpoint: string, query: DevexQuery) {
+    this.calls.push({ endpoint, query });
+  }
+
+  async summary(query: DevexQuery) {
+    this.record('summary', query);
+    const runs = query.owner ? 7 : 120;
+    return {
+      from: query.from!,
+      to: query.to!,
+      previousFrom: '',
+      previousTo: '',
+      kpis: {
+        runsStarted: k(runs, 100),
+        runsSucceeded: k(110, 90),
+        runsFailed: k(10, 10),
+        successRate: k(0.92, 0.9),
+        activeUsers: k(33, 30),
+        timeSavedSeconds: k(7200, 3600),
+        coverage: k(0.6, 0.5),
+        medianTimeToHealthySeconds: k(300, 600),
+        deployments: k(50, 40),
+      },
+    };
+  }
+  async templates(query: DevexQuery) {
+    this.record('templates', query);
+    if (this.failTemplates) throw new Error('paved said no: not a member of platform-team');
+    return {
+      items: [
+        {
+          templateRef: 'template:default/go-service',
+          runs: 120,
+          succeeded: 110,
+          failed: 10,
+          cancelled: 0,
+          successRate: 0.92,
+          p50DurationSeconds: 60,
+          p95DurationSeconds: 300,
+          uniqueUsers: 33,
+          timeSavedSeconds: 7200,
+        },
+      ],
+    };
+  }
+  async timeseries(query: DevexQuery) {
+    this.record('timeseries', query);
+    return {
+      grouping: query.grouping ?? 'day',
+      items: [{ period: '2026-11-27', runsStarted: 5, runsSucceeded: 4, runsFailed: 1, activeUsers: 3, timeSavedSeconds: 0 }],
+    };
+  }
+  async coverage(query: DevexQuery) {
+    this.record('coverage', query);
+    return {
+      overall: { components: 10, fromTemplate: 6, ratio: 0.6 },
+      items: [
+        { owner: 'group:default/payments', components: 5, fromTemplate: 4, ratio: 0.8 },
+        { owner: 'group:default/search', components: 5, fromTemplate: 2, ratio: 0.4 },
+      ],
+    };
+  }
+  async deployments(query: DevexQuery) {
+    this.record('deployments', query);
+    return {
+      items: [{ service: 'payments-api', deployments: 30, failed: 1, deploymentDays: 15, perWeek: 3.8, tier: 'daily' as const }],
+    };
+  }
+  async funnel(query: DevexQuery) {
+    this.record('funnel', query);
+    return {
+      stages: [
+        { name: 'started' as const, count: 120 },
+        { name: 'succeeded' as const, count: 110 },
+        { name: 'registered' as const, count: 100 },
+        { name: 'healthy' as const, count: 80 },
+      ],
+    };
+  }
+  async csvUrl(list: DevexList, query: DevexQuery) {
+    return `http://paved.test/api/paved/devex/v1/${list}?from=${query.from}&format=csv`;
+  }
+  async csv(list: DevexList, query: DevexQuery) {
+    this.record(`csv:${list}`, query);
+    return 'templateRef,runs\n';
+  }
+}
+
+const today = new Date('2026-11-28T12:00:00Z');
+
+
+function render(paved: FakePaved) {
+  return renderInTestApp(
+    <TestApiProvider apis={[[pavedApiRef, paved], [errorApiRef, { post: jest.fn(), error$: jest.fn() }]]}>
+      <AdoptionContent today={today} />
+    </TestApiProvider>,
+  );
+}
+
+describe('AdoptionContent', () => {
+  it('shows every section for the last 28 days', async () => {
+    const paved = new FakePaved();
+    await render(paved);
+
+    expect(await screen.findByTestId('kpi-runsStarted')).toHaveTextContent('120');
+    expect(await screen.findByRole('img', { name: 'Template runs per day' })).toBeInTheDocument();
+    expect(await screen.findByTestId('funnel-healthy')).toHaveTextContent('80 (80%)');
+    expect(await screen.findAllByTestId('coverage-row')).toHaveLength(2);
+    expect(await screen.findByText('go-service')).toBeInTheDocument();
+    expect(await screen.findByTestId('deployments-payments-api')).toHaveTextContent('Elite');
+
+    const summaryCall = paved.calls.find(c => c.endpoint === 'summary');
+    expect(summaryCall?.query).toEqual({ from: '2026-11-01', to: '2026-11-28', grouping: 'day', owner: undefined });
+  });
+
+  it('asks again for one team when a team is picked, and keeps coverage for all teams', async () => {
+    const paved = new FakePaved();
+    await render(paved);
+    await screen.findByRole('option', { name: 'payments' });
+
+    fireEvent.change(screen.getByLabelText('Team'), { target: { value: 'group:default/payments' } });
+
+    await waitFor(() => expect(screen.getByTestId('kpi-runsStarted')).toHaveTextContent('7'));
+    const owners = paved.calls.filter(c => c.endpoint !== 'coverage').map(c => c.query.owner);
+    expect(owners).toContain('group:default/payments');
+    expect(paved.calls.filter(c => c.endpoint === 'coverage').every(c => c.query.owner === undefined)).toBe(true);
+  });
+
+  it('groups by week and takes a custom date range', async () => {
+    const paved = new FakePaved();
+    await render(paved);
+    await screen.findByTestId('kpi-runsStarted');
+
+    fireEvent.change(screen.getByLabelText('Group by'), { target: { value: 'week' } });
+    fireEvent.change(screen.getByLabelText('Date range'), { target: { value: 'custom' } });
+    fireEvent.change(screen.getByLabelText('From'), { target: { value: '2026-09-01' } });
+
+    await waitFor(() =>
+      expect(paved.calls.at(-1)?.query).toMatchObject({ from: '2026-09-01', to: '2026-11-28' }),
+    );
+    expect(paved.calls.filter(c => c.endpoint === 'timeseries').at(-1)?.query.grouping).toBe('week');
+  });
+
+  it('shows a failing section as an error and the others as usual', async () => {
+    const paved = new FakePaved();
+    paved.failTemplates = true;
+    await render(paved);
+
+    expect((await screen.findAllByText(/not a member of platform-team/))[0]).toBeInTheDocument();
+    expect(await screen.findByTestId('kpi-runsStarted')).toHaveTextContent('120');
+  });
+
+  it('links each list as CSV and downloads it with the user credentials', async () => {
+    const paved = new FakePaved();
+    const createObjectURL = jest.fn((_: Blob) => 'blob:csv');
+    // jsdom cannot follow a download; record which file would have been saved.
+    const saved: string[] = [];
+    jest.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function click(this: HTMLAnchorElement) {
+      saved.push(this.download);
+    });
+    Object.assign(URL, { createObjectURL, revokeObjectURL: jest.fn() });
+    await render(paved);
+
+    const link = await screen.findByRole('link', { name: 'Export templates as CSV' });
+    await waitFor(() =>
+      expect(link).toHaveAttribute('href', 'http://paved.test/api/paved/devex/v1/templates?from=2026-11-01&format=csv'),
+    );
+    await userEvent.click(link);
+
+    await waitFor(() => expect(saved).toEqual(['paved-templates-2026-11-01-2026-11-28.csv']));
+    expect(await createObjectURL.mock.calls[0][0].text()).toBe('templateRef,runs\n');
+    expect(paved.calls.find(c => c.endpoint === 'csv:templates')?.query.owner).toBeUndefined();
+  });
+});
+
+describe('AdoptionPage', () => {
+  it('frames the content with the page header', async () => {
+    await renderInTestApp(
+      <TestApiProvider apis={[[pavedApiRef, new FakePaved()]]}>
+        <AdoptionPage />
+      </TestApiProvider>,
+    );
+    expect(screen.getAllByText('Golden paths adoption').length).toBeGreaterThan(0);
+    expect(await screen.findByTestId('kpi-runsStarted')).toBeInTheDocument();
+  });
+});

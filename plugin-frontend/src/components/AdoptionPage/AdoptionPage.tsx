@@ -1,0 +1,131 @@
+import {
+  Content,
+  ContentHeader,
+  Header,
+  InfoCard,
+  Page,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { Grid } from '@material-ui/core';
+import { ReactNode, useMemo, useState } from 'react';
+import useAsync from 'react-use/esm/useAsync';
+import { DevexList, DevexQuery, pavedApiRef } from '../../api';
+import { AdoptionChart } from '../AdoptionChart';
+import { CoverageByOwner } from '../CoverageByOwner';
+import { CsvExportLink } from '../CsvExportLink';
+import { DeploymentTiles } from '../DeploymentTiles';
+import { Funnel } from '../Funnel';
+import { KpiCards } from '../KpiCards';
+import { TemplatesTable } from '../TemplatesTable';
+import { FilterState, Filters, isoDate, rangeDates } from './Filters';
+
+type Loaded<T> = { loading: boolean; error?: Error; value?: T };
+
+/** Renders one section's data once loaded, its progress, or its error, without holding up the others. */
+function Loading<T>({ state, children }: { state: Loaded<T>; children: (value: T) => ReactNode }) {
+  if (state.error) return <ResponseErrorPanel error={state.error} />;
+  if (state.loading || state.value === undefined) return <Progress />;
+  return <>{children(state.value)}</>;
+}
+
+function Section({
+  title,
+  list,
+  query,
+  children,
+}: {
+  title: string;
+  list?: DevexList;
+  query: DevexQuery;
+  children: ReactNode;
+}) {
+  return (
+    <InfoCard title={title} action={list && <CsvExportLink list={list} query={query} />}>
+      {children}
+    </InfoCard>
+  );
+}
+
+/** Page content without the Page/Header frame, for apps that bring their own. */
+export function AdoptionContent({ today = new Date() }: { today?: Date }) {
+  const paved = useApi(pavedApiRef);
+  const [filters, setFilters] = useState<FilterState>({
+    range: '28d',
+    from: isoDate(new Date(today.getTime() - 27 * 86400000)),
+    to: isoDate(today),
+    grouping: 'day',
+    owner: '',
+  });
+  const { from, to } = rangeDates(filters, today);
+  const query = useMemo<DevexQuery>(
+    () => ({ from, to, grouping: filters.grouping, owner: filters.owner || undefined }),
+    [from, to, filters.grouping, filters.owner],
+  );
+  // Coverage lists every owner, so it also feeds the team filter: it is
+  // asked without the owner filter.
+  const coverageQuery = useMemo<DevexQuery>(() => ({ from, to }), [from, to]);
+
+  const summary = useAsync(() => paved.summary(query), [paved, query]);
+  const timeseries = useAsync(() => paved.timeseries(query), [paved, query]);
+  const templates = useAsync(() => paved.templates(query), [paved, query]);
+  const funnel = useAsync(() => paved.funnel(query), [paved, query]);
+  const deployments = useAsync(() => paved.deployments(query), [paved, query]);
+  const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
+  const owners = (coverage.value?.items ?? []).map(i => i.owner).sort();
+
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12}>
+        <Filters state={filters} owners={owners} onChange={setFilters} />
+      </Grid>
+      <Grid item xs={12}>
+        <Loading state={summary}>{value => <KpiCards summary={value} />}</Loading>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Adoption over time" list="timeseries" query={query}>
+          <Loading state={timeseries}>{value => <AdoptionChart timeseries={value} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12} md={6}>
+        <Section title="Funnel" list="funnel" query={query}>
+          <Loading state={funnel}>{value => <Funnel funnel={value} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12} md={6}>
+        <Section title="Golden-path coverage per team" list="coverage" query={coverageQuery}>
+          <Loading state={coverage}>
+            {value => <CoverageByOwner coverage={value} selectedOwner={filters.owner} />}
+          </Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Templates" list="templates" query={query}>
+          <Loading state={templates}>{value => <TemplatesTable items={value.items} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Deployment frequency (DORA)" list="deployments" query={query}>
+          <Loading state={deployments}>{value => <DeploymentTiles items={value.items} />}</Loading>
+        </Section>
+      </Grid>
+    </Grid>
+  );
+}
+
+/**
+ * Golden paths adoption: for the platform team, whether developers use the
+ * golden paths, whether the runs succeed, and how fast services get healthy.
+ */
+export function AdoptionPage() {
+  return (
+    <Page themeId="tool">
+      <Header title="Golden paths adoption" subtitle="How developers use the platform's templates" />
+      <Content>
+        <ContentHeader title="Adoption" />
+        <AdoptionContent />
+      </Content>
+    </Page>
+  );
+}

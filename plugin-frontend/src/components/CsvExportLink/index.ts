@@ -1,0 +1,1 @@
+export { CsvExportLink } from './CsvExportLink';

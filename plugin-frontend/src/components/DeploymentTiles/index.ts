@@ -1,0 +1,1 @@
+export { DeploymentTiles, tierBands } from './DeploymentTiles';

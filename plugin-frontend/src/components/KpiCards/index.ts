@@ -1,0 +1,1 @@
+export { KpiCards } from './KpiCards';

@@ -1,0 +1,15 @@
+import { pavedPlugin } from './plugin';
+import alphaPlugin from './alpha';
+
+describe('paved frontend plugin', () => {
+  it('is the paved plugin in both frontend systems', () => {
+    expect(pavedPlugin.getId()).toBe('paved');
+    expect(alphaPlugin.pluginId).toBe('paved');
+    expect(alphaPlugin.getExtension('page:paved')).toBeDefined();
+    expect(alphaPlugin.getExtension('api:paved')).toBeDefined();
+  });
+
+  it('provides the paved API in the legacy system', () => {
+    expect([...pavedPlugin.getApis()].map(f => f.api.id)).toEqual(['plugin.paved.api']);
+  });
+});
