@@ -105,6 +105,10 @@ func millionRuns(b *testing.B) (*sqlstore.DB, time.Time) {
 			}
 		}
 		s.took = time.Since(start)
+		// Steady state: the write-ahead log checkpointed, as SQLite does on its own over time.
+		if _, s.err = s.db.SQL().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); s.err != nil {
+			return
+		}
 		fmt.Fprintf(os.Stderr, "devex bench: stored %d runs in %v (%.0f events/s)\n", summaryEvents, s.took.Round(time.Millisecond), summaryEvents/s.took.Seconds())
 	})
 	if s.err != nil {
@@ -120,16 +124,19 @@ func BenchmarkSummary1M(b *testing.B) {
 	svc := devex.NewService(db)
 	f := devex.Filter{From: end.AddDate(0, 0, -28), To: end}
 	ctx := context.Background()
-	var s devex.Summary
+	s, err := svc.Summary(ctx, f) // warm the page cache, as a running paved has it
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for i := 0; i < b.N; i++ {
-		var err error
 		if s, err = svc.Summary(ctx, f); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/summary")
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/summary")
 	if s.KPIs["runsStarted"].Value < 70_000 {
 		b.Fatalf("the summary saw %v runs in 28 days, want about 78,000", s.KPIs["runsStarted"].Value)
 	}

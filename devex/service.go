@@ -2,8 +2,10 @@ package devex
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -110,12 +112,14 @@ func round(v float64) float64 { return math.Round(v*10000) / 10000 }
 // Summary returns the KPIs of f and of the period before it.
 func (s *Service) Summary(ctx context.Context, f Filter) (Summary, error) {
 	prev := f.Previous()
+	// The two periods are independent reads: ask for them at once.
+	var old periodFigures
+	var oldErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { old, oldErr = s.figures(ctx, prev) })
 	cur, err := s.figures(ctx, f)
-	if err != nil {
-		return Summary{}, err
-	}
-	old, err := s.figures(ctx, prev)
-	if err != nil {
+	wg.Wait()
+	if err = errors.Join(err, oldErr); err != nil {
 		return Summary{}, err
 	}
 	kpi := func(get func(periodFigures) float64) KPI { return KPI{Value: get(cur), Previous: get(old)} }
