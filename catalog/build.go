@@ -136,7 +136,13 @@ func LocationKey(instance string) string { return "paved:" + instance }
 // could not be listed); a new entity never takes them.
 func Build(o Options, apps []InstanceApps, infra []Infra, taken map[string]bool) Built {
 	o = o.WithDefaults()
-	b := builder{o: o, out: Built{Renamed: map[string]string{}}, taken: map[string]bool{}, appRefs: map[appKey]string{}}
+	b := builder{o: o, out: Built{Renamed: map[string]string{}}, taken: map[string]bool{}, appRefs: map[appKey]string{},
+		infraIDs: map[string]bool{}, infraApps: map[string]*paved.App{}, entityRefs: map[string]string{}}
+	for _, r := range infra {
+		if r.ID != "" {
+			b.infraIDs[r.ID] = true
+		}
+	}
 	for ref := range taken {
 		b.taken[ref] = true
 	}
@@ -197,6 +203,14 @@ type builder struct {
 	dependsOn map[string][]string // component ref → resource refs
 	scratch   []byte
 	arena     []byte
+	// infraIDs are the resources being built; infraApps the Argo CD
+	// applications that deliver them, which become part of their Resource
+	// rather than Components of their own.
+	infraIDs  map[string]bool
+	infraApps map[string]*paved.App
+	// entityRefs maps the entity ref an application was created for
+	// (paved.dev/entity-ref) to its Component.
+	entityRefs map[string]string
 }
 
 func (b *builder) instance(name string) Instance {
@@ -247,11 +261,20 @@ func (b *builder) component(in Instance, app *paved.App) (component, bool) {
 		b.skip(source, "the application has no name")
 		return component{}, false
 	}
+	if id := app.Labels[LabelInfraID]; id != "" && b.infraIDs[id] && b.infraApps[id] == nil {
+		b.infraApps[id] = app
+		return component{}, false
+	}
 	name, ref, ok := b.name(KindComponent, in.Namespace, source, app.Name, in.Name, app.Namespace, app.Name)
 	if !ok {
 		return component{}, false
 	}
 	b.appRefs[key] = ref
+	if r, err := parseRef(app.Annotations[paved.AnnotationEntityRef], "component", in.Namespace); err == nil {
+		if _, dup := b.entityRefs[r]; !dup {
+			b.entityRefs[r] = ref
+		}
+	}
 
 	e := Entity{APIVersion: APIVersion, Kind: KindComponent}
 	e.Metadata.Name = name
@@ -427,6 +450,17 @@ func (b *builder) resources(infra []Infra) []resource {
 			e.Metadata.Annotations[AnnotationManagedByOriginLocation] = "url:" + b.o.LocationURL
 		}
 		setNonEmpty(e.Metadata.Annotations, AnnotationInfraStatus, r.Status)
+		if app := b.infraApps[r.ID]; app != nil {
+			ann := e.Metadata.Annotations
+			ann[AnnotationArgoAppName] = app.Name
+			ann[AnnotationArgoInstance] = app.Instance
+			setNonEmpty(ann, AnnotationArgoAppNamespace, app.Namespace)
+			setNonEmpty(ann, AnnotationSyncStatus, app.SyncStatus)
+			setNonEmpty(ann, AnnotationHealthStatus, app.HealthStatus)
+			if app.URL != "" {
+				e.Metadata.Links = []Link{{URL: app.URL, Title: "Argo CD", Icon: "dashboard", Type: "argocd"}}
+			}
+		}
 		e.Metadata.Tags = []string{"paved"}
 		e.Spec.Type = cmp.Or(strings.TrimSpace(r.Type), "resource")
 		e.Spec.Owner = b.o.DefaultOwner
@@ -450,7 +484,7 @@ func (b *builder) resources(infra []Infra) []resource {
 		}
 		if user == "" && r.EntityRef != "" {
 			if u, err := parseRef(r.EntityRef, "component", b.o.Namespace); err == nil {
-				user = u
+				user = cmp.Or(b.entityRefs[u], u)
 			} else {
 				b.skip(source, "ignored entity ref %q: %v", r.EntityRef, err)
 			}

@@ -334,3 +334,29 @@ func FuzzSanitizeName(f *testing.F) {
 		}
 	})
 }
+
+func TestBuildInfraDeliveredByArgoCD(t *testing.T) {
+	svc := app("prod", "orders-app")
+	svc.Annotations = map[string]string{paved.AnnotationEntityRef: "component:default/orders"}
+	delivery := app("prod", "postgresql-orders-db")
+	delivery.Labels = map[string]string{catalog.LabelInfraID: "r9", "paved.dev/infra-kind": "postgresql"}
+	stray := app("prod", "gone-db") // delivers a resource paved no longer lists
+	stray.Labels = map[string]string{catalog.LabelInfraID: "r-deleted"}
+	infra := []catalog.Infra{{ID: "r9", Name: "orders-db", Type: "postgresql", EntityRef: "component:default/orders"}}
+	b := catalog.Build(testOptions(), []catalog.InstanceApps{{Instance: "prod", Apps: []paved.App{svc, delivery, stray}}}, infra, nil)
+	checkValid(t, b.Items)
+	if got := fmt.Sprint(refs(b.Items)); got != "[component:default/gone-db component:default/orders-app resource:default/orders-db]" {
+		t.Fatalf("entities = %s", got)
+	}
+	res := decode(t, b.Items[2])
+	if res.Metadata.Annotations[catalog.AnnotationArgoAppName] != "postgresql-orders-db" || res.Metadata.Annotations[catalog.AnnotationHealthStatus] != "Healthy" ||
+		len(res.Metadata.Links) != 1 {
+		t.Errorf("the resource lacks its Argo CD application: %+v", res.Metadata)
+	}
+	if fmt.Sprint(res.Spec.DependencyOf) != "[component:default/orders-app]" {
+		t.Errorf("dependencyOf = %v, want the component created for component:default/orders", res.Spec.DependencyOf)
+	}
+	if comp := decode(t, b.Items[1]); fmt.Sprint(comp.Spec.DependsOn) != "[resource:default/orders-db]" {
+		t.Errorf("orders-app dependsOn = %v", comp.Spec.DependsOn)
+	}
+}

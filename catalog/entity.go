@@ -44,6 +44,11 @@ const (
 	LabelHealthStatus = "argocd/health-status"
 )
 
+// LabelInfraID marks the Argo CD application that delivers a provisioned
+// resource (infra/manifests puts it there): it shows on the Resource, not as
+// a Component.
+const LabelInfraID = "paved.dev/infra-id"
+
 // Entity is a Backstage catalog entity, with the fields paved fills. The
 // field order is the order of the JSON and YAML that paved serves.
 type Entity struct {
