@@ -242,7 +242,7 @@ func TestDevexLists(t *testing.T) {
 
 	var fn struct{ Stages []devex.Stage }
 	get("funnel"+q+"&template=template:default/service", &fn)
-	wantFn := []devex.Stage{{"started", 3}, {"succeeded", 2}, {"registered", 1}, {"healthy", 1}}
+	wantFn := []devex.Stage{{Name: "started", Count: 3}, {Name: "succeeded", Count: 2}, {Name: "registered", Count: 1}, {Name: "healthy", Count: 1}}
 	if !reflect.DeepEqual(fn.Stages, wantFn) {
 		t.Errorf("funnel = %+v, want %+v", fn.Stages, wantFn)
 	}
