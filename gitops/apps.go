@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,8 +47,14 @@ func (w AppWriter) AppPath(name string) string {
 	return path.Join(dir, name+".yaml")
 }
 
+// fileReader is what the conflict check needs; *Repo has it.
+type fileReader interface {
+	ReadFile(ctx context.Context, p string) ([]byte, error)
+}
+
 // CommitApp writes req's Application and reports where the commit landed.
-// Committing the same request twice makes no second commit.
+// As in api mode, the same request twice makes no second commit, and a
+// different spec for an existing file is a conflict unless req.Upsert.
 func (w AppWriter) CommitApp(ctx context.Context, req paved.AppRequest) (Result, error) {
 	ns := w.Namespace
 	if ns == "" {
@@ -56,6 +63,15 @@ func (w AppWriter) CommitApp(ctx context.Context, req paved.AppRequest) (Result,
 	body, err := ApplicationYAML(req, w.DefaultProject, ns)
 	if err != nil {
 		return Result{}, err
+	}
+	if fr, ok := w.Repo.(fileReader); ok && !req.Upsert {
+		old, err := fr.ReadFile(ctx, w.AppPath(req.Name))
+		switch {
+		case err == nil && !bytes.Equal(old, body):
+			return Result{}, paved.Errorf(paved.EConflict, "%s already exists in the GitOps repository with a different spec; set upsert to replace it", w.AppPath(req.Name))
+		case err != nil && paved.ErrorCode(err) != paved.ENotFound:
+			return Result{}, err
+		}
 	}
 	ch := Change{
 		Message: fmt.Sprintf("Add Argo CD application %s\n\nWritten by paved for %s.", req.Name, orUnknown(req.Annotations[paved.AnnotationUserRef])),

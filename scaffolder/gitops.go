@@ -34,9 +34,9 @@ func (h *appActions) checkGitOps(ci createInput) []paved.FieldError {
 	return fields
 }
 
-// commitApp is create-argocd-app in gitops mode. Writing the same request
-// again makes no commit and reports created=false; a different spec replaces
-// the file (git keeps the history, and a review branch lets people look first).
+// commitApp is create-argocd-app in gitops mode. As in api mode, the same
+// request again makes no commit and reports created=false, and a different
+// spec is a conflict unless upsert is set.
 func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[string]any, error) {
 	res, err := h.GitOps.CommitApp(ctx, req)
 	if err != nil {

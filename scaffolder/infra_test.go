@@ -107,12 +107,21 @@ func TestCreateAppGitOpsMode(t *testing.T) {
 	if err != nil || again["created"] != false || again["commit"] != out["commit"] {
 		t.Errorf("the same request again = %v, %v; want no new commit", again, err)
 	}
+	changed := strings.Replace(in, `"path":"deploy"`, `"path":"deploy/v2"`, 1)
+	if _, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(changed), nil); paved.ErrorCode(err) != paved.EConflict {
+		t.Errorf("a different spec without upsert: %v, want conflict", err)
+	}
+	upsert := strings.Replace(changed, `"mode":"gitops"`, `"mode":"gitops","upsert":true`, 1)
+	up, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(upsert), nil)
+	if err != nil || up["created"] != true || !strings.Contains(gitopstest.Git(t, f.dir, "show", "main:apps/payments.yaml"), "path: deploy/v2") {
+		t.Errorf("upsert = %v, %v; want a new commit with the new path", up, err)
+	}
 	wait := strings.Replace(in, `"mode":"gitops"`, `"mode":"gitops","wait":true`, 1)
 	if _, err := f.reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(wait), nil); !strings.Contains(strings.Join(fieldsOf(err), ","), "wait") {
 		t.Errorf("wait in gitops mode: %v, want a 400 naming wait", err)
 	}
-	if n := gitopstest.Commits(t, f.dir, "main"); n != 1 {
-		t.Errorf("main has %d commits, want 1", n)
+	if n := gitopstest.Commits(t, f.dir, "main"); n != 2 {
+		t.Errorf("main has %d commits, want 2 (create, upsert)", n)
 	}
 }
 
