@@ -32,6 +32,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTask$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISODuration$$' -fuzztime $(FUZZTIME) ./devex
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKind$$' -fuzztime $(FUZZTIME) ./infra
+	$(GO) test -run '^$$' -fuzz '^FuzzSanitizeName$$' -fuzztime $(FUZZTIME) ./catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendJSON$$' -fuzztime $(FUZZTIME) ./catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzCursors$$' -fuzztime $(FUZZTIME) ./catalog
 
 ## bench: benchmarks with their figures (ns/op, allocations, custom metrics)
 bench:
