@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/paved-dev/paved/catalog"
@@ -158,5 +159,31 @@ func testCatalog(t *testing.T, db *sqlstore.DB) {
 	}
 	if string(items[n-1].Entity) != fmt.Sprintf(`{"n":%d}`, n-1) {
 		t.Errorf("last added entity = %s", items[n-1].Entity)
+	}
+
+	// Two writers from the same head (a lease that expired under a slow
+	// refresh): exactly one wins, the other changes nothing.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = db.ApplyCatalogChanges(ctx, st5, []catalog.Change{
+				{Op: catalog.OpAdded, EntityRef: fmt.Sprintf("component:default/racer-%d", i), LocationKey: "paved:x", Entity: []byte(`{}`)},
+			})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, catalog.ErrStale):
+			t.Errorf("a losing writer got %v, want ErrStale", err)
+		}
+	}
+	st6, _, err := db.CatalogEntities(ctx)
+	if won != 1 || err != nil || st6.Seq != st5.Seq+1 {
+		t.Errorf("%d writers won, head %+v (%v); want one and seq %d", won, st6, err, st5.Seq+1)
 	}
 }
