@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -121,8 +122,12 @@ func TestOpenConcurrently(t *testing.T) {
 	if err := dbs[0].SQL().QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", n)
+	files, err := filepath.Glob("migrations/*.sql") // the test runs in the package directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(files) {
+		t.Errorf("schema_migrations has %d rows, want one per migration file (%d)", n, len(files))
 	}
 	if dbs[0].Engine() != "postgres" {
 		t.Errorf("Engine() = %q, want postgres", dbs[0].Engine())
