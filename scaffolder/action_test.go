@@ -34,7 +34,7 @@ func echoAction() Action {
 				"flag": Schema{"type": "boolean"},
 			}, "flag"),
 		}, "name"),
-		Output: Schema{"type": "object", "properties": Schema{"name": Schema{"type": "string"}}, "required": []string{"name"}},
+		Output:   Schema{"type": "object", "properties": Schema{"name": Schema{"type": "string"}}, "required": []string{"name"}},
 		Examples: []Example{{Description: "echo", Input: map[string]any{"name": "a"}}},
 		Handler: func(_ context.Context, in Input) (map[string]any, error) {
 			var v struct{ Name string }
