@@ -12,6 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
 	"github.com/paved-dev/paved"
 )
 
@@ -64,6 +68,8 @@ type RefresherOptions struct {
 	// MaxChanges is the most changes one response folds; a client further
 	// behind gets a reset. Default 10,000.
 	MaxChanges int
+	// Meter records the refreshes (paved.catalog.*); default none.
+	Meter metric.Meter
 }
 
 // Refresher keeps the catalog's snapshot current: the replica holding the
@@ -84,6 +90,10 @@ type Refresher struct {
 	lastInfra []Infra
 	lastSkips map[string]string
 	renamed   map[string]string
+
+	refreshes metric.Float64Histogram
+	changes   metric.Int64Counter
+	skipped   atomic.Int64
 }
 
 // NewRefresher returns a Refresher serving an empty snapshot until the first
@@ -113,7 +123,37 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	}
 	r := &Refresher{o: o, log: o.Logger, changed: make(chan struct{}), lastSkips: map[string]string{}, renamed: map[string]string{}}
 	r.snap.Store(NewSnapshot(State{}, nil))
+	r.instrument(o.Meter)
 	return r
+}
+
+// instrument creates the catalog's metrics; instruments that fail to be
+// created stay no-ops, as metrics must never stop the catalog.
+func (r *Refresher) instrument(m metric.Meter) {
+	if m == nil {
+		m = noop.NewMeterProvider().Meter("")
+	}
+	var err error
+	if r.refreshes, err = m.Float64Histogram("paved.catalog.refresh.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of catalog refreshes from Argo CD, by result.")); err != nil {
+		r.refreshes, _ = noop.NewMeterProvider().Meter("").Float64Histogram("")
+	}
+	if r.changes, err = m.Int64Counter("paved.catalog.changes", metric.WithUnit("{change}"),
+		metric.WithDescription("Entity changes written to the change log, by op.")); err != nil {
+		r.changes, _ = noop.NewMeterProvider().Meter("").Int64Counter("")
+	}
+	_, _ = m.Int64ObservableGauge("paved.catalog.entities", metric.WithUnit("{entity}"),
+		metric.WithDescription("Entities in this replica's snapshot."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(r.Snapshot().Len()))
+			return nil
+		}))
+	_, _ = m.Int64ObservableGauge("paved.catalog.skipped", metric.WithUnit("{source}"),
+		metric.WithDescription("Applications and resources the last refresh could not turn into entities."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(r.skipped.Load())
+			return nil
+		}))
 }
 
 // Snapshot returns the current snapshot; it never blocks.
@@ -178,8 +218,19 @@ func (r *Refresher) Refresh(ctx context.Context) (bool, error) {
 	}
 	r.refresh.Lock()
 	defer r.refresh.Unlock()
+	started := time.Now()
+	err = r.refreshLocked(ctx)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	r.refreshes.Record(ctx, time.Since(started).Seconds(), metric.WithAttributes(attribute.String("result", result)))
+	return true, err
+}
+
+func (r *Refresher) refreshLocked(ctx context.Context) error {
 	if err := r.syncLocked(ctx); err != nil {
-		return true, err
+		return err
 	}
 	started := time.Now()
 	cur := r.Snapshot()
@@ -187,19 +238,26 @@ func (r *Refresher) Refresh(ctx context.Context) (bool, error) {
 	next := NewSnapshot(cur.State, items)
 	changes := Diff(cur, next)
 	if len(changes) == 0 && cur.State.Epoch != "" {
-		return true, nil
+		return nil
 	}
 	st, err := r.o.Store.ApplyCatalogChanges(ctx, cur.State, changes)
 	if errors.Is(err, ErrStale) {
 		// Another replica held the lease a moment ago and wrote; follow it
 		// now and refresh on the next tick.
-		return true, r.syncLocked(ctx)
+		return r.syncLocked(ctx)
 	}
 	if err != nil {
-		return true, err
+		return err
 	}
 	next.State = st
 	r.swap(next)
+	byOp := map[Op]int64{}
+	for _, c := range changes {
+		byOp[c.Op]++
+	}
+	for op, n := range byOp {
+		r.changes.Add(ctx, n, metric.WithAttributes(attribute.String("op", string(op))))
+	}
 	r.log.Info("catalog refreshed", "entities", next.Len(), "changes", len(changes),
 		"cursor", st.Cursor(), "duration_ms", time.Since(started).Milliseconds())
 	if st.Seq-st.PrunedSeq > r.o.Retention+r.o.Retention/10 {
@@ -207,7 +265,7 @@ func (r *Refresher) Refresh(ctx context.Context) (bool, error) {
 			r.log.Warn("catalog: pruning the change log failed", "error", err)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // build lists every source and builds the entities. An instance (or the
@@ -264,6 +322,7 @@ func (r *Refresher) logNews(b Built) {
 		}
 	}
 	r.lastSkips = skips
+	r.skipped.Store(int64(len(b.Skips)))
 	for src, ref := range b.Renamed {
 		if r.renamed[src] != ref {
 			r.log.Info("catalog: entity name differs from the source's name", "source", src, "entity", ref)

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/argocd/argocdtest"
@@ -279,5 +282,45 @@ func TestRefresherRunAndRelease(t *testing.T) {
 	ok, err := store.AcquireLease(context.Background(), catalog.LeaseName, "other", time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("lease after Run stopped: %v, %v", ok, err)
+	}
+}
+
+func TestRefresherMetrics(t *testing.T) {
+	client, _ := argo(t, "prod")
+	createApp(t, client, "prod", "a", nil)
+	createApp(t, client, "prod", "b", nil)
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	r := catalog.NewRefresher(catalog.RefresherOptions{
+		Options: catalog.Options{Instances: []catalog.Instance{{Name: "prod"}}},
+		Apps:    client, Store: openStore(t, filepath.Join(t.TempDir(), "paved.db")),
+		Meter: provider.Meter("test"),
+	})
+	mustRefresh(t, r, true)
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Gauge[int64]:
+				got[m.Name] = d.DataPoints[0].Value
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					op, _ := p.Attributes.Value("op")
+					got[m.Name+"/"+op.AsString()] += p.Value
+				}
+			case metricdata.Histogram[float64]:
+				got[m.Name] = int64(d.DataPoints[0].Count)
+			}
+		}
+	}
+	want := map[string]int64{"paved.catalog.entities": 2, "paved.catalog.changes/added": 2, "paved.catalog.refresh.duration": 1, "paved.catalog.skipped": 0}
+	for k, v := range want {
+		if n, ok := got[k]; !ok || n != v {
+			t.Errorf("%s = %d (present %v), want %d; all: %v", k, n, ok, v, got)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/config"
 )
@@ -12,7 +14,8 @@ import (
 // startCatalog starts the catalog's refresher in the background and returns
 // it (nil when the catalog is disabled) with a function that stops it and
 // waits until it has given its lease up.
-func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, apps catalog.Apps, infra catalog.InfraLister, logger *slog.Logger) (*catalog.Refresher, func()) {
+func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, apps catalog.Apps, infra catalog.InfraLister,
+	meter metric.Meter, logger *slog.Logger) (*catalog.Refresher, func()) {
 	if cfg.Catalog.Disabled {
 		return nil, func() {}
 	}
@@ -50,6 +53,7 @@ func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, a
 		Logger:    logger.With("component", "catalog"),
 		Interval:  c.Interval.D(),
 		Retention: c.Retention,
+		Meter:     meter,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -114,7 +114,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	refresher, stopCatalog := startCatalog(ctx, cfg, store, argo, inf.catalog, logger)
+	refresher, stopCatalog := startCatalog(ctx, cfg, store, argo, inf.catalog, tel.Meter.Meter("github.com/paved-dev/paved/catalog"), logger)
 	defer stopCatalog()
 	var entities server.Catalog // stays nil, not a nil *Refresher, when the catalog is off
 	if refresher != nil {
