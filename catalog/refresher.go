@@ -85,6 +85,7 @@ type Refresher struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed at the next swap
+	trigger chan struct{}
 
 	refresh   sync.Mutex // one refresh or sync at a time
 	lastInfra []Infra
@@ -121,7 +122,7 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Refresher{o: o, log: o.Logger, changed: make(chan struct{}), lastSkips: map[string]string{}, renamed: map[string]string{}}
+	r := &Refresher{o: o, log: o.Logger, changed: make(chan struct{}), trigger: make(chan struct{}, 1), lastSkips: map[string]string{}, renamed: map[string]string{}}
 	r.snap.Store(NewSnapshot(State{}, nil))
 	r.instrument(o.Meter)
 	return r
@@ -173,13 +174,27 @@ func (r *Refresher) changedCh() <-chan struct{} {
 	return r.changed
 }
 
+// MinGap is the least time between two refreshes that Trigger causes.
+const MinGap = 2 * time.Second
+
+// Trigger asks Run for a refresh soon, sooner than the interval: after paved
+// created or deleted an application, or on an Argo CD watch event. Calls
+// within MinGap of the last refresh fold into one; it never blocks.
+func (r *Refresher) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
 // Run refreshes (or follows the store) until ctx ends, then gives the lease up.
 func (r *Refresher) Run(ctx context.Context) error {
 	var last time.Time
+	pending := false
 	step := func() {
 		var err error
-		if time.Since(last) >= r.o.Interval {
-			last = time.Now()
+		if since := time.Since(last); since >= r.o.Interval || (pending && since >= MinGap) {
+			last, pending = time.Now(), false
 			_, err = r.Refresh(ctx)
 		} else {
 			err = r.Sync(ctx)
@@ -198,6 +213,9 @@ func (r *Refresher) Run(ctx context.Context) error {
 			defer cancel()
 			_ = r.o.Store.ReleaseLease(rctx, LeaseName, r.o.Holder)
 			return nil
+		case <-r.trigger:
+			pending = true
+			step()
 		case <-t.C:
 			step()
 		}

@@ -324,3 +324,31 @@ func TestRefresherMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestRefresherTrigger(t *testing.T) {
+	client, _ := argo(t, "prod")
+	createApp(t, client, "prod", "first", nil)
+	r := catalog.NewRefresher(catalog.RefresherOptions{
+		Options: catalog.Options{Instances: []catalog.Instance{{Name: "prod"}}},
+		Apps:    client, Store: openStore(t, filepath.Join(t.TempDir(), "paved.db")),
+		Interval: time.Hour, SyncInterval: 50 * time.Millisecond, // only a trigger can refresh again
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(name string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, ok := r.Snapshot().Get("component:default/" + name); ok {
+				return
+			}
+		}
+		t.Fatalf("%s never appeared; catalog holds %s", name, names(r.Snapshot()))
+	}
+	waitFor("first")
+	createApp(t, client, "prod", "second", nil)
+	r.Trigger()
+	r.Trigger() // folds into the same refresh
+	waitFor("second")
+}
