@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"sort"
 	"strings"
 	"sync"
@@ -204,21 +205,118 @@ func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 		return err
 	}
 	rows = rows[:0]
-	userDays := map[[2]string]bool{}
 	for k := range users {
 		rows = append(rows, []any{k.day, k.template, k.owner, k.user})
-		userDays[[2]string{k.user, k.day}] = true
 	}
 	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily_users (day, template_ref, owner, user_ref) VALUES `,
 		` ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`, rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
-	for k := range userDays {
-		rows = append(rows, []any{k[0], k[1]})
+	return db.markDayUsers(ctx, tx, users)
+}
+
+// markDayUsers sets the users' bits in the bitmaps of their days, numbering
+// users seen for the first time.
+func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users map[userKey]bool) error {
+	if len(users) == 0 {
+		return nil
 	}
-	return db.insertRows(ctx, tx, `INSERT INTO devex_user_days (user_ref, day) VALUES `,
-		` ON CONFLICT (user_ref, day) DO NOTHING`, rows)
+	byDay := map[string][]string{}
+	seen := map[string]bool{}
+	var refs []string
+	for k := range users {
+		byDay[k.day] = append(byDay[k.day], k.user)
+		if !seen[k.user] {
+			seen[k.user] = true
+			refs = append(refs, k.user)
+		}
+	}
+	sort.Strings(refs) // new users get their numbers in a stable order
+	ordinals := map[string]int64{}
+	err := db.inBatches(ctx, tx, `SELECT user_ref, ordinal FROM devex_users WHERE user_ref IN `, refs, func(rows *sql.Rows) error {
+		var ref string
+		var n int64
+		if err := rows.Scan(&ref, &n); err != nil {
+			return err
+		}
+		ordinals[ref] = n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ordinal), -1) + 1 FROM devex_users`).Scan(&next); err != nil {
+		return err
+	}
+	var fresh [][]any
+	for _, ref := range refs {
+		if _, ok := ordinals[ref]; !ok {
+			ordinals[ref] = next
+			fresh = append(fresh, []any{ref, next})
+			next++
+		}
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_users (user_ref, ordinal) VALUES `, ``, fresh); err != nil {
+		return err
+	}
+	days := make([]string, 0, len(byDay))
+	for d := range byDay {
+		days = append(days, d)
+	}
+	bitmaps := map[string][]byte{}
+	err = db.inBatches(ctx, tx, `SELECT day, bits FROM devex_day_users WHERE day IN `, days, func(rows *sql.Rows) error {
+		var d string
+		var b []byte
+		if err := rows.Scan(&d, &b); err != nil {
+			return err
+		}
+		bitmaps[d] = b
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	out := make([][]any, 0, len(days))
+	for _, d := range days {
+		b := bitmaps[d]
+		for _, ref := range byDay[d] {
+			n := ordinals[ref]
+			if need := int(n/8) + 1; len(b) < need {
+				b = append(b, make([]byte, need-len(b))...)
+			}
+			b[n/8] |= 1 << (n % 8)
+		}
+		out = append(out, []any{d, b})
+	}
+	return db.insertRows(ctx, tx, `INSERT INTO devex_day_users (day, bits) VALUES `,
+		` ON CONFLICT (day) DO UPDATE SET bits = excluded.bits`, out)
+}
+
+// inBatches runs head + "(?, …)" for keys in batches, calling scan per row.
+func (db *DB) inBatches(ctx context.Context, tx *sql.Tx, head string, keys []string, scan func(*sql.Rows) error) error {
+	for start := 0; start < len(keys); start += idBatch {
+		batch := keys[start:min(start+idBatch, len(keys))]
+		args := make([]any, len(batch))
+		for i, k := range batch {
+			args[i] = k
+		}
+		rows, err := tx.QueryContext(ctx, db.dialect.Rebind(head+`(`+placeholders(len(batch))+`)`), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rowsPerInsert bounds the rows of one multi-row INSERT: one statement per
@@ -462,20 +560,42 @@ func (db *DB) ActiveUsers(ctx context.Context, f devex.Filter) (int64, error) {
 	where, args := rollupWhere(f)
 	q := `SELECT COUNT(DISTINCT user_ref) FROM devex_daily_users WHERE ` + where
 	if f.Owner == "" && f.Template == "" {
-		// Without a filter, walk the users one index seek at a time (a
-		// loose index scan) and ask each whether it has a day in range: the
-		// cost follows the number of users, not of runs.
-		q = `WITH RECURSIVE users (ref) AS (
-				SELECT MIN(user_ref) FROM devex_user_days
-				UNION ALL
-				SELECT (SELECT MIN(user_ref) FROM devex_user_days WHERE user_ref > users.ref) FROM users WHERE users.ref IS NOT NULL)
-			SELECT COUNT(*) FROM users WHERE ref IS NOT NULL AND EXISTS (
-				SELECT 1 FROM devex_user_days d WHERE d.user_ref = users.ref AND d.day >= ? AND d.day < ?)`
-		args = []any{f.FromDay(), f.ToDay()}
+		return db.dayUsers(ctx, f.FromDay(), f.ToDay())
 	}
 	var n int64
 	if err := db.queryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("active users: %w", err)
+	}
+	return n, nil
+}
+
+// dayUsers ORs the user bitmaps of the days in [from, to) and counts the bits:
+// the cost follows the number of days and users, not of runs.
+func (db *DB) dayUsers(ctx context.Context, from, to string) (int64, error) {
+	rows, err := db.query(ctx, `SELECT bits FROM devex_day_users WHERE day >= ? AND day < ?`, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	defer rows.Close()
+	var union []byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return 0, fmt.Errorf("active users: %w", err)
+		}
+		if len(b) > len(union) {
+			union = append(union, make([]byte, len(b)-len(union))...)
+		}
+		for i, x := range b {
+			union[i] |= x
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	var n int64
+	for _, x := range union {
+		n += int64(bits.OnesCount8(x))
 	}
 	return n, nil
 }
@@ -827,7 +947,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_components WHERE removed_at < ?`, db.dialect.Time(rawBefore)},
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
-		{`DELETE FROM devex_user_days WHERE day < ?`, rollup},
+		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
 	}
 	var total int64
 	for _, s := range stmts {

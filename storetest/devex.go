@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ var devexTests = []struct {
 	{"DevexComponentsCoverage", testDevexCoverage},
 	{"DevexAppsAndDeployments", testDevexApps},
 	{"DevexRetention", testDevexRetention},
+	{"DevexDistinctUsersOverRanges", testDevexDistinctUsers},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)
@@ -409,5 +411,46 @@ func testDevexRetention(t *testing.T, db *sqlstore.DB) {
 	tot, err = db.RunTotals(ctx, devex.Filter{From: from, To: from.AddDate(0, 0, 300)})
 	if err != nil || tot.Started != 1 {
 		t.Errorf("RunTotals after rollup retention = %+v, %v; want only the recent run", tot, err)
+	}
+}
+
+// testDevexDistinctUsers spreads 30 users over 10 days, in batches that
+// revisit days, and checks distinct users over ranges with and without
+// filters against a count made here.
+func testDevexDistinctUsers(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	from := devexDay.Truncate(24 * time.Hour)
+	type key struct{ day, user int }
+	active := map[key]bool{}
+	var batch []devex.Run
+	for i := range 200 {
+		day, user := i*7%10, i*11%30
+		active[key{day, user}] = true
+		r := devexRun(fmt.Sprintf("r%03d", i), "template:default/a", fmt.Sprintf("user:default/u%02d", user), devex.TaskCompleted,
+			from.AddDate(0, 0, day).Add(time.Duration(i)*time.Second), time.Second)
+		batch = append(batch, r)
+		if len(batch) == 37 {
+			upsertRuns(t, db, batch...)
+			batch = nil
+		}
+	}
+	upsertRuns(t, db, batch...)
+	for _, rng := range [][2]int{{0, 10}, {0, 1}, {3, 5}, {9, 10}, {10, 12}} {
+		want := map[int]bool{}
+		for k := range active {
+			if k.day >= rng[0] && k.day < rng[1] {
+				want[k.user] = true
+			}
+		}
+		f := devex.Filter{From: from.AddDate(0, 0, rng[0]), To: from.AddDate(0, 0, rng[1])}
+		got, err := db.ActiveUsers(ctx, f)
+		if err != nil || got != int64(len(want)) {
+			t.Errorf("ActiveUsers(days %v) = %d, %v; want %d", rng, got, err, len(want))
+		}
+		f.Template = "template:default/a" // the filtered path counts the same users
+		got, err = db.ActiveUsers(ctx, f)
+		if err != nil || got != int64(len(want)) {
+			t.Errorf("ActiveUsers(days %v, template) = %d, %v; want %d", rng, got, err, len(want))
+		}
 	}
 }

@@ -47,12 +47,18 @@ CREATE TABLE devex_daily_users (
 	PRIMARY KEY (day, template_ref, owner, user_ref)
 ) WITHOUT ROWID;
 
--- The days each user started a run: distinct users over any range are then
--- one index seek per user (a loose scan), not a scan of every run.
-CREATE TABLE devex_user_days (
-	user_ref TEXT NOT NULL,
-	day      TEXT NOT NULL,
-	PRIMARY KEY (user_ref, day)
+-- Every user who ever started a run, numbered for the daily bitmaps.
+CREATE TABLE devex_users (
+	user_ref TEXT PRIMARY KEY,
+	ordinal  INTEGER NOT NULL UNIQUE
+);
+
+-- Per day, a bitmap of the ordinals of the users who started a run: the
+-- distinct users of any range are the OR of its days, whatever the number
+-- of runs.
+CREATE TABLE devex_day_users (
+	day  TEXT PRIMARY KEY,
+	bits BLOB NOT NULL
 ) WITHOUT ROWID;
 
 -- Catalog components as the last catalog read saw them.
