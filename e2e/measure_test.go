@@ -18,7 +18,7 @@ import (
 // never asserted.
 func (w *world) measure(t *testing.T) {
 	ctx := w.ctx(t)
-	const rounds = 7 // after one warm-up round
+	const rounds = 15 // after one warm-up round
 	ns := "measure-" + w.sfx
 	repo := w.st.GitURL("plain")
 

@@ -369,15 +369,29 @@ func (w *world) restartAndRelogin(t *testing.T) {
 		out string
 		err error
 	}
+	// argocd-server logs each gRPC call with its request: the wait's polls
+	// are the Gets of this app after this point.
+	polls := func() int {
+		n := 0
+		for _, line := range strings.Split(w.st.Logs("argocd-server", 1<<20), "\n") {
+			if strings.Contains(line, "received unary call /application.ApplicationService/Get") && strings.Contains(line, `name:\"`+name+`\"`) {
+				n++
+			}
+		}
+		return n
+	}
+	before := polls()
 	done := make(chan result, 1)
 	go func() {
 		out, err := w.p.CLI(ctx, input(map[string]any{"instance": "stack-login", "name": name, "timeout": "4m"}),
 			"actions", "invoke", "paved:wait-argocd-app", "--input", "-")
 		done <- result{out, err}
 	}()
-	// The app is manual and never synced, so the wait cannot end by itself;
-	// the audit log proves below that it had started before the restart.
-	time.Sleep(3 * time.Second)
+	// The app is manual and never synced, so the wait cannot end by itself.
+	eventually(t, time.Minute, "the wait polling Argo CD", func() (bool, string) {
+		n := polls()
+		return n > before, fmt.Sprintf("%d Gets of %s before the wait, %d now", before, name, n)
+	})
 	select {
 	case r := <-done:
 		t.Fatalf("the wait ended before any sync: %s %v", r.out, r.err)
