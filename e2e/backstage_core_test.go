@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +97,8 @@ func TestBackstageRunsPavedActions(t *testing.T) {
 	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Config: fmt.Sprintf(`
 backstage:
   discovery: http://%s/api/{{pluginId}}
+devex:
+  interval: 10s
 argocd:
   instances:
     - name: default
@@ -179,10 +183,83 @@ argocd:
 	if strings.Count(list, "scaffolder") != 3 || !strings.Contains(list, "failed") {
 		t.Fatalf("audit log should show 3 calls by the scaffolder, one failed:\n%s", list)
 	}
+	// Adoption metrics: paved collects the scaffolder's tasks with its own
+	// plugin token and its summary shows exactly these three runs.
+	checkDevexSummary(t, ctx, p, []backstagehost.Task{task, again, changed})
+
 	if strings.Contains(p.Log(), "e2e-argo-password") {
 		t.Fatal("the Argo CD password appears in paved's log")
 	}
 	if logins := argo.Calls("/session.SessionService/Create"); logins != 1 {
 		t.Fatalf("paved logged in %d times, want once", logins)
 	}
+}
+
+// checkDevexSummary waits for paved's collector to see the tasks and checks
+// the summary counts them exactly: started, succeeded, failed.
+func checkDevexSummary(t *testing.T, ctx context.Context, p *pavedproc.Paved, tasks []backstagehost.Task) {
+	t.Helper()
+	wantOK, wantFailed := 0, 0
+	for _, tk := range tasks {
+		switch tk.Status {
+		case "completed":
+			wantOK++
+		case "failed":
+			wantFailed++
+		}
+	}
+	type kpi struct{ Value float64 }
+	var summary struct {
+		Kpis map[string]kpi `json:"kpis"`
+	}
+	var templates struct {
+		Items []struct {
+			TemplateRef        string  `json:"templateRef"`
+			Runs               int     `json:"runs"`
+			Succeeded          int     `json:"succeeded"`
+			Failed             int     `json:"failed"`
+			P50DurationSeconds float64 `json:"p50DurationSeconds"`
+			TimeSavedSeconds   float64 `json:"timeSavedSeconds"`
+		} `json:"items"`
+	}
+	get := func(path string, out any) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.BaseURL+"/api/paved/devex/v1/"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := get("summary", &summary)
+		if err == nil && int(summary.Kpis["runsStarted"].Value) == len(tasks) &&
+			int(summary.Kpis["runsSucceeded"].Value) == wantOK && int(summary.Kpis["runsFailed"].Value) == wantFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("devex summary never showed %d runs (%d ok, %d failed): %+v (err %v)", len(tasks), wantOK, wantFailed, summary.Kpis, err)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if err := get("templates", &templates); err != nil {
+		t.Fatal(err)
+	}
+	if len(templates.Items) != 1 || templates.Items[0].TemplateRef != "template:default/paved-core" ||
+		templates.Items[0].Runs != len(tasks) || templates.Items[0].Succeeded != wantOK || templates.Items[0].Failed != wantFailed {
+		t.Fatalf("per-template figures: %+v", templates.Items)
+	}
+	if templates.Items[0].P50DurationSeconds <= 0 {
+		t.Fatalf("run durations missing: %+v", templates.Items[0])
+	}
+	// time-saved PT2H on the template, counted for the successful runs.
+	if templates.Items[0].TimeSavedSeconds != float64(wantOK*7200) {
+		t.Fatalf("time saved = %v, want %d", templates.Items[0].TimeSavedSeconds, wantOK*7200)
+	}
+	t.Logf("E2E devex summary: %d runs, %d succeeded, %d failed, p50 %.1fs", len(tasks), wantOK, wantFailed, templates.Items[0].P50DurationSeconds)
 }
