@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/paved-dev/paved.Version=$(VERSION)
 PG_SCRIPT := scripts/pg-test-server.sh
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-go fuzz bench lint e2e dev-stack dev-stack-down clean
+.PHONY: run build test fuzz bench lint test-ts build-ts e2e dev-stack dev-stack-down clean
 
 ## run: start paved on its embedded defaults (SQLite under .data/, no Argo CD yet)
 run:
@@ -24,6 +24,21 @@ test: lint
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory test-ts
+
+# node_modules follows package-lock.json: npm ci runs only when the lock changed.
+node_modules/.paved-stamp: package-lock.json package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## test-ts: the TypeScript packages' tests (type check, then each workspace's tests)
+test-ts: node_modules/.paved-stamp
+	npm run tsc
+	npm test
+
+## build-ts: build the Backstage backend modules a plain Node backend loads (e2e)
+build-ts: node_modules/.paved-stamp
+	npm run build -w plugins/scaffolder-backend-module-paved -w plugins/catalog-backend-module-paved
 
 ## fuzz: every fuzz target for a bounded time (FUZZTIME per target)
 fuzz:
@@ -47,7 +62,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## e2e: the end-to-end suite against a real Argo CD, Kubernetes API and Backstage
-e2e:
+e2e: build-ts
 	@bash e2e/install-deps.sh
 	$(GO) run ./e2e/cmd/devstack build
 	@$(PG_SCRIPT) start >/dev/null
