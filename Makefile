@@ -66,7 +66,7 @@ e2e: build-ts
 	@bash e2e/install-deps.sh
 	$(GO) run ./e2e/cmd/devstack build
 	@$(PG_SCRIPT) start >/dev/null
-	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -tags e2e -timeout 75m -v ./e2e/...
+	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -p 1 -tags e2e -timeout 75m -v ./e2e/... ./catalog/...
 
 ## dev-stack: start Argo CD + Kubernetes + Backstage and a paved wired to them, and leave them running
 dev-stack:
