@@ -3,6 +3,13 @@ import { Period, Timeseries } from '../../api';
 import { formatCount } from '../format';
 
 const useStyles = makeStyles(theme => ({
+  labels: { position: 'relative', height: 16, marginTop: 2 },
+  label: {
+    position: 'absolute',
+    whiteSpace: 'nowrap',
+    fontSize: 10,
+    color: theme.palette.text.secondary,
+  },
   legend: { display: 'flex', gap: theme.spacing(2), marginTop: theme.spacing(1) },
   swatch: {
     display: 'inline-block',
@@ -13,6 +20,9 @@ const useStyles = makeStyles(theme => ({
   },
 }));
 
+// Bars are drawn in a fixed 1000×160 box stretched to the card's width;
+// the period labels are HTML below it so they are not stretched with the bars.
+const width = 1000;
 const height = 160;
 const barGap = 2;
 
@@ -29,7 +39,6 @@ export function AdoptionChart({ timeseries }: { timeseries: Timeseries }) {
     return <Typography color="textSecondary">No template runs in this period.</Typography>;
   }
   const max = Math.max(1, ...items.map(p => p.runsStarted));
-  const width = Math.max(items.length * 14, 300);
   const barWidth = width / items.length - barGap;
   const labelEvery = Math.ceil(items.length / 8);
   const colors = {
@@ -51,8 +60,9 @@ export function AdoptionChart({ timeseries }: { timeseries: Timeseries }) {
       <svg
         role="img"
         aria-label={`Template runs per ${timeseries.grouping}`}
-        viewBox={`0 0 ${width} ${height + 20}`}
+        viewBox={`0 0 ${width} ${height}`}
         width="100%"
+        height={height}
         preserveAspectRatio="none"
       >
         {items.map((p, i) => {
@@ -68,15 +78,23 @@ export function AdoptionChart({ timeseries }: { timeseries: Timeseries }) {
                 y -= h;
                 return <rect key={s.key} x={x} y={y} width={barWidth} height={h} fill={s.color} />;
               })}
-              {i % labelEvery === 0 && (
-                <text x={x} y={height + 14} fontSize={10} fill={theme.palette.text.secondary}>
-                  {p.period}
-                </text>
-              )}
             </g>
           );
         })}
       </svg>
+      <div className={classes.labels}>
+        {items.map((p, i) =>
+          i % labelEvery === 0 ? (
+            <span
+              key={p.period}
+              className={classes.label}
+              style={{ left: `${(i / items.length) * 100}%` }}
+            >
+              {p.period}
+            </span>
+          ) : null,
+        )}
+      </div>
       <div className={classes.legend}>
         {(['succeeded', 'failed', 'other'] as const).map(k => (
           <Typography variant="caption" key={k}>

@@ -54,6 +54,7 @@ export function Filters({
           value={state.range}
           onChange={e => set({ range: e.target.value as Range })}
           SelectProps={{ native: true }}
+          InputLabelProps={{ shrink: true }}
           inputProps={{ 'aria-label': 'Date range' }}
           variant="outlined"
           size="small"
@@ -100,6 +101,7 @@ export function Filters({
           value={state.grouping}
           onChange={e => set({ grouping: e.target.value as Grouping })}
           SelectProps={{ native: true }}
+          InputLabelProps={{ shrink: true }}
           inputProps={{ 'aria-label': 'Group by' }}
           variant="outlined"
           size="small"
@@ -116,6 +118,7 @@ export function Filters({
           value={state.owner}
           onChange={e => set({ owner: e.target.value })}
           SelectProps={{ native: true }}
+          InputLabelProps={{ shrink: true }}
           inputProps={{ 'aria-label': 'Team' }}
           variant="outlined"
           size="small"
