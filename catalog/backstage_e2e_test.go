@@ -4,7 +4,10 @@ package catalog_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -61,6 +64,66 @@ func TestBackstageIngestsEntitiesYAML(t *testing.T) {
 	get := func(ctx context.Context, kind, ns, name string) (map[string]any, error) {
 		e, err := b.WaitEntity(ctx, kind, ns, name)
 		return e, err
+	}
+	if err := catalogtest.VerifyIngested(ctx, get, r.Snapshot()); err != nil {
+		t.Fatalf("%v\nbackstage log:\n%s", err, b.Logs())
+	}
+}
+
+// TestBackstageIngestsThroughTheProviderModule loads paved's catalog backend
+// module (plugins/catalog-backend-module-paved, built by make build-ts) into
+// the real Backstage backend: the EntityProvider authenticates to paved with
+// the catalog's own plugin token, applies paved's snapshot, and every entity
+// shows up with its owner and relations.
+func TestBackstageIngestsThroughTheProviderModule(t *testing.T) {
+	module, err := filepath.Abs(filepath.Join("..", "plugins", "catalog-backend-module-paved", "dist", "index.cjs.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(module); err != nil {
+		t.Fatalf("the catalog module is not built (run make build-ts): %v", err)
+	}
+	client, _ := argo(t, "prod")
+	createApp(t, client, "prod", "orders", map[string]string{"paved.dev/owner": "team-orders"})
+	createApp(t, client, "prod", "payments.api-v2", nil) // dots: a valid app name, sanitized for the catalog
+	infra := &memInfra{list: []catalog.Infra{{ID: "r9", Name: "orders-db", Type: "database", App: paved.AppRef{Instance: "prod", Name: "orders"}}}}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	// The catalog's plugin tokens are verified against Backstage's own JWKS.
+	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
+		PluginID:       "paved",
+		Discovery:      backstage.NewDiscovery(fmt.Sprintf("http://127.0.0.1:%d/api/{{pluginId}}", bsPort), nil),
+		AllowedPlugins: []string{"catalog"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(nil)
+	t.Cleanup(srv.Close)
+	r := catalog.NewRefresher(catalog.RefresherOptions{
+		Options: catalog.Options{
+			Instances:   []catalog.Instance{{Name: "prod"}},
+			LocationURL: catalogtest.YAMLURL(srv.URL, "paved"),
+		},
+		Apps: client, Infra: infra, Store: openStore(t, filepath.Join(t.TempDir(), "paved.db")),
+	})
+	srv.Config.Handler = server.New(server.Deps{PluginID: "paved", Auth: verifier, Catalog: r})
+	mustRefresh(t, r, true)
+
+	b := backstagehost.StartT(t, backstagehost.Options{
+		Port:         bsPort,
+		PavedBaseURL: srv.URL + "/api/{{pluginId}}",
+		ExtraModules: []string{module},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	get := func(ctx context.Context, kind, ns, name string) (map[string]any, error) {
+		return b.WaitEntity(ctx, kind, ns, name)
 	}
 	if err := catalogtest.VerifyIngested(ctx, get, r.Snapshot()); err != nil {
 		t.Fatalf("%v\nbackstage log:\n%s", err, b.Logs())
