@@ -181,18 +181,18 @@ func Start(ctx context.Context, opts Options) (*Backstage, error) {
 	if err != nil {
 		return nil, err
 	}
+	args, token, err := WriteConfig(dir, opts, port)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	b := &Backstage{
 		baseURL: fmt.Sprintf("http://127.0.0.1:%d", port),
-		token:   rand.Text(),
+		token:   token,
 		dir:     dir,
 		logPath: filepath.Join(dir, "backstage.log"),
 		exited:  make(chan struct{}),
 		client:  &http.Client{Timeout: 30 * time.Second},
-	}
-	args, err := b.writeConfig(opts, port)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
 	}
 	logFile, err := os.Create(b.logPath)
 	if err != nil {
@@ -244,53 +244,59 @@ func StartT(t testing.TB, opts Options) *Backstage {
 	return b
 }
 
-func (b *Backstage) writeConfig(opts Options, port int) ([]string, error) {
+// WriteConfig writes the app-config of a backend listening on port into dir,
+// with a new static token, and returns the arguments that make
+// "node index.js" in InstallDir use it. It is for running the backend some
+// other way than Start (detached, for a person); opts.Port, opts.Env and
+// opts.ExtraModules are the caller's to apply.
+func WriteConfig(dir string, opts Options, port int) (args []string, token string, err error) {
+	token = rand.Text()
 	data := struct {
 		Port                    int
 		Token                   string
 		PavedBaseURL, PavedHost string
 		TemplatesDir            string
-	}{Port: port, Token: b.token, PavedBaseURL: opts.PavedBaseURL}
+	}{Port: port, Token: token, PavedBaseURL: opts.PavedBaseURL}
 	if opts.PavedBaseURL != "" {
 		u, err := url.Parse(strings.ReplaceAll(opts.PavedBaseURL, "{{pluginId}}", "paved"))
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("PavedBaseURL %q: not a URL", opts.PavedBaseURL)
+			return nil, "", fmt.Errorf("PavedBaseURL %q: not a URL", opts.PavedBaseURL)
 		}
 		data.PavedHost = u.Host
 	}
 	if opts.TemplatesDir != "" {
 		abs, err := filepath.Abs(opts.TemplatesDir)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		data.TemplatesDir = filepath.ToSlash(abs)
 	}
 	for _, s := range []string{data.PavedBaseURL, data.TemplatesDir} {
 		if strings.ContainsAny(s, "'\n") {
-			return nil, fmt.Errorf("%q cannot go into app-config", s)
+			return nil, "", fmt.Errorf("%q cannot go into app-config", s)
 		}
 	}
 	tmpl, err := template.New("app-config").Parse(configTemplate)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var cfg bytes.Buffer
 	if err := tmpl.Execute(&cfg, data); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	path := filepath.Join(b.dir, "app-config.yaml")
+	path := filepath.Join(dir, "app-config.yaml")
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	args := []string{"--config", path}
+	args = []string{"--config", path}
 	if opts.ExtraConfig != "" {
-		extra := filepath.Join(b.dir, "app-config.extra.yaml")
+		extra := filepath.Join(dir, "app-config.extra.yaml")
 		if err := os.WriteFile(extra, []byte(opts.ExtraConfig), 0o600); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		args = append(args, "--config", extra)
 	}
-	return args, nil
+	return args, token, nil
 }
 
 func (b *Backstage) waitReady(ctx context.Context) error {

@@ -21,6 +21,7 @@ type procSpec struct {
 	path string
 	args []string
 	env  []string // added to the environment, later entries win
+	dir  string   // working directory; empty is this process's
 }
 
 // proc is one running component, the leader of its own session and process
@@ -43,6 +44,7 @@ func startProc(stateDir string, order int, spec procSpec, detach bool) (*proc, e
 	}
 	cmd := exec.Command(spec.path, spec.args...)
 	cmd.Env = append(os.Environ(), spec.env...)
+	cmd.Dir = spec.dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -64,6 +66,54 @@ func startProc(stateDir string, order int, spec procSpec, detach bool) (*proc, e
 		return nil, err
 	}
 	return p, nil
+}
+
+// StartDetached starts one more component in a state directory, beside those
+// of Start: detached, in its own session, its output in logs/<name>.log and its
+// pid recorded after every other, so that Status lists it and Down stops it
+// first. argv[0] is looked up in PATH; dir is its working directory (empty:
+// this process's). It returns once the process is started, not ready.
+func StartDetached(stateDir, name string, argv []string, env []string, dir string) (pid int, err error) {
+	if len(argv) == 0 {
+		return 0, errors.New("StartDetached: no command")
+	}
+	if name == "" || strings.ContainsRune(name, '/') {
+		return 0, fmt.Errorf("StartDetached: bad name %q", name)
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return 0, err
+	}
+	for _, sub := range []string{"logs", "pids"} {
+		if err := os.MkdirAll(filepath.Join(stateDir, sub), 0o700); err != nil {
+			return 0, err
+		}
+	}
+	order, err := nextOrder(stateDir)
+	if err != nil {
+		return 0, err
+	}
+	p, err := startProc(stateDir, order, procSpec{name: name, path: path, args: argv[1:], env: env, dir: dir}, true)
+	if err != nil {
+		return 0, err
+	}
+	return p.pid, nil
+}
+
+// nextOrder is one more than the highest order recorded in pids/.
+func nextOrder(stateDir string) (int, error) {
+	entries, err := os.ReadDir(filepath.Join(stateDir, "pids"))
+	if err != nil {
+		return 0, err
+	}
+	next := 0
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "-")
+		if n, err := strconv.Atoi(prefix); ok && err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	return next, nil
 }
 
 func pidFile(stateDir string, order int, name string) string {

@@ -1,6 +1,8 @@
 // Command devstack builds and runs the end-to-end stack of e2e/stack (etcd,
-// redis, kube-apiserver, kube-controller-manager, Argo CD, a git daemon) for a
-// person to use by hand, and leaves it running until "down".
+// redis, kube-apiserver, kube-controller-manager, Argo CD, a git daemon), a
+// paved on 127.0.0.1:7010 and a Backstage backend on 127.0.0.1:7007 wired to
+// it with the templates of examples/templates, for a person to use by hand,
+// and leaves them running until "down".
 //
 //	go run ./e2e/cmd/devstack build    # build the binaries into e2e/.cache (first time: minutes)
 //	go run ./e2e/cmd/devstack up       # start, write e2e/.run/stack/stack.env, print addresses
@@ -96,7 +98,11 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 	if err != nil {
 		return err
 	}
-	env := []struct{ key, value string }{
+	services, err := startServices(ctx, root, dir, s, logf)
+	if err != nil {
+		return fmt.Errorf("%w (the rest of the stack is running: devstack down stops it)", err)
+	}
+	env := []envVar{
 		{"ARGOCD_ADDR", s.ArgoCDAddr},
 		{"ARGOCD_URL", "http://" + s.ArgoCDAddr},
 		{"ARGOCD_TOKEN", s.PavedToken},
@@ -106,6 +112,7 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 		{"KUBE_TOKEN", s.KubeToken},
 		{"GIT_BASE_URL", "git://" + s.GitAddr},
 	}
+	env = append(env, services...)
 	var b strings.Builder
 	b.WriteString("# Written by devstack up; secrets inside: do not commit or paste.\n")
 	for _, kv := range env {
@@ -118,7 +125,11 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 	for _, t := range s.Timings {
 		fmt.Fprintf(stdout, "  %-30s %s\n", t.Component, t.Duration.Round(time.Millisecond))
 	}
-	return printEnv(dir, stdout)
+	if err := printEnv(dir, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "try: . %s; curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" \"$BACKSTAGE_URL/api/scaffolder/v2/actions\"  # then POST $BACKSTAGE_URL/api/scaffolder/v2/tasks {\"templateRef\":\"template:default/paved-new-service\",\"values\":{...}}\n", envPath(dir))
+	return nil
 }
 
 func envPath(dir string) string { return filepath.Join(dir, "stack.env") }
