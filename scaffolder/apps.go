@@ -79,9 +79,9 @@ func refProps() Schema {
 func sourceSchema() Schema {
 	return object(Schema{
 		"repoURL":        pattern(str("Repository URL", "Git or Helm repository URL."), `^\S+$`, 2048),
-		"targetRevision": pattern(str("Target revision", "Branch, tag, commit, or chart version."), `^\S+$`, 255),
-		"path":           pattern(str("Path", "Directory in the repository (manifests, Helm chart or Kustomize overlay)."), `^[^\s]+$`, 1024),
-		"chart":          pattern(str("Chart", "Helm chart name, for Helm repositories."), `^\S+$`, 255),
+		"targetRevision": pattern(str("Target revision", "Branch, tag, commit, or chart version; empty means the default branch (HEAD)."), `^\S*$`, 255),
+		"path":           pattern(str("Path", "Directory in the repository (manifests, Helm chart or Kustomize overlay)."), `^\S*$`, 1024),
+		"chart":          pattern(str("Chart", "Helm chart name, for Helm repositories."), `^\S*$`, 255),
 		"ref":            pattern(str("Ref", "Name of this source, for $ref-style value files of multi-source apps."), `^[a-zA-Z0-9_-]+$`, 63),
 		"helm": object(Schema{
 			"releaseName":  pattern(str("Release name", ""), dnsLabel, 53),
