@@ -5,16 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/fielderrors"
 )
 
 func compileSchema(name string, doc map[string]any) (*jsonschema.Schema, error) {
@@ -34,8 +30,6 @@ func compileSchema(name string, doc map[string]any) (*jsonschema.Schema, error) 
 	}
 	return c.Compile(url)
 }
-
-var printer = message.NewPrinter(language.English)
 
 // schemas caches compiled parameter schemas by kind name.
 type schemas struct {
@@ -77,33 +71,7 @@ func (s *schemas) validate(k Kind, params map[string]any) []paved.FieldError {
 	if !errors.As(err, &ve) {
 		return []paved.FieldError{{Field: "parameters", Message: err.Error()}}
 	}
-	var out []paved.FieldError
-	collect(ve, &out)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
-	return out
-}
-
-func collect(e *jsonschema.ValidationError, out *[]paved.FieldError) {
-	if len(e.Causes) > 0 {
-		for _, c := range e.Causes {
-			collect(c, out)
-		}
-		return
-	}
-	loc := strings.Join(append([]string{"parameters"}, e.InstanceLocation...), ".")
-	switch k := e.ErrorKind.(type) {
-	case *kind.Required:
-		for _, m := range k.Missing {
-			*out = append(*out, paved.FieldError{Field: loc + "." + m, Message: "is required"})
-		}
-		return
-	case *kind.AdditionalProperties:
-		for _, p := range k.Properties {
-			*out = append(*out, paved.FieldError{Field: loc + "." + p, Message: "is not a parameter of this kind"})
-		}
-		return
-	}
-	*out = append(*out, paved.FieldError{Field: loc, Message: e.ErrorKind.LocalizedString(printer)})
+	return fielderrors.From(ve, "parameters", "is not a parameter of this kind")
 }
 
 // withDefaults returns params with the top-level defaults of k's schema

@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/fielderrors"
 )
 
 // Schema is a JSON Schema written as Go values. Actions publish it and the
@@ -92,8 +88,6 @@ func compile(id string, doc Schema) (compiledSchema, error) {
 	return compiledSchema{s: s}, nil
 }
 
-var printer = message.NewPrinter(language.English)
-
 // validate returns an EInvalid error naming every bad field of v.
 func (c compiledSchema) validate(v any) error {
 	err := c.s.Validate(v)
@@ -104,53 +98,5 @@ func (c compiledSchema) validate(v any) error {
 	if !errors.As(err, &ve) {
 		return paved.Errorf(paved.EInvalid, "input: %v", err)
 	}
-	var fields []paved.FieldError
-	collectFieldErrors(ve, &fields)
-	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
-	return paved.InvalidFields(dedupe(fields)...)
-}
-
-func collectFieldErrors(e *jsonschema.ValidationError, out *[]paved.FieldError) {
-	if len(e.Causes) > 0 {
-		for _, c := range e.Causes {
-			collectFieldErrors(c, out)
-		}
-		return
-	}
-	loc := strings.Join(e.InstanceLocation, ".")
-	switch k := e.ErrorKind.(type) {
-	case *kind.Required:
-		for _, m := range k.Missing {
-			*out = append(*out, paved.FieldError{Field: join(loc, m), Message: "is required"})
-		}
-		return
-	case *kind.AdditionalProperties:
-		for _, p := range k.Properties {
-			*out = append(*out, paved.FieldError{Field: join(loc, p), Message: "is not a known field"})
-		}
-		return
-	}
-	if loc == "" {
-		loc = "input"
-	}
-	*out = append(*out, paved.FieldError{Field: loc, Message: e.ErrorKind.LocalizedString(printer)})
-}
-
-func join(parent, child string) string {
-	if parent == "" {
-		return child
-	}
-	return parent + "." + child
-}
-
-func dedupe(in []paved.FieldError) []paved.FieldError {
-	out := in[:0]
-	seen := map[paved.FieldError]bool{}
-	for _, f := range in {
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	return out
+	return paved.InvalidFields(fielderrors.From(ve, "", "is not a known field")...)
 }
