@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
@@ -17,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,12 +26,11 @@ import (
 	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
 	k8syaml "sigs.k8s.io/yaml"
 
-	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/e2e/backstagehost"
 	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/gitops/gitopstest"
@@ -90,7 +86,7 @@ func TestExampleTemplates(t *testing.T) {
 	gitURL, gitDir := gitopstest.Serve(t)
 	store := scenarioDatabase(t) // paved's own store, a fresh database
 	admin := serverURL(t, store)
-	users := newTemplateUsers(t)
+	users := backstagetest.NewUsers(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	infraKey := base64.StdEncoding.EncodeToString(key)
@@ -115,7 +111,7 @@ gitops:
   url: %s
 infra:
   kindsDir: %s
-`, bsAddr, users.url, gitURL, filepath.Join(root, "examples", "infra-kinds")),
+`, bsAddr, users.URL, gitURL, filepath.Join(root, "examples", "infra-kinds")),
 		Env: []string{"PAVED_INFRA_KEY=" + infraKey, "PAVED_INFRA_POSTGRES_URL=" + admin}})
 
 	templates := copyExampleTemplates(t, root)
@@ -245,7 +241,7 @@ infra:
 			t.Errorf("the postgres driver committed to the GitOps repository (%d → %d commits)", before, got)
 		}
 
-		status, body := getConnection(t, ctx, connURL, users.mint(t, "user:default/carol"))
+		status, body := getConnection(t, ctx, connURL, users.Mint(t, "user:default/carol"))
 		if status != http.StatusOK {
 			t.Fatalf("carol (member of the owner group): %d %s", status, body)
 		}
@@ -287,7 +283,7 @@ infra:
 
 		// An operator (paved's static token) manages resources but never reads
 		// credentials; a user outside the owner team is refused too.
-		for who, token := range map[string]string{"dave (not a member)": users.mint(t, "user:default/dave"), "an operator token": p.Token} {
+		for who, token := range map[string]string{"dave (not a member)": users.Mint(t, "user:default/dave"), "an operator token": p.Token} {
 			status, body := getConnection(t, ctx, connURL, token)
 			if status != http.StatusForbidden {
 				t.Errorf("%s: %d, want 403: %s", who, status, body)
@@ -549,48 +545,4 @@ func scramMatches(verifier, password string) error {
 		return errors.New("StoredKey differs")
 	}
 	return nil
-}
-
-// templateUsers mints Backstage user tokens. backstagehost runs no auth
-// plugin, so this server publishes the signing key at the auth plugin's JWKS
-// path and paved's discovery points the auth plugin here.
-type templateUsers struct {
-	key *ecdsa.PrivateKey
-	url string
-}
-
-func newTemplateUsers(t *testing.T) *templateUsers {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := base64.RawURLEncoding.EncodeToString
-	jwks, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "e2e-user", "alg": "ES256",
-		"x": b64(key.X.FillBytes(make([]byte, 32))), "y": b64(key.Y.FillBytes(make([]byte, 32)))}}})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/auth/.well-known/jwks.json" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(jwks)
-	}))
-	t.Cleanup(srv.Close)
-	return &templateUsers{key: key, url: srv.URL}
-}
-
-func (u *templateUsers) mint(t *testing.T, user string) string {
-	t.Helper()
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": u.url + "/api/auth", "sub": user, "aud": "backstage", "ent": []string{user},
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	})
-	tok.Header["typ"] = backstage.TypUser
-	tok.Header["kid"] = "e2e-user"
-	s, err := tok.SignedString(u.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -2,23 +2,16 @@ package server_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/server"
@@ -26,54 +19,11 @@ import (
 	"github.com/paved-dev/paved/sqlstore"
 )
 
-// userTokens mints Backstage user tokens signed by a key that a fake auth
-// plugin publishes at /api/auth/.well-known/jwks.json.
-type userTokens struct {
-	key *ecdsa.PrivateKey
-	url string
-}
-
-func newUserTokens(t *testing.T) *userTokens {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-	pad := func(b []byte) []byte { return append(make([]byte, 32-len(b)), b...) }
-	jwks, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
-		"x": b64(pad(key.X.Bytes())), "y": b64(pad(key.Y.Bytes()))}}})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/auth/.well-known/jwks.json" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(jwks)
-	}))
-	t.Cleanup(srv.Close)
-	return &userTokens{key: key, url: srv.URL}
-}
-
-func (u *userTokens) mint(t *testing.T, user string, ent ...string) string {
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "http://backstage/api/auth", "sub": user, "aud": "backstage", "ent": append([]string{user}, ent...),
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	})
-	tok.Header["typ"] = backstage.TypUser
-	tok.Header["kid"] = "k1"
-	s, err := tok.SignedString(u.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // devexFixture is paved's router over a SQLite store seeded with adoption
 // events, with the catalog of a fake Backstage for group memberships.
 type devexFixture struct {
 	fixture
-	users *userTokens
+	users *backstagetest.Users
 	day   time.Time // the first day of the seeded events
 }
 
@@ -84,13 +34,13 @@ func newDevexServer(t *testing.T) devexFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	users := newUserTokens(t)
+	users := backstagetest.NewUsers(t)
 	bs := devextest.New(t, "catalog-token-0123456789")
 	bs.AddUser("user:default/carol", "group:default/platform")
 	bs.AddUser("user:default/dave", "group:default/other")
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
 		PluginID:     "paved",
-		Discovery:    backstage.NewDiscovery(users.url+"/api/{{pluginId}}", nil),
+		Discovery:    backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
 		StaticTokens: []backstage.StaticToken{{Token: testToken, Subject: "test"}},
 	})
 	if err != nil {
@@ -285,10 +235,10 @@ func TestDevexAccessAndValidation(t *testing.T) {
 	}{
 		{"no token", path, "", 401, "AuthenticationError"},
 		{"static token", path, testToken, 200, ""},
-		{"member by token groups", path, f.users.mint(t, "user:default/erin", "group:default/platform"), 200, ""},
-		{"member by catalog", path, f.users.mint(t, "user:default/carol"), 200, ""},
-		{"not a member", path, f.users.mint(t, "user:default/dave"), 403, "NotAllowedError"},
-		{"unknown to the catalog", path, f.users.mint(t, "user:default/nobody"), 403, "NotAllowedError"},
+		{"member by token groups", path, f.users.Mint(t, "user:default/erin", "group:default/platform"), 200, ""},
+		{"member by catalog", path, f.users.Mint(t, "user:default/carol"), 200, ""},
+		{"not a member", path, f.users.Mint(t, "user:default/dave"), 403, "NotAllowedError"},
+		{"unknown to the catalog", path, f.users.Mint(t, "user:default/nobody"), 403, "NotAllowedError"},
 		{"bad grouping", path + "?grouping=hour", testToken, 400, "InputError"},
 		{"bad from", path + "?from=yesterday", testToken, 400, "InputError"},
 		{"from after to", path + "?from=2026-02-01&to=2026-01-01", testToken, 400, "InputError"},

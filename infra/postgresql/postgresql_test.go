@@ -2,14 +2,11 @@ package postgresql_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/postgresql"
@@ -390,8 +387,8 @@ func TestConnectionEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := newUserTokens(t)
-	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Discovery: backstage.NewDiscovery(users.url+"/api/{{pluginId}}", nil),
+	users := backstagetest.NewUsers(t)
+	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Discovery: backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
 		StaticTokens: []backstage.StaticToken{{Token: "operator-token-0123456789", Subject: "ops"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -402,12 +399,12 @@ func TestConnectionEndpoint(t *testing.T) {
 		name, token, path string
 		status            int
 	}{
-		{"member of the owner group", users.mint(t, "user:default/carol"), path, 200},
-		{"not a member", users.mint(t, "user:default/dave"), path, 403},
+		{"member of the owner group", users.Mint(t, "user:default/carol"), path, 200},
+		{"not a member", users.Mint(t, "user:default/dave"), path, 403},
 		{"operator token", "operator-token-0123456789", path, 403},
 		{"no token", "", path, 401},
-		{"unknown resource", users.mint(t, "user:default/carol"), "/api/paved/infra/00000000-0000-4000-8000-000000000000/connection", 404},
-		{"not an id", users.mint(t, "user:default/carol"), "/api/paved/infra/x'%20OR%201=1/connection", 400},
+		{"unknown resource", users.Mint(t, "user:default/carol"), "/api/paved/infra/00000000-0000-4000-8000-000000000000/connection", 404},
+		{"not an id", users.Mint(t, "user:default/carol"), "/api/paved/infra/x'%20OR%201=1/connection", 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,47 +443,4 @@ func TestConnectionEndpoint(t *testing.T) {
 			}
 		})
 	}
-}
-
-// userTokens mints Backstage user tokens signed by a key that a fake auth
-// plugin publishes at /api/auth/.well-known/jwks.json.
-type userTokens struct {
-	key *ecdsa.PrivateKey
-	url string
-}
-
-func newUserTokens(t *testing.T) *userTokens {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-	pad := func(b []byte) []byte { return append(make([]byte, 32-len(b)), b...) }
-	jwks, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
-		"x": b64(pad(key.X.Bytes())), "y": b64(pad(key.Y.Bytes()))}}})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/auth/.well-known/jwks.json" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(jwks)
-	}))
-	t.Cleanup(srv.Close)
-	return &userTokens{key: key, url: srv.URL}
-}
-
-func (u *userTokens) mint(t *testing.T, user string) string {
-	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "http://backstage/api/auth", "sub": user, "aud": "backstage", "ent": []string{user},
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	})
-	tok.Header["typ"] = backstage.TypUser
-	tok.Header["kid"] = "k1"
-	s, err := tok.SignedString(u.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
