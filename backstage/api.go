@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/paved-dev/paved"
 )
@@ -42,7 +43,7 @@ type pluginAPI struct {
 
 func newPluginAPI(pluginID string, d *Discovery, tokens TokenSource, client *http.Client) pluginAPI {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	return pluginAPI{pluginID: pluginID, discovery: d, tokens: tokens, client: client}
 }

@@ -73,7 +73,7 @@ type CatalogClient struct {
 }
 
 // NewCatalogClient returns a client of the catalog plugin found through d.
-// A nil client uses http.DefaultClient.
+// A nil client uses one with a 30s timeout.
 func NewCatalogClient(d *Discovery, tokens TokenSource, client *http.Client) *CatalogClient {
 	return &CatalogClient{api: newPluginAPI("catalog", d, tokens, client)}
 }
@@ -128,8 +128,9 @@ func (c *CatalogClient) QueryEntities(ctx context.Context, filter string, fields
 	}
 }
 
-// UserGroups returns the refs of the groups userRef is a member of, from the
-// memberOf relations of the user entity.
+// UserGroups returns the refs of the groups userRef is a member of, from
+// the memberOf relations and spec.memberOf of the user entity, lower-cased
+// as Backstage compares refs.
 func (c *CatalogClient) UserGroups(ctx context.Context, userRef string) ([]string, error) {
 	kind, ns, name, err := ParseEntityRef(userRef, "user")
 	if err != nil {
@@ -142,10 +143,29 @@ func (c *CatalogClient) UserGroups(ctx context.Context, userRef string) ([]strin
 	if err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
 	var groups []string
+	add := func(ref string) {
+		k, gns, gname, err := ParseEntityRef(ref, "group")
+		if err != nil {
+			return
+		}
+		g := strings.ToLower(k + ":" + gns + "/" + gname)
+		if !seen[g] {
+			seen[g] = true
+			groups = append(groups, g)
+		}
+	}
 	for _, r := range e.Relations {
 		if r.Type == "memberOf" {
-			groups = append(groups, r.TargetRef)
+			add(r.TargetRef)
+		}
+	}
+	if refs, ok := e.Spec["memberOf"].([]any); ok {
+		for _, r := range refs {
+			if s, ok := r.(string); ok {
+				add(s)
+			}
 		}
 	}
 	return groups, nil

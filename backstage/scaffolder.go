@@ -3,112 +3,207 @@ package backstage
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/devex"
 )
 
-// ScaffolderClient reads Backstage's scaffolder task API as the plugin
-// paved, for the adoption numbers Backstage does not compute itself.
-type ScaffolderClient struct {
-	api pluginAPI
+// TokenFunc adapts a function, such as Signer.PluginToken, to a TokenSource.
+type TokenFunc func(ctx context.Context, audience string) (string, error)
+
+// PluginToken calls f.
+func (f TokenFunc) PluginToken(ctx context.Context, audience string) (string, error) {
+	return f(ctx, audience)
 }
 
-// NewScaffolderClient returns a client of the scaffolder plugin found
-// through d. A nil client uses http.DefaultClient.
-func NewScaffolderClient(d *Discovery, tokens TokenSource, client *http.Client) *ScaffolderClient {
-	return &ScaffolderClient{api: newPluginAPI("scaffolder", d, tokens, client)}
+// StaticTokenFunc returns a TokenFunc that always sends token.
+func StaticTokenFunc(token string) TokenFunc {
+	return func(context.Context, string) (string, error) { return token, nil }
 }
 
-// Task is a scaffolder task as the task API returns it.
-type Task struct {
-	ID              string          `json:"id"`
-	Status          string          `json:"status"` // open | processing | completed | failed | cancelled
-	CreatedAt       Timestamp       `json:"createdAt"`
-	LastHeartbeatAt Timestamp       `json:"lastHeartbeatAt"`
-	CreatedBy       string          `json:"createdBy"`
-	Spec            json.RawMessage `json:"spec"`
+// ReadClient reads what adoption metrics need from Backstage: scaffolder
+// tasks, catalog components and group memberships. Base URLs come from
+// discovery, so pointing paved at another Backstage is one discovery setting.
+type ReadClient struct {
+	scaffolder pluginAPI
+	catalog    *CatalogClient
 }
 
-// TemplateRef returns the ref of the template the task runs
-// (spec.templateInfo.entityRef), or "".
-func (t Task) TemplateRef() string {
-	var spec struct {
+// NewReadClient returns a ReadClient; a nil client uses one with a timeout.
+func NewReadClient(d *Discovery, tokens TokenSource, client *http.Client) *ReadClient {
+	return &ReadClient{scaffolder: newPluginAPI("scaffolder", d, tokens, client), catalog: NewCatalogClient(d, tokens, client)}
+}
+
+// serializedTask is the scaffolder's SerializedTask (plugin-scaffolder-node).
+type serializedTask struct {
+	ID   string `json:"id"`
+	Spec struct {
 		TemplateInfo struct {
 			EntityRef string `json:"entityRef"`
+			Entity    struct {
+				Metadata struct {
+					Annotations map[string]string `json:"annotations"`
+				} `json:"metadata"`
+			} `json:"entity"`
 		} `json:"templateInfo"`
-	}
-	if json.Unmarshal(t.Spec, &spec) != nil {
-		return ""
-	}
-	return spec.TemplateInfo.EntityRef
+		Parameters map[string]any `json:"parameters"`
+		User       struct {
+			Ref string `json:"ref"`
+		} `json:"user"`
+	} `json:"spec"`
+	Status          string  `json:"status"`
+	CreatedAt       string  `json:"createdAt"`
+	LastHeartbeatAt *string `json:"lastHeartbeatAt"`
+	CreatedBy       *string `json:"createdBy"`
 }
 
-// TaskFilter selects tasks; zero fields select everything.
-type TaskFilter struct {
-	Status    []string
-	CreatedBy []string
-	Limit     int // default 100
-	Offset    int
+// DecodeTask turns one task of the scaffolder API into a devex.Task.
+func DecodeTask(raw []byte) (devex.Task, error) {
+	var st serializedTask
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return devex.Task{}, err
+	}
+	return st.task()
 }
 
-// ListTasks returns one page of tasks, newest first, and the number of
-// tasks matching the filter.
-func (c *ScaffolderClient) ListTasks(ctx context.Context, f TaskFilter) ([]Task, int, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
+func (st serializedTask) task() (devex.Task, error) {
+	t := devex.Task{ID: st.ID, TemplateRef: st.Spec.TemplateInfo.EntityRef, Status: st.Status}
+	if t.ID == "" || t.Status == "" {
+		return devex.Task{}, errors.New("a task needs an id and a status")
 	}
-	q := url.Values{
-		"limit":  {strconv.Itoa(limit)},
-		"offset": {strconv.Itoa(f.Offset)},
-		"order":  {"desc:created_at"},
+	if t.TemplateRef == "" {
+		t.TemplateRef = "template:default/unknown"
 	}
-	for _, s := range f.Status {
-		q.Add("status", s)
+	created, err := parseBackstageTime(st.CreatedAt)
+	if err != nil || created.IsZero() {
+		return devex.Task{}, fmt.Errorf("task %s: createdAt %q is not a time", st.ID, st.CreatedAt)
 	}
-	for _, by := range f.CreatedBy {
-		q.Add("createdBy", by)
+	t.CreatedAt = created
+	if st.LastHeartbeatAt != nil {
+		t.HeartbeatAt, _ = parseBackstageTime(*st.LastHeartbeatAt)
 	}
-	var out struct {
-		Tasks      []Task `json:"tasks"`
-		TotalTasks int    `json:"totalTasks"`
+	if st.CreatedBy != nil {
+		t.CreatedBy = *st.CreatedBy
 	}
-	if err := c.api.get(ctx, "/v2/tasks", q, &out); err != nil {
-		return nil, 0, err
+	if t.CreatedBy == "" {
+		t.CreatedBy = st.Spec.User.Ref
 	}
-	return out.Tasks, out.TotalTasks, nil
+	if owner, ok := st.Spec.Parameters["owner"].(string); ok {
+		t.Owner = devex.GroupRef(owner)
+	}
+	if v := st.Spec.TemplateInfo.Entity.Metadata.Annotations[devex.AnnotationTimeSaved]; v != "" {
+		// A malformed annotation saves nothing rather than failing the task.
+		t.TimeSaved, _ = devex.ParseISODuration(v)
+	}
+	return t, nil
 }
 
-// GetTask returns one task; a missing one is ENotFound.
-func (c *ScaffolderClient) GetTask(ctx context.Context, id string) (Task, error) {
-	var t Task
-	err := c.api.get(ctx, "/v2/tasks/"+url.PathEscape(id), nil, &t)
-	return t, err
-}
-
-// Timestamp reads the times the scaffolder returns: RFC 3339 from
-// PostgreSQL, "2006-01-02 15:04:05" (UTC) from SQLite, or null.
-type Timestamp struct{ time.Time }
-
-// UnmarshalJSON accepts both database formats.
-func (t *Timestamp) UnmarshalJSON(b []byte) error {
-	var s *string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+// parseBackstageTime reads the ISO times Backstage writes ("…Z", "…+00:00")
+// and the SQL form a few stores leak ("2026-11-01 10:00:00").
+func parseBackstageTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
 	}
-	if s == nil || *s == "" {
-		t.Time = time.Time{}
-		return nil
-	}
-	v := strings.TrimSpace(*s)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05"} {
-		if parsed, err := time.Parse(layout, v); err == nil {
-			t.Time = parsed.UTC()
-			return nil
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
 		}
 	}
-	return &time.ParseError{Layout: time.RFC3339, Value: v, Message: ": not a scaffolder timestamp"}
+	return time.Time{}, fmt.Errorf("%q is not a time", s)
+}
+
+// ListTasks returns one page of scaffolder tasks, newest first.
+func (c *ReadClient) ListTasks(ctx context.Context, limit, offset int) ([]devex.Task, error) {
+	q := url.Values{"order": {"desc:created_at"}, "limit": {strconv.Itoa(limit)}, "offset": {strconv.Itoa(offset)}}
+	var page struct {
+		Tasks []json.RawMessage `json:"tasks"`
+	}
+	if err := c.scaffolder.get(ctx, "/v2/tasks", q, &page); err != nil {
+		return nil, err
+	}
+	out := make([]devex.Task, 0, len(page.Tasks))
+	for _, raw := range page.Tasks {
+		t, err := DecodeTask(raw)
+		if err != nil {
+			return nil, paved.Wrap(paved.EUnavailable, err, "backstage scaffolder: a listed task is malformed")
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// GetTask returns one task; ENotFound when the scaffolder no longer has it.
+func (c *ReadClient) GetTask(ctx context.Context, id string) (devex.Task, error) {
+	var raw json.RawMessage
+	if err := c.scaffolder.get(ctx, "/v2/tasks/"+url.PathEscape(id), nil, &raw); err != nil {
+		return devex.Task{}, err
+	}
+	t, err := DecodeTask(raw)
+	if err != nil {
+		return devex.Task{}, paved.Wrap(paved.EUnavailable, err, "backstage scaffolder: task %s is malformed", id)
+	}
+	return t, nil
+}
+
+// TaskEvents returns the events of a task, oldest first.
+func (c *ReadClient) TaskEvents(ctx context.Context, id string) ([]devex.TaskEvent, error) {
+	var raw []struct {
+		Type      string `json:"type"`
+		CreatedAt string `json:"createdAt"`
+		Body      struct {
+			Output map[string]any `json:"output"`
+		} `json:"body"`
+	}
+	if err := c.scaffolder.get(ctx, "/v2/tasks/"+url.PathEscape(id)+"/events", nil, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]devex.TaskEvent, 0, len(raw))
+	for _, e := range raw {
+		at, err := parseBackstageTime(e.CreatedAt)
+		if err != nil {
+			continue
+		}
+		ev := devex.TaskEvent{Type: e.Type, CreatedAt: at}
+		if ref, ok := e.Body.Output["entityRef"].(string); ok {
+			ev.EntityRef = ref
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// Components returns every Component entity of the catalog.
+func (c *ReadClient) Components(ctx context.Context) ([]devex.Component, error) {
+	entities, err := c.catalog.QueryEntities(ctx, "kind=component",
+		[]string{"kind", "metadata.name", "metadata.namespace", "metadata.annotations", "spec.owner"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]devex.Component, 0, len(entities))
+	for _, e := range entities {
+		if e.Metadata.Name == "" {
+			continue
+		}
+		owner, _ := e.Spec["owner"].(string)
+		out = append(out, devex.Component{
+			EntityRef:      e.Ref(),
+			Kind:           e.Kind,
+			Owner:          devex.GroupRef(owner),
+			SourceTemplate: e.Metadata.Annotations[paved.AnnotationTemplate],
+		})
+	}
+	return out, nil
+}
+
+// UserGroups returns the group refs the user is a member of.
+func (c *ReadClient) UserGroups(ctx context.Context, userRef string) ([]string, error) {
+	return c.catalog.UserGroups(ctx, userRef)
 }
