@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -48,12 +50,18 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 	}
 
 	deltas := map[rollupKey]*devex.Totals{}
-	users := map[userKey]bool{}
-	write := map[string]devex.Run{}
-	var order []string
+	users := make(map[userKey]struct{}, len(runs))
+	// write holds the runs to store, in the order first seen; at maps a task
+	// id to its place there.
+	write := make([]dayRun, 0, len(runs))
+	at := make(map[string]int, len(runs))
 	for _, r := range runs {
 		r = normalizeRun(r)
 		old, seen := stored[r.TaskID]
+		i, again := at[r.TaskID]
+		if again { // a batch naming a task twice counts its last report once
+			old, seen = write[i].Run, true
+		}
 		if seen && devex.Final(old.Status) {
 			continue // final runs never change; a late or repeated report is ignored
 		}
@@ -63,34 +71,43 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 		if seen && sameRun(old, r) {
 			continue
 		}
-		if _, ok := write[r.TaskID]; !ok {
-			order = append(order, r.TaskID)
-		}
-		write[r.TaskID] = r
-		stored[r.TaskID] = r // a batch naming a task twice counts its last report once
-		if seen {
-			addContribution(deltas, old, -1)
+		day := devex.Day(r.CreatedAt)
+		if again {
+			write[i] = dayRun{r, day}
 		} else {
+			at[r.TaskID] = len(write)
+			write = append(write, dayRun{r, day})
+		}
+		if seen {
+			addContribution(deltas, old, devex.Day(old.CreatedAt), -1)
+		} else {
+			if ch.New == nil {
+				ch.New = make([]devex.Run, 0, len(runs))
+			}
 			ch.New = append(ch.New, r)
 		}
-		addContribution(deltas, r, +1)
+		addContribution(deltas, r, day, +1)
 		if devex.Final(r.Status) {
+			if ch.Finished == nil {
+				ch.Finished = make([]devex.Run, 0, len(runs))
+			}
 			ch.Finished = append(ch.Finished, r)
 		}
 		if r.UserRef != "" {
-			users[userKey{devex.Day(r.CreatedAt), r.TemplateRef, r.Owner, r.UserRef}] = true
+			users[userKey{day, r.TemplateRef, r.Owner, r.UserRef}] = struct{}{}
 		}
 	}
-	rows := make([][]any, 0, len(order))
-	for _, id := range order {
-		r := write[id]
+	const runWidth = 12
+	args := make([]any, 0, len(write)*runWidth)
+	for _, w := range write {
+		r := w.Run
 		var duration any
 		if devex.Final(r.Status) {
 			duration = r.Duration().Milliseconds()
 		}
-		rows = append(rows, []any{r.TaskID, r.TemplateRef, r.Owner, r.UserRef, r.EntityRef, r.Status,
-			db.dialect.Time(r.CreatedAt), devex.Day(r.CreatedAt), db.dialect.Time(r.HeartbeatAt),
-			db.dialect.Time(r.FinishedAt), duration, int64(r.TimeSaved / time.Second)})
+		args = append(args, r.TaskID, r.TemplateRef, r.Owner, r.UserRef, r.EntityRef, r.Status,
+			db.dialect.Time(r.CreatedAt), w.day, db.dialect.Time(r.HeartbeatAt),
+			db.dialect.Time(r.FinishedAt), duration, int64(r.TimeSaved/time.Second))
 	}
 	if err := db.insertRows(ctx, tx, `INSERT INTO devex_runs (task_id, template_ref, owner, user_ref, entity_ref, status,
 			created_at, day, heartbeat_at, finished_at, duration_ms, time_saved_s) VALUES `, `
@@ -98,16 +115,24 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			template_ref = excluded.template_ref, owner = excluded.owner, user_ref = excluded.user_ref,
 			entity_ref = excluded.entity_ref, status = excluded.status, created_at = excluded.created_at,
 			day = excluded.day, heartbeat_at = excluded.heartbeat_at, finished_at = excluded.finished_at,
-			duration_ms = excluded.duration_ms, time_saved_s = excluded.time_saved_s`, rows); err != nil {
+			duration_ms = excluded.duration_ms, time_saved_s = excluded.time_saved_s`, runWidth, args); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
-	if err := db.applyRollupDeltas(ctx, tx, deltas, users); err != nil {
+	fresh, err := db.applyRollupDeltas(ctx, tx, deltas, users)
+	if err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
+	db.ordinals().remember(fresh)
 	return ch, nil
+}
+
+// dayRun is a run with its UTC day, formatted once.
+type dayRun struct {
+	devex.Run
+	day string
 }
 
 // beginIngest begins a write transaction. Under SQLite, multi-row upserts
@@ -164,8 +189,8 @@ type rollupKey struct{ day, template, owner string }
 
 type userKey struct{ day, template, owner, user string }
 
-func addContribution(deltas map[rollupKey]*devex.Totals, r devex.Run, sign int64) {
-	k := rollupKey{devex.Day(r.CreatedAt), r.TemplateRef, r.Owner}
+func addContribution(deltas map[rollupKey]*devex.Totals, r devex.Run, day string, sign int64) {
+	k := rollupKey{day, r.TemplateRef, r.Owner}
 	d := deltas[k]
 	if d == nil {
 		d = &devex.Totals{}
@@ -186,12 +211,25 @@ func addContribution(deltas map[rollupKey]*devex.Totals, r devex.Run, sign int64
 	}
 }
 
-func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[rollupKey]*devex.Totals, users map[userKey]bool) error {
-	rows := make([][]any, 0, len(deltas))
+// applyRollupDeltas adds deltas to the daily rollups and records users. It
+// returns the user ordinals it assigned, to be remembered once committed.
+// Rows go in key order: neighbouring keys land on the same B-tree pages,
+// where map order would touch a different page for almost every row.
+func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[rollupKey]*devex.Totals, users map[userKey]struct{}) (map[string]int64, error) {
+	keys := make([]rollupKey, 0, len(deltas))
 	for k, d := range deltas {
 		if *d != (devex.Totals{}) {
-			rows = append(rows, []any{k.day, k.template, k.owner, d.Started, d.Succeeded, d.Failed, d.Cancelled, d.DurationMS, d.TimeSavedSeconds})
+			keys = append(keys, k)
 		}
+	}
+	slices.SortFunc(keys, func(a, b rollupKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.template, b.template), strings.Compare(a.owner, b.owner))
+	})
+	const dailyWidth = 9
+	args := make([]any, 0, len(keys)*dailyWidth)
+	for _, k := range keys {
+		d := deltas[k]
+		args = append(args, k.day, k.template, k.owner, d.Started, d.Succeeded, d.Failed, d.Cancelled, d.DurationMS, d.TimeSavedSeconds)
 	}
 	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily (day, template_ref, owner, started, succeeded, failed,
 			cancelled, duration_ms, time_saved_s) VALUES `, `
@@ -201,71 +239,98 @@ func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 			failed = devex_daily.failed + excluded.failed,
 			cancelled = devex_daily.cancelled + excluded.cancelled,
 			duration_ms = devex_daily.duration_ms + excluded.duration_ms,
-			time_saved_s = devex_daily.time_saved_s + excluded.time_saved_s`, rows); err != nil {
-		return err
+			time_saved_s = devex_daily.time_saved_s + excluded.time_saved_s`, dailyWidth, args); err != nil {
+		return nil, err
 	}
-	rows = rows[:0]
+	ukeys := make([]userKey, 0, len(users))
 	for k := range users {
-		rows = append(rows, []any{k.day, k.template, k.owner, k.user})
+		ukeys = append(ukeys, k)
+	}
+	slices.SortFunc(ukeys, func(a, b userKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.template, b.template),
+			strings.Compare(a.owner, b.owner), strings.Compare(a.user, b.user))
+	})
+	const userWidth = 4
+	args = make([]any, 0, len(ukeys)*userWidth)
+	for _, k := range ukeys {
+		args = append(args, k.day, k.template, k.owner, k.user)
 	}
 	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily_users (day, template_ref, owner, user_ref) VALUES `,
-		` ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`, rows); err != nil {
-		return err
+		` ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`, userWidth, args); err != nil {
+		return nil, err
 	}
-	return db.markDayUsers(ctx, tx, users)
+	return db.markDayUsers(ctx, tx, ukeys)
 }
 
 // markDayUsers sets the users' bits in the bitmaps of their days, numbering
-// users seen for the first time.
-func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users map[userKey]bool) error {
+// users seen for the first time; it returns the numbers it read or assigned, to be remembered once committed.
+func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users []userKey) (map[string]int64, error) {
 	if len(users) == 0 {
-		return nil
+		return nil, nil
 	}
+	known := db.ordinals()
 	byDay := map[string][]string{}
-	seen := map[string]bool{}
-	var refs []string
-	for k := range users {
-		byDay[k.day] = append(byDay[k.day], k.user)
-		if !seen[k.user] {
-			seen[k.user] = true
-			refs = append(refs, k.user)
-		}
-	}
-	sort.Strings(refs) // new users get their numbers in a stable order
 	ordinals := map[string]int64{}
-	err := db.inBatches(ctx, tx, `SELECT user_ref, ordinal FROM devex_users WHERE user_ref IN `, refs, func(rows *sql.Rows) error {
-		var ref string
-		var n int64
-		if err := rows.Scan(&ref, &n); err != nil {
-			return err
+	var unknown []string
+	for _, k := range users {
+		byDay[k.day] = append(byDay[k.day], k.user)
+		if _, ok := ordinals[k.user]; ok {
+			continue
 		}
-		ordinals[ref] = n
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ordinal), -1) + 1 FROM devex_users`).Scan(&next); err != nil {
-		return err
-	}
-	var fresh [][]any
-	for _, ref := range refs {
-		if _, ok := ordinals[ref]; !ok {
-			ordinals[ref] = next
-			fresh = append(fresh, []any{ref, next})
-			next++
+		if n, ok := known.get(k.user); ok {
+			ordinals[k.user] = n
+			continue
 		}
+		ordinals[k.user] = -1
+		unknown = append(unknown, k.user)
 	}
-	if err := db.insertRows(ctx, tx, `INSERT INTO devex_users (user_ref, ordinal) VALUES `, ``, fresh); err != nil {
-		return err
+	var learned map[string]int64
+	if len(unknown) > 0 {
+		sort.Strings(unknown) // new users get their numbers in a stable order
+		err := db.inBatches(ctx, tx, `SELECT user_ref, ordinal FROM devex_users WHERE user_ref IN `, unknown, func(rows *sql.Rows) error {
+			var ref string
+			var n int64
+			if err := rows.Scan(&ref, &n); err != nil {
+				return err
+			}
+			ordinals[ref] = n
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ordinal), -1) + 1 FROM devex_users`).Scan(&next); err != nil {
+			return nil, err
+		}
+		learned = make(map[string]int64, len(unknown))
+		var rows []any
+		for _, ref := range unknown {
+			if ordinals[ref] < 0 {
+				ordinals[ref] = next
+				learned[ref] = next
+				rows = append(rows, ref, next)
+				next++
+			}
+		}
+		if err := db.insertRows(ctx, tx, `INSERT INTO devex_users (user_ref, ordinal) VALUES `, ``, 2, rows); err != nil {
+			return nil, err
+		}
+		// Users the store numbered before are remembered too: their
+		// numbers never change.
+		for _, ref := range unknown {
+			if _, isNew := learned[ref]; !isNew {
+				learned[ref] = ordinals[ref]
+			}
+		}
 	}
 	days := make([]string, 0, len(byDay))
 	for d := range byDay {
 		days = append(days, d)
 	}
+	sort.Strings(days)
 	bitmaps := map[string][]byte{}
-	err = db.inBatches(ctx, tx, `SELECT day, bits FROM devex_day_users WHERE day IN `, days, func(rows *sql.Rows) error {
+	err := db.inBatches(ctx, tx, `SELECT day, bits FROM devex_day_users WHERE day IN `, days, func(rows *sql.Rows) error {
 		var d string
 		var b []byte
 		if err := rows.Scan(&d, &b); err != nil {
@@ -275,9 +340,9 @@ func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users map[userKey]bo
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := make([][]any, 0, len(days))
+	out := make([]any, 0, 2*len(days))
 	for _, d := range days {
 		b := bitmaps[d]
 		for _, ref := range byDay[d] {
@@ -287,10 +352,10 @@ func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users map[userKey]bo
 			}
 			b[n/8] |= 1 << (n % 8)
 		}
-		out = append(out, []any{d, b})
+		out = append(out, d, b)
 	}
-	return db.insertRows(ctx, tx, `INSERT INTO devex_day_users (day, bits) VALUES `,
-		` ON CONFLICT (day) DO UPDATE SET bits = excluded.bits`, out)
+	return learned, db.insertRows(ctx, tx, `INSERT INTO devex_day_users (day, bits) VALUES `,
+		` ON CONFLICT (day) DO UPDATE SET bits = excluded.bits`, 2, out)
 }
 
 // inBatches runs head + "(?, …)" for keys in batches, calling scan per row.
@@ -301,7 +366,7 @@ func (db *DB) inBatches(ctx context.Context, tx *sql.Tx, head string, keys []str
 		for i, k := range batch {
 			args[i] = k
 		}
-		rows, err := tx.QueryContext(ctx, db.dialect.Rebind(head+`(`+placeholders(len(batch))+`)`), args...)
+		rows, err := db.queryIn(ctx, tx, head, args)
 		if err != nil {
 			return err
 		}
@@ -324,40 +389,49 @@ func (db *DB) inBatches(ctx context.Context, tx *sql.Tx, head string, keys []str
 // both engines' parameter limits.
 const rowsPerInsert = 200
 
-// insertRows runs head + "(?, …), (?, …)" + tail for rows, in statements of
-// at most rowsPerInsert rows. No two rows may hit the same conflict key.
-func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, rows [][]any) error {
-	for start := 0; start < len(rows); start += rowsPerInsert {
-		chunk := rows[start:min(start+rowsPerInsert, len(rows))]
-		tuple := "(" + placeholders(len(chunk[0])) + ")"
-		var q strings.Builder
-		q.WriteString(head)
-		args := make([]any, 0, len(chunk)*len(chunk[0]))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString(tuple)
-			args = append(args, r...)
-		}
-		q.WriteString(tail)
-		query := db.dialect.Rebind(q.String())
-		if len(chunk) < rowsPerInsert {
-			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+// insertRows runs head + "(?, …), (?, …)" + tail for args, rows of width
+// values one after the other, in statements of at most rowsPerInsert rows.
+// No two rows may hit the same conflict key.
+func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, head, tail string, width int, args []any) error {
+	rows := len(args) / width
+	var full string // the statement of a full chunk, built once
+	for start := 0; start < rows; start += rowsPerInsert {
+		n := min(rowsPerInsert, rows-start)
+		chunk := args[start*width : (start+n)*width]
+		if n < rowsPerInsert {
+			if _, err := tx.ExecContext(ctx, db.insertQuery(head, tail, width, n), chunk...); err != nil {
 				return err
 			}
 			continue
 		}
 		// Full chunks repeat: parse them once per connection, not per batch.
-		st, err := db.cachedStmt(ctx, query)
+		if full == "" {
+			full = db.insertQuery(head, tail, width, n)
+		}
+		st, err := db.cachedStmt(ctx, full)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, chunk...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (db *DB) insertQuery(head, tail string, width, rows int) string {
+	tuple := "(" + placeholders(width) + ")"
+	var q strings.Builder
+	q.Grow(len(head) + rows*(len(tuple)+2) + len(tail))
+	q.WriteString(head)
+	for i := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(tuple)
+	}
+	q.WriteString(tail)
+	return db.dialect.Rebind(q.String())
 }
 
 // stmtCache holds prepared statements per database and query; database/sql
@@ -404,7 +478,7 @@ func (db *DB) storedRuns(ctx context.Context, tx *sql.Tx, ids []string) (map[str
 		for i, id := range batch {
 			args[i] = id
 		}
-		rows, err := tx.QueryContext(ctx, db.dialect.Rebind(`SELECT `+runColumns+` FROM devex_runs WHERE task_id IN (`+placeholders(len(batch))+`)`), args...)
+		rows, err := db.queryIn(ctx, tx, `SELECT `+runColumns+` FROM devex_runs WHERE task_id IN `, args)
 		if err != nil {
 			return nil, err
 		}
@@ -422,6 +496,20 @@ func (db *DB) storedRuns(ctx context.Context, tx *sql.Tx, ids []string) (map[str
 		}
 	}
 	return out, nil
+}
+
+// queryIn runs head + "(?, …)" with args. Full batches repeat: they are
+// parsed once per connection, not per query.
+func (db *DB) queryIn(ctx context.Context, tx *sql.Tx, head string, args []any) (*sql.Rows, error) {
+	q := db.dialect.Rebind(head + `(` + placeholders(len(args)) + `)`)
+	if len(args) < idBatch {
+		return tx.QueryContext(ctx, q, args...)
+	}
+	st, err := db.cachedStmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 }
 
 func placeholders(n int) string {
