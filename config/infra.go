@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"time"
 )
 
@@ -21,12 +22,20 @@ type Infra struct {
 	MaxTTL Duration `yaml:"maxTTL"`
 	// Postgres lists the servers the postgres driver creates databases on;
 	// PAVED_INFRA_POSTGRES_URL sets the admin URL of the one named "default".
+	// Servers with a region serve the kinds whose region parameter picks
+	// one; a single server without a region serves every request (the form
+	// paved started with).
 	Postgres []InfraPostgres `yaml:"postgres"`
 }
 
 // InfraPostgres is one PostgreSQL server of the postgres driver.
 type InfraPostgres struct {
+	// Name identifies the server in resource records (default: the region);
+	// renaming it orphans what was provisioned on it.
 	Name string `yaml:"name"`
+	// Region is the value of a kind's region parameter this server serves;
+	// each region has at most one server.
+	Region string `yaml:"region,omitempty"`
 	// URL connects as a role with CREATEDB and CREATEROLE.
 	URL string `yaml:"url"`
 	// Host and Port are what developers connect to (default: the URL's).
@@ -62,7 +71,18 @@ func (in *Infra) fill(dataDir string) {
 	if in.KeyFile == "" && dataDir != "" {
 		in.KeyFile = filepath.Join(dataDir, "infra-key")
 	}
+	for i := range in.Postgres {
+		if in.Postgres[i].Name == "" {
+			in.Postgres[i].Name = in.Postgres[i].Region
+		}
+	}
 }
+
+// RegionPattern is what a region name must match: it becomes an enum value
+// of a published schema and part of error messages, so it stays plain.
+const RegionPattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+var regionRE = regexp.MustCompile(RegionPattern)
 
 func (in Infra) validate(p *problems) {
 	if in.ReapInterval.D() < time.Second {
@@ -71,15 +91,31 @@ func (in Infra) validate(p *problems) {
 	if in.MaxTTL.D() <= 0 {
 		p.add("infra.maxTTL", "must be positive")
 	}
-	seen := map[string]bool{}
+	names, regions := map[string]int{}, map[string]int{}
 	for i, s := range in.Postgres {
 		f := fmt.Sprintf("infra.postgres[%d]", i)
-		if !pluginIDPattern.MatchString(s.Name) || seen[s.Name] {
-			p.add(f+".name", "must be a unique name of [a-z0-9_-], got %q", s.Name)
+		switch prev, dup := names[s.Name]; {
+		case s.Name == "":
+			p.add(f+".name", "is required when the server has no region")
+		case !pluginIDPattern.MatchString(s.Name):
+			p.add(f+".name", "must be made of [a-z0-9_-], got %q", s.Name)
+		case dup:
+			p.add(f+".name", "duplicate of infra.postgres[%d] (%q)", prev, s.Name)
+		default:
+			names[s.Name] = i
 		}
-		seen[s.Name] = true
+		if s.Region != "" {
+			switch prev, dup := regions[s.Region]; {
+			case !regionRE.MatchString(s.Region):
+				p.add(f+".region", "must match %s, got %.64q", RegionPattern, s.Region)
+			case dup:
+				p.add(f+".region", "duplicate of infra.postgres[%d]: region %q has one server", prev, s.Region)
+			default:
+				regions[s.Region] = i
+			}
+		}
 		if s.URL == "" {
-			p.add(f+".url", "must not be empty")
+			p.add(f+".url", "must not be empty (the admin DSN, e.g. ${PG_ADMIN_URL})")
 		}
 		if s.Port < 0 || s.Port > 65535 {
 			p.add(f+".port", "must be a TCP port")

@@ -106,6 +106,21 @@ type Driver interface {
 	Deprovision(ctx context.Context, k Kind, r Resource) error
 }
 
+// ParameterShaper is a driver that derives part of a kind's parameter schema
+// from paved's configuration, so that what paved:list-infra-kinds publishes
+// offers only what can be provisioned (the postgres driver's regions). It
+// returns the schema to use; k.Parameters must not be modified.
+type ParameterShaper interface {
+	ShapeParameters(k Kind) (map[string]any, error)
+}
+
+// Connector is a driver whose connection details depend on where a resource
+// was placed: it checks that place is still configured and returns the
+// details as they stand (creds are the sealed ones, as provisioned).
+type Connector interface {
+	Connection(ctx context.Context, r Resource, creds map[string]string) (map[string]string, error)
+}
+
 // Store keeps resources and the provisioning log.
 type Store interface {
 	CreateInfraResource(ctx context.Context, r Resource) error

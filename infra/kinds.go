@@ -115,7 +115,24 @@ func ParseKind(raw []byte, drivers map[string]Driver) (Kind, error) {
 	default:
 		if err := d.Check(k); err != nil {
 			bad = append(bad, "template: "+err.Error())
+			break
 		}
+		sh, ok := d.(ParameterShaper)
+		if !ok || len(bad) > 0 {
+			break
+		}
+		params, err := sh.ShapeParameters(k)
+		if err == nil {
+			err = jsonSafe(&params)
+		}
+		if err == nil {
+			_, err = compileSchema(k.Name, params)
+		}
+		if err != nil {
+			bad = append(bad, "parameters: "+err.Error())
+			break
+		}
+		k.Parameters = params
 	}
 	if len(bad) > 0 {
 		return Kind{}, errors.New(strings.Join(bad, "; "))

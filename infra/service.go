@@ -281,6 +281,15 @@ func (s *Service) Connection(ctx context.Context, id string) (map[string]string,
 	if err := json.Unmarshal(plain, &creds); err != nil {
 		return nil, Resource{}, err
 	}
+	d, ok := s.o.Drivers[r.Driver]
+	if !ok {
+		return nil, Resource{}, paved.Errorf(paved.EUnavailable, "the %s driver of %s %q is no longer configured; its connection details may not hold", r.Driver, r.Kind, r.Name)
+	}
+	if c, ok := d.(Connector); ok {
+		if creds, err = c.Connection(ctx, r, creds); err != nil {
+			return nil, Resource{}, err
+		}
+	}
 	return creds, r, nil
 }
 

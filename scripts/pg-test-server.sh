@@ -10,15 +10,27 @@
 #   go test ./postgres/...
 #   scripts/pg-test-server.sh stop
 #
-# start and env print `export PAVED_TEST_DATABASE_URL=postgres://…` on stdout;
-# everything else goes to stderr. initdb refuses to run as root, so as root
+# start and env print `export PAVED_TEST_DATABASE_URL=postgres://…` on stdout
+# ($PAVED_PG_URL_VAR names another variable); everything else goes to stderr.
+# A second server, e.g. for the postgres driver's regions (infra/postgresql
+# starts a throwaway one itself when PAVED_TEST_DATABASE_URL_2 is unset):
+#
+#   eval "$(PAVED_PG_PORT=55433 PAVED_PG_URL_VAR=PAVED_TEST_DATABASE_URL_2 scripts/pg-test-server.sh start)"
+#
+# Without DIR, a port other than 55432 gets its own directory (.data/pg-test-PORT). initdb refuses to run as root, so as root
 # the server runs as the user `postgres`.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}
 port=${PAVED_PG_PORT:-55432}
-dir=${2:-$repo/.data/pg-test}
+url_var=${PAVED_PG_URL_VAR:-PAVED_TEST_DATABASE_URL}
+[[ $url_var =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "pg-test-server: PAVED_PG_URL_VAR must be a variable name" >&2; exit 2; }
+suffix=
+if [ "$port" != 55432 ]; then
+	suffix=-$port
+fi
+dir=${2:-$repo/.data/pg-test$suffix}
 # As root, the server runs as postgres, which may not be able to enter the
 # repo (a checkout under /root): then the default directory moves to /tmp.
 if [ -z "${2:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$repo" 2>/dev/null; then
@@ -44,7 +56,7 @@ print_env() {
 	if running; then
 		port=$(as_owner sed -n 4p "$data/postmaster.pid")
 	fi
-	echo "export PAVED_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	echo "export $url_var=postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 }
 
 start() {

@@ -69,13 +69,16 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	if len(cfg.Infra.Postgres) > 0 {
 		servers := make([]postgresql.Server, 0, len(cfg.Infra.Postgres))
 		for _, s := range cfg.Infra.Postgres {
-			servers = append(servers, postgresql.Server{Name: s.Name, URL: s.URL, Host: s.Host, Port: s.Port, SSLMode: s.SSLMode})
+			servers = append(servers, postgresql.Server{Name: s.Name, Region: s.Region, URL: s.URL, Host: s.Host, Port: s.Port, SSLMode: s.SSLMode})
 		}
 		pg, err := postgresql.New(servers)
 		if err != nil {
 			return nil, err
 		}
 		drivers["postgres"] = pg
+		if regions := pg.Regions(); len(regions) > 0 {
+			logger.Info("postgres driver: the region parameter picks the server", "regions", strings.Join(regions, ","))
+		}
 		w.ready = append(w.ready, server.Check{Name: "infra/postgres", Check: pg.Ping})
 		defer func() { w.stop = chain(w.stop, pg.Close) }()
 	}

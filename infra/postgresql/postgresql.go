@@ -2,6 +2,13 @@
 // it creates a login role with a generated password and a database owned by
 // it on a configured PostgreSQL server, and drops them again.
 //
+// Which server: a kind may name one (template.server); otherwise, when
+// servers are configured with regions, the resource's region parameter picks
+// the server of that region, and the kind's published region enum is the
+// configured regions; otherwise the server named "default" takes it. The
+// server (and region) a resource went to is recorded in its details, and
+// everything after provisioning goes to that server only.
+//
 // Names come from validated resource names and are always quoted as
 // identifiers. The password never reaches the server in clear: paved sends a
 // SCRAM-SHA-256 verifier, so even statement logging on the server cannot
@@ -21,6 +28,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +45,9 @@ import (
 // Server is one PostgreSQL server the driver creates databases on.
 type Server struct {
 	Name string
+	// Region is the value of the region parameter this server serves (at
+	// most one server per region); empty: the server is only used by name.
+	Region string
 	// URL connects as a role with CREATEDB and CREATEROLE.
 	URL string
 	// Host and Port are what developers connect to (default: the URL's).
@@ -47,20 +58,57 @@ type Server struct {
 
 // Driver is the postgres driver.
 type Driver struct {
-	servers map[string]Server
-	mu      sync.Mutex
-	pools   map[string]*pgxpool.Pool
+	servers  map[string]Server
+	byRegion map[string]Server
+	regions  []string // sorted
+	mu       sync.Mutex
+	pools    map[string]*pgxpool.Pool
 }
 
-var _ infra.Driver = (*Driver)(nil)
+var (
+	_ infra.Driver          = (*Driver)(nil)
+	_ infra.ParameterShaper = (*Driver)(nil)
+	_ infra.Connector       = (*Driver)(nil)
+)
 
-// New returns the driver for servers; it connects on first use.
+// RegionParameter is the kind parameter that picks a server by region.
+const RegionParameter = "region"
+
+var regionRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// New returns the driver for servers; it connects on first use. Every
+// problem with the servers is reported at once; a URL is never echoed, as it
+// holds a password.
 func New(servers []Server) (*Driver, error) {
-	d := &Driver{servers: map[string]Server{}, pools: map[string]*pgxpool.Pool{}}
-	for _, s := range servers {
+	d := &Driver{servers: map[string]Server{}, byRegion: map[string]Server{}, pools: map[string]*pgxpool.Pool{}}
+	var bad []string
+	for i, s := range servers {
+		if s.Name == "" {
+			s.Name = s.Region
+		}
+		switch _, dup := d.servers[s.Name]; {
+		case s.Name == "":
+			bad = append(bad, fmt.Sprintf("server %d: a name or a region is required", i))
+			continue
+		case dup:
+			bad = append(bad, fmt.Sprintf("server %q: the name is used twice", s.Name))
+			continue
+		}
+		if s.Region != "" {
+			if prev, dup := d.byRegion[s.Region]; dup {
+				bad = append(bad, fmt.Sprintf("server %q: region %q is served by %q already", s.Name, s.Region, prev.Name))
+			} else if !regionRE.MatchString(s.Region) {
+				bad = append(bad, fmt.Sprintf("server %q: region must match %s, got %.64q", s.Name, regionRE, s.Region))
+			}
+		}
+		if s.URL == "" {
+			bad = append(bad, fmt.Sprintf("server %q: the URL is empty", s.Name))
+			continue
+		}
 		cfg, err := pgx.ParseConfig(s.URL)
 		if err != nil {
-			return nil, fmt.Errorf("postgresql: server %q: the URL does not parse", s.Name)
+			bad = append(bad, fmt.Sprintf("server %q: the URL does not parse", s.Name))
+			continue
 		}
 		if s.Host == "" {
 			s.Host = cfg.Host
@@ -75,9 +123,20 @@ func New(servers []Server) (*Driver, error) {
 			}
 		}
 		d.servers[s.Name] = s
+		if _, dup := d.byRegion[s.Region]; s.Region != "" && !dup && regionRE.MatchString(s.Region) {
+			d.byRegion[s.Region] = s
+			d.regions = append(d.regions, s.Region)
+		}
 	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("postgresql: %s", strings.Join(bad, "; "))
+	}
+	slices.Sort(d.regions)
 	return d, nil
 }
+
+// Regions returns the configured regions, sorted.
+func (d *Driver) Regions() []string { return slices.Clone(d.regions) }
 
 // Close closes the connections.
 func (d *Driver) Close() {
@@ -127,7 +186,9 @@ func (d *Driver) pool(ctx context.Context, name string) (*pgxpool.Pool, error) {
 
 // spec is the template section of a postgres kind.
 type spec struct {
-	// Server names the configured server (default "default").
+	// Server pins the kind to one configured server; the region parameter
+	// then picks nothing. Empty: by region when servers have regions, else
+	// the server named "default".
 	Server string `yaml:"server"`
 	// ConnectionLimit maps a value of the size parameter to the role's
 	// connection limit; sizes not listed are unlimited.
@@ -145,20 +206,31 @@ func decodeSpec(k infra.Kind) (spec, error) {
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return s, err
 	}
-	if s.Server == "" {
-		s.Server = "default"
-	}
 	return s, nil
 }
 
-// Check makes sure the kind names a configured server.
+// regional reports whether the kind's region parameter picks its server.
+func (d *Driver) regional(sp spec) bool { return sp.Server == "" && len(d.byRegion) > 0 }
+
+// fixedServer is the server of a kind that is not regional.
+func fixedServer(sp spec) string {
+	if sp.Server == "" {
+		return "default"
+	}
+	return sp.Server
+}
+
+// Check makes sure the kind can be placed: on its configured server, or by
+// region.
 func (d *Driver) Check(k infra.Kind) error {
 	s, err := decodeSpec(k)
 	if err != nil {
 		return err
 	}
-	if _, ok := d.servers[s.Server]; !ok {
-		return fmt.Errorf("server %q is not configured (infra.postgres)", s.Server)
+	if !d.regional(s) {
+		if _, ok := d.servers[fixedServer(s)]; !ok {
+			return fmt.Errorf("server %q is not configured (infra.postgres), and no server has a region", fixedServer(s))
+		}
 	}
 	for size, n := range s.ConnectionLimit {
 		if n < -1 {
@@ -166,6 +238,98 @@ func (d *Driver) Check(k infra.Kind) error {
 		}
 	}
 	return nil
+}
+
+// ShapeParameters makes the region parameter of a regional kind an enum of
+// the configured regions (required; a default kept only if configured), so
+// templates and the schema check offer and accept real regions only.
+func (d *Driver) ShapeParameters(k infra.Kind) (map[string]any, error) {
+	s, err := decodeSpec(k)
+	if err != nil {
+		return nil, err
+	}
+	params := deepCopy(k.Parameters)
+	if !d.regional(s) {
+		return params, nil
+	}
+	props, _ := params["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+		params["properties"] = props
+	}
+	region, _ := props[RegionParameter].(map[string]any)
+	if region == nil {
+		region = map[string]any{"title": "Region"}
+		props[RegionParameter] = region
+	}
+	region["type"] = "string"
+	region["enum"] = d.Regions()
+	delete(region, "pattern")
+	if def, ok := region["default"].(string); ok && !slices.Contains(d.regions, def) {
+		delete(region, "default")
+	}
+	required, _ := params["required"].([]any)
+	if !slices.Contains(required, any(RegionParameter)) {
+		params["required"] = append(required, RegionParameter)
+	}
+	return params, nil
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			out[k] = deepCopy(x)
+		case []any:
+			out[k] = slices.Clone(x)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// place returns the server a new resource goes to.
+func (d *Driver) place(sp spec, params map[string]any) (Server, error) {
+	if !d.regional(sp) {
+		srv, ok := d.servers[fixedServer(sp)]
+		if !ok {
+			return Server{}, paved.Errorf(paved.EUnavailable, "PostgreSQL server %q is not configured", fixedServer(sp))
+		}
+		return srv, nil
+	}
+	region, _ := params[RegionParameter].(string)
+	srv, ok := d.byRegion[region]
+	if !ok {
+		return Server{}, paved.InvalidFields(paved.FieldError{Field: "parameters." + RegionParameter,
+			Message: fmt.Sprintf("no PostgreSQL server is configured for region %.64q (configured: %s)", region, strings.Join(d.regions, ", "))})
+	}
+	return srv, nil
+}
+
+// recorded returns the server a resource was provisioned on, as its details
+// say. A server that is gone, or that now serves another region, is an
+// error naming the region: the resource is never looked for elsewhere.
+func (d *Driver) recorded(r infra.Resource) (Server, bool, error) {
+	name, region := r.Details["server"], r.Details["region"]
+	if name == "" {
+		return Server{}, false, nil
+	}
+	where := fmt.Sprintf("PostgreSQL server %q", name)
+	if region != "" {
+		where = fmt.Sprintf("region %s (PostgreSQL server %q)", region, name)
+	}
+	srv, ok := d.servers[name]
+	if !ok {
+		return Server{}, true, paved.Errorf(paved.EUnavailable, "%s %q lives in %s, which is no longer configured (infra.postgres); nothing was changed", r.Kind, r.Name, where)
+	}
+	// A record without a region predates regions: its server may have been
+	// given one since.
+	if region != "" && srv.Region != region {
+		return Server{}, true, paved.Errorf(paved.EUnavailable, "%s %q lives in %s, but that server is now configured for region %q; nothing was changed", r.Kind, r.Name, where, srv.Region)
+	}
+	return srv, true, nil
 }
 
 var identRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
@@ -195,8 +359,11 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	if err != nil {
 		return out, err
 	}
-	srv := d.servers[sp.Server]
-	pool, err := d.pool(ctx, sp.Server)
+	srv, err := d.place(sp, r.Parameters)
+	if err != nil {
+		return out, err
+	}
+	pool, err := d.pool(ctx, srv.Name)
 	if err != nil {
 		return out, err
 	}
@@ -234,7 +401,7 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	}
 	switch {
 	case roleExists && roleMark != mark:
-		return out, paved.Errorf(paved.EConflict, "a PostgreSQL role %q already exists on server %q and paved did not create it for this resource", ident, sp.Server)
+		return out, paved.Errorf(paved.EConflict, "a PostgreSQL role %q already exists on server %q and paved did not create it for this resource", ident, srv.Name)
 	case roleExists:
 		if _, err = pool.Exec(ctx, "ALTER ROLE "+quoted+" WITH LOGIN PASSWORD "+literal(verifier)+" CONNECTION LIMIT "+strconv.Itoa(limit)); err != nil {
 			return out, ddlError("resetting the role's password", err)
@@ -242,7 +409,7 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	default:
 		if _, err = pool.Exec(ctx, "CREATE ROLE "+quoted+" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD "+literal(verifier)+" CONNECTION LIMIT "+strconv.Itoa(limit)); err != nil {
 			if isDuplicate(err) {
-				return out, paved.Errorf(paved.EConflict, "a PostgreSQL role %q was created concurrently on server %q", ident, sp.Server)
+				return out, paved.Errorf(paved.EConflict, "a PostgreSQL role %q was created concurrently on server %q", ident, srv.Name)
 			}
 			return out, ddlError("creating the role", err)
 		}
@@ -258,12 +425,12 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	}
 	switch {
 	case dbExists && (dbMark != mark || owner != ident):
-		return out, paved.Errorf(paved.EConflict, "a PostgreSQL database %q already exists on server %q and paved did not create it for this resource", ident, sp.Server)
+		return out, paved.Errorf(paved.EConflict, "a PostgreSQL database %q already exists on server %q and paved did not create it for this resource", ident, srv.Name)
 	case !dbExists:
 		// CREATE DATABASE cannot run in a transaction: each statement stands alone.
 		if _, err = pool.Exec(ctx, "CREATE DATABASE "+quoted+" OWNER "+quoted+" ENCODING 'UTF8'"); err != nil {
 			if isDuplicate(err) {
-				return out, paved.Errorf(paved.EConflict, "a PostgreSQL database %q was created concurrently on server %q", ident, sp.Server)
+				return out, paved.Errorf(paved.EConflict, "a PostgreSQL database %q was created concurrently on server %q", ident, srv.Name)
 			}
 			return out, ddlError("creating the database", err)
 		}
@@ -279,14 +446,41 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 		}
 	}
 
+	details := map[string]string{"server": srv.Name, "database": ident, "username": ident}
+	if srv.Region != "" {
+		details["region"] = srv.Region
+	}
+	creds := map[string]string{"database": ident, "username": ident, "password": password}
+	address(srv, details)
+	address(srv, creds)
+	return infra.Outcome{Details: details, Credentials: creds}, nil
+}
+
+// address sets where m's database is reached on srv: host, port, sslmode,
+// and the url when m holds the password.
+func address(srv Server, m map[string]string) {
 	port := strconv.Itoa(srv.Port)
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(ident, password), Host: srv.Host + ":" + port, Path: "/" + ident,
-		RawQuery: url.Values{"sslmode": {srv.SSLMode}}.Encode()}
-	return infra.Outcome{
-		Details: map[string]string{"server": sp.Server, "host": srv.Host, "port": port, "database": ident, "username": ident, "sslmode": srv.SSLMode},
-		Credentials: map[string]string{"host": srv.Host, "port": port, "database": ident, "username": ident, "password": password,
-			"sslmode": srv.SSLMode, "url": u.String()},
-	}, nil
+	m["host"], m["port"], m["sslmode"] = srv.Host, port, srv.SSLMode
+	if password, ok := m["password"]; ok {
+		u := url.URL{Scheme: "postgres", User: url.UserPassword(m["username"], password), Host: srv.Host + ":" + port, Path: "/" + m["database"],
+			RawQuery: url.Values{"sslmode": {srv.SSLMode}}.Encode()}
+		m["url"] = u.String()
+	}
+}
+
+// Connection checks that the resource's server is still configured and
+// gives its current address with the sealed credentials.
+func (d *Driver) Connection(ctx context.Context, r infra.Resource, creds map[string]string) (map[string]string, error) {
+	srv, ok, err := d.recorded(r)
+	if err != nil || !ok {
+		return creds, err
+	}
+	out := make(map[string]string, len(creds))
+	for k, v := range creds {
+		out[k] = v
+	}
+	address(srv, out)
+	return out, nil
 }
 
 // Deprovision drops the database (closing its sessions) and the role, if
@@ -300,7 +494,17 @@ func (d *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource
 	if err != nil {
 		return err
 	}
-	pool, err := d.pool(ctx, sp.Server)
+	srv, ok, err := d.recorded(r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Recorded before servers were: where the kind places it.
+		if srv, err = d.place(sp, r.Parameters); err != nil {
+			return err
+		}
+	}
+	pool, err := d.pool(ctx, srv.Name)
 	if err != nil {
 		return err
 	}
@@ -312,7 +516,7 @@ func (d *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource
 	}
 	if dbExists {
 		if dbMark != mark {
-			return paved.Errorf(paved.EConflict, "database %q on server %q was not created by paved for this resource; leaving it", ident, sp.Server)
+			return paved.Errorf(paved.EConflict, "database %q on server %q was not created by paved for this resource; leaving it", ident, srv.Name)
 		}
 		if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
 			return ddlError("dropping the database", err)
@@ -324,7 +528,7 @@ func (d *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource
 	}
 	if roleExists {
 		if roleMark != mark {
-			return paved.Errorf(paved.EConflict, "role %q on server %q was not created by paved for this resource; leaving it", ident, sp.Server)
+			return paved.Errorf(paved.EConflict, "role %q on server %q was not created by paved for this resource; leaving it", ident, srv.Name)
 		}
 		if _, err := pool.Exec(ctx, "DROP ROLE IF EXISTS "+quoted); err != nil {
 			return ddlError("dropping the role", err)
