@@ -1,0 +1,217 @@
+// Drives the adoption page in the system Chromium with playwright-core and
+// checks it against what paved itself returned (e2e/browser_test.go writes
+// the spec: the app's URLs and paved's answers for the same ranges).
+//
+//   node drive.mjs spec.json
+//
+// Prints one JSON line: {"ok":true,"observed":{…},"timings":{…}} or
+// {"ok":false,"step":"…","error":"…","screenshot":"…"}; exits 1 on failure.
+// Every wait is for a selector, a text or a request, with a generous timeout.
+import { chromium } from 'playwright-core';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
+const { formatCount, formatDuration, formatRatio } = await import(spec.formatModule);
+
+const timeout = spec.timeoutMs ?? 60000;
+
+// The KPI cards the page shows and how it writes each (KpiCards' specs).
+const kpis = {
+  runsStarted: formatCount,
+  successRate: formatRatio,
+  activeUsers: formatCount,
+  timeSavedSeconds: formatDuration,
+  coverage: formatRatio,
+  medianTimeToHealthySeconds: formatDuration,
+};
+
+const observed = {};
+const timings = {};
+const pageErrors = [];
+let current = 'launch';
+let page;
+
+async function step(name, fn) {
+  current = name;
+  const started = performance.now();
+  await fn();
+  timings[name] = Math.round(performance.now() - started);
+}
+
+/** Waits until the element with data-testid id has exactly the text want. */
+async function waitForTestIdText(id, want) {
+  await page.waitForFunction(
+    ([sel, text]) => document.querySelector(sel)?.textContent === text,
+    [`[data-testid="${id}"]`, want],
+    { timeout },
+  ).catch(async error => {
+    const got = await page.locator(`[data-testid="${id}"]`).first().textContent().catch(() => null);
+    throw new Error(`${id}: want ${JSON.stringify(want)}, page shows ${JSON.stringify(got)} (${error.message.split('\n')[0]})`);
+  });
+}
+
+async function checkKpis(summary, label) {
+  const shown = {};
+  for (const [key, format] of Object.entries(kpis)) {
+    const want = format(summary.kpis[key].value);
+    await waitForTestIdText(`kpi-${key}`, want);
+    shown[key] = want;
+  }
+  // The previous period, as the card writes it under the figure.
+  const card = page.locator('[data-testid="kpi-runsStarted"]').locator('xpath=..');
+  const before = `vs ${formatCount(summary.kpis.runsStarted.previous)} before`;
+  await card.getByText(before, { exact: true }).waitFor({ timeout });
+  shown.runsStartedPrevious = before;
+  observed[label] = shown;
+}
+
+async function checkTemplates(items, label) {
+  const table = page.getByRole('table', { name: 'Template runs per template' });
+  const want = items.map(i => i.templateRef).sort();
+  await page.waitForFunction(
+    refs => {
+      const table = document.querySelector('table[aria-label="Template runs per template"]');
+      if (!table) return false;
+      const got = [...table.querySelectorAll('tbody tr td:first-child')].map(td => td.getAttribute('title')).sort();
+      return JSON.stringify(got) === JSON.stringify(refs);
+    },
+    want,
+    { timeout },
+  ).catch(async error => {
+    const got = await table.locator('tbody tr td:first-child').allTextContents().catch(() => []);
+    throw new Error(`templates table: want ${want.join(', ')}, page shows ${got.join(', ')} (${error.message.split('\n')[0]})`);
+  });
+  const rows = {};
+  for (const item of items) {
+    const row = table.locator('tbody tr', { has: page.locator(`td[title="${item.templateRef}"]`) });
+    const cells = await row.locator('td').allTextContents();
+    // Template, Runs, Success, p50, p95, Unique users, Time saved.
+    const want = [formatCount(item.runs), formatRatio(item.successRate), formatDuration(item.timeSavedSeconds)];
+    const got = [cells[1], cells[2], cells[6]];
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      throw new Error(`templates row ${item.templateRef}: want ${want}, page shows ${got}`);
+    }
+    rows[item.templateRef] = cells;
+  }
+  observed[label] = rows;
+}
+
+function devexRequest(endpoint, params) {
+  return page.waitForRequest(
+    r => {
+      const url = new URL(r.url());
+      if (url.pathname !== `/api/paved/devex/v1/${endpoint}`) return false;
+      return Object.entries(params).every(([k, v]) => url.searchParams.get(k) === v);
+    },
+    { timeout },
+  );
+}
+
+const browser = await chromium.launch({
+  executablePath: spec.chromium,
+  headless: true,
+  // Root in a container has no user namespace for the sandbox.
+  args: ['--no-sandbox'],
+  timeout,
+});
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1100 } });
+  page = await context.newPage();
+  page.on('pageerror', e => pageErrors.push(e.message));
+
+  await step('first render', async () => {
+    const summaryAsked = devexRequest('summary', { from: spec.range28.from, to: spec.range28.to, grouping: 'day' });
+    await page.goto(`${spec.appUrl}/paved`, { timeout });
+    await summaryAsked;
+    await page.getByText('Golden paths adoption').first().waitFor({ timeout });
+    await checkKpis(spec.summary28, 'kpis28');
+  });
+
+  await step('templates table', () => checkTemplates(spec.templates28, 'templates28'));
+
+  await step('daily chart', async () => {
+    const bars = page.getByRole('img', { name: 'Template runs per day' }).locator('[data-testid="adoption-bar"]');
+    await page.waitForFunction(
+      n => document.querySelectorAll('svg[aria-label="Template runs per day"] [data-testid="adoption-bar"]').length === n,
+      spec.dayPeriods28,
+      { timeout },
+    );
+    observed.dayBars28 = await bars.count();
+  });
+
+  await step('csv download', async () => {
+    const link = page.getByRole('link', { name: 'Export templates as CSV' });
+    await page.waitForFunction(
+      () => document.querySelector('a[aria-label="Export templates as CSV"]')?.getAttribute('href')?.includes('format=csv'),
+      null,
+      { timeout },
+    );
+    const href = new URL(await link.getAttribute('href'));
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout }), link.click()]);
+    const text = await readFile(await download.path(), 'utf8');
+    if (text !== spec.csvTemplates28) {
+      throw new Error(`downloaded CSV differs from paved's:\n${text}\n---\n${spec.csvTemplates28}`);
+    }
+    observed.csv = { filename: download.suggestedFilename(), href: href.pathname + href.search, lines: text.trim().split('\n').length };
+  });
+
+  await step('date range', async () => {
+    const asked = devexRequest('summary', { from: spec.range90.from, to: spec.range90.to });
+    await page.locator('select[aria-label="Date range"]').selectOption('90d');
+    await asked;
+    await checkKpis(spec.summary90, 'kpis90');
+    await checkTemplates(spec.templates90, 'templates90');
+  });
+
+  await step('grouping', async () => {
+    const asked = devexRequest('timeseries', { from: spec.range90.from, grouping: 'week' });
+    await page.locator('select[aria-label="Group by"]').selectOption('week');
+    await asked;
+    await page.waitForFunction(
+      n => document.querySelectorAll('svg[aria-label="Template runs per week"] [data-testid="adoption-bar"]').length === n,
+      spec.weekPeriods90,
+      { timeout },
+    );
+    observed.weekBars90 = spec.weekPeriods90;
+  });
+
+  if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, 'adoption-page.png'), fullPage: true });
+
+  await step('forbidden', async () => {
+    const outsider = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
+    page = await outsider.newPage();
+    page.on('pageerror', e => pageErrors.push(e.message));
+    const refused = page.waitForResponse(r => r.url().includes('/api/paved/devex/v1/summary') && r.status() === 403, { timeout });
+    await page.goto(`${spec.outsiderUrl}/paved`, { timeout });
+    await refused;
+    // Each section shows the refusal; paved's reason is in the panel's details.
+    const panel = page.getByText('Request failed with 403 Forbidden').first();
+    await panel.waitFor({ timeout });
+    await page.getByText('Golden paths adoption').first().waitFor({ timeout });
+    await panel.click();
+    await page.getByText(spec.forbiddenMessage).first().waitFor({ timeout });
+    if ((await page.locator('[data-testid="kpi-runsStarted"]').count()) !== 0) {
+      throw new Error('a refused user sees KPI figures');
+    }
+    observed.forbidden = { panels: await page.getByText('Request failed with 403 Forbidden').count() };
+    if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, 'adoption-page-forbidden.png'), fullPage: true });
+  });
+
+  current = 'page errors';
+  if (pageErrors.length > 0) throw new Error(`uncaught errors in the page: ${pageErrors.join('; ')}`);
+  console.log(JSON.stringify({ ok: true, observed, timings }));
+} catch (error) {
+  let screenshot = '';
+  try {
+    await mkdir(spec.artifacts, { recursive: true });
+    screenshot = join(spec.artifacts, `failure-${current.replace(/\W+/g, '-')}.png`);
+    await page?.screenshot({ path: screenshot, fullPage: true });
+  } catch {
+    screenshot = '';
+  }
+  console.log(JSON.stringify({ ok: false, step: current, error: String(error?.stack ?? error), screenshot, observed, timings, pageErrors }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

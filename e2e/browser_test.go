@@ -1,0 +1,399 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/backstage/backstagetest"
+	"github.com/paved-dev/paved/devex/devextest"
+	"github.com/paved-dev/paved/e2e/pavedproc"
+)
+
+// TestBrowserAdoptionPage opens the "Golden paths adoption" page in a real
+// Chromium, in a minimal Backstage app bundled with esbuild
+// (e2e/browser/src/app.tsx: the plugin's own API factory on the app's
+// discovery and fetch APIs), against the real paved binary on SQLite. paved
+// ingests the runs the way it does in production: its collector pulls them
+// from a Backstage scaffolder task API and catalog (devextest, a fake at the
+// network edge speaking the real protocol). The page must show exactly what
+// paved's API returns for the same range, re-query when the range or the
+// grouping changes, download the CSV, and show paved's 403 to a user outside
+// the reader groups as an error.
+//
+// It needs none of the Argo CD stack, so it starts only paved. Requirements:
+// node and Chromium (e2e/install-deps.sh), the npm workspace installed
+// (npm ci at the repository root).
+func TestBrowserAdoptionPage(t *testing.T) {
+	root := repoRoot()
+	dir := filepath.Join(root, "e2e", "browser")
+	chromium := browserChromium(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not on PATH: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "playwright-core", "package.json")); err != nil {
+		t.Fatalf("playwright-core is not installed (%v); at the repository root: npm ci", err)
+	}
+	artifacts := filepath.Join(dir, "artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	// The bundle is built while paved starts and collects.
+	bundled := make(chan error, 1)
+	var bundleTook time.Duration
+	go func() {
+		started := time.Now()
+		cmd := exec.Command(node, "build.mjs")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		bundleTook = time.Since(started)
+		if err != nil {
+			err = fmt.Errorf("node build.mjs: %v\n%s", err, out)
+		}
+		bundled <- err
+	}()
+
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	bs, seeded := seedBrowserBackstage(t, today)
+	users := backstagetest.NewUsers(t)
+	bs.AddUser("user:default/carol", "group:default/platform")
+	bs.AddUser("user:default/dave", "group:default/other")
+
+	const readerToken = "browser-page-reader-token-0123456789"
+	if _, err := pavedproc.Binary(); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	p := pavedproc.Start(t, pavedproc.Options{
+		Config: fmt.Sprintf(`
+backstage:
+  discovery: %s
+  endpoints: {auth: %s/api/auth}
+auth:
+  staticTokens:
+    - {token: "${BROWSER_READER_TOKEN}", subject: platform-page}
+devex:
+  interval: 10s
+  backstageToken: ${BROWSER_BACKSTAGE_TOKEN}
+  readerGroups: [group:default/platform]
+`, bs.Discovery(), users.URL),
+		Env: []string{"BROWSER_READER_TOKEN=" + readerToken, "BROWSER_BACKSTAGE_TOKEN=" + bs.Token},
+	})
+	pavedAPI := func(path string, q url.Values) []byte {
+		t.Helper()
+		return browserGet(t, p.BaseURL+"/api/paved/devex/v1/"+path+"?"+q.Encode(), readerToken)
+	}
+
+	// paved collects at start; wait until every seeded run and component is in.
+	range90 := browserRange(today, 90)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var s browserSummary
+		mustJSON(t, pavedAPI("summary", range90), &s)
+		var c struct {
+			Overall struct{ Components int } `json:"overall"`
+		}
+		mustJSON(t, pavedAPI("coverage", range90), &c)
+		if s.Kpis["runsStarted"].Value == float64(seeded.runs90) && c.Overall.Components == seeded.components {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("paved did not collect the seeded runs: summary %+v, %d components (want %d runs, %d components)",
+				s.Kpis["runsStarted"], c.Overall.Components, seeded.runs90, seeded.components)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	collected := time.Since(started)
+
+	// What paved says, for the page's ranges, with sanity checks so that the
+	// comparison in the browser cannot pass on empty data.
+	range28 := browserRange(today, 28)
+	var sum28, sum90 browserSummary
+	mustJSON(t, pavedAPI("summary", withParam(range28, "grouping", "day")), &sum28)
+	mustJSON(t, pavedAPI("summary", range90), &sum90)
+	if got := sum28.Kpis["runsStarted"]; got.Value != float64(seeded.runs28) || got.Previous != float64(seeded.previous28) {
+		t.Fatalf("28-day runs %+v, want %d (previous %d)", got, seeded.runs28, seeded.previous28)
+	}
+	if sum28.Kpis["timeSavedSeconds"].Value == 0 || sum28.Kpis["successRate"].Value == 0 || sum28.Kpis["coverage"].Value == 0 {
+		t.Fatalf("28-day summary has empty KPIs: %+v", sum28.Kpis)
+	}
+	var tpl28, tpl90 struct {
+		Items []map[string]any `json:"items"`
+	}
+	mustJSON(t, pavedAPI("templates", withParam(range28, "grouping", "day")), &tpl28)
+	mustJSON(t, pavedAPI("templates", withParam(range90, "grouping", "day")), &tpl90)
+	if len(tpl28.Items) != seeded.templates28 || len(tpl90.Items) != seeded.templates90 {
+		t.Fatalf("templates: %d in 28 days, %d in 90 (want %d, %d)", len(tpl28.Items), len(tpl90.Items), seeded.templates28, seeded.templates90)
+	}
+	var week90 struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	mustJSON(t, pavedAPI("timeseries", withParam(range90, "grouping", "week")), &week90)
+	csv28 := pavedAPI("templates", withParam(withParam(range28, "grouping", "day"), "format", "csv"))
+
+	if err := <-bundled; err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("E2E browser bundle %s (esbuild), paved start and collection %s\n",
+		bundleTook.Round(time.Millisecond), collected.Round(time.Millisecond))
+
+	reader := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, readerToken)
+	outsider := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/dave"))
+
+	spec := map[string]any{
+		"chromium":         chromium,
+		"artifacts":        artifacts,
+		"screenshots":      os.Getenv("PAVED_E2E_SCREENSHOTS") != "",
+		"formatModule":     filepath.Join(dir, "dist", "format.mjs"),
+		"appUrl":           reader.URL,
+		"outsiderUrl":      outsider.URL,
+		"range28":          map[string]string{"from": range28.Get("from"), "to": range28.Get("to")},
+		"range90":          map[string]string{"from": range90.Get("from"), "to": range90.Get("to")},
+		"summary28":        sum28,
+		"summary90":        sum90,
+		"templates28":      tpl28.Items,
+		"templates90":      tpl90.Items,
+		"dayPeriods28":     28,
+		"weekPeriods90":    len(week90.Items),
+		"csvTemplates28":   string(csv28),
+		"forbiddenMessage": "user:default/dave is not a member of a group allowed to read adoption metrics",
+	}
+	specPath := filepath.Join(t.TempDir(), "spec.json")
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(specPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "drive.mjs", specPath)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	driveStarted := time.Now()
+	runErr := cmd.Run()
+	var result struct {
+		OK         bool                       `json:"ok"`
+		Step       string                     `json:"step"`
+		Error      string                     `json:"error"`
+		Screenshot string                     `json:"screenshot"`
+		Observed   map[string]json.RawMessage `json:"observed"`
+		Timings    map[string]int             `json:"timings"`
+		PageErrors []string                   `json:"pageErrors"`
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &result); err != nil {
+		t.Fatalf("drive.mjs: %v, no result line: %v\nstdout:\n%s\nstderr:\n%s", runErr, err, stdout.String(), stderr.String())
+	}
+	if !result.OK || runErr != nil {
+		t.Fatalf("browser step %q failed (%v): %s\nscreenshot: %s\npage errors: %v\nstderr:\n%s",
+			result.Step, runErr, result.Error, result.Screenshot, result.PageErrors, stderr.String())
+	}
+
+	// The driver compared the page with paved's answers; check what it read
+	// once more here, against the seeded data.
+	var kpis28 map[string]string
+	mustJSON(t, result.Observed["kpis28"], &kpis28)
+	if kpis28["runsStarted"] != strconv.Itoa(seeded.runs28) {
+		t.Errorf("page showed %q runs for 28 days, want %d", kpis28["runsStarted"], seeded.runs28)
+	}
+	var kpis90 map[string]string
+	mustJSON(t, result.Observed["kpis90"], &kpis90)
+	if kpis90["runsStarted"] != strconv.Itoa(seeded.runs90) {
+		t.Errorf("page showed %q runs for 90 days, want %d", kpis90["runsStarted"], seeded.runs90)
+	}
+	var csv struct {
+		Filename string `json:"filename"`
+		Lines    int    `json:"lines"`
+	}
+	mustJSON(t, result.Observed["csv"], &csv)
+	if want := fmt.Sprintf("paved-templates-%s-%s.csv", range28.Get("from"), range28.Get("to")); csv.Filename != want || csv.Lines != 1+seeded.templates28 {
+		t.Errorf("CSV download %+v, want %s with %d lines", csv, want, 1+seeded.templates28)
+	}
+	var forbidden struct{ Panels int }
+	mustJSON(t, result.Observed["forbidden"], &forbidden)
+	if forbidden.Panels != 6 {
+		t.Errorf("a refused user saw %d error panels, want one for each of the 6 sections", forbidden.Panels)
+	}
+	var steps []string
+	for _, s := range []string{"first render", "templates table", "daily chart", "csv download", "date range", "grouping", "forbidden"} {
+		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
+	}
+	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))
+}
+
+// browserSeed is what seedBrowserBackstage put in the fake Backstage.
+type browserSeed struct {
+	runs28, previous28, runs90 int
+	templates28, templates90   int
+	components                 int
+}
+
+// seedBrowserBackstage fills a fake Backstage with finished scaffolder runs
+// over the last 90 days and a catalog; the runs of the last 28 days and of
+// the 90 differ, so a range change must change the page.
+func seedBrowserBackstage(t *testing.T, today time.Time) (*devextest.Backstage, browserSeed) {
+	bs := devextest.New(t, "browser-backstage-token-0123456789")
+	type run struct {
+		id, template, user, owner, timeSaved, status, entity string
+		daysAgo                                              int
+		took                                                 time.Duration
+	}
+	const svc, web, db = "template:default/go-service", "template:default/website", "template:default/postgres-database"
+	runs := []run{
+		{"b1", svc, "user:default/alice", "group:default/team-a", "PT4H", "completed", "component:default/orders", 1, 2 * time.Minute},
+		{"b2", svc, "user:default/bob", "group:default/team-b", "PT4H", "completed", "component:default/billing", 2, 3 * time.Minute},
+		{"b3", svc, "user:default/alice", "group:default/team-a", "PT4H", "failed", "", 3, 30 * time.Second},
+		{"b4", web, "user:default/erin", "group:default/team-c", "PT30M", "completed", "component:default/site", 4, 45 * time.Second},
+		{"b5", svc, "user:default/frank", "group:default/team-b", "PT4H", "completed", "", 6, time.Minute},
+		{"b6", web, "user:default/erin", "group:default/team-c", "PT30M", "cancelled", "", 10, 10 * time.Second},
+		// Before the last 28 days: the previous period, and the 90-day range.
+		{"b7", svc, "user:default/gina", "group:default/team-a", "PT4H", "completed", "", 40, 2 * time.Minute},
+		{"b8", db, "user:default/hank", "group:default/team-b", "PT2H", "failed", "", 60, 5 * time.Minute},
+		{"b9", db, "user:default/hank", "group:default/team-b", "PT2H", "completed", "", 61, 4 * time.Minute},
+	}
+	for _, r := range runs {
+		created := today.AddDate(0, 0, -r.daysAgo).Add(9 * time.Hour)
+		bs.AddTask(r.id, r.template, r.user, r.owner, r.timeSaved, created)
+		bs.Claim(r.id, created.Add(time.Second))
+		bs.Finish(r.id, r.status, r.entity, created.Add(r.took))
+	}
+	bs.AddComponent("orders", "group:default/team-a", svc)
+	bs.AddComponent("billing", "group:default/team-b", svc)
+	bs.AddComponent("ledger", "group:default/team-b", "")
+	bs.AddComponent("site", "group:default/team-c", web)
+	return bs, browserSeed{runs28: 6, previous28: 1, runs90: 9, templates28: 2, templates90: 3, components: 4}
+}
+
+// browserAppServer serves the bundle as a Backstage app and passes /api/ to
+// paved with token, standing in for the Backstage identity a real app's
+// fetch API adds: the token stays in the test, out of the bundle.
+func browserAppServer(t *testing.T, dist, pavedURL, token string) *httptest.Server {
+	target, err := url.Parse(pavedURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = target.Host
+		r.Out.Header.Set("Authorization", "Bearer "+token)
+	}}
+	files := http.FileServer(http.Dir(dist))
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path != "/" && !strings.HasSuffix(r.URL.Path, "/") {
+			if _, err := os.Stat(filepath.Join(dist, filepath.FromSlash(r.URL.Path))); err == nil {
+				files.ServeHTTP(w, r)
+				return
+			}
+		}
+		// Every other path is a route of the single-page app.
+		config, _ := json.Marshal([]any{map[string]any{"context": "e2e", "data": map[string]any{
+			"app":     map[string]any{"title": "paved e2e", "baseUrl": srv.URL},
+			"backend": map[string]any{"baseUrl": srv.URL},
+		}}})
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html>
+<html><head><meta charset="utf-8"><title>paved e2e</title>
+<script type="backstage.io/config">%s</script>
+</head><body><div id="root"></div><script type="module" src="/app.js"></script></body></html>
+`, config)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// browserChromium is the system Chromium (PAVED_E2E_CHROMIUM overrides).
+func browserChromium(t *testing.T) string {
+	path := os.Getenv("PAVED_E2E_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no Chromium at %s (%v): bash e2e/install-deps.sh installs Debian's chromium", path, err)
+	}
+	return path
+}
+
+type browserKpi struct {
+	Value    float64 `json:"value"`
+	Previous float64 `json:"previous"`
+}
+
+type browserSummary struct {
+	From         string                `json:"from"`
+	To           string                `json:"to"`
+	PreviousFrom string                `json:"previousFrom"`
+	PreviousTo   string                `json:"previousTo"`
+	Kpis         map[string]browserKpi `json:"kpis"`
+}
+
+// browserRange is the page's "last n days": ending today (UTC), both included.
+func browserRange(today time.Time, days int) url.Values {
+	return url.Values{
+		"from": {today.AddDate(0, 0, -(days - 1)).Format(time.DateOnly)},
+		"to":   {today.Format(time.DateOnly)},
+	}
+}
+
+func withParam(q url.Values, key, value string) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	out.Set(key, value)
+	return out
+}
+
+func browserGet(t *testing.T, u, token string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+	}
+	return body
+}
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}
