@@ -3,9 +3,12 @@
 # redis as the stores of the Kubernetes API server and Argo CD, git for the
 # fixture repositories and the git daemon, openssl for the API server's
 # certificates. Quiet and quick when everything is already there.
+# chromium (with a font, for readable failure screenshots) is the browser the
+# adoption page's browser test drives (e2e/browser_test.go): playwright-core
+# cannot download its own.
 set -euo pipefail
 
-packages=(etcd-server redis-server git openssl ca-certificates)
+packages=(etcd-server redis-server git openssl ca-certificates chromium fonts-liberation)
 
 missing=()
 for p in "${packages[@]}"; do
