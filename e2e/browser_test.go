@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,17 +58,22 @@ func TestBrowserAdoptionPage(t *testing.T) {
 
 	// The bundle is built while paved starts and collects.
 	bundled := make(chan error, 1)
-	var bundleTook time.Duration
+	var bundle struct {
+		took  time.Duration
+		Bytes int `json:"bytes"` // with source maps
+	}
 	go func() {
 		started := time.Now()
 		cmd := exec.Command(node, "build.mjs")
 		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		bundleTook = time.Since(started)
+		out, err := cmd.Output()
+		bundle.took = time.Since(started)
 		if err != nil {
-			err = fmt.Errorf("node build.mjs: %v\n%s", err, out)
+			bundled <- fmt.Errorf("node build.mjs: %v\n%s%s", err, out, stderrOf(err))
+			return
 		}
-		bundled <- err
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		bundled <- json.Unmarshal([]byte(lines[len(lines)-1]), &bundle)
 	}()
 
 	today := time.Now().UTC().Truncate(24 * time.Hour)
@@ -77,9 +83,11 @@ func TestBrowserAdoptionPage(t *testing.T) {
 	bs.AddUser("user:default/dave", "group:default/other")
 
 	const readerToken = "browser-page-reader-token-0123456789"
+	binStarted := time.Now()
 	if _, err := pavedproc.Binary(); err != nil {
 		t.Fatal(err)
 	}
+	binTook := time.Since(binStarted)
 	started := time.Now()
 	p := pavedproc.Start(t, pavedproc.Options{
 		Config: fmt.Sprintf(`
@@ -134,6 +142,11 @@ devex:
 	if sum28.Kpis["timeSavedSeconds"].Value == 0 || sum28.Kpis["successRate"].Value == 0 || sum28.Kpis["coverage"].Value == 0 {
 		t.Fatalf("28-day summary has empty KPIs: %+v", sum28.Kpis)
 	}
+	var sumTeam90 browserSummary
+	mustJSON(t, pavedAPI("summary", withParam(withParam(range90, "grouping", "week"), "owner", browserTeam)), &sumTeam90)
+	if got := sumTeam90.Kpis["runsStarted"].Value; got != float64(seeded.teamRuns90) {
+		t.Fatalf("90-day runs of %s: %v, want %d", browserTeam, got, seeded.teamRuns90)
+	}
 	var tpl28, tpl90 struct {
 		Items []map[string]any `json:"items"`
 	}
@@ -151,8 +164,8 @@ devex:
 	if err := <-bundled; err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("E2E browser bundle %s (esbuild), paved start and collection %s\n",
-		bundleTook.Round(time.Millisecond), collected.Round(time.Millisecond))
+	fmt.Printf("E2E browser bundle %s (esbuild, %.1f MB with source maps, beside paved's go build %s), paved start and collection %s\n",
+		bundle.took.Round(time.Millisecond), float64(bundle.Bytes)/1e6, binTook.Round(time.Millisecond), collected.Round(time.Millisecond))
 
 	reader := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, readerToken)
 	outsider := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/dave"))
@@ -168,6 +181,8 @@ devex:
 		"range90":          map[string]string{"from": range90.Get("from"), "to": range90.Get("to")},
 		"summary28":        sum28,
 		"summary90":        sum90,
+		"team":             browserTeam,
+		"summaryTeam90":    sumTeam90,
 		"templates28":      tpl28.Items,
 		"templates90":      tpl90.Items,
 		"dayPeriods28":     28,
@@ -230,21 +245,31 @@ devex:
 	if want := fmt.Sprintf("paved-templates-%s-%s.csv", range28.Get("from"), range28.Get("to")); csv.Filename != want || csv.Lines != 1+seeded.templates28 {
 		t.Errorf("CSV download %+v, want %s with %d lines", csv, want, 1+seeded.templates28)
 	}
+	var team map[string]string
+	mustJSON(t, result.Observed["kpisTeam90"], &team)
+	if team["runsStarted"] != strconv.Itoa(seeded.teamRuns90) {
+		t.Errorf("page showed %q runs of %s for 90 days, want %d", team["runsStarted"], browserTeam, seeded.teamRuns90)
+	}
 	var forbidden struct{ Panels int }
 	mustJSON(t, result.Observed["forbidden"], &forbidden)
 	if forbidden.Panels != 6 {
 		t.Errorf("a refused user saw %d error panels, want one for each of the 6 sections", forbidden.Panels)
 	}
 	var steps []string
-	for _, s := range []string{"first render", "templates table", "daily chart", "csv download", "date range", "grouping", "forbidden"} {
+	for _, s := range []string{"first render", "templates table", "daily chart", "csv download", "date range", "grouping", "team", "forbidden"} {
 		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
 	}
 	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))
 }
 
+// browserTeam is the team the page is narrowed to; the coverage list, which
+// feeds the page's team filter, has it.
+const browserTeam = "group:default/team-b"
+
 // browserSeed is what seedBrowserBackstage put in the fake Backstage.
 type browserSeed struct {
 	runs28, previous28, runs90 int
+	teamRuns90                 int // runs of browserTeam
 	templates28, templates90   int
 	components                 int
 }
@@ -282,7 +307,7 @@ func seedBrowserBackstage(t *testing.T, today time.Time) (*devextest.Backstage, 
 	bs.AddComponent("billing", "group:default/team-b", svc)
 	bs.AddComponent("ledger", "group:default/team-b", "")
 	bs.AddComponent("site", "group:default/team-c", web)
-	return bs, browserSeed{runs28: 6, previous28: 1, runs90: 9, templates28: 2, templates90: 3, components: 4}
+	return bs, browserSeed{runs28: 6, previous28: 1, runs90: 9, teamRuns90: 4, templates28: 2, templates90: 3, components: 4}
 }
 
 // browserAppServer serves the bundle as a Backstage app and passes /api/ to
@@ -389,6 +414,14 @@ func browserGet(t *testing.T, u, token string) []byte {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
 	}
 	return body
+}
+
+func stderrOf(err error) string {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(exit.Stderr)
+	}
+	return ""
 }
 
 func mustJSON(t *testing.T, b []byte, v any) {

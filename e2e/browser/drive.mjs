@@ -176,6 +176,13 @@ try {
     observed.weekBars90 = spec.weekPeriods90;
   });
 
+  await step('team', async () => {
+    const asked = devexRequest('summary', { from: spec.range90.from, owner: spec.team });
+    await page.locator('select[aria-label="Team"]').selectOption(spec.team);
+    await asked;
+    await checkKpis(spec.summaryTeam90, 'kpisTeam90');
+  });
+
   if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, 'adoption-page.png'), fullPage: true });
 
   await step('forbidden', async () => {
