@@ -95,6 +95,7 @@ type Server struct {
 	timers      map[*time.Timer]bool
 	closed      bool
 	resourceVer int64
+	watch       watchHub
 }
 
 type appKey struct{ namespace, name string }
@@ -251,7 +252,11 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		}
 		ctx = context.WithValue(ctx, claimsKey{}, user)
 	}
-	return handler(ctx, req)
+	resp, err := handler(ctx, req)
+	s.mu.Lock()
+	s.publishLocked()
+	s.mu.Unlock()
+	return resp, err
 }
 
 // noSession is argocd-server's ErrNoSession.
@@ -361,6 +366,7 @@ func (s *Server) after(d time.Duration, f func()) {
 		delete(s.timers, t)
 		if !s.closed {
 			f()
+			s.publishLocked()
 		}
 	})
 	s.timers[t] = true
