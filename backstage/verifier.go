@@ -84,7 +84,8 @@ type Verifier struct {
 	jwks         *jwksCache
 	validator    *jwt.Validator // for plugin tokens, which carry paved's aud
 	userValid    *jwt.Validator // for user tokens, whose aud is Backstage's
-	verified     verifiedCache
+	verified     verifiedCache  // tokens accepted as the caller
+	verifiedOBO  verifiedCache  // user tokens accepted inside plugin tokens
 }
 
 type staticDigest struct {
@@ -147,7 +148,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		validator: newPluginValidator(cfg.PluginID, cfg.Leeway, cfg.Now),
 		userValid: jwt.NewValidator(jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway), jwt.WithTimeFunc(cfg.Now)),
-		verified: verifiedCache{entries: make(map[[sha256.Size]byte]verifiedEntry)},
+		verified:    verifiedCache{entries: make(map[[sha256.Size]byte]verifiedEntry)},
+		verifiedOBO: verifiedCache{entries: make(map[[sha256.Size]byte]verifiedEntry)},
 	}
 	for _, id := range cfg.AllowedPlugins {
 		v.allowed[id] = true
@@ -286,24 +288,43 @@ func (v *Verifier) verifyPlugin(ctx context.Context, jt jwtParts) (paved.Princip
 	p := paved.Principal{Kind: paved.PrincipalPlugin, Subject: c.Subject}
 	exp := c.ExpiresAt.Time
 	if c.OBO != "" {
-		ojt, err := splitJWT(c.OBO)
+		user, userExp, err := v.verifyOBO(ctx, c.OBO)
 		if err != nil {
-			return paved.Principal{}, time.Time{}, unauthenticated("invalid on-behalf-of token: malformed")
+			return paved.Principal{}, time.Time{}, err
 		}
-		// Backstage passes the full user token as obo when it cannot limit it.
-		if ojt.header.Typ != TypLimitedUser && ojt.header.Typ != TypUser {
-			return paved.Principal{}, time.Time{}, unauthenticated("invalid on-behalf-of token: unsupported type")
-		}
-		u, err := v.verifyUser(ctx, ojt, ojt.header.Typ)
-		if err != nil {
-			return paved.Principal{}, time.Time{}, unauthenticated("invalid on-behalf-of token")
-		}
-		p.User = u.Subject
-		if u.ExpiresAt.Time.Before(exp) {
-			exp = u.ExpiresAt.Time
+		p.User = user
+		if userExp.Before(exp) {
+			exp = userExp
 		}
 	}
 	return p, exp, nil
+}
+
+// verifyOBO verifies the user token a plugin token carries. Backstage signs
+// a new plugin token for every call, but the obo inside is the same string
+// for all calls of one user (a limited token is derived from the user's
+// token, not signed anew), so a verified obo is remembered until it expires,
+// apart from the tokens accepted as callers: a limited token must never
+// pass on its own.
+func (v *Verifier) verifyOBO(ctx context.Context, obo string) (user string, exp time.Time, err error) {
+	sum := sha256.Sum256([]byte(obo))
+	if p, exp, ok := v.verifiedOBO.lookup(sum, v.now()); ok {
+		return p.User, exp, nil
+	}
+	ojt, err := splitJWT(obo)
+	if err != nil {
+		return "", time.Time{}, unauthenticated("invalid on-behalf-of token: malformed")
+	}
+	// Backstage passes the full user token as obo when it cannot limit it.
+	if ojt.header.Typ != TypLimitedUser && ojt.header.Typ != TypUser {
+		return "", time.Time{}, unauthenticated("invalid on-behalf-of token: unsupported type")
+	}
+	u, err := v.verifyUser(ctx, ojt, ojt.header.Typ)
+	if err != nil {
+		return "", time.Time{}, unauthenticated("invalid on-behalf-of token")
+	}
+	v.verifiedOBO.put(sum, paved.Principal{User: u.Subject}, u.ExpiresAt.Time, v.now())
+	return u.Subject, u.ExpiresAt.Time, nil
 }
 
 func (v *Verifier) verifyUser(ctx context.Context, jt jwtParts, typ string) (userClaims, error) {
@@ -448,14 +469,19 @@ type verifiedEntry struct {
 const maxVerifiedEntries = 4096
 
 func (c *verifiedCache) get(sum [sha256.Size]byte, now time.Time) (paved.Principal, bool) {
+	p, _, ok := c.lookup(sum, now)
+	return p, ok
+}
+
+func (c *verifiedCache) lookup(sum [sha256.Size]byte, now time.Time) (paved.Principal, time.Time, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[sum]
 	c.mu.Unlock()
 	if !ok || !now.Before(e.exp) {
-		return paved.Principal{}, false
+		return paved.Principal{}, time.Time{}, false
 	}
 	e.p.Groups = slices.Clone(e.p.Groups)
-	return e.p, true
+	return e.p, e.exp, true
 }
 
 func (c *verifiedCache) put(sum [sha256.Size]byte, p paved.Principal, exp, now time.Time) {

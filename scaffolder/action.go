@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -242,7 +244,7 @@ func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage,
 	ctx, span := r.tracer.Start(ctx, "action "+id, trace.WithAttributes(attribute.String("paved.action", id)))
 	defer span.End()
 	start := r.now()
-	out, err := r.run(ctx, a, input, secrets)
+	out, valid, err := r.run(ctx, a, input, secrets)
 	elapsed := r.now().Sub(start)
 	result := "success"
 	if err != nil {
@@ -255,32 +257,104 @@ func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage,
 		r.invocations.Add(ctx, 1, attrs)
 		r.duration.Record(ctx, elapsed.Seconds(), attrs)
 	}
-	r.record(ctx, a, start, elapsed, input, out, err)
+	r.record(ctx, a, start, elapsed, input, valid, out, err)
 	return out, err
 }
 
-func (r *Registry) run(ctx context.Context, a *registered, input json.RawMessage, secrets map[string]string) (map[string]any, error) {
+// run returns the handler's output and, once the input passed its schema,
+// the decoded input.
+func (r *Registry) run(ctx context.Context, a *registered, input json.RawMessage, secrets map[string]string) (map[string]any, map[string]any, error) {
 	decoded, err := decodeObject(input)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.input.validate(decoded); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out, err := a.Handler(ctx, Input{Raw: input, Secrets: secrets})
 	if err != nil {
-		return nil, err
+		return nil, decoded, err
 	}
 	// A handler whose output breaks its own schema is a bug in paved, not a
 	// caller's mistake: log it, and still answer so the template goes on.
-	if raw, merr := json.Marshal(out); merr == nil {
-		if v, derr := decodeObject(raw); derr == nil {
-			if verr := a.output.validate(v); verr != nil {
-				r.logger.Error("action output does not match its schema", "action", a.id, "error", verr)
-			}
+	if v, ok := asJSON(out); ok {
+		if verr := a.output.validate(v); verr != nil {
+			r.logger.Error("action output does not match its schema", "action", a.id, "error", verr)
 		}
 	}
-	return out, nil
+	return out, decoded, nil
+}
+
+// asJSON returns v as decodeObject would decode its JSON encoding, and
+// false when v cannot be encoded. Outputs are made of strings, booleans,
+// numbers, lists and maps: those are converted directly, anything else goes
+// through encoding/json.
+func asJSON(v map[string]any) (map[string]any, bool) {
+	if out, ok := jsonValue(v); ok {
+		return out.(map[string]any), true
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, false
+	}
+	obj, err := decodeObject(raw)
+	return obj, err == nil
+}
+
+// jsonValue converts the common Go values to their decoded JSON form
+// (json.Number for numbers); ok is false for anything else, or a string
+// that JSON would not keep as it is (invalid UTF-8).
+func jsonValue(v any) (any, bool) {
+	switch v := v.(type) {
+	case nil, bool:
+		return v, true
+	case string:
+		return v, utf8.ValidString(v)
+	case int:
+		return json.Number(strconv.Itoa(v)), true
+	case int64:
+		return json.Number(strconv.FormatInt(v, 10)), true
+	case json.Number:
+		return v, true
+	case []string:
+		out := make([]any, len(v))
+		for i, s := range v {
+			if !utf8.ValidString(s) {
+				return nil, false
+			}
+			out[i] = s
+		}
+		return out, true
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			var ok bool
+			if out[i], ok = jsonValue(e); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	case map[string]string:
+		out := make(map[string]any, len(v))
+		for k, s := range v {
+			if !utf8.ValidString(k) || !utf8.ValidString(s) {
+				return nil, false
+			}
+			out[k] = s
+		}
+		return out, true
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			ev, ok := jsonValue(e)
+			if !ok || !utf8.ValidString(k) {
+				return nil, false
+			}
+			out[k] = ev
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // decodeObject decodes a JSON object as the schema validator wants it
@@ -305,7 +379,7 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	return obj, nil
 }
 
-func (r *Registry) record(ctx context.Context, a *registered, start time.Time, elapsed time.Duration, input json.RawMessage, out map[string]any, err error) {
+func (r *Registry) record(ctx context.Context, a *registered, start time.Time, elapsed time.Duration, input json.RawMessage, valid, out map[string]any, err error) {
 	if r.recorder == nil {
 		return
 	}
@@ -313,13 +387,20 @@ func (r *Registry) record(ctx context.Context, a *registered, start time.Time, e
 	if p, ok := paved.PrincipalFrom(ctx); ok {
 		inv.CallerKind, inv.CallerPlugin, inv.UserRef = p.Kind, p.Subject, p.User
 	}
-	var refs struct {
-		EntityRef   string `json:"entityRef"`
-		TemplateRef string `json:"templateRef"`
-		TaskID      string `json:"taskId"`
+	if valid != nil {
+		// Input that passed its schema was decoded already; its keys are exact.
+		inv.EntityRef, _ = valid["entityRef"].(string)
+		inv.TemplateRef, _ = valid["templateRef"].(string)
+		inv.TaskID, _ = valid["taskId"].(string)
+	} else {
+		var refs struct {
+			EntityRef   string `json:"entityRef"`
+			TemplateRef string `json:"templateRef"`
+			TaskID      string `json:"taskId"`
+		}
+		_ = json.Unmarshal(input, &refs)
+		inv.EntityRef, inv.TemplateRef, inv.TaskID = refs.EntityRef, refs.TemplateRef, refs.TaskID
 	}
-	_ = json.Unmarshal(input, &refs)
-	inv.EntityRef, inv.TemplateRef, inv.TaskID = refs.EntityRef, refs.TemplateRef, refs.TaskID
 	if err != nil {
 		inv.Status = paved.StatusFailed
 		inv.ErrorCode = paved.ErrorCode(err)

@@ -2,15 +2,11 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,61 +111,4 @@ func BenchmarkListActions(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lists/s")
-}
-
-// BenchmarkInvokeOverhead sends create-argocd-app from 200 concurrent clients
-// and reports latency percentiles (target: p99 ≤ 20 ms on 2 cores).
-func BenchmarkInvokeOverhead(b *testing.B) {
-	const concurrency = 200
-	base, token := benchServer(b)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}}
-	body := `{"name":"svc","source":{"repoURL":"https://git.example.com/deploy.git","path":"apps/svc"},"destination":{"namespace":"svc"},"automated":{"prune":true},"entityRef":"component:default/svc"}`
-	latencies := make([]time.Duration, b.N)
-	var next sync.Mutex
-	i := 0
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for w := 0; w < concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				next.Lock()
-				n := i
-				i++
-				next.Unlock()
-				if n >= b.N {
-					return
-				}
-				req, _ := http.NewRequest("POST", base+"/api/paved/.backstage/actions/v1/actions/paved%3Acreate-argocd-app/invoke", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				start := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				latencies[n] = time.Since(start)
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	sort.Slice(latencies, func(a, c int) bool { return latencies[a] < latencies[c] })
-	pct := func(p float64) float64 {
-		return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invokes/s")
-	if b.N > 1000 {
-		fmt.Printf("invoke overhead at %d concurrent: p50 %.2f ms, p99 %.2f ms\n", concurrency, pct(0.5), pct(0.99))
-	}
 }

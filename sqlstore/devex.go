@@ -34,7 +34,7 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			return ch, paved.Errorf(paved.EInvalid, "run %d: task id, template, status and creation time are required", i)
 		}
 	}
-	tx, done, err := db.beginIngest(ctx)
+	tx, done, err := db.beginBatch(ctx)
 	if err != nil {
 		return ch, fmt.Errorf("upsert runs: %w", err)
 	}
@@ -135,12 +135,14 @@ type dayRun struct {
 	day string
 }
 
-// beginIngest begins a write transaction. Under SQLite, multi-row upserts
-// keep a statement journal; on a connection with the default temp_store it
-// is a temporary file written page by page, which costs most of an ingest,
-// so the connection keeps it in memory (the setting stays with the
-// connection; it cannot change inside a transaction).
-func (db *DB) beginIngest(ctx context.Context) (*sql.Tx, func(), error) {
+// beginBatch begins a write transaction for multi-row statements (ingest,
+// grouped audit records). Under SQLite, a multi-row insert or upsert keeps a
+// statement journal; on a connection with the default temp_store it is a
+// temporary file written page by page, which costs most of the write, so
+// the connection keeps it in memory (the setting stays with the connection;
+// it cannot change inside a transaction). It is scratch space for undoing
+// one statement, not the database's journal: durability is unchanged.
+func (db *DB) beginBatch(ctx context.Context) (*sql.Tx, func(), error) {
 	if db.dialect.Name != SQLite.Name {
 		tx, err := db.db.BeginTx(ctx, nil)
 		return tx, func() {}, err

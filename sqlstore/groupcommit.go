@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/paved-dev/paved"
@@ -51,6 +53,12 @@ func (w *groupWriter) write(ctx context.Context, inv paved.Invocation, output an
 		}
 	}
 	w.leader = true
+	w.mu.Unlock()
+	// Requests running at the same time reach their own record during this
+	// yield and join the batch, so a commit serves many records under load;
+	// with nothing else to run it returns at once.
+	runtime.Gosched()
+	w.mu.Lock()
 	for len(w.pending) > 0 {
 		batch := w.pending
 		if len(batch) > maxGroup {
@@ -73,18 +81,16 @@ func (w *groupWriter) commit(batch []*pendingRecord) {
 	// The leader's context must not cancel the others' records.
 	ctx := context.WithoutCancel(batch[0].ctx)
 	err := func() error {
-		tx, err := w.db.db.BeginTx(ctx, nil)
+		tx, done, err := w.db.beginBatch(ctx)
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback()
-		stmt, err := tx.PrepareContext(ctx, w.db.dialect.Rebind(insertInvocation))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i, r := range batch {
-			errs[i] = insertOne(ctx, stmt, w.db.dialect, r)
+		defer done()
+		for start := 0; start < len(batch); start += rowsPerRecordInsert {
+			end := min(start+rowsPerRecordInsert, len(batch))
+			if err := w.insert(ctx, tx, batch[start:end], errs[start:end]); err != nil {
+				return err
+			}
 		}
 		return tx.Commit()
 	}()
@@ -97,25 +103,66 @@ func (w *groupWriter) commit(batch []*pendingRecord) {
 	}
 }
 
-const insertInvocation = `
-	INSERT INTO invocations (id, action_id, caller_kind, caller_plugin, user_ref, entity_ref,
-		template_ref, task_id, status, error_code, error, started_at, duration_ms, output)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (id) DO NOTHING`
+// rowsPerRecordInsert bounds one multi-row INSERT of audit records (14
+// values a row, far under both engines' parameter limits); each row count
+// up to it is a statement of its own, prepared once per connection.
+const rowsPerRecordInsert = 64
 
-func insertOne(ctx context.Context, stmt *sql.Stmt, d Dialect, r *pendingRecord) error {
-	inv := r.inv
-	res, err := stmt.ExecContext(ctx,
-		inv.ID, inv.ActionID, string(inv.CallerKind), inv.CallerPlugin, inv.UserRef, inv.EntityRef,
-		inv.TemplateRef, inv.TaskID, inv.Status, string(inv.ErrorCode), inv.Error,
-		d.Time(inv.StartedAt), inv.Duration.Milliseconds(), r.output)
+// insert stores records with one statement and sets errs[i] for each
+// record the store already had. Rows that did conflict are the ones the
+// statement does not return.
+func (w *groupWriter) insert(ctx context.Context, tx *sql.Tx, records []*pendingRecord, errs []error) error {
+	st, err := w.db.cachedStmt(ctx, w.db.dialect.Rebind(insertInvocations(len(records))))
 	if err != nil {
-		return fmt.Errorf("record invocation: %w", err)
+		return err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("record invocation: %w", err)
-	} else if n == 0 {
-		return paved.Errorf(paved.EConflict, "invocation %q already exists", inv.ID)
+	d := w.db.dialect
+	args := make([]any, 0, len(records)*invocationValues)
+	for _, r := range records {
+		inv := r.inv
+		args = append(args, inv.ID, inv.ActionID, string(inv.CallerKind), inv.CallerPlugin, inv.UserRef, inv.EntityRef,
+			inv.TemplateRef, inv.TaskID, inv.Status, string(inv.ErrorCode), inv.Error,
+			d.Time(inv.StartedAt), inv.Duration.Milliseconds(), r.output)
+	}
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, len(records))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, r := range records {
+		// Of two records with one id in a batch, the first is stored.
+		if !inserted[r.inv.ID] {
+			errs[i] = paved.Errorf(paved.EConflict, "invocation %q already exists", r.inv.ID)
+		}
+		delete(inserted, r.inv.ID)
 	}
 	return nil
+}
+
+const invocationValues = 14
+
+// insertInvocations is the INSERT of n records; it returns the ids it stored.
+func insertInvocations(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO invocations (id, action_id, caller_kind, caller_plugin, user_ref, entity_ref,
+		template_ref, task_id, status, error_code, error, started_at, duration_ms, output) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + placeholders(invocationValues) + ")")
+	}
+	q.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
+	return q.String()
 }

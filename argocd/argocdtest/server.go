@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
+	"github.com/argoproj/argo-cd/v2/pkg/apiclient/applicationset"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/project"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/session"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/version"
@@ -87,6 +88,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	apps        map[appKey]*v1alpha1.Application
+	appsets     map[appKey]*v1alpha1.ApplicationSet
 	projects    map[string]*v1alpha1.AppProject
 	sessions    map[string]bool // jti of live session tokens
 	missing     map[string]bool // repoURL + "\x00" + path
@@ -130,6 +132,7 @@ func NewServer(opts Options) (*Server, error) {
 		key:      key,
 		clusters: map[string]string{"in-cluster": InClusterServer},
 		apps:     map[appKey]*v1alpha1.Application{},
+		appsets:  map[appKey]*v1alpha1.ApplicationSet{},
 		projects: map[string]*v1alpha1.AppProject{},
 		sessions: map[string]bool{},
 		missing:  map[string]bool{},
@@ -151,6 +154,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
 	application.RegisterApplicationServiceServer(s.grpc, &appService{s: s})
 	project.RegisterProjectServiceServer(s.grpc, &projectService{s: s})
+	applicationset.RegisterApplicationSetServiceServer(s.grpc, &appSetService{s: s})
 	session.RegisterSessionServiceServer(s.grpc, &sessionService{s: s})
 	version.RegisterVersionServiceServer(s.grpc, &versionService{s: s})
 	return s, nil
