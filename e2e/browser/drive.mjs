@@ -192,16 +192,20 @@ try {
     const refused = page.waitForResponse(r => r.url().includes('/api/paved/devex/v1/summary') && r.status() === 403, { timeout });
     await page.goto(`${spec.outsiderUrl}/paved`, { timeout });
     await refused;
-    // Each section shows the refusal; paved's reason is in the panel's details.
-    const panel = page.getByText('Request failed with 403 Forbidden').first();
-    await panel.waitFor({ timeout });
+    // One notice for the page, carrying paved's own reason, and no figures.
+    const notice = page.locator('[data-testid="paved-access-refused"]');
+    await notice.waitFor({ timeout });
     await page.getByText('Golden paths adoption').first().waitFor({ timeout });
-    await panel.click();
-    await page.getByText(spec.forbiddenMessage).first().waitFor({ timeout });
+    const reason = (await notice.textContent()) ?? '';
+    if (!reason.includes(spec.forbiddenMessage)) {
+      throw new Error(`the notice says ${JSON.stringify(reason)}, want paved's reason ${JSON.stringify(spec.forbiddenMessage)}`);
+    }
     if ((await page.locator('[data-testid="kpi-runsStarted"]').count()) !== 0) {
       throw new Error('a refused user sees KPI figures');
     }
-    observed.forbidden = { panels: await page.getByText('Request failed with 403 Forbidden').count() };
+    const panels = await page.getByText('Request failed with 403 Forbidden').count();
+    if (panels !== 0) throw new Error(`${panels} sections still show the raw 403 error`);
+    observed.forbidden = { reason };
     if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, 'adoption-page-forbidden.png'), fullPage: true });
   });
 

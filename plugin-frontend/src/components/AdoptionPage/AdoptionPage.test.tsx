@@ -2,6 +2,7 @@ import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { errorApiRef } from '@backstage/core-plugin-api';
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { ResponseError } from '@backstage/errors';
 import { DevexList, DevexQuery, PavedApi, pavedApiRef } from '../../api';
 import { AdoptionContent, AdoptionPage } from './AdoptionPage';
 
@@ -11,6 +12,7 @@ const k = (value: number, previous: number) => ({ value, previous });
 class FakePaved implements PavedApi {
   calls: { endpoint: string; query: DevexQuery }[] = [];
   failTemplates = false;
+  forbidden = false;
 
   private record(endpoint: string, query: DevexQuery) {
     this.calls.push({ endpoint, query });
@@ -18,6 +20,7 @@ class FakePaved implements PavedApi {
 
   async summary(query: DevexQuery) {
     this.record('summary', query);
+    if (this.forbidden) throw await ResponseError.fromResponse(forbiddenResponse());
     const runs = query.owner ? 7 : 120;
     return {
       from: query.from!,
@@ -102,6 +105,16 @@ class FakePaved implements PavedApi {
 
 const today = new Date('2026-11-28T12:00:00Z');
 
+/** paved's answer to a user outside the reader groups, as its server writes it. */
+function forbiddenResponse() {
+  const body = {
+    error: { name: 'NotAllowedError', message: 'user:default/dave is not a member of a group allowed to read adoption metrics' },
+    request: { method: 'GET', url: '/api/paved/devex/v1/summary' },
+    response: { statusCode: 403 },
+  };
+  return new Response(JSON.stringify(body), { status: 403, statusText: 'Forbidden', headers: { 'Content-Type': 'application/json' } });
+}
+
 
 function render(paved: FakePaved) {
   return renderInTestApp(
@@ -162,6 +175,19 @@ describe('AdoptionContent', () => {
 
     expect((await screen.findAllByText(/not a member of platform-team/))[0]).toBeInTheDocument();
     expect(await screen.findByTestId('kpi-runsStarted')).toHaveTextContent('120');
+  });
+
+  it('tells a refused user once, with paved\'s reason, instead of failing every section', async () => {
+    const paved = new FakePaved();
+    paved.forbidden = true;
+    await render(paved);
+
+    expect(await screen.findByTestId('paved-access-refused')).toHaveTextContent(
+      'user:default/dave is not a member of a group allowed to read adoption metrics',
+    );
+    expect(screen.getByText(/You cannot see adoption metrics/)).toBeInTheDocument();
+    expect(screen.queryByText(/Request failed with 403/)).not.toBeInTheDocument();
+    expect(screen.queryByTestId('kpi-runsStarted')).not.toBeInTheDocument();
   });
 
   it('links each list as CSV and downloads it with the user credentials', async () => {

@@ -6,6 +6,7 @@ import {
   Page,
   Progress,
   ResponseErrorPanel,
+  WarningPanel,
 } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import { Grid } from '@material-ui/core';
@@ -22,6 +23,17 @@ import { TemplatesTable } from '../TemplatesTable';
 import { FilterState, Filters, isoDate, rangeDates } from './Filters';
 
 type Loaded<T> = { loading: boolean; error?: Error; value?: T };
+
+/**
+ * The refusal when paved does not let the signed-in user read adoption
+ * metrics (401/403), with paved's reason; undefined for any other error.
+ * Duck-typed: the ResponseError may come from another copy of @backstage/errors.
+ */
+export function accessRefusal(error?: Error): string | undefined {
+  const e = error as (Error & { statusCode?: number; body?: { error?: { message?: string } } }) | undefined;
+  if (!e || (e.statusCode !== 401 && e.statusCode !== 403)) return undefined;
+  return e.body?.error?.message || e.message;
+}
 
 /** Renders one section's data once loaded, its progress, or its error, without holding up the others. */
 function Loading<T>({ state, children }: { state: Loaded<T>; children: (value: T) => ReactNode }) {
@@ -74,6 +86,17 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const deployments = useAsync(() => paved.deployments(query), [paved, query]);
   const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
   const owners = (coverage.value?.items ?? []).map(i => i.owner).sort();
+
+  // One refusal for the page, rather than the same error in every section.
+  const refusal = accessRefusal(summary.error);
+  if (refusal) {
+    return (
+      <WarningPanel severity="info" title="You cannot see adoption metrics" defaultExpanded>
+        <span data-testid="paved-access-refused">{refusal}</span>. paved shows them to members of the groups in its
+        devex.readerGroups setting: ask the platform team to add you or your team.
+      </WarningPanel>
+    );
+  }
 
   return (
     <Grid container spacing={3}>
