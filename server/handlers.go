@@ -32,7 +32,7 @@ func handleReadyz(checks []Check) echo.HandlerFunc {
 		results := make(map[string]string, len(checks))
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		failed := false
+		failed, degraded := false, false
 		for _, ch := range checks {
 			wg.Add(1)
 			go func() {
@@ -48,13 +48,20 @@ func handleReadyz(checks []Check) echo.HandlerFunc {
 				defer mu.Unlock()
 				results[ch.Name] = status
 				if status != "ok" {
-					failed = true
+					if ch.Optional {
+						degraded = true
+					} else {
+						failed = true
+					}
 				}
 			}()
 		}
 		wg.Wait()
 		if failed {
 			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": results})
+		}
+		if degraded {
+			return c.JSON(http.StatusOK, map[string]any{"status": "degraded", "checks": results})
 		}
 		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": results})
 	}

@@ -38,6 +38,10 @@ type Invocations interface {
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Optional checks are reported but leave paved ready: a dependency only
+	// some actions use (an infrastructure server) must not take every
+	// action out of the load balancer with it.
+	Optional bool
 }
 
 // Deps are everything the HTTP surface needs; cmd/paved wires them.

@@ -79,7 +79,7 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 		if regions := pg.Regions(); len(regions) > 0 {
 			logger.Info("postgres driver: the region parameter picks the server", "regions", strings.Join(regions, ","))
 		}
-		w.ready = append(w.ready, server.Check{Name: "infra/postgres", Check: pg.Ping})
+		w.ready = append(w.ready, server.Check{Name: "infra/postgres", Check: pg.Ping, Optional: true})
 		defer func() { w.stop = chain(w.stop, pg.Close) }()
 	}
 
