@@ -9,6 +9,7 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
+	"github.com/argoproj/argo-cd/v2/pkg/apiclient/applicationset"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/project"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/session"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/version"
@@ -29,6 +30,7 @@ type authed struct {
 	renewAt  time.Time
 	apps     application.ApplicationServiceClient
 	projects project.ProjectServiceClient
+	appsets  applicationset.ApplicationSetServiceClient
 	closers  []io.Closer
 
 	refs    int // guarded by instance.mu
@@ -263,6 +265,12 @@ func (in *instance) dialAuthed(ctx context.Context, token string) (*authed, erro
 			return nil, err
 		}
 		a.projects, a.closers = projects, append(a.closers, closer)
+		closer, appsets, err := c.NewApplicationSetClient()
+		if err != nil {
+			closeAll(a.closers)
+			return nil, err
+		}
+		a.appsets, a.closers = appsets, append(a.closers, closer)
 		return a, nil
 	}, func(a *authed) { closeAll(a.closers) })
 	if err != nil {

@@ -412,7 +412,12 @@ func LabelValue(ref string) string {
 }
 
 func (h *appActions) instance(name string) (string, []paved.FieldError) {
-	all := h.Apps.Instances()
+	return pickInstance(h.Apps.Instances(), name)
+}
+
+// pickInstance resolves the instance an action names among those configured;
+// none named is fine when there is only one.
+func pickInstance(all []string, name string) (string, []paved.FieldError) {
 	if name == "" {
 		if len(all) == 1 {
 			return all[0], nil

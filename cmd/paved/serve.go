@@ -110,6 +110,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.apps})...); err != nil {
 		return err
 	}
+	if err := registry.Register(appSetActions(argo, inf.apps)...); err != nil {
+		return err
+	}
 	if err := registry.Register(inf.actions...); err != nil {
 		return err
 	}
