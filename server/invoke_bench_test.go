@@ -93,11 +93,31 @@ func BenchmarkInvokeOverhead(b *testing.B) {
 		defer c.Close()
 		conns[i] = c
 	}
+	// A running paved has fetched the JWKS, prepared its statements and
+	// seen its users: one untimed round warms every connection.
+	warm := make([][]byte, len(conns))
+	for i := range warm {
+		warm[i] = invokeRequest(srv.addr, keys.pluginToken(b, limited[i%users]), body)
+	}
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Write(warm[i]); err != nil {
+				b.Error(err)
+				return
+			}
+			if status, err := readResponse(bufio.NewReader(c)); err != nil || status != http.StatusOK {
+				b.Errorf("warm-up: status %d, %v", status, err)
+			}
+		}()
+	}
+	wg.Wait()
 	latencies := make([]time.Duration, b.N)
 	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu0 := srv.cpu(b)
+	cpu0, clientCPU0 := srv.cpu(b), processCPU()
 	for _, c := range conns {
 		wg.Add(1)
 		go func() {
@@ -123,7 +143,7 @@ func BenchmarkInvokeOverhead(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	cpu := srv.cpu(b) - cpu0
+	cpu, clientCPU := srv.cpu(b)-cpu0, processCPU()-clientCPU0
 	b.StopTimer()
 	slices.Sort(latencies)
 	pct := func(p float64) float64 {
@@ -132,6 +152,7 @@ func BenchmarkInvokeOverhead(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "server-cpu-µs/op")
+	b.ReportMetric(float64(clientCPU.Microseconds())/float64(b.N), "client-cpu-µs/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "invokes/s")
 	b.ReportMetric(loadAverage(), "load1")
 	if b.N >= 1000 {
@@ -262,8 +283,12 @@ type serverProcess struct {
 func startServerProcess(b *testing.B, backstageURL string) *serverProcess {
 	b.Helper()
 	args := []string{"-test.run=^TestInvokeServerProcess$"}
+	// Profiles of paved's side, for go tool pprof with the test binary.
 	if p := os.Getenv("PAVED_BENCH_SERVER_CPUPROFILE"); p != "" {
 		args = append(args, "-test.cpuprofile="+p)
+	}
+	if p := os.Getenv("PAVED_BENCH_SERVER_MEMPROFILE"); p != "" {
+		args = append(args, "-test.memprofile="+p)
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "PAVED_BENCH_SERVER_DIR="+b.TempDir(), "PAVED_BENCH_BACKSTAGE="+backstageURL)
@@ -360,13 +385,16 @@ func TestInvokeServerProcess(t *testing.T) {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if in.Text() == "cpu" {
-			var ru syscall.Rusage
-			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Printf("%d\n", ru.Utime.Nano()+ru.Stime.Nano())
+			fmt.Printf("%d\n", processCPU())
 		}
 	}
+}
+
+// processCPU is the CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadAverage is the machine's 1-minute load average (0 where /proc is missing).
