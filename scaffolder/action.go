@@ -102,6 +102,8 @@ type registered struct {
 	id     string
 	input  compiledSchema
 	output compiledSchema
+	// The metric attributes of each result, built once.
+	succeeded, failed metric.MeasurementOption
 }
 
 // RegistryOptions are the registry's dependencies.
@@ -170,7 +172,9 @@ func (r *Registry) Register(actions ...Action) error {
 				return fmt.Errorf("action %s example %d does not match its own input schema: %w", id, i, err)
 			}
 		}
-		r.actions[id] = &registered{Action: a, id: id, input: in, output: out}
+		r.actions[id] = &registered{Action: a, id: id, input: in, output: out,
+			succeeded: metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "success"))),
+			failed:    metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "failure")))}
 	}
 	return r.rebuildList()
 }
@@ -246,13 +250,12 @@ func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage,
 	start := r.now()
 	out, valid, err := r.run(ctx, a, input, secrets)
 	elapsed := r.now().Sub(start)
-	result := "success"
+	attrs := a.succeeded
 	if err != nil {
-		result = "failure"
+		attrs = a.failed
 		span.SetStatus(codes.Error, paved.ErrorMessage(err))
 		span.SetAttributes(attribute.String("paved.error_code", string(paved.ErrorCode(err))))
 	}
-	attrs := metric.WithAttributes(attribute.String("action", id), attribute.String("result", result))
 	if r.invocations != nil {
 		r.invocations.Add(ctx, 1, attrs)
 		r.duration.Record(ctx, elapsed.Seconds(), attrs)

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -46,6 +48,7 @@ func telemetry(tracer trace.Tracer, meter metric.Meter, logger *slog.Logger) ech
 		metric.WithDescription("Duration of HTTP server requests."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300))
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	attrs := &requestAttrs{}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -63,15 +66,38 @@ func telemetry(tracer trace.Tracer, meter metric.Meter, logger *slog.Logger) ech
 			status := c.Response().Status
 			elapsed := time.Since(start)
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
-			duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(
-				attribute.String("http.request.method", req.Method), attribute.String("http.route", route),
-				attribute.Int("http.response.status_code", status)))
+			duration.Record(ctx, elapsed.Seconds(), attrs.of(req.Method, route, status))
 			level := slog.LevelInfo
 			if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 				level = slog.LevelDebug
 			}
-			logger.Log(ctx, level, "request", "method", req.Method, "route", route, "status", status, "duration_ms", elapsed.Milliseconds())
+			logger.LogAttrs(ctx, level, "request", slog.String("method", req.Method), slog.String("route", route),
+				slog.Int("status", status), slog.Int64("duration_ms", elapsed.Milliseconds()))
 			return nil
 		}
 	}
+}
+
+// requestAttrs keeps the attribute set of each method, route and status:
+// there are few of them (routes are templates, unknown paths share one), and
+// building a set sorts and hashes it on every request otherwise.
+type requestAttrs struct{ sets sync.Map } // requestKey → metric.MeasurementOption
+
+type requestKey struct {
+	method, route string
+	status        int
+}
+
+func (a *requestAttrs) of(method, route string, status int) metric.MeasurementOption {
+	k := requestKey{method, route, status}
+	if o, ok := a.sets.Load(k); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attribute.String("http.request.method", method),
+		attribute.String("http.route", route), attribute.Int("http.response.status_code", status)))
+	switch method { // a caller picks the method: only the standard ones are kept
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		a.sets.Store(k, o)
+	}
+	return o
 }
