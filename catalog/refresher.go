@@ -70,6 +70,9 @@ type RefresherOptions struct {
 	MaxChanges int
 	// Meter records the refreshes (paved.catalog.*); default none.
 	Meter metric.Meter
+	// Watch follows Argo CD's watch streams while this replica holds the
+	// lease; its zero value polls only.
+	Watch WatchOptions
 }
 
 // Refresher keeps the catalog's snapshot current: the replica holding the
@@ -89,12 +92,15 @@ type Refresher struct {
 
 	refresh   sync.Mutex // one refresh or sync at a time
 	lastInfra []Infra
+	lastApps  map[string][]paved.App // by instance, for refreshing one instance
 	lastSkips map[string]string
 	renamed   map[string]string
 
 	refreshes metric.Float64Histogram
 	changes   metric.Int64Counter
 	skipped   atomic.Int64
+
+	watch watching
 }
 
 // NewRefresher returns a Refresher serving an empty snapshot until the first
@@ -122,7 +128,10 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Watch = o.Watch.withDefaults()
 	r := &Refresher{o: o, log: o.Logger, changed: make(chan struct{}), trigger: make(chan struct{}, 1), lastSkips: map[string]string{}, renamed: map[string]string{}}
+	r.lastApps = map[string][]paved.App{}
+	r.watch.unsupported = map[string]bool{}
 	r.snap.Store(NewSnapshot(State{}, nil))
 	r.instrument(o.Meter)
 	return r
@@ -155,6 +164,7 @@ func (r *Refresher) instrument(m metric.Meter) {
 			o.Observe(r.skipped.Load())
 			return nil
 		}))
+	r.instrumentWatch(m)
 }
 
 // Snapshot returns the current snapshot; it never blocks.
@@ -203,12 +213,14 @@ func (r *Refresher) Run(ctx context.Context) error {
 			r.log.Warn("catalog refresh failed", "error", err)
 		}
 	}
+	stopWatches := r.runWatches(ctx)
 	step()
 	t := time.NewTicker(r.o.SyncInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			stopWatches()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			_ = r.o.Store.ReleaseLease(rctx, LeaseName, r.o.Holder)
@@ -226,33 +238,41 @@ func (r *Refresher) Run(ctx context.Context) error {
 // store; it reports whether it refreshed. Tests and the end-to-end suite call
 // it to see a change in Argo CD without waiting for the interval.
 func (r *Refresher) Refresh(ctx context.Context) (bool, error) {
+	return r.refreshSome(ctx, nil, "poll")
+}
+
+// refreshSome lists only the instances in only (nil: every source) and reuses
+// the last lists of the others.
+func (r *Refresher) refreshSome(ctx context.Context, only map[string]bool, trigger string) (bool, error) {
 	ttl := max(3*r.o.Interval, 30*time.Second)
 	leader, err := r.o.Store.AcquireLease(ctx, LeaseName, r.o.Holder, ttl)
 	if err != nil {
 		return false, err
 	}
+	r.lead(leader)
 	if !leader {
 		return false, r.Sync(ctx)
 	}
 	r.refresh.Lock()
 	defer r.refresh.Unlock()
 	started := time.Now()
-	err = r.refreshLocked(ctx)
+	err = r.refreshLocked(ctx, only, trigger)
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
-	r.refreshes.Record(ctx, time.Since(started).Seconds(), metric.WithAttributes(attribute.String("result", result)))
+	r.refreshes.Record(ctx, time.Since(started).Seconds(), metric.WithAttributes(attribute.String("result", result),
+		attribute.String("trigger", trigger)))
 	return true, err
 }
 
-func (r *Refresher) refreshLocked(ctx context.Context) error {
+func (r *Refresher) refreshLocked(ctx context.Context, only map[string]bool, trigger string) error {
 	if err := r.syncLocked(ctx); err != nil {
 		return err
 	}
 	started := time.Now()
 	cur := r.Snapshot()
-	items := r.build(ctx, cur)
+	items := r.build(ctx, cur, only)
 	next := NewSnapshot(cur.State, items)
 	changes := Diff(cur, next)
 	if len(changes) == 0 && cur.State.Epoch != "" {
@@ -277,7 +297,7 @@ func (r *Refresher) refreshLocked(ctx context.Context) error {
 		r.changes.Add(ctx, n, metric.WithAttributes(attribute.String("op", string(op))))
 	}
 	r.log.Info("catalog refreshed", "entities", next.Len(), "changes", len(changes),
-		"cursor", st.Cursor(), "duration_ms", time.Since(started).Milliseconds())
+		"cursor", st.Cursor(), "trigger", trigger, "duration_ms", time.Since(started).Milliseconds())
 	if st.Seq-st.PrunedSeq > r.o.Retention+r.o.Retention/10 {
 		if err := r.o.Store.PruneCatalogChanges(ctx, st.Seq-r.o.Retention); err != nil {
 			r.log.Warn("catalog: pruning the change log failed", "error", err)
@@ -288,22 +308,40 @@ func (r *Refresher) refreshLocked(ctx context.Context) error {
 
 // build lists every source and builds the entities. An instance (or the
 // infrastructure) that cannot be listed keeps its entities of cur, so that an
-// Argo CD outage never empties the catalog.
-func (r *Refresher) build(ctx context.Context, cur *Snapshot) []Item {
+// Argo CD outage never empties the catalog. With only, the other instances
+// and the infrastructure are not listed: their last lists are used, or, when
+// there is none, their entities of cur are kept.
+func (r *Refresher) build(ctx context.Context, cur *Snapshot, only map[string]bool) []Item {
 	var apps []InstanceApps
 	failed := map[string]bool{}
 	for _, in := range r.o.Options.Instances {
+		if only != nil && !only[in.Name] {
+			if list, ok := r.lastApps[in.Name]; ok {
+				apps = append(apps, InstanceApps{Instance: in.Name, Apps: list})
+			} else {
+				failed[LocationKey(in.Name)] = true
+			}
+			continue
+		}
 		list, err := r.o.Apps.ListApps(ctx, in.Name, in.Selector, in.Projects)
 		if err != nil {
 			r.log.Warn("catalog: listing Argo CD applications failed; keeping the entities of the last refresh",
 				"instance", in.Name, "error", err)
 			failed[LocationKey(in.Name)] = true
+			delete(r.lastApps, in.Name)
 			continue
 		}
+		r.lastApps[in.Name] = list
 		apps = append(apps, InstanceApps{Instance: in.Name, Apps: list})
 	}
 	var infra []Infra
-	if r.o.Infra != nil {
+	switch {
+	case r.o.Infra == nil:
+	case only != nil && r.lastInfra != nil:
+		infra = r.lastInfra
+	case only != nil:
+		failed[LocationKeyInfra] = true
+	default:
 		list, err := r.o.Infra.ListInfra(ctx)
 		switch {
 		case err == nil:
