@@ -14,6 +14,9 @@ type Catalog struct {
 	Disabled bool `yaml:"disabled"`
 	// Interval between refreshes from Argo CD (one replica refreshes).
 	Interval Duration `yaml:"interval"`
+	// WatchDebounce is how long the events of Argo CD's watch stream gather
+	// before the one refresh they cause.
+	WatchDebounce Duration `yaml:"watchDebounce"`
 	// Namespace is the Backstage namespace of the entities.
 	Namespace string `yaml:"namespace"`
 	// DefaultType, DefaultLifecycle and DefaultOwner fill what an
@@ -52,12 +55,20 @@ type CatalogInstance struct {
 	Projects     []string `yaml:"projects"`
 	Namespace    string   `yaml:"namespace"`
 	DefaultOwner string   `yaml:"defaultOwner"`
+	// Watch follows the instance's application watch stream, besides
+	// polling it; unset is true. false suits an Argo CD behind a proxy that
+	// cuts long-lived streams.
+	Watch *bool `yaml:"watch"`
 }
+
+// Watches reports whether the catalog follows the instance's watch stream.
+func (in CatalogInstance) Watches() bool { return in.Watch == nil || *in.Watch }
 
 // DefaultCatalog is the catalog configuration paved starts with.
 func DefaultCatalog() Catalog {
 	return Catalog{
 		Interval:         Duration(time.Minute),
+		WatchDebounce:    Duration(time.Second),
 		Namespace:        "default",
 		DefaultType:      "service",
 		DefaultLifecycle: "production",
@@ -74,6 +85,9 @@ func (c Catalog) validate(p *problems, argo ArgoCD) {
 	}
 	if c.Interval.D() < 5*time.Second {
 		p.add("catalog.interval", "must be at least 5s")
+	}
+	if c.WatchDebounce.D() <= 0 || c.WatchDebounce > c.Interval {
+		p.add("catalog.watchDebounce", "must be more than 0 and at most the interval")
 	}
 	if len(c.Namespace) > 63 || !catalogNamespace.MatchString(c.Namespace) {
 		p.add("catalog.namespace", "must be a Backstage namespace (lower-case letters, digits and -), got %q", c.Namespace)

@@ -11,10 +11,17 @@ import (
 	"github.com/paved-dev/paved/config"
 )
 
+// catalogArgo is what the catalog reads from Argo CD (argocd.Client): lists,
+// and the watch streams that make a change show within seconds.
+type catalogArgo interface {
+	catalog.Apps
+	catalog.Watcher
+}
+
 // startCatalog starts the catalog's refresher in the background and returns
 // it (nil when the catalog is disabled) with a function that stops it and
 // waits until it has given its lease up.
-func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, apps catalog.Apps, infra catalog.InfraLister,
+func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, apps catalogArgo, infra catalog.InfraLister,
 	meter metric.Meter, logger *slog.Logger) (*catalog.Refresher, func()) {
 	if cfg.Catalog.Disabled {
 		return nil, func() {}
@@ -32,6 +39,7 @@ func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, a
 		ProjectOwners:    c.ProjectOwners,
 		LocationURL:      cfg.BaseURL + "/api/" + cfg.PluginID + "/catalog/entities.yaml",
 	}
+	watch := catalog.WatchOptions{Watcher: apps, Debounce: c.WatchDebounce.D()}
 	narrowed := map[string]config.CatalogInstance{}
 	for _, in := range c.Instances {
 		narrowed[in.Name] = in
@@ -40,6 +48,9 @@ func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, a
 		n := narrowed[in.Name]
 		if n.Skip {
 			continue
+		}
+		if !n.Watches() {
+			watch.PollOnly = append(watch.PollOnly, in.Name)
 		}
 		opts.Instances = append(opts.Instances, catalog.Instance{
 			Name: in.Name, Selector: n.Selector, Projects: n.Projects, Namespace: n.Namespace, DefaultOwner: n.DefaultOwner,
@@ -54,6 +65,7 @@ func startCatalog(ctx context.Context, cfg config.Config, store catalog.Store, a
 		Interval:  c.Interval.D(),
 		Retention: c.Retention,
 		Meter:     meter,
+		Watch:     watch,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
