@@ -94,7 +94,8 @@ func (s *Stack) argoEnv(binaryName string) []string {
 
 func (s *Stack) argoDirs() error {
 	for _, sub := range []string{"tls", "ssh", "plugins", "gnupg", "home",
-		"tmp/argocd-server", "tmp/argocd-repo-server", "tmp/argocd-application-controller"} {
+		"tmp/argocd-server", "tmp/argocd-repo-server", "tmp/argocd-application-controller",
+		"tmp/argocd-applicationset-controller"} {
 		if err := os.MkdirAll(filepath.Join(s.argoDir, sub), 0o700); err != nil {
 			return err
 		}
@@ -145,6 +146,28 @@ func (s *Stack) controllerSpec() procSpec {
 		},
 		env: s.argoEnv("argocd-application-controller"),
 	}
+}
+
+// appSetControllerSpec is the ApplicationSet controller, which generates the
+// Applications of an ApplicationSet. Its manager serves no health checks, so
+// its metrics endpoint tells that it runs.
+func (s *Stack) appSetControllerSpec() procSpec {
+	return procSpec{
+		name: "argocd-applicationset-controller",
+		path: s.bins.ArgoCD,
+		args: []string{
+			"--namespace", "argocd",
+			"--argocd-repo-server", s.repoServerAddr, "--repo-server-plaintext",
+			"--metrics-addr", "127.0.0.1:" + s.ports["appset-metrics"],
+			"--probe-addr", "127.0.0.1:" + s.ports["appset-probe"],
+			"--webhook-addr", "127.0.0.1:" + s.ports["appset-webhook"],
+		},
+		env: s.argoEnv("argocd-applicationset-controller"),
+	}
+}
+
+func (s *Stack) appSetControllerReady(ctx context.Context) error {
+	return httpOK(ctx, "http://127.0.0.1:"+s.ports["appset-metrics"]+"/metrics")
 }
 
 // argoServerReady waits until argocd-server answers /healthz and admin can log in.

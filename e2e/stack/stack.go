@@ -193,6 +193,12 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Its manager watches ApplicationSets from the start: the CRD must be established.
+	if err := s.run(ctx, "argocd-applicationset-controller", func(ctx context.Context) error {
+		return s.startAndWait(ctx, s.appSetControllerSpec(), s.appSetControllerReady)
+	}); err != nil {
+		return nil, err
+	}
 	if err := s.run(ctx, "paved-token", s.createPavedToken); err != nil {
 		return nil, err
 	}
@@ -252,7 +258,8 @@ func (s *Stack) parallel(ctx context.Context, steps ...step) error {
 // between here and the component's start; that fails Start loudly, not silently.
 func (s *Stack) pickPorts() error {
 	names := []string{"etcd", "etcd-peer", "redis", "kube-apiserver", "repo-server",
-		"repo-server-metrics", "argocd-server", "argocd-server-metrics", "controller-metrics", "git"}
+		"repo-server-metrics", "argocd-server", "argocd-server-metrics", "controller-metrics", "git",
+		"appset-metrics", "appset-probe", "appset-webhook"}
 	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
