@@ -61,6 +61,9 @@ func actionSchemas(t *testing.T) map[string]*jsonschema.Schema {
 	if err := reg.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{})...); err != nil {
 		t.Fatal(err)
 	}
+	if err := reg.Register(scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{})...); err != nil {
+		t.Fatal(err)
+	}
 	if err := reg.Register(scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: kindsOnly(kinds)})...); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +156,8 @@ func TestTemplates(t *testing.T) {
 		"paved-new-service": {"name": "payments", "owner": "group:default/payments", "repoUrl": "https://git.example.test/payments.git", "path": "deploy", "revision": "main"},
 		"paved-new-postgresql-database": {"name": "orders", "owner": "group:default/payments", "size": "medium", "region": "eu-west-1",
 			"ttl": "", "entity": ""},
+		"paved-service-environments": {"name": "payments", "owner": "group:default/payments", "repoUrl": "https://git.example.test/payments.git",
+			"revision": "main", "prodServer": "https://prod.example.test:6443"},
 	}
 	files, _ := filepath.Glob(filepath.Join("templates", "*.yaml"))
 	if len(files) < 2 {

@@ -236,7 +236,7 @@ var templateExpr = regexp.MustCompile(`\$\{\{\s*parameters\.(\w+)\s*\}\}`)
 // The example template's step, rendered with sample parameters as the
 // scaffolder would, passes the published schema and creates its ApplicationSet.
 func TestExampleTemplateCreatesItsApplicationSet(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "examples", "templates", "service-environments", "template.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "examples", "templates", "new-service-environments.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
