@@ -24,6 +24,8 @@ type DB struct {
 
 	writerOnce sync.Once
 	writer     *groupWriter
+
+	users ordinalCache // devex user numbers already committed
 }
 
 // Open migrates db to the schema in migrations (the engine's *.sql files, see

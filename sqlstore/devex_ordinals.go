@@ -15,15 +15,7 @@ type ordinalCache struct {
 // beyond it are looked up in the store.
 const maxRememberedUsers = 100_000
 
-var ordinalCaches sync.Map // *sql.DB → *ordinalCache
-
-func (db *DB) ordinals() *ordinalCache {
-	if c, ok := ordinalCaches.Load(db.db); ok {
-		return c.(*ordinalCache)
-	}
-	c, _ := ordinalCaches.LoadOrStore(db.db, &ordinalCache{m: map[string]int64{}})
-	return c.(*ordinalCache)
-}
+func (db *DB) ordinals() *ordinalCache { return &db.users }
 
 func (c *ordinalCache) get(user string) (int64, bool) {
 	c.mu.RLock()
@@ -39,6 +31,9 @@ func (c *ordinalCache) remember(committed map[string]int64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]int64, len(committed))
+	}
 	for user, n := range committed {
 		if len(c.m) >= maxRememberedUsers {
 			return
