@@ -98,30 +98,31 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 	if err != nil {
 		return Resource{}, false, err
 	}
-	if existing, err := s.o.Store.FindInfraResource(ctx, k.Name, req.Name); err == nil {
-		if existing.Owner == owner && reflect.DeepEqual(normalize(existing.Parameters), normalize(params)) && existing.Status == StatusReady {
-			return existing, false, nil
+	// Real time, not s.o.Now: this bounds how long this call waits.
+	waitUntil := time.Now().Add(provisionWait)
+	var r Resource
+	for {
+		if res, found, err := s.existing(ctx, k, req.Name, owner, params, waitUntil); found || err != nil {
+			return res, false, err
 		}
-		if existing.Status != StatusReady {
-			return Resource{}, false, paved.Errorf(paved.EConflict, "%s %q is being %s; try again shortly", k.Name, req.Name, strings.TrimSuffix(existing.Status, "ing")+"ed")
+		now := s.o.Now().UTC()
+		r = Resource{
+			ID: newID(), Kind: k.Name, Name: req.Name, Driver: k.Driver, Owner: owner, CreatedBy: actor(p),
+			EntityRef: req.EntityRef, Parameters: params, Status: StatusProvisioning, CreatedAt: now, UpdatedAt: now,
 		}
-		return Resource{}, false, paved.Errorf(paved.EConflict, "%s %q already exists (owner %s) with other parameters", k.Name, req.Name, existing.Owner)
-	} else if paved.ErrorCode(err) != paved.ENotFound {
-		return Resource{}, false, err
-	}
-
-	now := s.o.Now().UTC()
-	r := Resource{
-		ID: newID(), Kind: k.Name, Name: req.Name, Driver: k.Driver, Owner: owner, CreatedBy: actor(p),
-		EntityRef: req.EntityRef, Parameters: params, Status: StatusProvisioning, CreatedAt: now, UpdatedAt: now,
-	}
-	if req.TTL > 0 {
-		r.ExpiresAt = now.Add(req.TTL)
-	}
-	// The row claims kind/name first: of two racing requests one gets a conflict
-	// here, before any driver work.
-	if err := s.o.Store.CreateInfraResource(ctx, r); err != nil {
-		return Resource{}, false, err
+		if req.TTL > 0 {
+			r.ExpiresAt = now.Add(req.TTL)
+		}
+		// The row claims kind/name first: of racing requests one wins here,
+		// before any driver work; the others look again at what it claimed.
+		err := s.o.Store.CreateInfraResource(ctx, r)
+		if paved.ErrorCode(err) == paved.EConflict && time.Now().Before(waitUntil) {
+			continue
+		}
+		if err != nil {
+			return Resource{}, false, err
+		}
+		break
 	}
 	start := s.o.Now()
 	done, err := s.provision(ctx, k, r)
@@ -130,6 +131,55 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 		return Resource{}, false, err
 	}
 	return done, true, nil
+}
+
+// existing looks for the resource kind/name and reports whether it answers
+// the call: the resource itself when it is the one asked for (found, created
+// false), or a conflict. While the same request is being provisioned by
+// another call, on this replica or another, it waits for that outcome until
+// waitUntil; it returns found false when there is no resource (any more).
+func (s *Service) existing(ctx context.Context, k Kind, name, owner string, params map[string]any, waitUntil time.Time) (Resource, bool, error) {
+	for {
+		existing, err := s.o.Store.FindInfraResource(ctx, k.Name, name)
+		if paved.ErrorCode(err) == paved.ENotFound {
+			return Resource{}, false, nil
+		}
+		if err != nil {
+			return Resource{}, true, err
+		}
+		same := existing.Owner == owner && reflect.DeepEqual(normalize(existing.Parameters), normalize(params))
+		if same && existing.Status == StatusReady {
+			return existing, true, nil
+		}
+		if same && existing.Status == StatusProvisioning && time.Now().Before(waitUntil) {
+			if err := sleepCtx(ctx, provisionPoll); err != nil {
+				return Resource{}, true, err
+			}
+			continue
+		}
+		if existing.Status != StatusReady {
+			return Resource{}, true, paved.Errorf(paved.EConflict, "%s %q is being %s; try again shortly", k.Name, name, strings.TrimSuffix(existing.Status, "ing")+"ed")
+		}
+		return Resource{}, true, paved.Errorf(paved.EConflict, "%s %q already exists (owner %s) with other parameters", k.Name, name, existing.Owner)
+	}
+}
+
+// provisionWait bounds how long a call waits for the same request being
+// provisioned by another; provisionPoll is how often it looks.
+const (
+	provisionWait = 2 * time.Minute
+	provisionPoll = 100 * time.Millisecond
+)
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (s *Service) provision(ctx context.Context, k Kind, r Resource) (Resource, error) {

@@ -33,6 +33,9 @@ type AppActionsOptions struct {
 	// GitOps writes Applications to the GitOps repository (mode: gitops);
 	// nil refuses that mode.
 	GitOps AppCommitter
+	// Locks serialize the creates of one application across replicas, so
+	// that exactly one concurrent identical call reports created; nil: none.
+	Locks Locks
 }
 
 type appActions struct{ AppActionsOptions }
@@ -291,7 +294,12 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	if ci.Mode == ModeGitOps {
 		return h.commitApp(ctx, req)
 	}
+	unlock, err := lockCreate(ctx, h.Locks, "argocd-create:"+instance+"/"+ci.Namespace+"/"+ci.Name)
+	if err != nil {
+		return nil, err
+	}
 	app, err := h.Apps.CreateApp(ctx, req)
+	unlock()
 	if err != nil {
 		return nil, err
 	}
