@@ -131,7 +131,7 @@ func NewRefresher(o RefresherOptions) *Refresher {
 	o.Watch = o.Watch.withDefaults()
 	r := &Refresher{o: o, log: o.Logger, changed: make(chan struct{}), trigger: make(chan struct{}, 1), lastSkips: map[string]string{}, renamed: map[string]string{}}
 	r.lastApps = map[string][]paved.App{}
-	r.watch.unsupported = map[string]bool{}
+	r.watch.unsupported, r.watch.known = map[string]bool{}, map[string]map[string]paved.App{}
 	r.snap.Store(NewSnapshot(State{}, nil))
 	r.instrument(o.Meter)
 	return r
@@ -323,15 +323,18 @@ func (r *Refresher) build(ctx context.Context, cur *Snapshot, only map[string]bo
 			}
 			continue
 		}
+		r.watch.listing(in.Name)
 		list, err := r.o.Apps.ListApps(ctx, in.Name, in.Selector, in.Projects)
 		if err != nil {
 			r.log.Warn("catalog: listing Argo CD applications failed; keeping the entities of the last refresh",
 				"instance", in.Name, "error", err)
 			failed[LocationKey(in.Name)] = true
 			delete(r.lastApps, in.Name)
+			r.watch.listed(in.Name, nil)
 			continue
 		}
 		r.lastApps[in.Name] = list
+		r.watch.listed(in.Name, list)
 		apps = append(apps, InstanceApps{Instance: in.Name, Apps: list})
 	}
 	var infra []Infra

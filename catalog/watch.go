@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,11 @@ type watching struct {
 	runCtx      context.Context    // Run's context; nil outside Run
 	cancel      context.CancelFunc // ends the current streams; nil when not watching
 	unsupported map[string]bool    // instances that refused the stream: polled only from then on
+	// known is the last listing of each instance by namespace/name: an
+	// event that brings nothing new (Argo CD sends one at every
+	// reconciliation) causes no refresh.
+	known map[string]map[string]paved.App
+	dirty *dirty // of the current streams; nil when not watching
 
 	wg      sync.WaitGroup // every stream and debouncer, of every lease term
 	streams atomic.Int64   // instances being watched
@@ -104,7 +110,7 @@ func (r *Refresher) runWatches(ctx context.Context) (stop func()) {
 		w.runCtx = nil
 		if w.cancel != nil {
 			w.cancel()
-			w.cancel = nil
+			w.cancel, w.dirty = nil, nil
 		}
 		w.mu.Unlock()
 		w.wg.Wait()
@@ -132,6 +138,7 @@ func (r *Refresher) lead(leader bool) {
 		ctx, cancel := context.WithCancel(w.runCtx)
 		w.cancel = cancel
 		d := &dirty{names: map[string]bool{}, signal: make(chan struct{}, 1)}
+		w.dirty = d
 		w.wg.Go(func() { r.debounce(ctx, d) })
 		for _, in := range targets {
 			w.streams.Add(1)
@@ -142,9 +149,53 @@ func (r *Refresher) lead(leader bool) {
 		}
 	case !leader && w.cancel != nil:
 		w.cancel()
-		w.cancel = nil
+		w.cancel, w.dirty = nil, nil
 		r.log.Info("catalog: the refresh lease went to another replica; no longer watching Argo CD")
 	}
+}
+
+// listed remembers an instance's last listing; nil forgets it.
+func (w *watching) listed(instance string, apps []paved.App) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if apps == nil {
+		delete(w.known, instance)
+		return
+	}
+	byKey := make(map[string]paved.App, len(apps))
+	for _, a := range apps {
+		byKey[a.Namespace+"/"+a.Name] = a
+	}
+	w.known[instance] = byKey
+}
+
+// listing is called as a refresh starts listing an instance: the events
+// received so far are covered by that listing and need no refresh of their
+// own, whatever refresh (poll or watch) it is.
+func (w *watching) listing(instance string) {
+	w.mu.Lock()
+	d := w.dirty
+	w.mu.Unlock()
+	if d != nil {
+		d.mu.Lock()
+		delete(d.names, instance)
+		d.mu.Unlock()
+	}
+}
+
+// news reports whether an event differs from the instance's last listing.
+func (w *watching) news(instance, typ string, app paved.App) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	known, ok := w.known[instance]
+	if !ok {
+		return true
+	}
+	old, had := known[app.Namespace+"/"+app.Name]
+	if typ == "DELETED" {
+		return had
+	}
+	return !had || !reflect.DeepEqual(old, app)
 }
 
 // dirty is the set of instances that changed since the last refresh.
@@ -217,9 +268,11 @@ func (r *Refresher) follow(ctx context.Context, in Instance, d *dirty) {
 			w.reconnects.Add(ctx, 1, metric.WithAttributes(instance))
 		}
 		opened := time.Now()
-		err := o.Watcher.WatchApps(ctx, in.Name, in.Selector, in.Projects, func(typ string, _ paved.App) {
+		err := o.Watcher.WatchApps(ctx, in.Name, in.Selector, in.Projects, func(typ string, app paved.App) {
 			w.events.Add(ctx, 1, metric.WithAttributes(instance, attribute.String("type", typ)))
-			d.add(in.Name)
+			if w.news(in.Name, typ, app) {
+				d.add(in.Name)
+			}
 		})
 		if ctx.Err() != nil {
 			return

@@ -233,14 +233,11 @@ func TestWatchReconnectsAfterABrokenStream(t *testing.T) {
 	prod := servers["prod"]
 	createApp(t, client, "prod", "doomed", nil)
 	r := runWatched(t, client, openStore(t, filepath.Join(t.TempDir(), "paved.db")), nil, "prod")
-	// The stream's first event (doomed, ADDED) causes a refresh: past it,
-	// only a reconnection can refresh.
-	waitUntil(t, "the first refresh, the stream and its first refresh", func() bool {
-		return has(r.Refresher, "doomed") && prod.Watches() == 1 && r.metrics(t)["paved.catalog.refresh.duration/watch"] == 1
-	})
+	settle(t, r, client, prod)
 
 	// The stream breaks and stays down while the app goes: no stream can
-	// report the deletion, and the new stream has nothing to list.
+	// report the deletion, and the new stream lists only the anchor, which
+	// brings nothing new.
 	prod.FailWatch(codes.Unavailable, -1)
 	prod.BreakWatches()
 	err := client.DeleteApp(context.Background(), paved.DeleteRequest{AppRef: paved.AppRef{Instance: "prod", Name: "doomed"}})
@@ -296,9 +293,7 @@ func TestWatchRefreshesOnlyTheInstanceThatChanged(t *testing.T) {
 	createApp(t, client, "staging", "web", nil)
 	r := runWatched(t, client, openStore(t, filepath.Join(t.TempDir(), "paved.db")),
 		func(o *catalog.RefresherOptions) { o.Watch.PollOnly = []string{"staging"} }, "prod", "staging")
-	waitUntil(t, "the first refresh, prod's stream and its first refresh", func() bool {
-		return has(r.Refresher, "web") && servers["prod"].Watches() == 1 && r.metrics(t)["paved.catalog.refresh.duration/watch"] == 1
-	})
+	waitUntil(t, "the first refresh and prod's stream", func() bool { return has(r.Refresher, "web") && servers["prod"].Watches() == 1 })
 	if n := servers["staging"].Watches(); n != 0 || r.Watching() != 1 {
 		t.Fatalf("staging is poll-only, yet %d streams are open there (watching %d)", n, r.Watching())
 	}
@@ -310,5 +305,53 @@ func TestWatchRefreshesOnlyTheInstanceThatChanged(t *testing.T) {
 	}
 	if names(r.Snapshot()) != "api,shop,web" {
 		t.Fatalf("catalog after a refresh of prod only: %s", names(r.Snapshot()))
+	}
+}
+
+// settle waits until the stream is open and nothing it sent is waiting for a
+// refresh: an app created now shows only through the stream, and the
+// refresh that brings it takes every pending change with it.
+func settle(t *testing.T, r *watched, client *argocd.Client, srv *argocdtest.Server) {
+	t.Helper()
+	waitUntil(t, "the first refresh and the stream", func() bool { return r.Snapshot().State.Epoch != "" && srv.Watches() == 1 })
+	createApp(t, client, "prod", "anchor", nil)
+	waitUntil(t, "the anchor is in the catalog", func() bool { return has(r.Refresher, "anchor") })
+	// A refresh is recorded before it lets go of the refresh lock, which
+	// Sync takes: past it, the anchor's refresh is counted.
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchIgnoresEventsThatChangeNothing(t *testing.T) {
+	client, servers := argo(t, "prod")
+	createApp(t, client, "prod", "shop", nil)
+	// Debounced by a millisecond, each event that were not ignored would
+	// cause a refresh of its own.
+	r := runWatched(t, client, openStore(t, filepath.Join(t.TempDir(), "paved.db")),
+		func(o *catalog.RefresherOptions) { o.Watch.Debounce = time.Millisecond }, "prod")
+	settle(t, r, client, servers["prod"])
+	before := r.metrics(t)
+
+	// A hard refresh only moves the app's reconciledAt, which the catalog
+	// does not use: Argo CD sends such an event at every reconciliation.
+	const noise = 20
+	for i := range noise {
+		if _, err := client.GetApp(context.Background(), paved.AppRef{Instance: "prod", Name: "shop"}, true); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the stream delivered the event", func() bool {
+			return r.metrics(t)["paved.catalog.watch.events"]-before["paved.catalog.watch.events"] > int64(i)
+		})
+	}
+	createApp(t, client, "prod", "marker", nil)
+	waitUntil(t, "the marker is in the catalog", func() bool { return has(r.Refresher, "marker") })
+	if err := r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The marker's refresh, and at most one for an event of settle or of
+	// the marker that came while a listing ran.
+	if n := r.metrics(t)["paved.catalog.refresh.duration/watch"] - before["paved.catalog.refresh.duration/watch"]; n < 1 || n > 3 {
+		t.Fatalf("%d refreshes after %d events that change nothing, want the marker's (and one more at most)\n%s", n, noise, r.logs)
 	}
 }
