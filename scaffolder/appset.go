@@ -10,18 +10,22 @@ import (
 	"github.com/paved-dev/paved/argocd"
 )
 
-// AppSets is what paved:create-argocd-appset needs from an Argo CD client.
+// AppSets is what the ApplicationSet actions need from an Argo CD client.
 type AppSets interface {
 	Instances() []string
 	CreateAppSet(ctx context.Context, req argocd.AppSetRequest) (argocd.AppSet, error)
+	GetAppSet(ctx context.Context, instance, name, namespace string) (argocd.AppSetState, error)
+	DeleteAppSet(ctx context.Context, instance, name, namespace string) error
 	AppURL(instance, name string) (string, error)
 }
 
 var _ AppSets = (*argocd.Client)(nil)
 
-// AppSetCommitter writes an ApplicationSet to the GitOps repository (gitops mode).
+// AppSetCommitter writes an ApplicationSet to the GitOps repository, or
+// removes it from there (gitops mode).
 type AppSetCommitter interface {
 	CommitAppSet(ctx context.Context, req argocd.AppSetRequest) (AppSetCommit, error)
+	RemoveAppSet(ctx context.Context, name string, force bool) (AppSetRemoval, error)
 	AppSetPath(name string) string
 }
 
@@ -43,10 +47,11 @@ const maxEnvironments = 20
 
 type appSetActions struct{ AppSetActionsOptions }
 
-// AppSetActions returns paved:create-argocd-appset.
+// AppSetActions returns paved:create-argocd-appset, paved:get-argocd-appset
+// and paved:delete-argocd-appset.
 func AppSetActions(o AppSetActionsOptions) []Action {
 	h := &appSetActions{o}
-	return []Action{h.create()}
+	return []Action{h.create(), h.get(), h.delete()}
 }
 
 type environmentInput struct {

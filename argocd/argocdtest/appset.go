@@ -173,9 +173,11 @@ func (v *appSetService) Delete(ctx context.Context, q *applicationset.Applicatio
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := appKey{s.appNamespace(q.AppsetNamespace), q.Name}
-	if _, ok := s.appsets[key]; !ok {
+	set, ok := s.appsets[key]
+	if !ok {
 		return nil, appSetNotFound("error getting ApplicationSets", "applicationsets", q.Name)
 	}
 	delete(s.appsets, key)
+	s.deleteOwnedApps(set)
 	return &applicationset.ApplicationSetResponse{}, nil
 }

@@ -1,0 +1,224 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/e2e/backstagehost"
+	"github.com/paved-dev/paved/e2e/pavedproc"
+	"github.com/paved-dev/paved/e2e/stack"
+)
+
+// TestAppSetTemplate runs examples/templates/new-service-environments.yaml,
+// unchanged, in a real Backstage backend against the paved binary and the
+// real Argo CD with its ApplicationSet controller. The fixture repository
+// "environments" has one directory per environment under services/web/, each
+// with a ConfigMap naming its environment: that each namespace ends up with
+// its own environment's data proves the {{.environment}} placeholder went
+// through the scaffolder untouched and was rendered by Argo CD. Running the
+// template again changes nothing; paved:delete-argocd-appset tears it down.
+func TestAppSetTemplate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, c := range []string{"argocd-applicationset-controller", "argocd-server", "argocd-application-controller", "argocd-repo-server"} {
+				t.Logf("--- end of %s log:\n%s", c, st.Logs(c, 40))
+			}
+		}
+		if err := st.Stop(); err != nil {
+			t.Errorf("stop stack: %v", err)
+		}
+	})
+
+	pavedAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsPort, err := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One Argo CD instance: the template names none, as a user's would not.
+	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Env: []string{"ARGO_TOKEN=" + st.PavedToken}, Config: fmt.Sprintf(`
+backstage:
+  discovery: http://%s/api/{{pluginId}}
+argocd:
+  instances:
+    - name: stack
+      server: %s
+      plainText: true
+      token: ${ARGO_TOKEN}
+`, bsAddr, st.ArgoCDAddr)})
+	api := pavedHTTP{p: p, client: &http.Client{Timeout: 2 * time.Minute}}
+
+	const template = "paved-service-environments"
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "templates", "new-service-environments.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "new-service-environments.yaml"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs := backstagehost.StartT(t, backstagehost.Options{
+		Port:         bsPort,
+		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
+		TemplatesDir: dir,
+	})
+	if _, err := bs.WaitEntity(ctx, "template", "default", template); err != nil {
+		t.Fatal(err)
+	}
+
+	const name = "web" // the fixture's services/web/<environment>
+	envs := []string{"dev", "staging", "prod"}
+	values := map[string]any{
+		"name":       name,
+		"owner":      "group:default/platform",
+		"repoUrl":    st.GitURL("environments"),
+		"revision":   "main",
+		"prodServer": "https://kubernetes.default.svc",
+	}
+	began := time.Now()
+	task := runTask(t, ctx, bs, template, values)
+	if task.Status != "completed" {
+		t.Fatal(taskFailure(task))
+	}
+	links, _ := task.Output["links"].([]any)
+	if len(links) != len(envs) {
+		t.Fatalf("task output links = %v, want one per environment", task.Output["links"])
+	}
+	for i, l := range links {
+		m, _ := l.(map[string]any)
+		want := "http://" + st.ArgoCDAddr + "/applications/" + name + "-" + envs[i]
+		if m["url"] != want || m["title"] != "Argo CD ("+envs[i]+")" {
+			t.Errorf("link %d = %v, want %q titled Argo CD (%s)", i, m, want, envs[i])
+		}
+	}
+
+	eventually(t, 6*time.Minute, "three generated applications Synced and Healthy", func() (bool, string) {
+		var states []string
+		for _, env := range envs {
+			code, app := appCode(t, st, name+"-"+env, "default")
+			if code != http.StatusOK {
+				return false, fmt.Sprintf("%s-%s: HTTP %d", name, env, code)
+			}
+			states = append(states, fmt.Sprintf("%s-%s %s/%s", name, env, app.Status.Sync.Status, app.Status.Health.Status))
+			if app.Status.Sync.Status != "Synced" || app.Status.Health.Status != "Healthy" {
+				return false, strings.Join(states, ", ")
+			}
+		}
+		return true, ""
+	})
+	fmt.Printf("E2E appset template: %d apps Synced+Healthy %s after the task was created\n", len(envs), time.Since(began).Round(time.Millisecond))
+	for _, env := range envs {
+		ns := name + "-" + env
+		got, err := st.Kubectl("get", "configmap", "web-config", "-n", ns, "-o", "jsonpath={.data.environment}")
+		if err != nil || got != env {
+			t.Errorf("namespace %s: ConfigMap web-config has environment %q (%v), want %q: the path placeholder was not rendered per environment", ns, got, err, env)
+		}
+	}
+
+	// paved reads the same state back: every environment Synced and Healthy.
+	got := api.invoke(t, ctx, "paved:get-argocd-appset", map[string]any{"name": name})
+	if got.Output["healthy"] != true || got.Output["managedByPaved"] != true || len(got.Output["applications"].([]any)) != len(envs) {
+		t.Errorf("get-argocd-appset = %v", got.Output)
+	}
+
+	generation := func() string {
+		t.Helper()
+		g, err := st.Kubectl("get", "applicationset", name, "-n", "argocd", "-o", "jsonpath={.metadata.generation}")
+		if err != nil || g == "" {
+			t.Fatalf("the ApplicationSet's generation: %q %v", g, err)
+		}
+		return g
+	}
+	before := generation()
+	again := runTask(t, ctx, bs, template, values)
+	if again.Status != "completed" {
+		t.Fatalf("re-run: %s", taskFailure(again))
+	}
+	if after := generation(); after != before {
+		t.Errorf("the same values again changed the ApplicationSet: generation %s → %s", before, after)
+	}
+	// Backstage's events carry no step output; paved's audit log has it.
+	outs := appSetOutputs(t, ctx, api)
+	if len(outs) < 2 || outs[0]["created"] != false || outs[0]["updated"] != false || outs[1]["created"] != true {
+		t.Errorf("paved's audit log of create-argocd-appset, newest first = %v; want created=false updated=false, then created=true", outs)
+	}
+
+	// Clean up through paved: the ApplicationSet, then Argo CD's controller
+	// takes the Applications and, through their finalizer, the ConfigMaps.
+	del := api.invoke(t, ctx, "paved:delete-argocd-appset", map[string]any{"name": name})
+	if del.Output["deleted"] != true || len(del.Output["applications"].([]any)) != len(envs) {
+		t.Fatalf("delete-argocd-appset = %v", del.Output)
+	}
+	eventually(t, 4*time.Minute, "the generated applications and their ConfigMaps deleted with the ApplicationSet", func() (bool, string) {
+		for _, env := range envs {
+			if code, _ := appCode(t, st, name+"-"+env, "default"); code != http.StatusNotFound {
+				return false, fmt.Sprintf("%s-%s: HTTP %d", name, env, code)
+			}
+			if cms := kubeNames(t, st, "get", "configmap", "web-config", "-n", name+"-"+env); len(cms) > 0 {
+				return false, fmt.Sprintf("%s-%s still holds %v", name, env, cms)
+			}
+		}
+		return true, ""
+	})
+	if gone := api.invoke(t, ctx, "paved:delete-argocd-appset", map[string]any{"name": name}); gone.Output["deleted"] != false {
+		t.Errorf("deleting it again = %v, want deleted=false", gone.Output)
+	}
+}
+
+// appSetOutputs reads the outputs paved's audit log kept of
+// paved:create-argocd-appset, newest first.
+func appSetOutputs(t *testing.T, ctx context.Context, api pavedHTTP) []map[string]any {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.p.BaseURL+"/api/paved/invocations?limit=20&action="+url.QueryEscape("paved:create-argocd-appset"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+api.p.Token)
+	resp, err := api.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Items []struct {
+			Status string         `json:"status"`
+			Output map[string]any `json:"output"`
+		} `json:"items"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("invocations: HTTP %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	var outs []map[string]any
+	for _, it := range page.Items {
+		if it.Status == "succeeded" {
+			outs = append(outs, it.Output)
+		}
+	}
+	return outs
+}

@@ -1,0 +1,194 @@
+package scaffolder
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/gitops"
+)
+
+// AppSetRemoval is what gitops mode of paved:delete-argocd-appset did.
+type AppSetRemoval struct {
+	gitops.Result
+	// Found is false when the repository had no such file: nothing to do.
+	Found bool
+}
+
+type appSetRefInput struct {
+	Instance  string `json:"instance"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+}
+
+func appSetRefProps() Schema {
+	refs := refProps()
+	return Schema{
+		"instance":  refs["instance"],
+		"name":      pattern(str("ApplicationSet name", "Name of the ApplicationSet."), dnsLabel, 63),
+		"namespace": pattern(str("ApplicationSet namespace", "Namespace of the ApplicationSet, for apps-in-any-namespace; empty means Argo CD's own namespace."), dnsLabel, 63),
+	}
+}
+
+func (h *appSetActions) delete() Action {
+	props := appSetRefProps()
+	props["force"] = boolean("Force", "Delete the ApplicationSet even though paved did not create it (it lacks the app.kubernetes.io/managed-by=paved label).", false)
+	props["mode"] = withDefault(withEnum(str("Mode", "api deletes the ApplicationSet through the Argo CD API; gitops removes appsets/<name>.yaml from the GitOps repository in one commit."),
+		ModeAPI, ModeGitOps), ModeAPI)
+	return Action{
+		Name:  "delete-argocd-appset",
+		Title: "Delete an Argo CD ApplicationSet",
+		Description: "Deletes an ApplicationSet paved created; Argo CD then deletes the Applications it generated and, through their finalizer, what they deployed. " +
+			"An ApplicationSet paved did not create is refused (409) unless force is set; one that does not exist succeeds with deleted=false.",
+		Attributes: Attributes{Destructive: true, Idempotent: true},
+		Input:      object(props, "name"),
+		Output: Schema{"type": "object", "required": []string{"name", "mode", "deleted"}, "properties": Schema{
+			"instance":     Schema{"type": "string"},
+			"name":         Schema{"type": "string"},
+			"namespace":    Schema{"type": "string"},
+			"mode":         Schema{"type": "string"},
+			"deleted":      Schema{"type": "boolean", "description": "False when there was no such ApplicationSet (gitops mode: no such file)."},
+			"applications": Schema{"type": "array", "items": Schema{"type": "string"}, "description": "api mode: the Applications it had generated, which Argo CD now deletes."},
+			"commit":       Schema{"type": "string", "description": "gitops mode: the commit that removed the file."},
+			"branch":       Schema{"type": "string"},
+			"compareUrl":   Schema{"type": "string"},
+			"path":         Schema{"type": "string", "description": "gitops mode: the ApplicationSet's file."},
+		}},
+		Examples: []Example{{
+			Description: "Tear down a service in every environment.",
+			Example:     "steps:\n  - id: teardown\n    action: paved:delete-argocd-appset\n    input:\n      name: ${{ parameters.name }}",
+			Input:       map[string]any{"name": "payments"},
+		}},
+		Handler: h.handleDelete,
+	}
+}
+
+func (h *appSetActions) handleDelete(ctx context.Context, in Input) (map[string]any, error) {
+	var di struct {
+		appSetRefInput
+		Force bool   `json:"force"`
+		Mode  string `json:"mode"`
+	}
+	if err := in.Decode(&di); err != nil {
+		return nil, err
+	}
+	if di.Mode == ModeGitOps {
+		if h.GitOps == nil {
+			return nil, paved.InvalidFields(paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"})
+		}
+		return h.remove(ctx, di.Name, di.Force)
+	}
+	instance, err := h.appSetInstance(di.Instance)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"instance": instance, "name": di.Name, "namespace": di.Namespace, "mode": ModeAPI, "deleted": false, "applications": []any{}}
+	state, err := h.AppSets.GetAppSet(ctx, instance, di.Name, di.Namespace)
+	if paved.ErrorCode(err) == paved.ENotFound {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !state.ManagedByPaved && !di.Force {
+		return nil, paved.Errorf(paved.EConflict, "ApplicationSet %q was not created by paved (no %s=%s label); set force to delete it anyway",
+			di.Name, paved.LabelManagedBy, paved.ManagedByPaved)
+	}
+	err = h.AppSets.DeleteAppSet(ctx, instance, di.Name, di.Namespace)
+	if paved.ErrorCode(err) == paved.ENotFound {
+		// Deleted by someone else in between: the outcome the caller wants.
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	apps := make([]any, 0, len(state.Apps))
+	for _, a := range state.Apps {
+		apps = append(apps, a.Name)
+	}
+	out["deleted"], out["applications"], out["namespace"] = true, apps, state.Namespace
+	return out, nil
+}
+
+// appSetInstance picks the Argo CD instance of an api-mode call.
+func (h *appSetActions) appSetInstance(name string) (string, error) {
+	var all []string
+	if h.AppSets != nil {
+		all = h.AppSets.Instances()
+	}
+	instance, fields := pickInstance(all, name)
+	if len(fields) > 0 {
+		return "", paved.InvalidFields(fields...)
+	}
+	return instance, nil
+}
+
+// remove is delete-argocd-appset in gitops mode.
+func (h *appSetActions) remove(ctx context.Context, name string, force bool) (map[string]any, error) {
+	res, err := h.GitOps.RemoveAppSet(ctx, name, force)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"name":       name,
+		"mode":       ModeGitOps,
+		"deleted":    res.Found && res.Changed,
+		"commit":     res.Commit,
+		"branch":     res.Branch,
+		"compareUrl": res.CompareURL,
+		"path":       h.GitOps.AppSetPath(name),
+	}, nil
+}
+
+// RemoveAppSet deletes the ApplicationSet's file in one commit; the root
+// Application that watches the directory then prunes it, and Argo CD the
+// Applications it generated. A file paved did not write is refused unless
+// force is set; no file is Found false and no commit.
+func (w AppSetWriter) RemoveAppSet(ctx context.Context, name string, force bool) (AppSetRemoval, error) {
+	file := w.AppSetPath(name)
+	fr, ok := w.Repo.(fileReader)
+	if !ok {
+		return AppSetRemoval{}, paved.Errorf(paved.EInternal, "the GitOps repository cannot be read")
+	}
+	body, err := fr.ReadFile(ctx, file)
+	if paved.ErrorCode(err) == paved.ENotFound {
+		return AppSetRemoval{}, nil
+	}
+	if err != nil {
+		return AppSetRemoval{}, err
+	}
+	var doc struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(body, &doc); err != nil && !force {
+		return AppSetRemoval{}, paved.Errorf(paved.EConflict, "%s in the GitOps repository is not an ApplicationSet paved can read (%v); set force to remove it anyway", file, err)
+	}
+	if doc.Metadata.Labels[paved.LabelManagedBy] != paved.ManagedByPaved && !force {
+		return AppSetRemoval{}, paved.Errorf(paved.EConflict, "%s was not written by paved (no %s=%s label); set force to remove it anyway",
+			file, paved.LabelManagedBy, paved.ManagedByPaved)
+	}
+	ch := gitops.Change{
+		Message: fmt.Sprintf("Remove Argo CD ApplicationSet %s\n\nRemoved by paved for %s.", name, requester(ctx)),
+		Delete:  []string{file},
+	}
+	if w.Review {
+		prefix := w.BranchPrefix
+		if prefix == "" {
+			prefix = "paved"
+		}
+		ch.ReviewBranch = gitops.NewBranchName(prefix, name)
+	}
+	res, err := w.Repo.Apply(ctx, ch)
+	return AppSetRemoval{Result: res, Found: true}, err
+}
+
+func requester(ctx context.Context) string {
+	if p, ok := paved.PrincipalFrom(ctx); ok && p.User != "" {
+		return p.User
+	}
+	return "an unknown user"
+}
