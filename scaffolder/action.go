@@ -274,6 +274,9 @@ func (r *Registry) run(ctx context.Context, a *registered, input json.RawMessage
 	if err := a.input.validate(decoded); err != nil {
 		return nil, nil, err
 	}
+	if len(bytes.TrimSpace(input)) == 0 {
+		input = json.RawMessage("{}") // no input is the empty object, for the handler as for the schema
+	}
 	out, err := a.Handler(ctx, Input{Raw: input, Secrets: secrets})
 	if err != nil {
 		return nil, decoded, err

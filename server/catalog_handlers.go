@@ -105,8 +105,9 @@ func handleCatalogChanges(cat Catalog) echo.HandlerFunc {
 		if s := c.QueryParam("wait"); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil {
-				n, nerr := strconv.Atoi(s) // plain seconds
-				d, err = time.Duration(n)*time.Second, nerr
+				// Plain seconds, capped before they are multiplied into an overflow.
+				n, nerr := strconv.ParseInt(s, 10, 64)
+				d, err = time.Duration(min(n, int64(catalog.MaxWait/time.Second)))*time.Second, nerr
 			}
 			if err != nil || d < 0 {
 				return paved.InvalidFields(paved.FieldError{Field: "wait", Message: "must be a duration such as 30s"})

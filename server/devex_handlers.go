@@ -38,6 +38,13 @@ const defaultDevexRange = 28 * 24 * time.Hour
 // maxDevexRange bounds what one query may scan.
 const maxDevexRange = 5 * 366 * 24 * time.Hour
 
+// The range a query may cover: answers hold the range, the previous period
+// of the same length and their periods as RFC 3339 times, which end at year 9999.
+var (
+	minDevexFrom = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDevexTo   = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
 // membershipTTL is how long a user's catalog groups are trusted.
 const membershipTTL = 5 * time.Minute
 
@@ -148,6 +155,14 @@ func parseDevexQuery(c echo.Context) (devexQuery, error) {
 			bad = append(bad, paved.FieldError{Field: "from", Message: "must be before to"})
 		case to.Sub(from) > maxDevexRange:
 			bad = append(bad, paved.FieldError{Field: "from", Message: "the range must be at most 5 years"})
+		case from.Before(minDevexFrom):
+			field := "from"
+			if q.Get("from") == "" {
+				field = "to" // from was derived from it
+			}
+			bad = append(bad, paved.FieldError{Field: field, Message: "the range must start in 1970 or later"})
+		case to.After(maxDevexTo):
+			bad = append(bad, paved.FieldError{Field: "to", Message: "must be 9999-12-30 or earlier"})
 		}
 	}
 	out.grouping = q.Get("grouping")
@@ -165,9 +180,17 @@ func parseDevexQuery(c echo.Context) (devexQuery, error) {
 	default:
 		bad = append(bad, paved.FieldError{Field: "format", Message: "must be json or csv"})
 	}
-	out.filter = devex.Filter{From: from, To: to, Template: strings.TrimSpace(q.Get("template"))}
-	if v := q.Get("owner"); v != "" {
-		out.filter.Owner = devex.GroupRef(v)
+	template, fe := textParam(c, "template")
+	if fe != nil {
+		bad = append(bad, *fe)
+	}
+	owner, fe := textParam(c, "owner")
+	if fe != nil {
+		bad = append(bad, *fe)
+	}
+	out.filter = devex.Filter{From: from, To: to, Template: strings.TrimSpace(template)}
+	if owner != "" {
+		out.filter.Owner = devex.GroupRef(owner)
 	}
 	if len(bad) > 0 {
 		return out, paved.InvalidFields(bad...)

@@ -151,8 +151,12 @@ func handleRotateKeys(k KeySet) echo.HandlerFunc {
 
 func handleListInvocations(inv Invocations) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f := paved.InvocationFilter{ActionID: c.QueryParam("action")}
 		var fields []paved.FieldError
+		action, fe := textParam(c, "action")
+		if fe != nil {
+			fields = append(fields, *fe)
+		}
+		f := paved.InvocationFilter{ActionID: action}
 		if s := c.QueryParam("limit"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > 1000 {
