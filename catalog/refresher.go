@@ -188,8 +188,9 @@ func (r *Refresher) changedCh() <-chan struct{} {
 const MinGap = 2 * time.Second
 
 // Trigger asks Run for a refresh soon, sooner than the interval: after paved
-// created or deleted an application, or on an Argo CD watch event. Calls
-// within MinGap of the last refresh fold into one; it never blocks.
+// created or deleted an application (watch events cause refreshes of their
+// own: see WatchOptions). Calls within MinGap of the last refresh fold into
+// one; it never blocks.
 func (r *Refresher) Trigger() {
 	select {
 	case r.trigger <- struct{}{}:
