@@ -186,7 +186,57 @@ argocd:
 	if gone := api.invoke(t, ctx, "paved:delete-argocd-appset", map[string]any{"name": name}); gone.Output["deleted"] != false {
 		t.Errorf("deleting it again = %v, want deleted=false", gone.Output)
 	}
+
+	// An ApplicationSet someone applied by hand is not paved's to delete.
+	manual := filepath.Join(t.TempDir(), "manual.yaml")
+	if err := os.WriteFile(manual, []byte(manualAppSet), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := st.Kubectl("apply", "-f", manual); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	refused, err := api.invokeAs(ctx, p.Token, "paved:delete-argocd-appset", map[string]any{"name": "manual"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused.Status != http.StatusConflict || !strings.Contains(refused.Error.Message, "not created by paved") {
+		t.Fatalf("deleting a hand-made ApplicationSet: %d %s %q, want 409", refused.Status, refused.Error.Name, refused.Error.Message)
+	}
+	if names := kubeNames(t, st, "get", "applicationset", "manual", "-n", "argocd"); len(names) != 1 {
+		t.Fatalf("a refused delete removed the ApplicationSet: %v", names)
+	}
+	if forced := api.invoke(t, ctx, "paved:delete-argocd-appset", map[string]any{"name": "manual", "force": true}); forced.Output["deleted"] != true {
+		t.Fatalf("force = %v", forced.Output)
+	}
+	eventually(t, time.Minute, "the forced delete reaches the API server", func() (bool, string) {
+		names := kubeNames(t, st, "get", "applicationset", "manual", "-n", "argocd")
+		return len(names) == 0, strings.Join(names, " ")
+	})
 }
+
+// manualAppSet generates nothing: only its ownership matters.
+const manualAppSet = `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: manual
+  namespace: argocd
+spec:
+  goTemplate: true
+  generators:
+    - list:
+        elements: []
+  template:
+    metadata:
+      name: 'manual-{{.environment}}'
+    spec:
+      project: default
+      source:
+        repoURL: https://git.example.invalid/manual.git
+        path: .
+      destination:
+        server: https://kubernetes.default.svc
+        namespace: manual
+`
 
 // appSetOutputs reads the outputs paved's audit log kept of
 // paved:create-argocd-appset, newest first.
