@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
@@ -35,10 +34,9 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 	if cfg.DevEx.Disabled {
 		return svc, reader, func() {}, nil
 	}
-	host, _ := os.Hostname()
 	collector := devex.NewCollector(devex.CollectorOptions{
 		Store: store, Scaffolder: reader, Catalog: reader, Apps: apps, Recorder: metrics,
-		Holder:   fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Holder:   leaseHolder(),
 		Interval: cfg.DevEx.Interval.D(), CatalogEvery: cfg.DevEx.CatalogEvery,
 		RawRetention: cfg.DevEx.RawRetention.D(), RollupRetention: cfg.DevEx.RollupRetention.D(),
 		Logger: logger,

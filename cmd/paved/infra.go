@@ -114,11 +114,10 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	w.catalog = infraLister{store: store, kinds: kinds}
 	logger.Info("infrastructure golden paths loaded", "kinds", len(kinds), "gitops", gitops.Redact(url), "branch", g.Branch)
 
-	host, _ := os.Hostname()
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		svc.RunReaper(rctx, store, fmt.Sprintf("%s/%d", host, os.Getpid()), cfg.Infra.ReapInterval.D())
+		svc.RunReaper(rctx, store, leaseHolder(), cfg.Infra.ReapInterval.D())
 	})
 	w.stop = chain(w.stop, func() { cancel(); wg.Wait() })
 	return w, nil

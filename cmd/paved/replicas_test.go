@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +25,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and inspect the shared database
 
 	"github.com/paved-dev/paved/argocd/argocdtest"
+	"github.com/paved-dev/paved/backstage"
+	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
@@ -77,15 +85,20 @@ type pair struct {
 	db        *sql.DB
 	argo      *argocdtest.Server
 	backstage *devextest.Backstage
+	gateway   *gateway
+	users     *backstagetest.Users
 	repo      string // the shared GitOps repository (bare)
 }
 
-// replicaOptions is what a test varies between the replicas' configurations.
+// replicaOptions is what a test varies in the replicas' configuration.
 type replicaOptions struct {
-	// extra is YAML appended to both replicas' configuration.
-	extra string
-	// extraA and extraB are appended to one replica's only.
-	extraA, extraB string
+	// pluginTokens makes paved read Backstage with its own plugin tokens
+	// (verified by the gateway against replica b's JWKS) instead of a static token.
+	pluginTokens bool
+	// devexOff turns the adoption collector off on both replicas.
+	devexOff bool
+	// seed fills the fake Backstage before the replicas start.
+	seed func(*devextest.Backstage)
 }
 
 // startPair starts replica a, then replica b, on one fresh database.
@@ -94,6 +107,11 @@ func startPair(t *testing.T, o replicaOptions) *pair {
 	dsn, db := sharedDatabase(t)
 	argo := fakeArgoCD(t)
 	bs := devextest.New(t, backstageToken)
+	users := backstagetest.NewUsers(t)
+	gw := newGateway(t, bs)
+	if o.seed != nil {
+		o.seed(bs)
+	}
 	kinds, err := filepath.Abs(filepath.Join("..", "..", "examples", "infra-kinds"))
 	if err != nil {
 		t.Fatal(err)
@@ -103,32 +121,156 @@ func startPair(t *testing.T, o replicaOptions) *pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := argoConfig(argo.Addr()) + fmt.Sprintf(`
+	cfg := argoConfig(argo.Addr()) + fmt.Sprintf(`
 log: {level: info}
 backstage:
-  discovery: %s
+  discovery: %s/api/{{pluginId}}
+  endpoints: {auth: %s/api/auth}
 catalog:
   interval: 5s
   watchDebounce: 100ms
 devex:
+  disabled: %t
   interval: 10s
-  backstageToken: ${BACKSTAGE_TOKEN}
+  backstageToken: "${BACKSTAGE_TOKEN:-}"
+  readerGroups: [group:default/platform]
 gitops:
   url: %s
 infra:
   kindsDir: %s
   reapInterval: 1s
-`, bs.Discovery(), repoURL, kinds) + o.extra
-	env := func() map[string]string {
-		return map[string]string{
-			"PAVED_DATABASE_URL": dsn, "PAVED_STATIC_TOKEN": replicaToken, "PAVED_TOKEN": replicaToken,
-			"ARGO_PASSWORD": argoPassword, "BACKSTAGE_TOKEN": backstageToken,
+`, gw.URL, users.URL, o.devexOff, repoURL, kinds)
+	env := func(replica string) map[string]string {
+		e := map[string]string{
+			"PAVED_DATABASE_URL": dsn, "PAVED_STATIC_TOKEN": replicaToken, "PAVED_TOKEN": replicaToken, "ARGO_PASSWORD": argoPassword,
+		}
+		if !o.pluginTokens {
+			e["BACKSTAGE_TOKEN"] = gatewayToken(replica)
+		}
+		return e
+	}
+	p := &pair{db: db, argo: argo, backstage: bs, gateway: gw, users: users, repo: repo}
+	p.a = startPaved(t, cfg, env("a"))
+	p.b = startPaved(t, cfg, env("b"))
+	gw.jwksFrom(p.b.base)
+	return p
+}
+
+// gateway stands in front of the fake Backstage as Backstage's own auth
+// does: a request with paved's plugin token passes when the token verifies,
+// exactly as Backstage verifies it, against the JWKS that replica b
+// publishes; each replica's static token (gatewayToken) passes, and tells
+// which replica called.
+type gateway struct {
+	URL string
+
+	mu       sync.Mutex
+	verifier map[string]*backstage.Verifier // by audience (the plugin called)
+	jwksBase string
+	seen     []gatewayCall
+}
+
+type gatewayCall struct {
+	path, kid, token string
+	replica          string // by its static token; "" for a plugin token
+	err              error
+}
+
+// gatewayToken is the static token replica ("a" or "b") reads Backstage with.
+func gatewayToken(replica string) string { return "replica-" + replica + "-backstage-token-0123456789" }
+
+func newGateway(t *testing.T, bs *devextest.Backstage) *gateway {
+	target, err := url.Parse(bs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	g := &gateway{verifier: map[string]*backstage.Verifier{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if replica := strings.TrimSuffix(strings.TrimPrefix(auth, "Bearer replica-"), "-backstage-token-0123456789"); replica == "a" || replica == "b" {
+			g.mu.Lock()
+			g.seen = append(g.seen, gatewayCall{path: r.URL.Path, replica: replica})
+			g.mu.Unlock()
+		} else {
+			plugin, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
+			call := gatewayCall{path: r.URL.Path, token: strings.TrimPrefix(auth, "Bearer "), kid: kidOf(strings.TrimPrefix(auth, "Bearer "))}
+			call.err = g.verify(r.Context(), plugin, auth)
+			g.mu.Lock()
+			g.seen = append(g.seen, call)
+			g.mu.Unlock()
+			if call.err != nil {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprintf(w, `{"error":{"name":"AuthenticationError","message":%q}}`, call.err.Error())
+				return
+			}
+		}
+		r.Header.Set("Authorization", "Bearer "+backstageToken)
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.URL = srv.URL
+	return g
+}
+
+// jwksFrom makes the gateway read paved's keys from the replica at base.
+func (g *gateway) jwksFrom(base string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.jwksBase = base
+}
+
+func (g *gateway) verify(ctx context.Context, audience, authorization string) error {
+	g.mu.Lock()
+	v, ok := g.verifier[audience]
+	if !ok && g.jwksBase != "" {
+		var err error
+		v, err = backstage.NewVerifier(backstage.VerifierConfig{
+			PluginID:       audience,
+			Discovery:      backstage.NewDiscovery(g.jwksBase+"/api/{{pluginId}}", nil),
+			AllowedPlugins: []string{"paved"},
+			// Backstage refetches a JWKS when it meets an unknown kid.
+			MinRefetchInterval: 10 * time.Millisecond,
+		})
+		if err != nil {
+			g.mu.Unlock()
+			return err
+		}
+		g.verifier[audience] = v
+	}
+	g.mu.Unlock()
+	if v == nil {
+		return fmt.Errorf("replica b is not started yet")
+	}
+	_, err := v.Authenticate(ctx, authorization)
+	return err
+}
+
+// calls returns the requests whose path ends with suffix, made by replica
+// ("" for the requests with a plugin token).
+func (g *gateway) calls(suffix string, replica ...string) []gatewayCall {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []gatewayCall
+	for _, c := range g.seen {
+		if strings.HasSuffix(c.path, suffix) && (len(replica) == 0 || c.replica == replica[0]) {
+			out = append(out, c)
 		}
 	}
-	p := &pair{db: db, argo: argo, backstage: bs, repo: repo}
-	p.a = startPaved(t, base+o.extraA, env())
-	p.b = startPaved(t, base+o.extraB, env())
-	return p
+	return out
+}
+
+// kidOf returns the kid in a JWT's header, "" when there is none.
+func kidOf(token string) string {
+	head, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct{ Kid string }
+	_ = json.Unmarshal(raw, &h)
+	return h.Kid
 }
 
 // stop ends a replica as SIGTERM does and waits for run to return.
@@ -155,12 +297,18 @@ type answer struct {
 
 func (r *running) call(t *testing.T, method, path, body string) answer {
 	t.Helper()
+	return r.callAs(t, replicaToken, method, path, body)
+}
+
+// callAs calls paved with a bearer token.
+func (r *running) callAs(t *testing.T, token, method, path, body string) answer {
+	t.Helper()
 	req, err := http.NewRequest(method, r.base+path, strings.NewReader(body))
 	if err != nil {
 		t.Error(err)
 		return answer{}
 	}
-	req.Header.Set("Authorization", "Bearer "+replicaToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -296,5 +444,202 @@ func TestReplicasCreateOnce(t *testing.T) {
 	otherParams := strings.Replace(prov, "eu-west-1", "us-east-1", 1)
 	if a := p.b.invoke(t, "paved:provision-infra", otherParams); a.status != http.StatusConflict {
 		t.Errorf("other parameters under the same name: %d %s, want 409", a.status, a.body)
+	}
+}
+
+// jwksKids lists the kids of the JWKS a replica publishes.
+func jwksKids(t *testing.T, r *running) []string {
+	t.Helper()
+	a := r.callAs(t, "", http.MethodGet, "/api/paved/.backstage/auth/v1/jwks.json", "")
+	var set struct{ Keys []struct{ Kid string } }
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &set) != nil {
+		t.Fatalf("jwks.json: %d %s", a.status, a.body)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+var rotated = regexp.MustCompile(`new signing key (\S+);`)
+
+// TestReplicasShareSigningKeys: a plugin token one replica signs verifies
+// against the JWKS the other publishes, before and after a rotation on the
+// first, and the old key stays published while its tokens live.
+func TestReplicasShareSigningKeys(t *testing.T) {
+	p := startPair(t, replicaOptions{pluginTokens: true, devexOff: true})
+	for _, u := range []string{"ann", "bob", "cid"} {
+		p.backstage.AddUser("user:default/"+u, "group:default/platform")
+	}
+	// A user outside the reader groups by her token makes paved read her
+	// groups from the catalog, with a plugin token it signs.
+	readAs := func(r *running, user string) gatewayCall {
+		t.Helper()
+		a := r.callAs(t, p.users.Mint(t, "user:default/"+user), http.MethodGet, "/api/paved/devex/v1/summary", "")
+		calls := p.gateway.calls("/by-name/user/default/" + user)
+		if len(calls) != 1 {
+			t.Fatalf("summary as %s: %d %s; %d catalog calls, want 1", user, a.status, a.body, len(calls))
+		}
+		if calls[0].err != nil || a.status != http.StatusOK {
+			t.Fatalf("summary as %s: %d %s; the catalog refused the plugin token: %v", user, a.status, a.body, calls[0].err)
+		}
+		return calls[0]
+	}
+
+	old := readAs(p.a, "ann")
+	if kids := jwksKids(t, p.b); !slices.Contains(kids, old.kid) {
+		t.Fatalf("b publishes %v, not a's key %s", kids, old.kid)
+	}
+
+	out, err := p.a.cli(t, "", "keys", "rotate")
+	m := rotated.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("keys rotate on a: %v %q", err, out)
+	}
+	fresh := m[1]
+	if fresh == old.kid {
+		t.Fatal("the rotation kept the key")
+	}
+	eventually(t, 10*time.Second, "b publishes the new key next to the old one", func() (bool, string) {
+		kids := jwksKids(t, p.b)
+		return slices.Contains(kids, fresh) && slices.Contains(kids, old.kid), fmt.Sprint(kids)
+	})
+	if next := readAs(p.a, "bob"); next.kid != fresh {
+		t.Errorf("a signs with %s after rotating to %s", next.kid, fresh)
+	}
+	if next := readAs(p.b, "cid"); next.kid != fresh {
+		t.Errorf("b signs with %s after a rotated to %s", next.kid, fresh)
+	}
+	// A token signed before the rotation still verifies against b's JWKS,
+	// read by a verifier that never saw it.
+	v, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "catalog", AllowedPlugins: []string{"paved"},
+		Discovery: backstage.NewDiscovery(p.b.base+"/api/{{pluginId}}", nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Authenticate(context.Background(), "Bearer "+old.token); err != nil {
+		t.Errorf("a token of the retired key no longer verifies against b's JWKS: %v", err)
+	}
+}
+
+// scrape sums the samples of a metric on a replica's /metrics.
+func scrape(t *testing.T, r *running, name string) float64 {
+	t.Helper()
+	a := r.call(t, http.MethodGet, "/metrics", "")
+	sum := 0.0
+	for _, line := range strings.Split(string(a.body), "\n") {
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// runsStarted is the runsStarted KPI a replica's adoption summary reports.
+func runsStarted(t *testing.T, r *running) int {
+	t.Helper()
+	a := r.call(t, http.MethodGet, "/api/paved/devex/v1/summary", "")
+	var s struct {
+		KPIs map[string]struct{ Value float64 } `json:"kpis"`
+	}
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &s) != nil {
+		t.Fatalf("summary: %d %s", a.status, a.body)
+	}
+	return int(s.KPIs["runsStarted"].Value)
+}
+
+// reapedBy counts the reaps a replica logged.
+func reapedBy(r *running) int { return strings.Count(r.stderr.String(), "reaped an expired resource") }
+
+// provisionExpired provisions an s3-bucket through r and moves its expiry
+// into the past in the shared store (the shortest ttl is a minute).
+func (p *pair) provisionExpired(t *testing.T, r *running, name string) {
+	t.Helper()
+	in := fmt.Sprintf(`{"kind":"s3-bucket","name":%q,"owner":"group:default/platform","parameters":{"region":"eu-west-1"},"ttl":"90m"}`, name)
+	if a := r.invoke(t, "paved:provision-infra", in); a.status != http.StatusOK {
+		t.Fatalf("provision %s: %d %s", name, a.status, a.body)
+	}
+	if _, err := p.db.Exec(`UPDATE infra_resources SET expires_at = now() - interval '1 second' WHERE kind = 's3-bucket' AND name = $1`, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reapedOnce waits until the resource is gone and checks it was reaped by
+// exactly one replica, once.
+func (p *pair) reapedOnce(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, 20*time.Second, name+" reaped", func() (bool, string) {
+		var n int
+		err := p.db.QueryRow(`SELECT count(*) FROM infra_resources WHERE kind = 's3-bucket' AND name = $1`, name).Scan(&n)
+		return err == nil && n == 0, fmt.Sprintf("%d rows, %v", n, err)
+	})
+	var reaps int
+	if err := p.db.QueryRow(`SELECT count(*) FROM infra_provisionings WHERE kind = 's3-bucket' AND name = $1 AND operation = 'reap'`, name).Scan(&reaps); err != nil || reaps != 1 {
+		t.Errorf("%s: %d reaps in infra_provisionings (%v), want 1", name, reaps, err)
+	}
+}
+
+// TestReplicasRunBackgroundWorkOnce: the catalog refresh, the adoption
+// collector and the reaper each run on one replica (the first one started,
+// which takes every lease); stopping it hands each job to the other.
+func TestReplicasRunBackgroundWorkOnce(t *testing.T) {
+	start := time.Now().Add(-3 * time.Hour)
+	p := startPair(t, replicaOptions{seed: func(bs *devextest.Backstage) {
+		for i, status := range []string{"completed", "failed", "completed"} {
+			id := fmt.Sprintf("task-%d", i)
+			at := start.Add(time.Duration(i) * time.Minute)
+			bs.AddTask(id, "template:default/service", "user:default/ann", "group:default/platform", "PT2H", at)
+			bs.Claim(id, at.Add(time.Second))
+			bs.Finish(id, status, "", at.Add(time.Minute))
+		}
+	}})
+	const refreshes = "paved_catalog_refresh_duration_seconds_count"
+
+	eventually(t, 20*time.Second, "b serves the runs a collected", func() (bool, string) {
+		n := runsStarted(t, p.b)
+		return n == 3, fmt.Sprint(n)
+	})
+	p.provisionExpired(t, p.b, "scratch")
+	p.reapedOnce(t, "scratch")
+	// a's second collection (one interval later) shows that both replicas
+	// ran their jobs for a while.
+	eventually(t, 25*time.Second, "a collects again", func() (bool, string) {
+		n := len(p.gateway.calls("/scaffolder/v2/tasks", "a"))
+		return n >= 2, fmt.Sprintf("%d task lists by a", n)
+	})
+	if n := len(p.gateway.calls("/scaffolder/v2/tasks", "b")); n != 0 {
+		t.Errorf("b listed Backstage's tasks %d times while a held the collector's lease", n)
+	}
+	if a, b := scrape(t, p.a, refreshes), scrape(t, p.b, refreshes); a == 0 || b != 0 {
+		t.Errorf("catalog refreshes from Argo CD: a %v, b %v; want only a", a, b)
+	}
+	if a, b := reapedBy(p.a), reapedBy(p.b); a+b != 1 {
+		t.Errorf("reaps logged: a %d, b %d; want one in all", a, b)
+	}
+	if n := runsStarted(t, p.b); n != 3 {
+		t.Errorf("runsStarted = %d, want the 3 seeded tasks", n)
+	}
+	if a, b := scrape(t, p.a, "devex_template_run_started_total"), scrape(t, p.b, "devex_template_run_started_total"); a+b != 3 {
+		t.Errorf("devex.template.run.started: a %v + b %v, want 3 in all", a, b)
+	}
+
+	// a stops (SIGTERM): b takes every job over.
+	p.a.stop(t)
+	p.provisionExpired(t, p.b, "scratch-2")
+	p.reapedOnce(t, "scratch-2")
+	if reapedBy(p.b) == 0 {
+		t.Error("b did not reap after a stopped")
+	}
+	eventually(t, 30*time.Second, "b takes the catalog and the collector over", func() (bool, string) {
+		refreshed, listed := scrape(t, p.b, refreshes), len(p.gateway.calls("/scaffolder/v2/tasks", "b"))
+		return refreshed > 0 && listed > 0, fmt.Sprintf("%v refreshes, %d task lists", refreshed, listed)
+	})
+	if n := runsStarted(t, p.b); n != 3 {
+		t.Errorf("after b collected too: runsStarted = %d, want 3", n)
 	}
 }
