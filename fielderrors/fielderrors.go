@@ -6,6 +6,7 @@ package fielderrors
 import (
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -58,7 +59,38 @@ func collect(e *jsonschema.ValidationError, prefix, unknown string, out *[]paved
 	if loc == "" {
 		loc = "input"
 	}
-	*out = append(*out, paved.FieldError{Field: loc, Message: e.ErrorKind.LocalizedString(printer)})
+	*out = append(*out, paved.FieldError{Field: loc, Message: localized(e.ErrorKind)})
+}
+
+// maxEcho bounds the part of a bad value that a message repeats: the caller
+// sent the value, and a megabyte of it makes no message clearer.
+const maxEcho = 64
+
+// localized is k's text, with the value it quotes cut to maxEcho bytes.
+func localized(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Pattern:
+		if len(k.Got) > maxEcho {
+			c := *k
+			c.Got = cut(k.Got)
+			return c.LocalizedString(printer)
+		}
+	case *kind.Format:
+		if s, ok := k.Got.(string); ok && len(s) > maxEcho {
+			c := *k
+			c.Got = cut(s)
+			return c.LocalizedString(printer)
+		}
+	}
+	return k.LocalizedString(printer)
+}
+
+func cut(s string) string {
+	n := maxEcho
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func join(parent, child string) string {

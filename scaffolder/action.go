@@ -243,7 +243,7 @@ func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage,
 	a, ok := r.actions[id]
 	r.mu.RUnlock()
 	if !ok {
-		return nil, paved.Errorf(paved.ENotFound, "action %q not found; paved serves %s", id, strings.Join(r.IDs(), ", "))
+		return nil, paved.Errorf(paved.ENotFound, "action %.100q not found; paved serves %s", id, strings.Join(r.IDs(), ", ")) // cut: the id is the caller's
 	}
 	ctx, span := r.tracer.Start(ctx, "action "+id, trace.WithAttributes(attribute.String("paved.action", id)))
 	defer span.End()
@@ -405,12 +405,12 @@ func (r *Registry) record(ctx context.Context, a *registered, start time.Time, e
 			TaskID      string `json:"taskId"`
 		}
 		_ = json.Unmarshal(input, &refs)
-		inv.EntityRef, inv.TemplateRef, inv.TaskID = refs.EntityRef, refs.TemplateRef, refs.TaskID
+		inv.EntityRef, inv.TemplateRef, inv.TaskID = auditText(refs.EntityRef, 255), auditText(refs.TemplateRef, 255), auditText(refs.TaskID, 128)
 	}
 	if err != nil {
 		inv.Status = paved.StatusFailed
 		inv.ErrorCode = paved.ErrorCode(err)
-		inv.Error = paved.ErrorMessage(err)
+		inv.Error = auditText(paved.ErrorMessage(err), 4096)
 	} else {
 		summary := out
 		if a.Summarize != nil {
@@ -424,4 +424,19 @@ func (r *Registry) record(ctx context.Context, a *registered, start time.Time, e
 	if _, rerr := r.recorder.RecordInvocation(rctx, inv); rerr != nil {
 		r.logger.Error("recording invocation failed", "action", a.id, "error", rerr)
 	}
+}
+
+// auditText is s as the audit log can keep it whatever the caller sent: a
+// NUL byte or invalid UTF-8 makes PostgreSQL refuse the whole batch of
+// records, and a refused input may be of any length.
+func auditText(s string, max int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -28,6 +28,9 @@ func (h *appActions) checkGitOps(ci createInput) []paved.FieldError {
 	if h.GitOps == nil {
 		fields = append(fields, paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"})
 	}
+	if ci.CreateProject {
+		fields = append(fields, paved.FieldError{Field: "createProject", Message: "cannot create a project in gitops mode: commit the AppProject to the GitOps repository or create it in Argo CD first"})
+	}
 	if ci.Wait {
 		fields = append(fields, paved.FieldError{Field: "wait", Message: "cannot wait in gitops mode: Argo CD creates the application when it syncs the root application; use paved:wait-argocd-app in a later step"})
 	}

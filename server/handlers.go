@@ -111,7 +111,9 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		// echo's body limit reports a body without Content-Length that
+		// grows past the limit with its own error.
+		if errors.As(err, &mbe) || errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
 			return nil, paved.Errorf(paved.ETooLarge, "request body is larger than %d bytes", max)
 		}
 		return nil, paved.Errorf(paved.EInvalid, "reading request body: %v", err)

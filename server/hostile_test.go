@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -45,7 +46,7 @@ import (
 // or a 4xx in Backstage's error JSON naming the bad field, never a 5xx or a
 // panic, and a refused call changes nothing.
 
-const hostileMaxBody = 64 << 10
+const hostileMaxBody = 1 << 20 // the default of limits.maxBodyBytes
 
 // hostileFixture is paved wired as cmd/paved wires it, on one engine.
 type hostileFixture struct {
@@ -407,6 +408,7 @@ type hostileState struct {
 	gitRefs     string
 	resources   int
 	invocations int
+	succeeded   int // invocations that did not fail
 	jwks        string
 	catalogSeq  int64
 }
@@ -425,16 +427,16 @@ func (f *hostileFixture) state(t testing.TB) hostileState {
 		s.argoWrites[m] = f.argo.Calls(m)
 	}
 	s.gitRefs = gitRefs(t, f.repo)
-	res, err := f.store.ListInfraResources(ctx)
-	if err != nil {
-		t.Fatal(err)
+	count := func(query string) int {
+		var n int
+		if err := f.store.SQL().QueryRowContext(ctx, query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
 	}
-	s.resources = len(res)
-	inv, err := f.store.ListInvocations(ctx, paved.InvocationFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.invocations = len(inv)
+	s.resources = count(`SELECT count(*) FROM infra_resources`) + count(`SELECT count(*) FROM infra_provisionings`)
+	s.invocations = count(`SELECT count(*) FROM invocations`)
+	s.succeeded = count(`SELECT count(*) FROM invocations WHERE status <> 'failed'`)
 	cs, err := f.store.CatalogState(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -479,10 +481,13 @@ func unchanged(t testing.TB, what string, before, after hostileState, invocation
 		t.Errorf("%s: the GitOps repository changed:\n%s\n→\n%s", what, before.gitRefs, after.gitRefs)
 	}
 	if after.resources != before.resources {
-		t.Errorf("%s: %d infrastructure resources recorded", what, after.resources-before.resources)
+		t.Errorf("%s: %d infrastructure resources or provisionings recorded", what, after.resources-before.resources)
 	}
 	if after.invocations-before.invocations != invocations {
 		t.Errorf("%s: %d invocations recorded, want %d", what, after.invocations-before.invocations, invocations)
+	}
+	if after.succeeded != before.succeeded {
+		t.Errorf("%s: %d invocations succeeded", what, after.succeeded-before.succeeded)
 	}
 	if after.jwks != before.jwks {
 		t.Errorf("%s: the signing keys changed", what)
@@ -760,4 +765,129 @@ func TestHostileQueries(t *testing.T) {
 		}
 		unchanged(t, "queries", before, f.state(t), 0)
 	})
+}
+
+// TestHostilePathParams: action ids and resource ids, escaped, overlong,
+// unknown.
+func TestHostilePathParams(t *testing.T) {
+	hostileEngines(t, func(t *testing.T, f *hostileFixture) {
+		before := f.state(t)
+		long := strings.Repeat("a", 16<<10)
+		ids := map[string]int{ // action id as sent → status
+			"paved:nope": 404, "paved%3Anope": 404, "nope": 404, "list-infra-kinds": 404, "paved%3A": 404,
+			"%00": 404, "paved%3Alist-infra-kinds%00": 404, "%FF%FE": 404, "%E2%9C%93": 404, "paved:" + long: 404,
+			"..": 404, "%2E%2E": 404, "paved:list-infra-kinds%2F..%2F": 404, "%2F": 404, "%20paved:list-infra-kinds": 404,
+			"PAVED:LIST-INFRA-KINDS": 404, "%ZZ": 400, "paved%3": 400, "%": 400,
+		}
+		for _, base := range []string{hostileV1, hostileV2} {
+			for id, status := range ids {
+				req := hostileRequest{method: "POST", target: base + id + "/invoke", header: bearer(testToken), body: `{}`}
+				resp := f.serve(t, req)
+				checkError(t, "action id", req, resp, "")
+				if resp.status != status {
+					t.Errorf("POST %.200q: %d, want %d: %.300s", req.target, resp.status, status, resp.raw)
+				}
+				if len(resp.raw) > len(req.target)+2<<10 { // the path itself is in request.url
+					t.Errorf("POST %.200q: a %d-byte error echoes the id", req.target, len(resp.raw))
+				}
+			}
+			for _, target := range []string{base + "/invoke", base + "paved:list-infra-kinds", base + "paved:list-infra-kinds/invoke/x"} {
+				req := hostileRequest{method: "POST", target: target, header: bearer(testToken), body: `{}`}
+				checkError(t, "action route", req, f.serve(t, req), "")
+			}
+		}
+		resources := map[string]int{
+			"not-a-uuid": 400, strings.ToUpper(hostileResourceID): 400, hostileResourceID + "0": 400, "%00": 400, "%FF": 400,
+			"..": 400, "%2E%2E": 400, long: 400, "%ZZ": 400, hostileResourceID + "%00": 400, " " + hostileResourceID: 400,
+			hostileResourceID: 404,
+		}
+		for id, status := range resources {
+			req := hostileRequest{method: "GET", target: "/api/paved/infra/" + id + "/connection", header: bearer(f.readerTk)}
+			resp := f.serve(t, req)
+			field := ""
+			if status == 400 {
+				field = "id"
+			}
+			checkError(t, "resource id", req, resp, field)
+			if resp.status != status {
+				t.Errorf("GET %.200q: %d, want %d: %.300s", req.target, resp.status, status, resp.raw)
+			}
+		}
+		unchanged(t, "path parameters", before, f.state(t), 0)
+	})
+}
+
+// TestHostileHeaders: Content-Type, Accept, If-None-Match and
+// Content-Length as a client may send them.
+func TestHostileHeaders(t *testing.T) {
+	hostileEngines(t, func(t *testing.T, f *hostileFixture) {
+		const kinds = hostileV1 + "paved:list-infra-kinds/invoke"
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ";;;", "application/json; charset=latin1", strings.Repeat("x", 8<<10)} {
+			req := hostileRequest{method: "POST", target: kinds, header: bearer(testToken), body: `{"kind":"s3-bucket"}`}
+			req.header.Set("Content-Type", ct)
+			if resp := f.serve(t, req); resp.status != 200 {
+				t.Errorf("Content-Type %.40q: %d %.300s", ct, resp.status, resp.raw)
+			}
+			req.body = `kind=s3-bucket`
+			checkError(t, "form body as "+ct, req, f.serve(t, req), "input")
+		}
+		for _, accept := range []string{"text/html", "application/xml", "*/*", "garbage;q=x", "application/yaml"} {
+			for _, r := range hostileRoutes {
+				if !r.auth {
+					continue
+				}
+				req := hostileRequest{method: r.method, target: r.target, header: http.Header{"Accept": {accept}}}
+				resp := f.serve(t, req)
+				checkError(t, "Accept "+accept, req, resp, "")
+			}
+		}
+		for _, target := range []string{"/api/paved/catalog/entities", "/api/paved/catalog/entities.yaml"} {
+			ok := f.serve(t, hostileRequest{method: "GET", target: target, header: bearer(testToken)})
+			etag := ok.header.Get("ETag")
+			if ok.status != 200 || etag == "" {
+				t.Fatalf("GET %s: %d, ETag %q", target, ok.status, etag)
+			}
+			for inm, status := range map[string]int{
+				"*": 304, etag: 304, "W/" + etag: 304, `"x", ` + etag: 304, `"x"`: 200, "garbage": 200, ",,,": 200, "": 200,
+				strings.Repeat(`"x",`, 4<<10): 200, "\x00": 200, "\xff": 200, strings.Trim(etag, `"`): 200,
+			} {
+				req := hostileRequest{method: "GET", target: target, header: bearer(testToken)}
+				req.header.Set("If-None-Match", inm)
+				if resp := f.serve(t, req); resp.status != status {
+					t.Errorf("GET %s If-None-Match %.40q: %d, want %d", target, inm, resp.status, status)
+				}
+			}
+		}
+		// A body larger than the limit, with and without a Content-Length.
+		big := `{"kind":"` + strings.Repeat("a", hostileMaxBody) + `"}`
+		before := f.state(t)
+		for _, base := range []string{hostileV1, hostileV2} {
+			req := hostileRequest{method: "POST", target: base + "paved:list-infra-kinds/invoke", header: bearer(testToken), body: big}
+			resp := f.serve(t, req)
+			checkError(t, "body over the limit", req, resp, "")
+			if resp.status != 413 {
+				t.Errorf("body over the limit: %d", resp.status)
+			}
+			resp = f.serveChunked(t, req)
+			checkError(t, "chunked body over the limit", req, resp, "")
+			if resp.status != 413 {
+				t.Errorf("chunked body over the limit: %d", resp.status)
+			}
+		}
+		unchanged(t, "bodies over the limit", before, f.state(t), 0)
+	})
+}
+
+// serveChunked sends r with no Content-Length, as a chunked body arrives.
+func (f *hostileFixture) serveChunked(t testing.TB, r hostileRequest) hostileResponse {
+	t.Helper()
+	req := httptest.NewRequest(r.method, r.target, io.NopCloser(strings.NewReader(r.body)))
+	req.ContentLength = -1
+	req.TransferEncoding = []string{"chunked"}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	return hostileResponse{status: rec.Code, header: rec.Header(), raw: rec.Body.Bytes()}
 }
