@@ -47,6 +47,7 @@ build-ts: node_modules/.paved-stamp
 ## fuzz: every fuzz target for a bounded number of executions (FUZZTIME per target)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInvokeDecode$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzRoutes$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTask$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISODuration$$' -fuzztime $(FUZZTIME) ./devex

@@ -43,7 +43,11 @@ func collect(e *jsonschema.ValidationError, prefix, unknown string, out *[]paved
 		}
 		return
 	}
-	loc := join(prefix, strings.Join(e.InstanceLocation, "."))
+	segs := make([]string, len(e.InstanceLocation))
+	for i, s := range e.InstanceLocation {
+		segs[i] = key(s)
+	}
+	loc := join(prefix, strings.Join(segs, "."))
 	switch k := e.ErrorKind.(type) {
 	case *kind.Required:
 		for _, m := range k.Missing {
@@ -52,7 +56,7 @@ func collect(e *jsonschema.ValidationError, prefix, unknown string, out *[]paved
 		return
 	case *kind.AdditionalProperties:
 		for _, p := range k.Properties {
-			*out = append(*out, paved.FieldError{Field: join(loc, p), Message: unknown})
+			*out = append(*out, paved.FieldError{Field: join(loc, key(p)), Message: unknown})
 		}
 		return
 	}
@@ -91,6 +95,15 @@ func cut(s string) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// key is a property name as a field path shows it: an empty name as the
+// JSON that spells it, so that no field error names nothing.
+func key(name string) string {
+	if name == "" {
+		return `""`
+	}
+	return name
 }
 
 func join(parent, child string) string {

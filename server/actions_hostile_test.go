@@ -247,6 +247,8 @@ func hostileBodies() []hostileBody {
 	add("huge integer", create, `{"name":123456789012345678901234567890}`, "name")
 	add("duplicate key, bad last", create, app(`,"name":"BAD!"`), "name")
 	add("case variant key", create, app(`,"Name":"demo"`), "Name")
+	add("empty key", create, app(`,"":1`), `""`)
+	add("empty nested key", create, app(`,"automated":{"":true}`), `automated.""`)
 	add("path with ..", create, app(`,"sources":null`)[:0]+`{"name":"demo","source":{"repoURL":"https://git.test/x.git","path":"a/../b"},"destination":{"namespace":"demo"}}`, "source.path")
 	add("path and chart", create, `{"name":"demo","source":{"repoURL":"r","path":"p","chart":"c"},"destination":{"namespace":"demo"}}`, "source.chart")
 	add("no path", create, `{"name":"demo","source":{"repoURL":"r"},"destination":{"namespace":"demo"}}`, "source.path")

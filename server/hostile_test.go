@@ -115,7 +115,7 @@ func hostilePostgres(t *testing.T) string {
 	return server + " dbname=" + name
 }
 
-func newHostile(t *testing.T, store *sqlstore.DB) *hostileFixture {
+func newHostile(t testing.TB, store *sqlstore.DB) *hostileFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -179,7 +179,7 @@ func newHostile(t *testing.T, store *sqlstore.DB) *hostileFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: time.Minute, GitOps: apps})...); err != nil {
+	if err := reg.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: 2 * time.Second, GitOps: apps})...); err != nil {
 		t.Fatal(err)
 	}
 	if err := reg.Register(scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{AppSets: argo,
