@@ -104,7 +104,7 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	membership := backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
 	svc, err := infra.NewService(infra.Options{
 		Kinds: kinds, Drivers: drivers, Store: store, Sealer: sealer, Membership: membership,
-		MaxTTL: cfg.Infra.MaxTTL.D(), Logger: logger,
+		MaxTTL: cfg.Infra.MaxTTL.D(), Leases: store, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

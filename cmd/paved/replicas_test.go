@@ -24,6 +24,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and inspect the shared database
 
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/backstage/backstagetest"
@@ -428,8 +430,19 @@ func TestReplicasCreateOnce(t *testing.T) {
 		}
 	}
 
-	prov := `{"kind":"s3-bucket","name":"assets","owner":"group:default/platform","parameters":{"region":"eu-west-1"}}`
+	gitopsApp := `{"name":"orders","mode":"gitops","source":{"repoURL":"https://git.example.com/deploy.git","path":"apps/orders"},
+	  "destination":{"namespace":"orders"}}`
 	before := gitopstest.Commits(t, p.repo, "main")
+	yes, no, others = created(t, p.concurrently(t, 10, "paved:create-argocd-app", gitopsApp))
+	if yes != 1 || no != 19 || len(others) > 0 {
+		t.Errorf("create-argocd-app in gitops mode ×20 over two replicas: %d created, %d found, others %q; want 1 and 19", yes, no, others)
+	}
+	if n := gitopstest.Commits(t, p.repo, "main") - before; n != 1 {
+		t.Errorf("create-argocd-app in gitops mode ×20 made %d commits, want 1", n)
+	}
+
+	prov := `{"kind":"s3-bucket","name":"assets","owner":"group:default/platform","parameters":{"region":"eu-west-1"}}`
+	before = gitopstest.Commits(t, p.repo, "main")
 	yes, no, others = created(t, p.concurrently(t, 10, "paved:provision-infra", prov))
 	if yes != 1 || no != 19 || len(others) > 0 {
 		t.Errorf("provision-infra ×20 over two replicas: %d created, %d found, others %q; want 1 and 19", yes, no, others)
@@ -444,6 +457,26 @@ func TestReplicasCreateOnce(t *testing.T) {
 	otherParams := strings.Replace(prov, "eu-west-1", "us-east-1", 1)
 	if a := p.b.invoke(t, "paved:provision-infra", otherParams); a.status != http.StatusConflict {
 		t.Errorf("other parameters under the same name: %d %s, want 409", a.status, a.body)
+	}
+
+	// A resource goes once: one call deprovisions it, the others find it gone.
+	before = gitopstest.Commits(t, p.repo, "main")
+	answers := map[string]int{}
+	for _, a := range p.concurrently(t, 5, "paved:deprovision-infra", `{"kind":"s3-bucket","name":"assets"}`) {
+		if a.status != http.StatusOK {
+			answers[fmt.Sprintf("%d %s", a.status, a.body)]++
+			continue
+		}
+		answers[fmt.Sprintf("deprovisioned: %v", a.output(t)["deprovisioned"])]++
+	}
+	if answers["deprovisioned: true"] != 1 || answers["deprovisioned: false"] != 9 {
+		t.Errorf("deprovision-infra ×10 over two replicas: %v, want one deprovisioned and nine already gone", answers)
+	}
+	if n := gitopstest.Commits(t, p.repo, "main") - before; n != 1 {
+		t.Errorf("deprovision-infra ×10 made %d commits, want 1", n)
+	}
+	if err := p.db.QueryRow(`SELECT count(*) FROM infra_provisionings WHERE name = 'assets' AND operation = 'deprovision'`).Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("deprovisionings recorded for s3-bucket/assets = %d (%v), want 1", rows, err)
 	}
 }
 
@@ -600,23 +633,41 @@ func TestReplicasRunBackgroundWorkOnce(t *testing.T) {
 	}})
 	const refreshes = "paved_catalog_refresh_duration_seconds_count"
 
-	eventually(t, 20*time.Second, "b serves the runs a collected", func() (bool, string) {
+	eventually(t, 20*time.Second, "b serves the runs collected", func() (bool, string) {
 		n := runsStarted(t, p.b)
 		return n == 3, fmt.Sprint(n)
 	})
 	p.provisionExpired(t, p.b, "scratch")
 	p.reapedOnce(t, "scratch")
-	// a's second collection (one interval later) shows that both replicas
-	// ran their jobs for a while.
-	eventually(t, 25*time.Second, "a collects again", func() (bool, string) {
-		n := len(p.gateway.calls("/scaffolder/v2/tasks", "a"))
-		return n >= 2, fmt.Sprintf("%d task lists by a", n)
-	})
-	if n := len(p.gateway.calls("/scaffolder/v2/tasks", "b")); n != 0 {
-		t.Errorf("b listed Backstage's tasks %d times while a held the collector's lease", n)
+
+	// The first replica to take the collector's lease keeps it (usually a,
+	// started first, unless its first attempt failed).
+	lists := func(r *running) int {
+		name := "a"
+		if r == p.b {
+			name = "b"
+		}
+		return len(p.gateway.calls("/scaffolder/v2/tasks", name))
 	}
-	if a, b := scrape(t, p.a, refreshes), scrape(t, p.b, refreshes); a == 0 || b != 0 {
-		t.Errorf("catalog refreshes from Argo CD: a %v, b %v; want only a", a, b)
+	collector, other := p.a, p.b
+	if lists(p.a) == 0 {
+		collector, other = p.b, p.a
+		t.Logf("b collects; a's log on the collector: %s", grepLines(p.a.stderr.String(), "devex"))
+	}
+	// Its second collection, one interval later, shows that both replicas
+	// ran their jobs for a while.
+	eventually(t, 25*time.Second, "the collector collects again", func() (bool, string) {
+		return lists(collector) >= 2, fmt.Sprintf("task lists: a %d, b %d", lists(p.a), lists(p.b))
+	})
+	if n := lists(other); n != 0 {
+		t.Errorf("both replicas listed Backstage's tasks (%d and %d times): the collector ran twice", lists(collector), n)
+	}
+	a, b := scrape(t, p.a, refreshes), scrape(t, p.b, refreshes)
+	if (a == 0) == (b == 0) {
+		t.Errorf("catalog refreshes from Argo CD: a %v, b %v; want one replica only", a, b)
+	}
+	if n := p.argo.Calls(argocdtest.MethodAppWatch); n != 1 {
+		t.Errorf("Argo CD's watch stream was opened %d times, want once (by the lease holder)", n)
 	}
 	if a, b := reapedBy(p.a), reapedBy(p.b); a+b != 1 {
 		t.Errorf("reaps logged: a %d, b %d; want one in all", a, b)
@@ -628,18 +679,96 @@ func TestReplicasRunBackgroundWorkOnce(t *testing.T) {
 		t.Errorf("devex.template.run.started: a %v + b %v, want 3 in all", a, b)
 	}
 
-	// a stops (SIGTERM): b takes every job over.
-	p.a.stop(t)
-	p.provisionExpired(t, p.b, "scratch-2")
+	// The collector stops (SIGTERM): the other replica does every job now.
+	collector.stop(t)
+	reapedBefore := reapedBy(other)
+	p.provisionExpired(t, other, "scratch-2")
 	p.reapedOnce(t, "scratch-2")
-	if reapedBy(p.b) == 0 {
-		t.Error("b did not reap after a stopped")
+	if reapedBy(other) != reapedBefore+1 {
+		t.Error("the remaining replica did not reap")
 	}
-	eventually(t, 30*time.Second, "b takes the catalog and the collector over", func() (bool, string) {
-		refreshed, listed := scrape(t, p.b, refreshes), len(p.gateway.calls("/scaffolder/v2/tasks", "b"))
+	eventually(t, 30*time.Second, "the remaining replica takes the catalog and the collector over", func() (bool, string) {
+		refreshed, listed := scrape(t, other, refreshes), lists(other)
 		return refreshed > 0 && listed > 0, fmt.Sprintf("%v refreshes, %d task lists", refreshed, listed)
 	})
-	if n := runsStarted(t, p.b); n != 3 {
-		t.Errorf("after b collected too: runsStarted = %d, want 3", n)
+	if n := runsStarted(t, other); n != 3 {
+		t.Errorf("after the other replica collected too: runsStarted = %d, want 3", n)
 	}
+}
+
+// entities reads a replica's catalog snapshot: its ETag and body.
+func entities(t *testing.T, r *running) (string, string) {
+	t.Helper()
+	a := r.call(t, http.MethodGet, "/api/paved/catalog/entities", "")
+	if a.status != http.StatusOK {
+		t.Fatalf("catalog/entities: %d %s", a.status, a.body)
+	}
+	return a.header.Get("ETag"), string(a.body)
+}
+
+// TestReplicasServeOneCatalogAndAuditLog: after a change in Argo CD both
+// replicas serve the same snapshot (one ETag), and the audit log read on one
+// replica lists the calls made through the other.
+func TestReplicasServeOneCatalogAndAuditLog(t *testing.T) {
+	p := startPair(t, replicaOptions{devexOff: true})
+	client, err := argocd.New([]argocd.InstanceConfig{{Name: "default", Server: p.argo.Addr(), PlainText: true,
+		Username: "admin", Password: argoPassword, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.CreateApp(context.Background(), paved.AppRequest{
+		AppRef:      paved.AppRef{Instance: "default", Name: "ledger"},
+		Sources:     []paved.AppSource{{RepoURL: "https://git.example.com/deploy.git", Path: "ledger"}},
+		Destination: paved.AppDestination{Server: argocdtest.InClusterServer, Namespace: "ledger"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "both replicas serve the new application under one ETag", func() (bool, string) {
+		ea, ba := entities(t, p.a)
+		eb, bb := entities(t, p.b)
+		has := `"argocd/app-name":"ledger"`
+		return ea != "" && ea == eb && strings.Contains(ba, has) && strings.Contains(bb, has), fmt.Sprintf("a %s, b %s", ea, eb)
+	})
+	ea, bodyA := entities(t, p.a)
+	eb, bodyB := entities(t, p.b)
+	if ea != eb || bodyA != bodyB {
+		t.Errorf("one ETag, two snapshots: a %s, b %s", ea, eb)
+	}
+
+	for range 3 {
+		if a := p.a.invoke(t, "paved:get-argocd-app", `{"name":"ledger"}`); a.status != http.StatusOK {
+			t.Fatalf("get-argocd-app through a: %d %s", a.status, a.body)
+		}
+	}
+	if a := p.a.invoke(t, "paved:get-argocd-app", `{"name":"missing"}`); a.status != http.StatusNotFound {
+		t.Fatalf("get-argocd-app of a missing app through a: %d %s", a.status, a.body)
+	}
+	a := p.b.call(t, http.MethodGet, "/api/paved/invocations?action=paved:get-argocd-app", "")
+	var list struct {
+		Items []struct {
+			ActionID, Status, CallerPlugin string
+		} `json:"items"`
+	}
+	if a.status != http.StatusOK || json.Unmarshal(a.body, &list) != nil {
+		t.Fatalf("invocations on b: %d %s", a.status, a.body)
+	}
+	statuses := map[string]int{}
+	for _, it := range list.Items {
+		statuses[it.Status]++
+	}
+	if len(list.Items) != 4 || statuses["succeeded"] != 3 || statuses["failed"] != 1 {
+		t.Errorf("b's audit log lists %d get-argocd-app calls %v, want the 3 succeeded and 1 failed made through a", len(list.Items), statuses)
+	}
+}
+
+// grepLines returns the lines of log that contain what.
+func grepLines(log, what string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, what) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
