@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/paved-dev/paved/argocd/argocdtest"
 )
 
 // schemaViolation is an input that breaks an action's published schema in
@@ -348,6 +350,89 @@ func TestHostileInvokeBodies(t *testing.T) {
 					after.argoWrites = before.argoWrites
 				}
 				unchanged(t, what, before, after, recorded)
+			}
+		}
+	})
+}
+
+// TestHostileConflicts: the same name again with another spec is a 409
+// that leaves the first call's result as it was.
+func TestHostileConflicts(t *testing.T) {
+	hostileEngines(t, func(t *testing.T, f *hostileFixture) {
+		cases := []struct {
+			action, first, second string
+			mutating              []string // Argo CD methods the refused call may ask (and be refused by)
+		}{
+			{"paved:create-argocd-app",
+				`{"name":"shop","source":{"repoURL":"https://git.test/x.git","path":"a"},"destination":{"namespace":"shop"}}`,
+				`{"name":"shop","source":{"repoURL":"https://git.test/x.git","path":"b"},"destination":{"namespace":"shop"}}`,
+				[]string{argocdtest.MethodAppCreate}},
+			{"paved:create-argocd-app",
+				`{"name":"shop","mode":"gitops","source":{"repoURL":"https://git.test/x.git","path":"a"},"destination":{"namespace":"shop"}}`,
+				`{"name":"shop","mode":"gitops","source":{"repoURL":"https://git.test/x.git","path":"b"},"destination":{"namespace":"shop"}}`,
+				nil},
+			{"paved:create-argocd-appset",
+				`{"name":"web","repoURL":"https://git.test/x.git","path":"{{.environment}}","environments":[{"name":"dev","namespace":"web-dev"}]}`,
+				`{"name":"web","repoURL":"https://git.test/x.git","path":"other/{{.environment}}","environments":[{"name":"dev","namespace":"web-dev"}]}`,
+				[]string{argocdtest.MethodAppSetCreate}},
+			{"paved:provision-infra",
+				`{"kind":"s3-bucket","name":"assets","owner":"group:default/platform","parameters":{"region":"eu-west-1"}}`,
+				`{"kind":"s3-bucket","name":"assets","owner":"group:default/platform","parameters":{"region":"us-east-1"}}`,
+				nil},
+		}
+		for _, c := range cases {
+			first := hostileRequest{method: "POST", target: hostileV1 + c.action + "/invoke", header: bearer(testToken), body: c.first}
+			if resp := f.serve(t, first); resp.status != 200 {
+				t.Fatalf("%s: first call %d %s", c.action, resp.status, resp.raw)
+			}
+			before := f.state(t)
+			second := first
+			second.body = c.second
+			resp := f.serve(t, second)
+			checkError(t, c.action+" conflict", second, resp, "")
+			if resp.status != 409 {
+				t.Errorf("%s: another spec under the same name: %d, want 409: %.300s", c.action, resp.status, resp.raw)
+			}
+			after := f.state(t)
+			for _, m := range c.mutating {
+				after.argoWrites[m] = before.argoWrites[m]
+			}
+			unchanged(t, c.action+" conflict", before, after, 1)
+		}
+	})
+}
+
+// TestHostileConnectionOfAResource asks for the connection details of a
+// resource that exists, with every kind of caller.
+func TestHostileConnectionOfAResource(t *testing.T) {
+	hostileEngines(t, func(t *testing.T, f *hostileFixture) {
+		prov := hostileRequest{method: "POST", target: hostileV1 + "paved:provision-infra/invoke", header: bearer(testToken),
+			body: `{"kind":"s3-bucket","name":"assets","owner":"group:default/platform","parameters":{"region":"eu-west-1"}}`}
+		resp := f.serve(t, prov)
+		var out struct {
+			Output struct{ ID string } `json:"output"`
+		}
+		if err := json.Unmarshal(resp.raw, &out); err != nil || resp.status != 200 || out.Output.ID == "" {
+			t.Fatalf("provision: %d %s", resp.status, resp.raw)
+		}
+		target := "/api/paved/infra/" + out.Output.ID + "/connection"
+		for who, c := range map[string]struct {
+			token  string
+			status int
+		}{
+			"static operator":            {testToken, 403},
+			"user outside the owner":     {f.otherTk, 403},
+			"member (no details, files)": {f.readerTk, 404},
+			"user, uppercase id":         {f.readerTk, 400},
+		} {
+			req := hostileRequest{method: "GET", target: target, header: bearer(c.token)}
+			if who == "user, uppercase id" {
+				req.target = "/api/paved/infra/" + strings.ToUpper(out.Output.ID) + "/connection"
+			}
+			resp := f.serve(t, req)
+			checkError(t, who, req, resp, "")
+			if resp.status != c.status {
+				t.Errorf("%s: %d, want %d: %.300s", who, resp.status, c.status, resp.raw)
 			}
 		}
 	})

@@ -841,6 +841,23 @@ func TestHostileHeaders(t *testing.T) {
 				checkError(t, "Accept "+accept, req, resp, "")
 			}
 		}
+		for name, value := range map[string]string{
+			"traceparent": "00-zzzz-zzzz-01", "tracestate": strings.Repeat("a=b,", 4<<10), "baggage": strings.Repeat("k=%ZZ;", 4<<10),
+			"X-Forwarded-For": "\x00, ::1, garbage", "X-Request-Id": strings.Repeat("\xff", 1024),
+		} {
+			for _, r := range hostileRoutes {
+				req := hostileRequest{method: r.method, target: r.target, header: bearer(testToken), body: `{}`}
+				req.header.Set(name, value)
+				if r.route == "/api/paved/infra/:id/connection" {
+					req.header = bearer(f.readerTk)
+					req.header.Set(name, value)
+				}
+				resp := f.serve(t, req)
+				if resp.status >= 500 || (resp.status >= 400 && r.route != "/api/paved/infra/:id/connection") {
+					t.Errorf("%s %s with %s: %d %.300s", r.method, r.target, name, resp.status, resp.raw)
+				}
+			}
+		}
 		for _, target := range []string{"/api/paved/catalog/entities", "/api/paved/catalog/entities.yaml"} {
 			ok := f.serve(t, hostileRequest{method: "GET", target: target, header: bearer(testToken)})
 			etag := ok.header.Get("ETag")
