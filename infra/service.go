@@ -27,6 +27,9 @@ type Options struct {
 	Membership Membership
 	// MaxTTL bounds the ttl a request may ask for (0: no bound).
 	MaxTTL time.Duration
+	// Leases serialize the teardowns of one resource across replicas, so that
+	// its driver tears it down once; nil: no serialization.
+	Leases Leaser
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -262,6 +265,11 @@ func (s *Service) check(ctx context.Context, req Request) (Kind, map[string]any,
 
 // Deprovision removes a resource when the caller owns it (or is an operator).
 func (s *Service) Deprovision(ctx context.Context, id string) (Resource, error) {
+	unlock, err := s.lockTeardown(ctx, id)
+	if err != nil {
+		return Resource{}, err
+	}
+	defer unlock()
 	r, err := s.o.Store.GetInfraResource(ctx, id)
 	if err != nil {
 		return Resource{}, err
@@ -389,14 +397,38 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 		if r.Status != StatusReady {
 			continue
 		}
-		if err := s.deprovision(ctx, r, OpReap, "paved:reaper"); err != nil {
+		reaped, err := s.reap(ctx, r.ID)
+		if err != nil {
 			s.o.Logger.WarnContext(ctx, "reaping an expired resource failed; will retry", "resource", r.ID, "kind", r.Kind, "name", r.Name, "error", paved.ErrorMessage(err))
 			continue
 		}
-		s.o.Logger.InfoContext(ctx, "reaped an expired resource", "resource", r.ID, "kind", r.Kind, "name", r.Name)
-		n++
+		if reaped {
+			s.o.Logger.InfoContext(ctx, "reaped an expired resource", "resource", r.ID, "kind", r.Kind, "name", r.Name)
+			n++
+		}
 	}
 	return n, nil
+}
+
+// reap tears an expired resource down, unless a deprovisioning (on any
+// replica) took it first.
+func (s *Service) reap(ctx context.Context, id string) (bool, error) {
+	unlock, err := s.lockTeardown(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	r, err := s.o.Store.GetInfraResource(ctx, id)
+	if paved.ErrorCode(err) == paved.ENotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if r.Status != StatusReady || r.ExpiresAt.IsZero() || r.ExpiresAt.After(s.o.Now()) {
+		return false, nil
+	}
+	return true, s.deprovision(ctx, r, OpReap, "paved:reaper")
 }
 
 func (s *Service) record(ctx context.Context, r Resource, op, who string, start time.Time, err error) {
