@@ -437,3 +437,34 @@ func TestHostileConnectionOfAResource(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileAuditSurvivesHostileNeighbours: refused calls carrying NUL
+// bytes and invalid UTF-8, recorded in the same batches as valid calls,
+// cost no one their audit row (PostgreSQL refuses such text, and a batch
+// is one statement).
+func TestHostileAuditSurvivesHostileNeighbours(t *testing.T) {
+	hostileEngines(t, func(t *testing.T, f *hostileFixture) {
+		before := f.state(t)
+		const n = 40
+		done := make(chan hostileResponse, n)
+		for i := range n {
+			body := `{}`
+			if i%2 == 1 {
+				body = "{\"taskId\":\"t\\u0000\",\"entityRef\":\"\\u0000\xff\",\"templateRef\":\"" + strings.Repeat("\\u0000", 1000) + "\",\"kind\":\"a\\u0000\"}"
+			}
+			go func() {
+				done <- f.serve(t, hostileRequest{method: "POST", target: hostileV1 + "paved:list-infra-kinds/invoke", header: bearer(testToken), body: body})
+			}()
+		}
+		for range n {
+			<-done
+		}
+		after := f.state(t)
+		if got := after.invocations - before.invocations; got != n {
+			t.Errorf("%d invocations recorded, want %d", got, n)
+		}
+		if got := after.succeeded - before.succeeded; got != n/2 {
+			t.Errorf("%d successful invocations recorded, want %d", got, n/2)
+		}
+	})
+}
