@@ -35,6 +35,9 @@ type AppSetActionsOptions struct {
 	// GitOps writes ApplicationSets to the GitOps repository (mode: gitops);
 	// nil refuses that mode.
 	GitOps AppSetCommitter
+	// Locks serialize the creates of one ApplicationSet across replicas, so
+	// that exactly one concurrent identical call reports created; nil: none.
+	Locks Locks
 }
 
 // AnnotationOwner names the owning group of what paved creates; the catalog
@@ -188,7 +191,12 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 	if ai.Mode == ModeGitOps {
 		return h.commit(ctx, req, instance)
 	}
+	unlock, err := lockCreate(ctx, h.Locks, "argocd-appset-create:"+instance+"/"+ai.Name)
+	if err != nil {
+		return nil, err
+	}
 	set, err := h.AppSets.CreateAppSet(ctx, req)
+	unlock()
 	if err != nil {
 		return nil, err
 	}

@@ -430,6 +430,13 @@ func TestReplicasCreateOnce(t *testing.T) {
 		}
 	}
 
+	appset := `{"name":"shop","repoURL":"https://git.example.com/deploy.git","path":"services/shop/{{.environment}}",
+	  "environments":[{"name":"dev","namespace":"shop-dev"},{"name":"prod","namespace":"shop-prod"}]}`
+	yes, no, others = created(t, p.concurrently(t, 10, "paved:create-argocd-appset", appset))
+	if yes != 1 || no != 19 || len(others) > 0 {
+		t.Errorf("create-argocd-appset ×20 over two replicas: %d created, %d found, others %q; want 1 and 19", yes, no, others)
+	}
+
 	gitopsApp := `{"name":"orders","mode":"gitops","source":{"repoURL":"https://git.example.com/deploy.git","path":"apps/orders"},
 	  "destination":{"namespace":"orders"}}`
 	before := gitopstest.Commits(t, p.repo, "main")

@@ -110,7 +110,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.apps, Locks: store})...); err != nil {
 		return err
 	}
-	if err := registry.Register(appSetActions(argo, inf.apps)...); err != nil {
+	if err := registry.Register(appSetActions(argo, inf.apps, store)...); err != nil {
 		return err
 	}
 	if err := registry.Register(inf.actions...); err != nil {
