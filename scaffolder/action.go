@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -271,8 +272,16 @@ func (r *Registry) run(ctx context.Context, a *registered, input json.RawMessage
 	if err != nil {
 		return nil, nil, err
 	}
+	odd := oddValues(decoded, "", nil)
 	if err := a.input.validate(decoded); err != nil {
+		var pe *paved.Error
+		if len(odd) > 0 && errors.As(err, &pe) {
+			return nil, nil, paved.InvalidFields(append(pe.Fields, odd...)...) // every bad field in one answer
+		}
 		return nil, nil, err
+	}
+	if len(odd) > 0 {
+		return nil, nil, paved.InvalidFields(odd...)
 	}
 	if len(bytes.TrimSpace(input)) == 0 {
 		input = json.RawMessage("{}") // no input is the empty object, for the handler as for the schema

@@ -289,6 +289,20 @@ func hostileBodies() []hostileBody {
 	add("ttl over max", provision, `{"kind":"s3-bucket","name":"assets","ttl":"99999d","parameters":{"region":"eu-west-1"}}`, "ttl")
 	add("ttl zero", provision, `{"kind":"s3-bucket","name":"assets","ttl":"0h","parameters":{"region":"eu-west-1"}}`, "ttl")
 
+	notes := func(params string) string {
+		return `{"kind":"notes","name":"memo","owner":"group:default/platform","parameters":` + params + `}`
+	}
+	add("free text with NUL", provision, notes(`{"note":"a\u0000b"}`), "parameters.note")
+	add("free text too long", provision, notes(`{"note":"`+strings.Repeat("x", 201)+`"}`), "parameters.note")
+	add("number out of range", provision, notes(`{"note":"x","copies":1e999}`), "parameters.copies")
+	add("huge integer", provision, notes(`{"note":"x","copies":123456789012345678901234567890}`), "parameters.copies")
+	add("fraction", provision, notes(`{"note":"x","copies":1.5}`), "parameters.copies")
+	add("negative", provision, notes(`{"note":"x","copies":-1}`), "parameters.copies")
+	add("number as string", provision, notes(`{"note":"x","copies":"2"}`), "parameters.copies")
+	add("NUL in a key", provision, notes(`{"note":"x","a\u0000":1}`), "parameters.a")
+	add("NUL in a helm value", create, `{"name":"demo","source":{"repoURL":"r","chart":"c","helm":{"values":"a: \u0000"}},"destination":{"namespace":"demo"}}`, "source.helm.values")
+	add("out of range in valuesObject", create, `{"name":"demo","source":{"repoURL":"r","chart":"c","helm":{"valuesObject":{"n":[1e400]}}},"destination":{"namespace":"demo"}}`, "source.helm.valuesObject.n.0")
+
 	const deprovision = "paved:deprovision-infra"
 	add("nothing named", deprovision, `{}`, "id")
 	add("id and kind", deprovision, `{"id":"`+hostileResourceID+`","kind":"s3-bucket","name":"x"}`, "")

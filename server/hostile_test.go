@@ -46,6 +46,32 @@ import (
 // or a 4xx in Backstage's error JSON naming the bad field, never a 5xx or a
 // panic, and a refused call changes nothing.
 
+const hostileKind = `name: notes
+title: Notes
+owner: group:default/platform
+driver: manifests
+type: notes
+parameters:
+  type: object
+  required: [note]
+  properties:
+    note: {type: string, maxLength: 200}
+    copies: {type: integer, minimum: 1, maximum: 10, default: 1}
+template:
+  application:
+    destination: {namespace: notes}
+  files:
+    - path: notes.yaml
+      content: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ .Name }}-notes
+        data:
+          note: {{ quote .Params.note }}
+          copies: {{ quote .Params.copies }}
+`
+
 const hostileMaxBody = 1 << 20 // the default of limits.maxBodyBytes
 
 // hostileFixture is paved wired as cmd/paved wires it, on one engine.
@@ -166,6 +192,13 @@ func newHostile(t testing.TB, store *sqlstore.DB) *hostileFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A kind with free text and a number among its parameters, as an
+	// operator may write one.
+	notes, err := infra.ParseKind([]byte(hostileKind), drivers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds = append(kinds, notes)
 	sealer, err := infra.NewSealer(make([]byte, infra.KeySize))
 	if err != nil {
 		t.Fatal(err)
