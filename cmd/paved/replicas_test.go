@@ -743,6 +743,42 @@ func TestReplicasServeOneCatalogAndAuditLog(t *testing.T) {
 		t.Errorf("one ETag, two snapshots: a %s, b %s", ea, eb)
 	}
 
+	// The change feed: a cursor one replica handed out is good on the other.
+	var feed struct {
+		Cursor string `json:"cursor"`
+		Reset  bool   `json:"reset"`
+		Added  []struct {
+			Entity struct {
+				Metadata struct{ Name string }
+			} `json:"entity"`
+		} `json:"added"`
+	}
+	if a := p.a.call(t, http.MethodGet, "/api/paved/catalog/changes", ""); a.status != http.StatusOK || json.Unmarshal(a.body, &feed) != nil || feed.Cursor == "" {
+		t.Fatalf("catalog/changes on a: %d %s", a.status, a.body)
+	}
+	if _, err := client.CreateApp(context.Background(), paved.AppRequest{
+		AppRef:      paved.AppRef{Instance: "default", Name: "billing"},
+		Sources:     []paved.AppSource{{RepoURL: "https://git.example.com/deploy.git", Path: "billing"}},
+		Destination: paved.AppDestination{Server: argocdtest.InClusterServer, Namespace: "billing"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cursor := feed.Cursor
+	eventually(t, 20*time.Second, "b's change feed, from a's cursor, adds the new application", func() (bool, string) {
+		feed.Added, feed.Reset = nil, false
+		a := p.b.call(t, http.MethodGet, "/api/paved/catalog/changes?wait=2s&cursor="+url.QueryEscape(cursor), "")
+		if a.status != http.StatusOK || json.Unmarshal(a.body, &feed) != nil || feed.Reset {
+			t.Fatalf("catalog/changes on b with a's cursor: %d %s", a.status, a.body)
+		}
+		for _, e := range feed.Added {
+			if e.Entity.Metadata.Name == "billing" {
+				return true, ""
+			}
+		}
+		cursor = feed.Cursor
+		return false, string(a.body)
+	})
+
 	for range 3 {
 		if a := p.a.invoke(t, "paved:get-argocd-app", `{"name":"ledger"}`); a.status != http.StatusOK {
 			t.Fatalf("get-argocd-app through a: %d %s", a.status, a.body)
