@@ -319,6 +319,10 @@ func checkSource(field string, s paved.AppSource, multi bool) []paved.FieldError
 	if s.Path != "" && s.Chart != "" {
 		fields = append(fields, paved.FieldError{Field: field + ".chart", Message: "set either path or chart, not both"})
 	}
+	if s.Chart != "" && s.TargetRevision == "" {
+		// Argo CD refuses it; gitops mode would commit what it refuses.
+		fields = append(fields, paved.FieldError{Field: field + ".targetRevision", Message: "is required with a Helm chart (the chart version)"})
+	}
 	if s.Path == "" && s.Chart == "" && !(multi && s.Ref != "") {
 		fields = append(fields, paved.FieldError{Field: field + ".path", Message: "is required (or chart)"})
 	}

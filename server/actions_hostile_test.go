@@ -253,6 +253,8 @@ func hostileBodies() []hostileBody {
 	add("empty nested key", create, app(`,"automated":{"":true}`), `automated.""`)
 	add("path with ..", create, app(`,"sources":null`)[:0]+`{"name":"demo","source":{"repoURL":"https://git.test/x.git","path":"a/../b"},"destination":{"namespace":"demo"}}`, "source.path")
 	add("path and chart", create, `{"name":"demo","source":{"repoURL":"r","path":"p","chart":"c"},"destination":{"namespace":"demo"}}`, "source.chart")
+	add("chart without version, gitops", create, `{"name":"demo","mode":"gitops","source":{"repoURL":"https://charts.test","chart":"c"},"destination":{"namespace":"demo"}}`, "source.targetRevision")
+	add("chart without version", create, `{"name":"demo","sources":[{"repoURL":"https://charts.test","chart":"c"}],"destination":{"namespace":"demo"}}`, "sources.0.targetRevision")
 	add("no path", create, `{"name":"demo","source":{"repoURL":"r"},"destination":{"namespace":"demo"}}`, "source.path")
 	add("ref in source", create, `{"name":"demo","source":{"repoURL":"r","path":"p","ref":"x"},"destination":{"namespace":"demo"}}`, "source.ref")
 	add("no source", create, `{"name":"demo","destination":{"namespace":"demo"}}`, "source")
