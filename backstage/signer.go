@@ -25,7 +25,8 @@ type KeyStore interface {
 	// SigningKeys returns every stored key, newest first.
 	SigningKeys(ctx context.Context) ([]paved.SigningKey, error)
 	// RetireSigningKeys sets RetiredAt=at on every key that is not retired
-	// yet, except exceptKID.
+	// yet and was created before exceptKID, so that of concurrent rotations
+	// the newest key stays active.
 	RetireSigningKeys(ctx context.Context, exceptKID string, at time.Time) error
 	DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) (int, error)
 }

@@ -64,15 +64,18 @@ func (db *DB) SigningKeys(ctx context.Context) ([]paved.SigningKey, error) {
 	return keys, nil
 }
 
-// RetireSigningKeys marks every key but exceptKID retired at the given time,
-// leaving the retirement time of keys retired earlier as it was.
+// RetireSigningKeys marks the keys created before exceptKID (the new key of
+// a rotation) retired at the given time, leaving the retirement time of keys
+// retired earlier as it was. Keys created after it stay: of rotations racing
+// on two replicas, each retiring all but its own key would leave none active;
+// this way the newest key stays active.
 func (db *DB) RetireSigningKeys(ctx context.Context, exceptKID string, at time.Time) error {
 	if at.IsZero() {
 		return paved.Errorf(paved.EInvalid, "retire signing keys: the retirement time is required")
 	}
 	_, err := db.exec(ctx, `
 		UPDATE signing_keys SET retired_at = ?
-		WHERE kid <> ? AND retired_at IS NULL`,
+		WHERE retired_at IS NULL AND (created_at, kid) < (SELECT created_at, kid FROM signing_keys WHERE kid = ?)`,
 		db.dialect.Time(at), exceptKID)
 	if err != nil {
 		return fmt.Errorf("retire signing keys: %w", err)

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"ListInvocationsDefaultLimit", testListInvocationsDefaultLimit},
 		{"SigningKeysLifecycle", testSigningKeys},
 		{"SigningKeyInvalid", testSigningKeyInvalid},
+		{"SigningKeyRotationsRace", testRotationsRace},
 		{"LeaseAcquireRenewRelease", testLease},
 		{"LeaseStolenAfterExpiry", testLeaseExpiry},
 		{"LeaseInvalid", testLeaseInvalid},

@@ -509,7 +509,7 @@ var rotated = regexp.MustCompile(`new signing key (\S+);`)
 // first, and the old key stays published while its tokens live.
 func TestReplicasShareSigningKeys(t *testing.T) {
 	p := startPair(t, replicaOptions{pluginTokens: true, devexOff: true})
-	for _, u := range []string{"ann", "bob", "cid"} {
+	for _, u := range []string{"ann", "bob", "cid", "dan", "eve"} {
 		p.backstage.AddUser("user:default/"+u, "group:default/platform")
 	}
 	// A user outside the reader groups by her token makes paved read her
@@ -560,6 +560,44 @@ func TestReplicasShareSigningKeys(t *testing.T) {
 	}
 	if _, err := v.Authenticate(context.Background(), "Bearer "+old.token); err != nil {
 		t.Errorf("a token of the retired key no longer verifies against b's JWKS: %v", err)
+	}
+
+	// Rotations on both replicas at once leave the newest key active (each
+	// used to retire all but its own, which could leave none), and both
+	// replicas sign with it.
+	var wg sync.WaitGroup
+	for _, r := range []*running{p.a, p.b} {
+		wg.Go(func() {
+			if a := r.call(t, http.MethodPost, "/api/paved/admin/keys/rotate", ""); a.status != http.StatusOK {
+				t.Errorf("rotate: %d %s", a.status, a.body)
+			}
+		})
+	}
+	wg.Wait()
+	var active []string
+	rows, err := p.db.Query(`SELECT kid, retired_at IS NULL FROM signing_keys ORDER BY created_at DESC, kid DESC`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest string
+	for rows.Next() {
+		var kid string
+		var live bool
+		_ = rows.Scan(&kid, &live)
+		if newest == "" {
+			newest = kid
+		}
+		if live {
+			active = append(active, kid)
+		}
+	}
+	rows.Close()
+	if !slices.Contains(active, newest) {
+		t.Fatalf("after rotations on both replicas at once the newest key %s is retired; active: %v", newest, active)
+	}
+	active = []string{newest}
+	if ka, kb := readAs(p.a, "dan").kid, readAs(p.b, "eve").kid; ka != active[0] || kb != active[0] {
+		t.Errorf("after rotations at once a signs with %s, b with %s; the active key is %s", ka, kb, active[0])
 	}
 }
 
