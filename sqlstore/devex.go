@@ -145,7 +145,12 @@ type dayRun struct {
 func (db *DB) beginBatch(ctx context.Context) (*sql.Tx, func(), error) {
 	if db.dialect.Name != SQLite.Name {
 		tx, err := db.db.BeginTx(ctx, nil)
-		return tx, func() {}, err
+		if err != nil {
+			return nil, nil, err
+		}
+		// Rolling back a committed transaction does nothing; a failed one must
+		// give its connection back to the pool.
+		return tx, func() { _ = tx.Rollback() }, nil
 	}
 	conn, err := db.db.Conn(ctx)
 	if err != nil {

@@ -75,7 +75,9 @@ func (w *groupWriter) write(ctx context.Context, inv paved.Invocation, output an
 }
 
 // commit inserts the batch in one transaction. A record that fails on its own
-// (a duplicate id) fails alone; a failed transaction fails the whole batch.
+// (a duplicate id) fails alone. When the transaction fails, each record is
+// tried again in a transaction of its own: a record the engine refuses (text
+// PostgreSQL cannot store) must not cost the records that shared its batch.
 func (w *groupWriter) commit(batch []*pendingRecord) {
 	errs := make([]error, len(batch))
 	// The leader's context must not cancel the others' records.
@@ -94,6 +96,12 @@ func (w *groupWriter) commit(batch []*pendingRecord) {
 		}
 		return tx.Commit()
 	}()
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			w.commit([]*pendingRecord{r})
+		}
+		return
+	}
 	for i, r := range batch {
 		if err != nil {
 			r.done <- fmt.Errorf("record invocation: %w", err)

@@ -51,3 +51,44 @@ func testInvocationConcurrent(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("stored %d records, want %d", len(list), n)
 	}
 }
+
+// testInvocationBadRecordAlone records, concurrently, valid records next to
+// ones holding a NUL byte (which PostgreSQL refuses in text): every valid
+// record is stored even when it shared a transaction with a refused one, and
+// a refused record fails alone.
+func testInvocationBadRecordAlone(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	const n = 60
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inv := paved.Invocation{ID: fmt.Sprintf("mix-%03d", i), ActionID: "paved:mixed", Status: paved.StatusFailed, Error: "fine"}
+			if i%3 == 0 {
+				inv.Error = "bad \x00 text"
+			}
+			_, errs[i] = db.RecordInvocation(ctx, inv)
+		}()
+	}
+	wg.Wait()
+	stored, refused := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			stored++
+		case i%3 == 0:
+			refused++
+		default:
+			t.Fatalf("valid record %d failed: %v", i, err)
+		}
+	}
+	list, err := db.ListInvocations(ctx, paved.InvocationFilter{ActionID: "paved:mixed", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != stored || stored+refused != n || stored < n-n/3 {
+		t.Fatalf("stored %d (listed %d), refused %d of %d", stored, len(list), refused, n)
+	}
+}

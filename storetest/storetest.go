@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"InvocationInvalid", testInvocationInvalid},
 		{"InvocationDuplicateID", testInvocationDuplicateID},
 		{"InvocationConcurrentGroupCommit", testInvocationConcurrent},
+		{"InvocationBadRecordFailsAlone", testInvocationBadRecordAlone},
 		{"InvocationNotFound", testInvocationNotFound},
 		{"ListInvocationsOrderAndFilters", testListInvocations},
 		{"ListInvocationsDefaultLimit", testListInvocationsDefaultLimit},
