@@ -161,7 +161,26 @@ func ApplicationSetYAML(req AppSetRequest, defaultProject, namespace string) ([]
 	if set.Namespace == "" {
 		set.Namespace = namespace
 	}
-	raw, err := json.Marshal(set)
+	doc, err := ManifestDoc(set)
+	if err != nil {
+		return nil, err
+	}
+	if spec, ok := doc["spec"].(map[string]any); ok {
+		gens, _ := spec["generators"].([]any)
+		for _, g := range gens {
+			if list, ok := g.(map[string]any)["list"].(map[string]any); ok {
+				delete(list, "template")
+			}
+		}
+	}
+	return yaml.Marshal(doc)
+}
+
+// ManifestDoc is obj (an Application or ApplicationSet) as the document a
+// manifest file holds: without the fields the API server fills (status,
+// creation time), so the file reads as written.
+func ManifestDoc(obj any) (map[string]any, error) {
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -173,15 +192,7 @@ func ApplicationSetYAML(req AppSetRequest, defaultProject, namespace string) ([]
 	if meta, ok := doc["metadata"].(map[string]any); ok {
 		delete(meta, "creationTimestamp")
 	}
-	if spec, ok := doc["spec"].(map[string]any); ok {
-		gens, _ := spec["generators"].([]any)
-		for _, g := range gens {
-			if list, ok := g.(map[string]any)["list"].(map[string]any); ok {
-				delete(list, "template")
-			}
-		}
-	}
-	return yaml.Marshal(doc)
+	return doc, nil
 }
 
 // CreateAppSet creates the ApplicationSet, or leaves it as it is when it

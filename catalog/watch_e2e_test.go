@@ -20,18 +20,7 @@ import (
 func TestWatchRealArgoCD(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- end of argocd-server log:\n%s", st.Logs("argocd-server", 40))
-		}
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-	})
+	st := stack.StartForTest(ctx, t, "argocd-server")
 	client, err := argocd.New([]argocd.InstanceConfig{{Name: "stack", Server: st.ArgoCDAddr, PlainText: true,
 		Token: st.PavedToken, Timeout: time.Minute}})
 	if err != nil {

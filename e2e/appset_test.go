@@ -27,20 +27,7 @@ import (
 func TestAppSetEnvironments(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	st, err := stack.Start(ctx, stack.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, c := range []string{"argocd-applicationset-controller", "argocd-server", "argocd-application-controller"} {
-				t.Logf("--- end of %s log:\n%s", c, st.Logs(c, 40))
-			}
-		}
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-	})
+	st := stack.StartForTest(ctx, t, "argocd-applicationset-controller", "argocd-server", "argocd-application-controller")
 	// No Backstage: discovery points at a port nothing listens on.
 	nowhere, err := pavedproc.FreeAddr()
 	if err != nil {

@@ -41,20 +41,7 @@ func TestScenarios(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
-	st, err := stack.Start(ctx, stack.Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatalf("start stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, c := range []string{"argocd-server", "argocd-repo-server", "argocd-application-controller", "kube-controller-manager"} {
-				t.Logf("--- end of %s log:\n%s", c, st.Logs(c, 40))
-			}
-		}
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-	})
+	st := stack.StartForTest(ctx, t, "argocd-server", "argocd-repo-server", "argocd-application-controller", "kube-controller-manager")
 	var parts []string
 	for _, tm := range st.Timings {
 		parts = append(parts, fmt.Sprintf("%s=%s", tm.Component, tm.Duration.Round(time.Millisecond)))

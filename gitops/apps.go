@@ -3,7 +3,6 @@ package gitops
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 
@@ -98,17 +97,9 @@ func ApplicationYAML(req paved.AppRequest, defaultProject, namespace string) ([]
 	if app.Namespace == "" {
 		app.Namespace = namespace
 	}
-	raw, err := json.Marshal(app)
+	doc, err := argocd.ManifestDoc(app)
 	if err != nil {
 		return nil, err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	delete(doc, "status")
-	if meta, ok := doc["metadata"].(map[string]any); ok {
-		delete(meta, "creationTimestamp")
 	}
 	return yaml.Marshal(doc)
 }
