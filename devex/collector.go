@@ -84,8 +84,39 @@ type CollectorOptions struct {
 // and idempotent upserts let a collector that stopped anywhere resume
 // without losing or double counting an event.
 type Collector struct {
-	o     CollectorOptions
-	round int
+	o        CollectorOptions
+	round    int
+	failures failureLog
+}
+
+// repeatWarningEvery is how often an unchanged collection failure is logged
+// again as a warning; in between it is logged at debug level.
+const repeatWarningEvery = 30 * time.Minute
+
+// failureLog keeps a collection that keeps failing the same way (a paved with
+// no Backstage to read) from writing the same warning every interval.
+type failureLog struct {
+	last    string
+	warned  time.Time
+	failing bool
+}
+
+func (f *failureLog) failed(log *slog.Logger, now time.Time, err error) {
+	const msg = "devex: collection incomplete; the next one resumes from the cursor"
+	if text := err.Error(); text != f.last || now.Sub(f.warned) >= repeatWarningEvery {
+		log.Warn(msg, "error", err)
+		f.last, f.warned = text, now
+	} else {
+		log.Debug(msg, "error", err)
+	}
+	f.failing = true
+}
+
+func (f *failureLog) succeeded(log *slog.Logger) {
+	if f.failing {
+		log.Info("devex: collection complete again")
+	}
+	*f = failureLog{}
 }
 
 // NewCollector returns a Collector with o's defaults filled in.
@@ -133,8 +164,11 @@ func (c *Collector) Run(ctx context.Context) error {
 		case err != nil && ctx.Err() == nil:
 			c.o.Logger.Warn("devex: lease", "error", err)
 		case held:
-			if err := c.CollectOnce(ctx); err != nil && ctx.Err() == nil {
-				c.o.Logger.Warn("devex: collection incomplete; the next one resumes from the cursor", "error", err)
+			switch err := c.CollectOnce(ctx); {
+			case err == nil:
+				c.failures.succeeded(c.o.Logger)
+			case ctx.Err() == nil:
+				c.failures.failed(c.o.Logger, c.o.Now(), err)
 			}
 		}
 		select {
