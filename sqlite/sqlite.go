@@ -6,15 +6,18 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/sqlstore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -57,9 +60,27 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}
 	store, err := sqlstore.Open(ctx, db, sqlstore.SQLite, sub)
+	// Another process opening the same file may hold it in a state in which
+	// SQLite answers SQLITE_BUSY at once instead of calling the busy handler
+	// (switching it to WAL, recovering its WAL index): try again for a while.
+	for wait := 10 * time.Millisecond; err != nil && busy(err) && wait < 5*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			db.Close()
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		store, err = sqlstore.Open(ctx, db, sqlstore.SQLite, sub)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return store, nil
+}
+
+// busy reports whether err is SQLite's SQLITE_BUSY, extended codes included.
+func busy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == sqlite3.SQLITE_BUSY
 }
