@@ -199,14 +199,10 @@ func (h *appActions) create() Action {
 		Description: "Creates an Argo CD Application through the Argo CD API. Re-running with the same spec changes nothing and reports created=false; a different spec is a conflict unless upsert is set. Argo CD's own error message is passed through.",
 		Attributes:  Attributes{Destructive: false, Idempotent: true, ReadOnly: false},
 		Input:       object(props, "name", "destination"),
-		Output: appOutput(Schema{
-			"created":    Schema{"type": "boolean", "description": "Whether this call created the application (gitops mode: whether it made a commit)."},
-			"mode":       Schema{"type": "string"},
-			"commit":     Schema{"type": "string", "description": "gitops mode: the commit that holds the Application."},
-			"branch":     Schema{"type": "string", "description": "gitops mode: the branch of that commit."},
-			"compareUrl": Schema{"type": "string", "description": "gitops mode with review: the link to review the branch."},
-			"path":       Schema{"type": "string", "description": "gitops mode: the Application's file in the repository."},
-		}),
+		Output: appOutput(gitOpsOutputs(Schema{
+			"created": Schema{"type": "boolean", "description": "Whether this call created the application (gitops mode: whether it made a commit)."},
+			"mode":    Schema{"type": "string"},
+		}, "the Application's file", "holds the Application")),
 		Examples: []Example{{
 			Description: "Deploy a service's manifests from git with automated sync and wait until it is healthy.",
 			Example: `steps:

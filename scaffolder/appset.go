@@ -133,7 +133,7 @@ func (h *appSetActions) create() Action {
 			"Re-running with the same spec changes nothing (created=false); a different spec is a conflict unless upsert is set. Argo CD's own error message is passed through.",
 		Attributes: Attributes{Idempotent: true},
 		Input:      object(props, "name", "repoURL", "environments"),
-		Output: Schema{"type": "object", "required": []string{"name", "project", "mode", "created", "updated", "applications"}, "properties": Schema{
+		Output: Schema{"type": "object", "required": []string{"name", "project", "mode", "created", "updated", "applications"}, "properties": gitOpsOutputs(Schema{
 			"instance":     Schema{"type": "string"},
 			"name":         Schema{"type": "string", "description": "The ApplicationSet."},
 			"namespace":    Schema{"type": "string"},
@@ -142,11 +142,7 @@ func (h *appSetActions) create() Action {
 			"created":      Schema{"type": "boolean", "description": "Whether this call created the ApplicationSet (gitops mode: whether it made a commit)."},
 			"updated":      Schema{"type": "boolean", "description": "Whether upsert replaced a different spec."},
 			"applications": Schema{"type": "array", "items": app, "description": "The Applications Argo CD generates, one per environment."},
-			"commit":       Schema{"type": "string", "description": "gitops mode: the commit that holds the ApplicationSet."},
-			"branch":       Schema{"type": "string", "description": "gitops mode: the branch of that commit."},
-			"compareUrl":   Schema{"type": "string", "description": "gitops mode with review: the link to review the branch."},
-			"path":         Schema{"type": "string", "description": "gitops mode: the ApplicationSet's file in the repository."},
-		}},
+		}, "the ApplicationSet's file", "holds the ApplicationSet")},
 		Examples: []Example{{
 			Description: "Deploy a service to dev and prod, each from its own overlay directory and into its own namespace, with automated sync.",
 			Example: `steps:
@@ -218,7 +214,7 @@ func (h *appSetActions) request(ctx context.Context, ai appSetInput) (argocd.App
 	if ai.Mode == ModeGitOps {
 		// Argo CD reads the repository: an instance only gives the links.
 		if h.GitOps == nil {
-			fields = append(fields, paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"})
+			fields = append(fields, gitOpsOff)
 		}
 		if ai.Instance == "" {
 			ferr = nil

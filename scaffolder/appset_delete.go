@@ -44,18 +44,14 @@ func (h *appSetActions) delete() Action {
 			"An ApplicationSet paved did not create is refused (409) unless force is set; one that does not exist succeeds with deleted=false.",
 		Attributes: Attributes{Destructive: true, Idempotent: true},
 		Input:      object(props, "name"),
-		Output: Schema{"type": "object", "required": []string{"name", "mode", "deleted"}, "properties": Schema{
+		Output: Schema{"type": "object", "required": []string{"name", "mode", "deleted"}, "properties": gitOpsOutputs(Schema{
 			"instance":     Schema{"type": "string"},
 			"name":         Schema{"type": "string"},
 			"namespace":    Schema{"type": "string"},
 			"mode":         Schema{"type": "string"},
 			"deleted":      Schema{"type": "boolean", "description": "False when there was no such ApplicationSet (gitops mode: no such file)."},
 			"applications": Schema{"type": "array", "items": Schema{"type": "string"}, "description": "api mode: the Applications it had generated, which Argo CD now deletes."},
-			"commit":       Schema{"type": "string", "description": "gitops mode: the commit that removed the file."},
-			"branch":       Schema{"type": "string"},
-			"compareUrl":   Schema{"type": "string"},
-			"path":         Schema{"type": "string", "description": "gitops mode: the ApplicationSet's file."},
-		}},
+		}, "the ApplicationSet's file", "removed the file")},
 		Examples: []Example{{
 			Description: "Tear down a service in every environment.",
 			Example:     "steps:\n  - id: teardown\n    action: paved:delete-argocd-appset\n    input:\n      name: ${{ parameters.name }}",
@@ -76,7 +72,7 @@ func (h *appSetActions) handleDelete(ctx context.Context, in Input) (map[string]
 	}
 	if di.Mode == ModeGitOps {
 		if h.GitOps == nil {
-			return nil, paved.InvalidFields(paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"})
+			return nil, paved.InvalidFields(gitOpsOff)
 		}
 		return h.remove(ctx, di.Name, di.Force)
 	}

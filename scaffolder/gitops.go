@@ -21,12 +21,26 @@ type AppCommitter interface {
 
 var _ AppCommitter = gitops.AppWriter{}
 
+// gitOpsOff is the refusal of mode: gitops when paved has no GitOps repository.
+var gitOpsOff = paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"}
+
+// gitOpsOutputs are the output fields of an action that commits to the GitOps
+// repository: file names the object's file, commit what the commit did.
+// They are added to props, which is returned.
+func gitOpsOutputs(props Schema, file, commit string) Schema {
+	props["commit"] = Schema{"type": "string", "description": "gitops mode: the commit that " + commit + "."}
+	props["branch"] = Schema{"type": "string", "description": "gitops mode: the branch of that commit."}
+	props["compareUrl"] = Schema{"type": "string", "description": "gitops mode with review: the link to review the branch."}
+	props["path"] = Schema{"type": "string", "description": "gitops mode: " + file + " in the repository."}
+	return props
+}
+
 // checkGitOps returns the problems of a gitops-mode request: no Argo CD
 // instance is needed, but nothing can be waited for either.
 func (h *appActions) checkGitOps(ci createInput) []paved.FieldError {
 	var fields []paved.FieldError
 	if h.GitOps == nil {
-		fields = append(fields, paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"})
+		fields = append(fields, gitOpsOff)
 	}
 	if ci.CreateProject {
 		fields = append(fields, paved.FieldError{Field: "createProject", Message: "cannot create a project in gitops mode: commit the AppProject to the GitOps repository or create it in Argo CD first"})
