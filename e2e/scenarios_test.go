@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -450,6 +451,18 @@ func (w *world) restartAndRelogin(t *testing.T) {
 // refused.
 func (w *world) audience(t *testing.T) {
 	ctx := w.ctx(t)
+	// Scenario 5 restarted argocd-server; the gRPC connection of instance
+	// "stack", idle since, may still be in its reconnect back-off and fail
+	// fast. Wait until paved reports every instance reachable.
+	eventually(t, 2*time.Minute, "paved ready (every Argo CD instance reachable)", func() (bool, string) {
+		resp, err := http.Get(w.p.BaseURL + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %.300s", resp.StatusCode, body)
+	})
 	if _, err := w.bs.Actions(ctx); err != nil {
 		t.Fatal(err)
 	}
