@@ -62,8 +62,33 @@ type Invocation struct {
 	ErrorCode    Code            `json:"errorCode,omitempty"`
 	Error        string          `json:"error,omitempty"`
 	StartedAt    time.Time       `json:"startedAt"`
-	Duration     time.Duration   `json:"durationMs"`
+	Duration     time.Duration   `json:"-"`                // in JSON as durationMs, whole milliseconds
 	Output       json.RawMessage `json:"output,omitempty"` // a summary, never secrets
+}
+
+// MarshalJSON writes Duration as durationMs in milliseconds, as its name says
+// (time.Duration alone would be nanoseconds).
+func (i Invocation) MarshalJSON() ([]byte, error) {
+	type plain Invocation
+	return json.Marshal(struct {
+		plain
+		DurationMs int64 `json:"durationMs"`
+	}{plain(i), i.Duration.Milliseconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (i *Invocation) UnmarshalJSON(b []byte) error {
+	type plain Invocation
+	var v struct {
+		plain
+		DurationMs int64 `json:"durationMs"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*i = Invocation(v.plain)
+	i.Duration = time.Duration(v.DurationMs) * time.Millisecond
+	return nil
 }
 
 // Invocation statuses.

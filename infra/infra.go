@@ -8,6 +8,7 @@ package infra
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"time"
 )
@@ -80,7 +81,16 @@ type Provisioning struct {
 	Status     string        `json:"status"` // paved.StatusSucceeded | paved.StatusFailed
 	Error      string        `json:"error,omitempty"`
 	StartedAt  time.Time     `json:"startedAt"`
-	Duration   time.Duration `json:"durationMs"`
+	Duration   time.Duration `json:"-"` // in JSON as durationMs, whole milliseconds
+}
+
+// MarshalJSON writes Duration as durationMs in milliseconds, as its name says.
+func (p Provisioning) MarshalJSON() ([]byte, error) {
+	type plain Provisioning
+	return json.Marshal(struct {
+		plain
+		DurationMs int64 `json:"durationMs"`
+	}{plain(p), p.Duration.Milliseconds()})
 }
 
 // Outcome is what a driver reports after provisioning.

@@ -1,0 +1,40 @@
+package paved_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/infra"
+)
+
+// An 82 ms call must read "durationMs":82 in the audit log, not 82000000.
+func TestDurationMsIsMilliseconds(t *testing.T) {
+	inv := paved.Invocation{ID: "i1", Status: paved.StatusSucceeded, Duration: 82*time.Millisecond + 400*time.Microsecond}
+	b, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"durationMs":82,`) && !strings.HasSuffix(string(b), `"durationMs":82}`) {
+		t.Fatalf("invocation JSON %s: want durationMs 82", b)
+	}
+	if strings.Count(string(b), "durationMs") != 1 {
+		t.Fatalf("invocation JSON %s: durationMs more than once", b)
+	}
+	var back paved.Invocation
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Duration != 82*time.Millisecond || back.ID != "i1" {
+		t.Fatalf("round trip: %+v", back)
+	}
+	b, err = json.Marshal(infra.Provisioning{ID: "p1", Duration: 82 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"durationMs":82`) || strings.Contains(string(b), "82000000") {
+		t.Fatalf("provisioning JSON %s: want durationMs 82", b)
+	}
+}
