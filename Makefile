@@ -41,8 +41,11 @@ test-ts: node_modules/.paved-stamp
 	npm test
 
 ## build-ts: build the Backstage backend modules a plain Node backend loads (e2e)
+# backstage-cli bundles the declarations tsc writes to dist-types/, so tsc runs first.
+BUILD_TS_WS = -w plugins/scaffolder-backend-module-paved -w plugins/catalog-backend-module-paved
 build-ts: node_modules/.paved-stamp
-	npm run build -w plugins/scaffolder-backend-module-paved -w plugins/catalog-backend-module-paved
+	npm run tsc $(BUILD_TS_WS)
+	npm run build $(BUILD_TS_WS)
 
 ## fuzz: every fuzz target for a bounded number of executions (FUZZTIME per target)
 fuzz:
