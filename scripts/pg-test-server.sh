@@ -18,7 +18,8 @@
 #   eval "$(PAVED_PG_PORT=55433 PAVED_PG_URL_VAR=PAVED_TEST_DATABASE_URL_2 scripts/pg-test-server.sh start)"
 #
 # Without DIR, a port other than 55432 gets its own directory (.data/pg-test-PORT). initdb refuses to run as root, so as root
-# the server runs as the user `postgres`.
+# the server runs as the user `postgres`, in ${TMPDIR:-/tmp}/paved-pg-test-PORT. A server that
+# already answers on the port (another clone's) is reused.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,9 +32,10 @@ if [ "$port" != 55432 ]; then
 	suffix=-$port
 fi
 dir=${2:-$repo/.data/pg-test$suffix}
-# As root, the server runs as postgres, which may not be able to enter the
-# repo (a checkout under /root): then the default directory moves to /tmp.
-if [ -z "${2:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$repo" 2>/dev/null; then
+# As root, the server runs as postgres, which must not need to enter the repo
+# (a checkout under /root) nor .data/, which `make run` makes paved's own
+# (0700): the default directory is outside the clone then.
+if [ -z "${2:-}" ] && [ "$(id -u)" = 0 ]; then
 	dir=${TMPDIR:-/tmp}/paved-pg-test-$port
 fi
 data=$dir/data
@@ -60,10 +62,10 @@ print_env() {
 }
 
 start() {
-	for bin in initdb pg_ctl postgres; do
+	for bin in initdb pg_ctl postgres pg_isready; do
 		command -v "$bin" >/dev/null || { echo "pg-test-server: $bin is not on PATH (install PostgreSQL 15)" >&2; exit 1; }
 	done
-	if [ ! -f "$data/PG_VERSION" ]; then
+	if [ ! -f "$data/PG_VERSION" ] && ! pg_isready -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -t 2 2>/dev/null; then
 		mkdir -p "$dir"
 		if [ "$(id -u)" = 0 ]; then
 			chown postgres: "$dir"
@@ -92,6 +94,10 @@ start() {
 	fi
 	if running; then
 		echo "pg-test-server: already running ($data)" >&2
+	elif pg_isready -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -t 2 2>/dev/null; then
+		# Another clone's (or an earlier default directory's) server holds the
+		# port: the tests make their own databases, so it serves as well.
+		echo "pg-test-server: reusing the server already on 127.0.0.1:$port" >&2
 	else
 		echo "pg-test-server: starting on 127.0.0.1:$port" >&2
 		as_owner pg_ctl -D "$data" -l "$log" -o "-p $port" -w -t 60 start >&2 ||
