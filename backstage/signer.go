@@ -1,6 +1,7 @@
 package backstage
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,7 +30,27 @@ type KeyStore interface {
 	// the newest key stays active.
 	RetireSigningKeys(ctx context.Context, exceptKID string, at time.Time) error
 	DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) (int, error)
+	// ReplaceSigningKeyPrivate sets the stored private key of kid to next
+	// when it is still prev, and reports whether it did.
+	ReplaceSigningKeyPrivate(ctx context.Context, kid string, prev, next []byte) (bool, error)
 }
+
+// KeySealer encrypts private keys at rest (infra.Sealer does, with AES-GCM).
+type KeySealer interface {
+	Seal(plain, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// sealedPrefix marks a stored private key sealed by a KeySealer; a stored key
+// without it is a clear PEM from before keys were sealed.
+var sealedPrefix = []byte("paved-sealed-v1:")
+
+// SignerOption configures a Signer.
+type SignerOption func(*Signer)
+
+// WithKeySealer seals private keys in the store: new keys are stored sealed,
+// and keys stored in clear by an older paved are sealed when the Signer starts.
+func WithKeySealer(k KeySealer) SignerOption { return func(s *Signer) { s.sealer = k } }
 
 // publishGrace keeps a retired key in the JWKS a little past the life of
 // its last token: a replica that read the store just before another one
@@ -45,6 +66,7 @@ type Signer struct {
 	pluginID string
 	ttl      time.Duration
 	now      func() time.Time
+	sealer   KeySealer
 
 	mu     sync.Mutex
 	parsed map[string]*ecdsa.PrivateKey // by kid; keys never change once stored
@@ -59,7 +81,7 @@ type signedToken struct {
 // NewSigner returns a Signer for pluginID whose tokens live tokenTTL
 // (Backstage's own default is one hour). It loads the newest active key, or
 // creates one when the store has none.
-func NewSigner(ctx context.Context, store KeyStore, pluginID string, tokenTTL time.Duration) (*Signer, error) {
+func NewSigner(ctx context.Context, store KeyStore, pluginID string, tokenTTL time.Duration, opts ...SignerOption) (*Signer, error) {
 	if !ValidPluginID(pluginID) {
 		return nil, errors.New("backstage: signer needs a valid plugin id")
 	}
@@ -73,6 +95,12 @@ func NewSigner(ctx context.Context, store KeyStore, pluginID string, tokenTTL ti
 		now:      time.Now,
 		parsed:   make(map[string]*ecdsa.PrivateKey),
 		tokens:   make(map[string]signedToken),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.sealStored(ctx); err != nil {
+		return nil, err
 	}
 	if _, _, err := s.activeKey(ctx); err != nil {
 		return nil, err
@@ -202,6 +230,11 @@ func (s *Signer) createKey(ctx context.Context) (paved.SigningKey, error) {
 		PrivateKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		CreatedAt:     s.now(),
 	}
+	if s.sealer != nil {
+		if k.PrivateKeyPEM, err = s.seal(k.KID, k.PrivateKeyPEM); err != nil {
+			return paved.SigningKey{}, err
+		}
+	}
 	if err := s.store.AddSigningKey(ctx, k); err != nil {
 		return paved.SigningKey{}, fmt.Errorf("store signing key: %w", err)
 	}
@@ -217,7 +250,11 @@ func (s *Signer) parse(k paved.SigningKey) (*ecdsa.PrivateKey, error) {
 	if priv, ok := s.parsed[k.KID]; ok {
 		return priv, nil
 	}
-	block, _ := pem.Decode(k.PrivateKeyPEM)
+	plain, err := s.open(k)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(plain)
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("signing key %s: not a PEM private key", k.KID)
 	}
@@ -231,6 +268,56 @@ func (s *Signer) parse(k paved.SigningKey) (*ecdsa.PrivateKey, error) {
 	}
 	s.parsed[k.KID] = priv
 	return priv, nil
+}
+
+// sealStored seals the private keys an older paved stored in clear. Two
+// replicas starting together both try; the compare-and-set keeps one result.
+func (s *Signer) sealStored(ctx context.Context) error {
+	if s.sealer == nil {
+		return nil
+	}
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	for _, k := range keys {
+		if bytes.HasPrefix(k.PrivateKeyPEM, sealedPrefix) {
+			continue
+		}
+		sealed, err := s.seal(k.KID, k.PrivateKeyPEM)
+		if err != nil {
+			return err
+		}
+		if _, err := s.store.ReplaceSigningKeyPrivate(ctx, k.KID, k.PrivateKeyPEM, sealed); err != nil {
+			return fmt.Errorf("seal signing key %s: %w", k.KID, err)
+		}
+	}
+	return nil
+}
+
+// seal encrypts a private key PEM with the key id as additional data, so a
+// sealed key copied to another row does not open.
+func (s *Signer) seal(kid string, plain []byte) ([]byte, error) {
+	sealed, err := s.sealer.Seal(plain, []byte("signing-key:"+kid))
+	if err != nil {
+		return nil, fmt.Errorf("seal signing key %s: %w", kid, err)
+	}
+	return append(append([]byte{}, sealedPrefix...), sealed...), nil
+}
+
+// open returns the PEM of a stored key, sealed or (from an older paved) clear.
+func (s *Signer) open(k paved.SigningKey) ([]byte, error) {
+	if !bytes.HasPrefix(k.PrivateKeyPEM, sealedPrefix) {
+		return k.PrivateKeyPEM, nil
+	}
+	if s.sealer == nil {
+		return nil, fmt.Errorf("signing key %s is sealed and paved has no key to open it", k.KID)
+	}
+	plain, err := s.sealer.Open(k.PrivateKeyPEM[len(sealedPrefix):], []byte("signing-key:"+k.KID))
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w (was the infra encryption key changed?)", k.KID, err)
+	}
+	return plain, nil
 }
 
 func publicJWK(kid string, pub *ecdsa.PublicKey) (jwk, error) {

@@ -1,6 +1,7 @@
 package backstage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -54,6 +55,18 @@ func (m *memKeyStore) DeleteSigningKeysRetiredBefore(_ context.Context, t time.T
 	n := len(m.keys)
 	m.keys = slices.DeleteFunc(m.keys, func(k paved.SigningKey) bool { return !k.RetiredAt.IsZero() && k.RetiredAt.Before(t) })
 	return n - len(m.keys), nil
+}
+
+func (m *memKeyStore) ReplaceSigningKeyPrivate(_ context.Context, kid string, prev, next []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if m.keys[i].KID == kid && bytes.Equal(m.keys[i].PrivateKeyPEM, prev) {
+			m.keys[i].PrivateKeyPEM = next
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // signerHarness serves a Signer's JWKS where Backstage's discovery would

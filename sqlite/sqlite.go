@@ -50,6 +50,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create the store's directory: %w", err)
 	}
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", path+"?"+connParams)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -77,6 +80,34 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return store, nil
+}
+
+// privateFiles creates the store file 0600 when it is missing (SQLite gives
+// its -wal and -shm files the mode of the database file) and narrows a store
+// file, -wal or -shm an earlier run left readable by others to 0600: they
+// hold the audit log and the sealed credentials.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, 0o600); err != nil {
+			return fmt.Errorf("sqlite: %s is readable by other users (mode %#o) and paved cannot make it 0600: %w", p, fi.Mode().Perm(), err)
+		}
+	}
+	return nil
 }
 
 // busy reports whether err is SQLite's SQLITE_BUSY, extended codes included.

@@ -99,3 +99,17 @@ func (db *DB) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) (
 	}
 	return int(n), nil
 }
+
+// ReplaceSigningKeyPrivate sets the private key of kid to next when it is
+// still prev (sealing a key stored in clear), and reports whether it did.
+func (db *DB) ReplaceSigningKeyPrivate(ctx context.Context, kid string, prev, next []byte) (bool, error) {
+	res, err := db.exec(ctx, `UPDATE signing_keys SET private_key_pem = ? WHERE kid = ? AND private_key_pem = ?`, next, kid, prev)
+	if err != nil {
+		return false, fmt.Errorf("replace signing key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("replace signing key: %w", err)
+	}
+	return n == 1, nil
+}

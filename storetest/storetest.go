@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"SigningKeysLifecycle", testSigningKeys},
 		{"SigningKeyInvalid", testSigningKeyInvalid},
 		{"SigningKeyRotationsRace", testRotationsRace},
+		{"SigningKeysSealedAtRest", testSigningKeysSealedAtRest},
 		{"LeaseAcquireRenewRelease", testLease},
 		{"LeaseStolenAfterExpiry", testLeaseExpiry},
 		{"LeaseInvalid", testLeaseInvalid},

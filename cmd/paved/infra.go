@@ -32,10 +32,21 @@ type infraWiring struct {
 	stop        func()
 }
 
+// newSealer returns the sealer of everything paved keeps secret at rest (the
+// credentials of provisioned resources, the private signing keys): the
+// configured infra key, or the one generated into the data directory.
+func newSealer(cfg config.Config) (*infra.Sealer, error) {
+	key, err := infra.LoadKey(cfg.Infra.EncryptionKey, cfg.Infra.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return infra.NewSealer(key)
+}
+
 // newInfra opens the GitOps repository (creating the embedded one under the
 // data directory when none is configured), loads the golden paths, and
 // starts the reaper, which runs until stop.
-func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, logger *slog.Logger) (*infraWiring, error) {
+func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, sealer *infra.Sealer, logger *slog.Logger) (*infraWiring, error) {
 	g := cfg.GitOps
 	logger = logger.With("component", "infra")
 	url := g.URL
@@ -92,14 +103,6 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	}
 	if len(skipped) > 0 {
 		logger.Warn("infrastructure kinds skipped", "kinds", strings.Join(skipped, "; "))
-	}
-	key, err := infra.LoadKey(cfg.Infra.EncryptionKey, cfg.Infra.KeyFile)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := infra.NewSealer(key)
-	if err != nil {
-		return nil, err
 	}
 	membership := backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
 	svc, err := infra.NewService(infra.Options{

@@ -57,7 +57,9 @@ func startPaved(t *testing.T, configYAML string, env map[string]string) *running
 	if env == nil {
 		env = map[string]string{}
 	}
-	env["PAVED_DATA_DIR"] = filepath.Join(dir, "data")
+	if env["PAVED_DATA_DIR"] == "" {
+		env["PAVED_DATA_DIR"] = filepath.Join(dir, "data")
+	}
 	env["PAVED_LISTEN"] = "127.0.0.1:0"
 	if configYAML != "" {
 		path := filepath.Join(dir, "paved.yaml")
@@ -211,6 +213,51 @@ func TestServeThenUseTheCLI(t *testing.T) {
 	}
 	if logins := argo.Calls("/session.SessionService/Create"); logins != 1 {
 		t.Fatalf("paved logged in to Argo CD %d times, want once", logins)
+	}
+}
+
+// TestServeKeepsTheDataDirPrivate: a data directory a script created 0755,
+// holding a store file left 0644, becomes 0700, and nothing paved keeps in it
+// (store, -wal, -shm, local token, infra key) is readable by other users.
+func TestServeKeepsTheDataDirPrivate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "paved.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{data, filepath.Join(data, "paved.db")} {
+		if err := os.Chmod(p, map[bool]os.FileMode{true: 0o755, false: 0o644}[p == data]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startPaved(t, "", map[string]string{"PAVED_DATA_DIR": data})
+	if _, err := p.cli(t, "", "actions", "list"); err != nil { // writes the audit log: -wal and -shm exist
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	err := filepath.WalkDir(data, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			t.Errorf("%s: mode %#o, readable by other users", path, m)
+		}
+		seen[filepath.Base(path)] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"data", "paved.db", "paved.db-wal", "paved.db-shm", "local-token", "infra-key"} {
+		if !seen[name] {
+			t.Errorf("%s not in the data directory (the check would miss it): %v", name, seen)
+		}
 	}
 }
 

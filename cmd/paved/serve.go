@@ -55,13 +55,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		_ = tel.Shutdown(sctx)
 	}()
 
+	if err := privateDataDir(cfg.DataDir); err != nil {
+		return err
+	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	signer, err := backstage.NewSigner(ctx, store, cfg.PluginID, cfg.Auth.TokenTTL.D())
+	sealer, err := newSealer(cfg)
+	if err != nil {
+		return fmt.Errorf("infra: %w", err)
+	}
+	signer, err := backstage.NewSigner(ctx, store, cfg.PluginID, cfg.Auth.TokenTTL.D(), backstage.WithKeySealer(sealer))
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
@@ -102,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	inf, err := newInfra(ctx, cfg, store, signer, logger)
+	inf, err := newInfra(ctx, cfg, store, signer, sealer, logger)
 	if err != nil {
 		return fmt.Errorf("infra: %w", err)
 	}

@@ -3,6 +3,7 @@
 package backstagehost
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -51,6 +52,18 @@ func (m *memKeyStore) RetireSigningKeys(_ context.Context, except string, at tim
 
 func (m *memKeyStore) DeleteSigningKeysRetiredBefore(context.Context, time.Time) (int, error) {
 	return 0, nil
+}
+
+func (m *memKeyStore) ReplaceSigningKeyPrivate(_ context.Context, kid string, prev, next []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.keys {
+		if m.keys[i].KID == kid && bytes.Equal(m.keys[i].PrivateKeyPEM, prev) {
+			m.keys[i].PrivateKeyPEM = next
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // standIn is a minimal paved in Go: one distributed action behind the real
