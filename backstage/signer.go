@@ -315,7 +315,7 @@ func (s *Signer) open(k paved.SigningKey) ([]byte, error) {
 	}
 	plain, err := s.sealer.Open(k.PrivateKeyPEM[len(sealedPrefix):], []byte("signing-key:"+k.KID))
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w (was the infra encryption key changed?)", k.KID, err)
+		return nil, fmt.Errorf("signing key %s does not open with this infra key: every replica on one store needs the same infra.encryptionKey (PAVED_INFRA_KEY): %w", k.KID, err)
 	}
 	return plain, nil
 }

@@ -43,6 +43,8 @@ const (
 	replicaToken   = "replica-operator-token-0123456789"
 	backstageToken = "replica-backstage-token-0123456789"
 	argoPassword   = "argo-pass-123"
+	// replicaInfraKey is 32 bytes, base64.
+	replicaInfraKey = "cmVwbGljYS1pbmZyYS1rZXktMDEyMzQ1Njc4OWFiY2Q="
 )
 
 // sharedDatabase creates an empty database on the test server, dropped when
@@ -145,6 +147,8 @@ infra:
 	env := func(replica string) map[string]string {
 		e := map[string]string{
 			"PAVED_DATABASE_URL": dsn, "PAVED_STATIC_TOKEN": replicaToken, "PAVED_TOKEN": replicaToken, "ARGO_PASSWORD": argoPassword,
+			// Replicas share the infra key: it seals credentials and signing keys.
+			"PAVED_INFRA_KEY": replicaInfraKey,
 		}
 		if !o.pluginTokens {
 			e["BACKSTAGE_TOKEN"] = gatewayToken(replica)

@@ -90,6 +90,10 @@ func (l lockedBuffer) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// sharedInfraKey is the infra key (32 bytes, base64) of every paved started
+// on a database.
+const sharedInfraKey = "ZTJlLXNoYXJlZC1pbmZyYS1rZXktMDEyMzQ1Njc4OWE="
+
 // Start runs paved and waits until /healthz answers.
 func Start(t testing.TB, o Options) *Paved {
 	t.Helper()
@@ -113,7 +117,10 @@ func Start(t testing.TB, o Options) *Paved {
 	p.cmd = exec.Command(bin, "serve")
 	p.cmd.Env = append(os.Environ(), "PAVED_CONFIG="+cfgPath, "PAVED_LISTEN="+o.Addr, "PAVED_DATA_DIR="+o.DataDir, "PAVED_LOG_LEVEL=debug")
 	if o.Database != "" {
-		p.cmd.Env = append(p.cmd.Env, "PAVED_DATABASE_URL="+o.Database)
+		// Processes on one database share the infra key, as replicas must: it
+		// seals the credentials and the signing keys in the store. o.Env may
+		// set another (the last value of a variable wins).
+		p.cmd.Env = append(p.cmd.Env, "PAVED_DATABASE_URL="+o.Database, "PAVED_INFRA_KEY="+sharedInfraKey)
 	}
 	p.cmd.Env = append(p.cmd.Env, o.Env...)
 	w := lockedBuffer{p.mu, p.log}
