@@ -97,12 +97,37 @@ type App struct {
 	RepoURL          string            `json:"repoURL,omitempty"`
 	CreatedAt        time.Time         `json:"createdAt"`
 	History          []Deployment      `json:"history,omitempty"`
+	// Problems are what keeps the application from Synced and Healthy, as
+	// Argo CD reports it: resources whose last sync failed, resources that
+	// are not Healthy, and error conditions (e.g. manifests that do not render).
+	Problems []AppProblem `json:"problems,omitempty"`
 	// Created is true when this call created the application.
 	Created bool `json:"created"`
 }
 
 // Healthy reports whether the app is Synced and Healthy.
 func (a App) Healthy() bool { return a.SyncStatus == "Synced" && a.HealthStatus == "Healthy" }
+
+// AppProblem is one resource (or, with Resource empty, the application
+// itself) in trouble: Status is SyncFailed, a health status such as Degraded
+// or Progressing, or a condition type such as ComparisonError.
+type AppProblem struct {
+	Resource string `json:"resource,omitempty"` // Kind namespace/name
+	Status   string `json:"status"`
+	Message  string `json:"message,omitempty"`
+}
+
+// String reads "Deployment web/api: Degraded (exceeded its progress deadline)".
+func (p AppProblem) String() string {
+	s := p.Status
+	if p.Resource != "" {
+		s = p.Resource + ": " + s
+	}
+	if p.Message != "" {
+		s += " (" + p.Message + ")"
+	}
+	return s
+}
 
 // Deployment is one entry of an application's sync history.
 type Deployment struct {

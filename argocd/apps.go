@@ -2,13 +2,17 @@ package argocd
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/project"
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"github.com/argoproj/gitops-engine/pkg/health"
+	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/paved-dev/paved"
@@ -399,6 +403,7 @@ func (in *instance) toApp(a *v1alpha1.Application, requestedNS string) paved.App
 		out.OperationPhase = string(op.Phase)
 		out.OperationMessage = op.Message
 	}
+	out.Problems = problems(a)
 	for _, h := range a.Status.History {
 		d := paved.Deployment{ID: h.ID, Revision: h.Revision, DeployedAt: h.DeployedAt.Time}
 		if d.Revision == "" && len(h.Revisions) > 0 {
@@ -417,6 +422,78 @@ func (in *instance) toApp(a *v1alpha1.Application, requestedNS string) paved.App
 		out.URL = base + a.Name
 	}
 	return out
+}
+
+// maxProblems bounds what one answer lists: an app of hundreds of failing
+// resources is told by its first few and a count.
+const maxProblems = 8
+
+// problems lists what keeps a from Synced and Healthy: error conditions,
+// the resources the last sync operation failed on, then the resources that
+// are not Healthy (each resource once).
+func problems(a *v1alpha1.Application) []paved.AppProblem {
+	var out []paved.AppProblem
+	seen := map[string]bool{}
+	more := 0
+	add := func(p paved.AppProblem) {
+		if len(out) == maxProblems {
+			more++
+			return
+		}
+		p.Message = shorten(p.Message, 300)
+		out = append(out, p)
+	}
+	for _, c := range a.Status.Conditions {
+		if c.IsError() {
+			add(paved.AppProblem{Status: c.Type, Message: c.Message})
+		}
+	}
+	if op := a.Status.OperationState; op != nil && op.SyncResult != nil {
+		for _, r := range op.SyncResult.Resources {
+			if r == nil || (r.Status != synccommon.ResultCodeSyncFailed && r.HookPhase != synccommon.OperationFailed && r.HookPhase != synccommon.OperationError) {
+				continue
+			}
+			id := resourceID(r.Kind, r.Namespace, r.Name)
+			seen[id] = true
+			status := string(r.Status)
+			if status == "" {
+				status = "hook " + string(r.HookPhase)
+			}
+			add(paved.AppProblem{Resource: id, Status: status, Message: r.Message})
+		}
+	}
+	for _, r := range a.Status.Resources {
+		if r.Health == nil || r.Health.Status == "" || r.Health.Status == health.HealthStatusHealthy {
+			continue
+		}
+		id := resourceID(r.Kind, r.Namespace, r.Name)
+		if seen[id] {
+			continue
+		}
+		add(paved.AppProblem{Resource: id, Status: string(r.Health.Status), Message: r.Health.Message})
+	}
+	if more > 0 {
+		out = append(out, paved.AppProblem{Status: fmt.Sprintf("%d more", more)})
+	}
+	return out
+}
+
+func resourceID(kind, namespace, name string) string {
+	if namespace == "" {
+		return kind + " " + name
+	}
+	return kind + " " + namespace + "/" + name
+}
+
+// shorten cuts s to at most n bytes on a rune boundary, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -301,7 +301,7 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	}
 	created := app.Created
 	if ci.Wait {
-		if app, err = h.waitHealthy(ctx, app.AppRef, timeout); err != nil {
+		if app, err = h.waitHealthy(ctx, app.AppRef, timeout, false); err != nil {
 			return nil, err
 		}
 	}
@@ -473,7 +473,9 @@ func appOutputValues(app paved.App) map[string]any {
 // waitHealthy polls the application until it is Synced and Healthy. Argo CD
 // being unavailable for a while (a restart) is retried until the deadline; a
 // failed sync operation ends the wait at once with Argo CD's message.
-func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout time.Duration) (paved.App, error) {
+//
+// With appear, an application that does not exist (yet) is waited for too.
+func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear bool) (paved.App, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	interval := h.PollInterval
@@ -488,10 +490,14 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 				return app, nil
 			}
 			if app.OperationPhase == "Failed" || app.OperationPhase == "Error" {
-				return app, paved.Errorf(paved.EConflict, "sync of application %q failed (%s): %s", ref.Name, app.OperationPhase, app.OperationMessage)
+				return app, paved.Errorf(paved.EConflict, "sync of application %q failed (%s): %s%s", ref.Name, app.OperationPhase, app.OperationMessage, problemText(app.Problems))
 			}
 		case paved.ErrorCode(err) == paved.EUnavailable || ctx.Err() != nil:
 			lastErr = err
+		case appear && paved.ErrorCode(err) == paved.ENotFound:
+			// A gitops-mode app exists once the root application has synced
+			// the commit: waiting for it is waiting until it appears.
+			last, lastErr = paved.App{}, err
 		default:
 			return app, err
 		}
@@ -511,11 +517,24 @@ func timeoutError(ref paved.AppRef, timeout time.Duration, last paved.App, lastE
 		if last.OperationPhase != "" {
 			msg += fmt.Sprintf(", last operation %s: %s", last.OperationPhase, last.OperationMessage)
 		}
+		msg += problemText(last.Problems)
 	}
 	if lastErr != nil {
 		msg += "; last error: " + paved.ErrorMessage(lastErr)
 	}
 	return &paved.Error{Code: paved.ETimeout, Message: msg, Err: lastErr}
+}
+
+// problemText lists the resources in trouble for a wait's error message.
+func problemText(ps []paved.AppProblem) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return "; resources: " + strings.Join(parts, "; ")
 }
 
 func orUnknown(s string) string {
@@ -549,6 +568,10 @@ func (h *appActions) get() Action {
 			"operationPhase":   Schema{"type": "string"},
 			"operationMessage": Schema{"type": "string"},
 			"destination":      Schema{"type": "object"},
+			"problems": Schema{"type": "array", "description": "What keeps it from Synced and Healthy: resources whose sync failed or that are not Healthy, and error conditions.", "items": Schema{
+				"type": "object", "required": []string{"status"},
+				"properties": Schema{"resource": Schema{"type": "string"}, "status": Schema{"type": "string"}, "message": Schema{"type": "string"}},
+			}},
 		}),
 		Examples: []Example{{
 			Description: "Read the status of an application.",
@@ -575,6 +598,11 @@ func (h *appActions) get() Action {
 			out["operationPhase"] = app.OperationPhase
 			out["operationMessage"] = app.OperationMessage
 			out["destination"] = map[string]any{"server": app.Destination.Server, "name": app.Destination.Name, "namespace": app.Destination.Namespace}
+			problems := make([]any, len(app.Problems))
+			for i, p := range app.Problems {
+				problems[i] = map[string]any{"resource": p.Resource, "status": p.Status, "message": p.Message}
+			}
+			out["problems"] = problems
 			return out, nil
 		},
 	}
@@ -632,7 +660,7 @@ func (h *appActions) sync() Action {
 				return nil, err
 			}
 			if si.Wait && !si.DryRun {
-				if app, err = h.waitHealthy(ctx, app.AppRef, timeout); err != nil {
+				if app, err = h.waitHealthy(ctx, app.AppRef, timeout, false); err != nil {
 					return nil, err
 				}
 			}
@@ -647,6 +675,7 @@ func (h *appActions) sync() Action {
 func (h *appActions) wait() Action {
 	props := refProps()
 	props["timeout"] = pattern(str("Timeout", "How long to wait, e.g. 90s or 5m (default 3m)."), durationRE, 32)
+	props["appear"] = boolean("Wait for it to appear", "The application may not exist yet: a gitops-mode app (or one a pull request adds) appears when the root application syncs the commit. Without it, a missing application is a 404 at once.", false)
 	return Action{
 		Name:        "wait-argocd-app",
 		Title:       "Wait for an Argo CD application",
@@ -663,6 +692,7 @@ func (h *appActions) wait() Action {
 			var wi struct {
 				appRefInput
 				Timeout string `json:"timeout"`
+				Appear  bool   `json:"appear"`
 			}
 			if err := in.Decode(&wi); err != nil {
 				return nil, err
@@ -676,7 +706,7 @@ func (h *appActions) wait() Action {
 				fields[0].Field = "timeout"
 				return nil, paved.InvalidFields(fields...)
 			}
-			app, err := h.waitHealthy(ctx, ref, timeout)
+			app, err := h.waitHealthy(ctx, ref, timeout, wi.Appear)
 			if err != nil {
 				return nil, err
 			}
