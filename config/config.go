@@ -116,6 +116,8 @@ type ArgoCDInstance struct {
 type Limits struct {
 	MaxBodyBytes int64    `yaml:"maxBodyBytes"`
 	MaxWait      Duration `yaml:"maxWait"`
+	// BodyTimeout is how long a client may take to send a request body.
+	BodyTimeout Duration `yaml:"bodyTimeout"`
 }
 
 // Telemetry configures OpenTelemetry; OTLP push is enabled by the standard
@@ -160,7 +162,7 @@ func Default() Config {
 			AuthPluginID:   "auth",
 		},
 		Auth:      Auth{TokenTTL: Duration(time.Hour), Leeway: Duration(30 * time.Second)},
-		Limits:    Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute)},
+		Limits:    Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute), BodyTimeout: Duration(30 * time.Second)},
 		Telemetry: Telemetry{ServiceName: "paved"},
 		Catalog:   DefaultCatalog(),
 		DevEx:     DefaultDevEx(),
@@ -379,6 +381,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.MaxWait.D() <= 0 {
 		p.add("limits.maxWait", "must be positive")
+	}
+	if c.Limits.BodyTimeout.D() <= 0 {
+		p.add("limits.bodyTimeout", "must be positive")
 	}
 	c.Catalog.validate(&p, c.ArgoCD)
 	c.DevEx.validate(&p)

@@ -24,6 +24,7 @@ type errorKind struct {
 var errorTable = map[paved.Code]errorKind{
 	paved.EInvalid:         {http.StatusBadRequest, "InputError"},
 	paved.ETooLarge:        {http.StatusRequestEntityTooLarge, "InputError"},
+	paved.ETooSlow:         {http.StatusRequestTimeout, "InputError"},
 	paved.EUnauthenticated: {http.StatusUnauthorized, "AuthenticationError"},
 	paved.EForbidden:       {http.StatusForbidden, "NotAllowedError"},
 	paved.ENotFound:        {http.StatusNotFound, "NotFoundError"},

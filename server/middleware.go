@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -100,4 +104,42 @@ func (a *requestAttrs) of(method, route string, status int) metric.MeasurementOp
 		a.sets.Store(k, o)
 	}
 	return o
+}
+
+// bodyDeadline reads a request body (up to max+1 bytes; the route's body limit
+// answers what is over) before any handler runs, within timeout: a client
+// that trickles its body gets a 408 instead of holding a connection and a
+// goroutine for as long as it likes. The deadline is lifted once the body is
+// read, so a handler may wait long for Argo CD; when the body is not read to
+// its end it stays, so the server's own discard of the rest is bounded too.
+func bodyDeadline(timeout time.Duration, max int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.Body == nil || r.Body == http.NoBody || r.ContentLength > max {
+				return next(c)
+			}
+			rc := http.NewResponseController(c.Response())
+			if err := rc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+				return next(c) // no connection under it (a test's recorder)
+			}
+			buf, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+				return paved.Errorf(paved.ETooSlow, "the request body was not sent within %s", timeout)
+			}
+			if err != nil {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+				return paved.Errorf(paved.EInvalid, "the request body could not be read")
+			}
+			if int64(len(buf)) <= max {
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+			return next(c)
+		}
+	}
 }

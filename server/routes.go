@@ -14,6 +14,7 @@ func addRoutes(e *echo.Echo, d Deps) {
 	e.Use(
 		telemetry(tracer, meter, d.Logger),
 		middleware.Recover(), // a handler panic becomes a 500 (logged, traced), never a dead process
+		bodyDeadline(d.BodyTimeout, d.MaxBodyBytes),
 	)
 	auth := requireAuth(d.Auth)
 	limit := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteSize(d.MaxBodyBytes)})

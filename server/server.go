@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/metric"
@@ -44,6 +45,9 @@ type Check struct {
 	Optional bool
 }
 
+// DefaultBodyTimeout is how long a client may take to send a request body.
+const DefaultBodyTimeout = 30 * time.Second
+
 // Deps are everything the HTTP surface needs; cmd/paved wires them.
 type Deps struct {
 	PluginID       string
@@ -57,6 +61,9 @@ type Deps struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	MaxBodyBytes   int64
+	// BodyTimeout bounds the time a client takes to send a request body
+	// (default 30s): a slow client gets a 408 and its connection is closed.
+	BodyTimeout time.Duration
 
 	// DevEx answers the adoption metrics routes; nil answers them with 503.
 	DevEx DevEx
@@ -89,6 +96,9 @@ func New(d Deps) *echo.Echo {
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
+	}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = DefaultBodyTimeout
 	}
 	if d.Metrics == nil {
 		d.Metrics = http.NotFoundHandler()

@@ -29,6 +29,12 @@ type fixture struct {
 // SQLite store; the only action is a small one that needs no Argo CD.
 func newServer(t testing.TB) fixture {
 	t.Helper()
+	return newServerWith(t, nil)
+}
+
+// newServerWith is newServer with deps changed by change.
+func newServerWith(t testing.TB, change func(*server.Deps)) fixture {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "paved.db"))
 	if err != nil {
@@ -55,7 +61,7 @@ func newServer(t testing.TB) fixture {
 		t.Fatal(err)
 	}
 	ready := true
-	h := server.New(server.Deps{
+	deps := server.Deps{
 		PluginID:     "paved",
 		Auth:         verifier,
 		Actions:      reg,
@@ -68,7 +74,11 @@ func newServer(t testing.TB) fixture {
 			}
 			return nil
 		}}},
-	})
+	}
+	if change != nil {
+		change(&deps)
+	}
+	h := server.New(deps)
 	return fixture{handler: h, ready: &ready}
 }
 

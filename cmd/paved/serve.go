@@ -154,6 +154,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		TracerProvider: tel.Tracer,
 		MeterProvider:  tel.Meter,
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+		BodyTimeout:    cfg.Limits.BodyTimeout.D(),
 
 		Catalog:           entities,
 		CatalogYAMLPublic: cfg.Catalog.PublicYAML,
