@@ -31,6 +31,17 @@ type DevEx struct {
 	// backend.auth.externalAccess; empty uses paved's own plugin tokens,
 	// which the scaffolder and the catalog accept through discovery.
 	BackstageToken Secret `yaml:"backstageToken"`
+	// Feedback configures developers' ratings of their runs.
+	Feedback DevExFeedback `yaml:"feedback"`
+}
+
+// DevExFeedback configures developers' ratings of their golden-path runs.
+type DevExFeedback struct {
+	// EditWindow is how long after the first answer a developer may change it.
+	EditWindow Duration `yaml:"editWindow"`
+	// CommentReaderGroups may read the comments (the platform team); empty:
+	// readerGroups. Scores are readable by readerGroups.
+	CommentReaderGroups []string `yaml:"commentReaderGroups"`
 }
 
 // Secret is a configuration value printed masked.
@@ -47,6 +58,7 @@ func DefaultDevEx() DevEx {
 		StuckAfter:      Duration(10 * time.Minute),
 		RawRetention:    Duration(400 * 24 * time.Hour),
 		RollupRetention: Duration(5 * 365 * 24 * time.Hour),
+		Feedback:        DevExFeedback{EditWindow: Duration(7 * 24 * time.Hour)},
 	}
 }
 
@@ -71,6 +83,14 @@ func (d DevEx) validate(p *problems) {
 	for i, g := range d.ReaderGroups {
 		if !groupRefPattern.MatchString(g) {
 			p.add(fmt.Sprintf("devex.readerGroups[%d]", i), "must be a group entity ref like group:default/platform, got %q", g)
+		}
+	}
+	if d.Feedback.EditWindow.D() < time.Minute {
+		p.add("devex.feedback.editWindow", "must be at least 1m")
+	}
+	for i, g := range d.Feedback.CommentReaderGroups {
+		if !groupRefPattern.MatchString(g) {
+			p.add(fmt.Sprintf("devex.feedback.commentReaderGroups[%d]", i), "must be a group entity ref like group:default/platform, got %q", g)
 		}
 	}
 	if d.BackstageToken != "" && len(d.BackstageToken) < 16 {

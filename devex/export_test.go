@@ -58,6 +58,16 @@ func exported(t *testing.T, tel *telemetry.Providers) {
 	if err := c.CollectOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Developers rate their runs: 5 and 2 for the service template.
+	fb := devex.NewFeedbacks(devex.FeedbackOptions{Store: db})
+	for _, a := range []struct {
+		task, user string
+		score      int
+	}{{"ok", "user:default/jane", 5}, {"bad", "user:default/joe", 2}} {
+		if _, _, err := fb.Put(ctx, a.task, a.user, devex.FeedbackInput{Score: &a.score}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestPrometheusExposition(t *testing.T) {
@@ -129,6 +139,8 @@ func TestPrometheusExposition(t *testing.T) {
 		{"devex_golden_path_coverage_ratio", dto.MetricType_GAUGE, map[string]string{"owner": "group:default/team-a"}, 0.5},
 		{"devex_golden_path_coverage_ratio", dto.MetricType_GAUGE, nil, 1.0 / 3},
 		{"devex_portal_user_active", dto.MetricType_GAUGE, map[string]string{"window": "28d"}, 2},
+		{"devex_feedback_score", dto.MetricType_GAUGE, svc, 3.5},
+		{"devex_feedback_responses", dto.MetricType_GAUGE, svc, 2},
 	}
 	for _, c := range checks {
 		if got := value(c.name, c.typ, c.labels); math.Abs(got-c.want) > 1e-9 {

@@ -21,7 +21,11 @@ type GaugeStore interface {
 	ActiveRuns(ctx context.Context, stuckBefore time.Time) ([]ActiveRuns, error)
 	Coverage(ctx context.Context, at time.Time, owner string) ([]CoverageRow, error)
 	UserCounts(ctx context.Context, sinceDays []string) ([]int64, error)
+	ScoresByTemplate(ctx context.Context, f Filter) ([]TemplateScores, error)
 }
+
+// FeedbackWindow is the window of the developer feedback gauges.
+const FeedbackWindow = 28 * 24 * time.Hour
 
 // MetricsOptions configure Metrics.
 type MetricsOptions struct {
@@ -57,6 +61,7 @@ type gaugeValues struct {
 	active   []ActiveRuns
 	coverage []CoverageRow
 	users    []int64 // 1d, 7d, 28d
+	scores   []TemplateScores
 }
 
 var userWindows = []struct {
@@ -112,6 +117,12 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	users, err := mt.Int64ObservableGauge("devex.portal.user.active", metric.WithUnit("{user}"),
 		metric.WithDescription("Distinct users who started a template run in the window (1d, 7d, 28d)."))
 	errs = append(errs, err)
+	score, err := mt.Float64ObservableGauge("devex.feedback.score", metric.WithUnit("{score}"),
+		metric.WithDescription("Mean developer rating (1 to 5) of the runs of a template, over the answers of the last 28 days."))
+	errs = append(errs, err)
+	responses, err := mt.Int64ObservableGauge("devex.feedback.responses", metric.WithUnit("{response}"),
+		metric.WithDescription("Developer ratings of the runs of a template given in the last 28 days."))
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -136,8 +147,15 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 		for i, n := range g.users {
 			obs.ObserveInt64(users, n, metric.WithAttributes(attribute.String("window", userWindows[i].name)))
 		}
+		for _, sc := range g.scores {
+			if n := sc.Responses(); n > 0 {
+				attrs := metric.WithAttributes(attribute.String("template", sc.TemplateRef))
+				obs.ObserveFloat64(score, sc.Mean(), attrs)
+				obs.ObserveInt64(responses, n, attrs)
+			}
+		}
 		return nil
-	}, active, stuck, coverage, users)
+	}, active, stuck, coverage, users, score, responses)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +179,10 @@ func (m *Metrics) gaugeValues(ctx context.Context) gaugeValues {
 			for i, w := range userWindows {
 				days[i] = Day(now.AddDate(0, 0, 1-w.days))
 			}
-			g.users, err = m.o.Store.UserCounts(ctx, days)
+			if g.users, err = m.o.Store.UserCounts(ctx, days); err == nil {
+				from, to := DayRange(now.Add(-FeedbackWindow), now)
+				g.scores, err = m.o.Store.ScoresByTemplate(ctx, Filter{From: from.AddDate(0, 0, 1), To: to})
+			}
 		}
 	}
 	if err != nil {

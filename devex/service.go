@@ -22,6 +22,7 @@ type QueryStore interface {
 	TimesToHealthy(ctx context.Context, f Filter) ([]int64, error)
 	Deployments(ctx context.Context, f Filter) ([]DeploymentRow, error)
 	RunFunnel(ctx context.Context, f Filter) (Funnel, error)
+	SatisfactionStore
 }
 
 // Service answers the adoption page's questions (docs/api.md, DevEx).

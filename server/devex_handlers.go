@@ -23,6 +23,8 @@ type DevEx interface {
 	Coverage(ctx context.Context, f devex.Filter) (devex.CoverageReport, error)
 	Deployments(ctx context.Context, f devex.Filter) ([]devex.ServiceDeployments, error)
 	Funnel(ctx context.Context, f devex.Filter) ([]devex.Stage, error)
+	Satisfaction(ctx context.Context, f devex.Filter, grouping string) (devex.Satisfaction, error)
+	FeedbackComments(ctx context.Context, f devex.Filter, limit int) ([]devex.Feedback, error)
 }
 
 var _ DevEx = (*devex.Service)(nil)

@@ -24,6 +24,7 @@ import (
 type devexFixture struct {
 	fixture
 	users *backstagetest.Users
+	bs    *devextest.Backstage
 	day   time.Time // the first day of the seeded events
 }
 
@@ -52,8 +53,9 @@ func newDevexServer(t *testing.T) devexFixture {
 	h := server.New(server.Deps{
 		PluginID: "paved", Auth: verifier, Invocations: store,
 		DevEx: devex.NewService(store), DevExReaders: []string{"group:default/platform"}, Membership: reader,
+		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
 	})
-	return devexFixture{fixture: fixture{handler: h}, users: users, day: day}
+	return devexFixture{fixture: fixture{handler: h}, users: users, bs: bs, day: day}
 }
 
 // seedDevex stores, on day: 3 runs of the service template (2 succeeded in

@@ -251,7 +251,8 @@ func newHostile(t testing.TB, store *sqlstore.DB) *hostileFixture {
 		Ready:          []server.Check{{Name: "store", Check: store.Ping}},
 		Catalog:        refresher,
 		DevEx:          devex.NewService(store), DevExReaders: []string{"group:default/platform"}, Membership: reader,
-		Infra: svc,
+		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
+		Infra:    svc,
 	})
 	return &hostileFixture{
 		handler: e, echo: e, store: store, argo: fake, repo: repoDir, users: users,
@@ -432,7 +433,19 @@ var hostileRoutes = []hostileRoute{
 	{"GET", "/api/paved/devex/v1/coverage", "/api/paved/devex/v1/coverage", true},
 	{"GET", "/api/paved/devex/v1/deployments", "/api/paved/devex/v1/deployments", true},
 	{"GET", "/api/paved/devex/v1/funnel", "/api/paved/devex/v1/funnel", true},
+	{"GET", "/api/paved/devex/v1/satisfaction", "/api/paved/devex/v1/satisfaction", true},
+	{"GET", "/api/paved/devex/v1/feedback/comments", "/api/paved/devex/v1/feedback/comments", true},
+	{"GET", "/api/paved/devex/v1/feedback/runs", "/api/paved/devex/v1/feedback/runs", true},
+	{"GET", "/api/paved/devex/v1/feedback/runs/:taskId", "/api/paved/devex/v1/feedback/runs/task-1", true},
+	{"PUT", "/api/paved/devex/v1/feedback/runs/:taskId", "/api/paved/devex/v1/feedback/runs/task-1", true},
 	{"GET", "/api/paved/infra/:id/connection", "/api/paved/infra/" + hostileResourceID + "/connection", true},
+}
+
+// userRoute says whether a route answers user tokens about the user's own
+// things only (a resource's credentials, feedback on one's runs): a valid
+// call with a static token is refused there.
+func userRoute(route string) bool {
+	return route == "/api/paved/infra/:id/connection" || strings.HasPrefix(route, "/api/paved/devex/v1/feedback/runs")
 }
 
 // hostileState is everything a refused call must leave as it was.
@@ -561,6 +574,9 @@ func TestHostileValidCallsPass(t *testing.T) {
 			req := hostileRequest{method: r.method, target: r.target, header: bearer(testToken), body: "{}"}
 			if r.route == "/api/paved/infra/:id/connection" {
 				continue // no resource of a user exists; covered by TestHostilePathParams
+			}
+			if strings.HasPrefix(r.route, "/api/paved/devex/v1/feedback/runs") {
+				continue // a user's own runs: no static token has any (TestFeedbackRoutes)
 			}
 			resp := f.serve(t, req)
 			if resp.status/100 != 2 {
@@ -881,12 +897,12 @@ func TestHostileHeaders(t *testing.T) {
 			for _, r := range hostileRoutes {
 				req := hostileRequest{method: r.method, target: r.target, header: bearer(testToken), body: `{}`}
 				req.header.Set(name, value)
-				if r.route == "/api/paved/infra/:id/connection" {
+				if userRoute(r.route) {
 					req.header = bearer(f.readerTk)
 					req.header.Set(name, value)
 				}
 				resp := f.serve(t, req)
-				if resp.status >= 500 || (resp.status >= 400 && r.route != "/api/paved/infra/:id/connection") {
+				if resp.status >= 500 || (resp.status >= 400 && !userRoute(r.route)) {
 					t.Errorf("%s %s with %s: %d %.300s", r.method, r.target, name, resp.status, resp.raw)
 				}
 			}

@@ -52,6 +52,21 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/devex/v1/coverage", handleDevexCoverage(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/deployments", handleDevexDeployments(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/funnel", handleDevexFunnel(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/satisfaction", handleDevexSatisfaction(d.DevEx), auth, devexRead)
+
+	// Developer feedback (feedback_handlers.go). Who may call, decided here:
+	// answers come from the user who ran the template (requireUser; that the
+	// run is theirs is checked by devex.Feedbacks against the run); the
+	// comments are for the platform team (FeedbackCommentReaders).
+	feedbackAuthor := requireUser()
+	commentReaders := d.FeedbackCommentReaders
+	if len(commentReaders) == 0 {
+		commentReaders = d.DevExReaders
+	}
+	api.GET("/devex/v1/feedback/runs", handleFeedbackRuns(d.Feedback), auth, feedbackAuthor)
+	api.GET("/devex/v1/feedback/runs/:taskId", handleGetFeedback(d.Feedback), auth, feedbackAuthor)
+	api.PUT("/devex/v1/feedback/runs/:taskId", handlePutFeedback(d.Feedback), auth, feedbackAuthor, limit)
+	api.GET("/devex/v1/feedback/comments", handleFeedbackComments(d.DevEx), auth, requireDevexReader(commentReaders, d.Membership))
 
 	// Infrastructure golden paths (infra_handlers.go): credentials for the owner's user token only.
 	api.GET("/infra/:id/connection", handleInfraConnection(d.Infra), auth)

@@ -71,6 +71,11 @@ type Deps struct {
 	// adoption metrics; Membership resolves groups the token does not carry.
 	DevExReaders []string
 	Membership   GroupMembership
+	// Feedback takes developers' answers about their runs; nil answers its
+	// routes with 503. FeedbackCommentReaders are the groups whose members
+	// may read the comments (the platform team); empty: DevExReaders.
+	Feedback               Feedback
+	FeedbackCommentReaders []string
 
 	// Catalog serves the entity provider routes; nil answers them with 503.
 	Catalog Catalog

@@ -1043,6 +1043,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
+		{`DELETE FROM devex_feedback WHERE day < ?`, rollup},
 	}
 	var total int64
 	for _, s := range stmts {

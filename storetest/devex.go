@@ -22,6 +22,7 @@ var devexTests = []struct {
 	{"DevexAppsAndDeployments", testDevexApps},
 	{"DevexRetention", testDevexRetention},
 	{"DevexDistinctUsersOverRanges", testDevexDistinctUsers},
+	{"DevexFeedback", testDevexFeedback},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

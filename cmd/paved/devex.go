@@ -19,7 +19,7 @@ import (
 // the returned stop is called. Backstage is read with paved's own plugin
 // tokens, or the configured static token.
 func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps devex.Apps, signer *backstage.Signer,
-	meter metric.Meter, logger *slog.Logger) (*devex.Service, *backstage.ReadClient, func(), error) {
+	meter metric.Meter, logger *slog.Logger) (*devex.Service, *devex.Feedbacks, *backstage.ReadClient, func(), error) {
 	tokens := backstage.TokenFunc(signer.PluginToken)
 	if cfg.DevEx.BackstageToken != "" {
 		tokens = backstage.StaticTokenFunc(string(cfg.DevEx.BackstageToken))
@@ -28,11 +28,12 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 	logger = logger.With("component", "devex")
 	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("devex metrics: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("devex metrics: %w", err)
 	}
 	svc := devex.NewService(store)
+	feedback := devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader, EditWindow: cfg.DevEx.Feedback.EditWindow.D()})
 	if cfg.DevEx.Disabled {
-		return svc, reader, func() {}, nil
+		return svc, feedback, reader, func() {}, nil
 	}
 	collector := devex.NewCollector(devex.CollectorOptions{
 		Store: store, Scaffolder: reader, Catalog: reader, Apps: apps, Recorder: metrics,
@@ -48,5 +49,5 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 		defer wg.Done()
 		_ = collector.Run(ctx)
 	}()
-	return svc, reader, func() { cancel(); wg.Wait() }, nil
+	return svc, feedback, reader, func() { cancel(); wg.Wait() }, nil
 }

@@ -131,7 +131,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		entities = refresher
 	}
 
-	adoption, membership, stopDevex, err := startDevex(ctx, cfg, store, argo, signer, tel.Meter.Meter("github.com/paved-dev/paved/devex"), logger)
+	adoption, feedback, membership, stopDevex, err := startDevex(ctx, cfg, store, argo, signer, tel.Meter.Meter("github.com/paved-dev/paved/devex"), logger)
 	if err != nil {
 		return err
 	}
@@ -162,6 +162,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		DevEx:        adoption,
 		DevExReaders: cfg.DevEx.ReaderGroups,
 		Membership:   membership,
+
+		Feedback:               feedback,
+		FeedbackCommentReaders: cfg.DevEx.Feedback.CommentReaderGroups,
 
 		Infra: inf.connections,
 	})

@@ -1,0 +1,146 @@
+package server_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFeedbackRoutes: a developer rates their own run (one answer, which
+// they can change), never another's; bad answers are 400s naming the field;
+// scores are for the devex readers, comments for the platform team.
+func TestFeedbackRoutes(t *testing.T) {
+	f := newDevexServer(t)
+	jane := f.users.Mint(t, "user:default/jane")
+	joe := f.users.Mint(t, "user:default/joe")
+	carol := f.users.Mint(t, "user:default/carol") // platform team
+	dave := f.users.Mint(t, "user:default/dave")
+	// Runs Backstage has and paved has not collected yet.
+	now := time.Now().UTC()
+	f.bs.AddTask("fresh", "template:default/service", "user:default/jane", "group:default/team-a", "", now.Add(-time.Minute))
+	f.bs.Claim("fresh", now.Add(-50*time.Second))
+	f.bs.Finish("fresh", "completed", "", now.Add(-10*time.Second))
+	f.bs.AddTask("running", "template:default/service", "user:default/jane", "group:default/team-a", "", now.Add(-time.Minute))
+	f.bs.Claim("running", now.Add(-50*time.Second))
+
+	const runs = "/api/paved/devex/v1/feedback/runs/"
+	steps := []struct {
+		name, method, path, token, body string
+		status                          int
+		errName, field                  string
+	}{
+		{"first answer", "PUT", runs + "t1", jane, `{"score": 4, "comment": "smooth, but the docs link was dead"}`, 201, "", ""},
+		{"changed answer", "PUT", runs + "t1", jane, `{"score": 2, "comment": "=HYPERLINK(\"x\") the deploy broke later"}`, 200, "", ""},
+		{"failed run", "PUT", runs + "t3", jane, `{"score": 1}`, 201, "", ""},
+		{"another's run", "PUT", runs + "t1", joe, `{"score": 5}`, 403, "NotAllowedError", ""},
+		{"another's run read", "GET", runs + "t1", joe, ``, 403, "NotAllowedError", ""},
+		{"static token", "PUT", runs + "t2", testToken, `{"score": 5}`, 403, "NotAllowedError", ""},
+		{"no token", "PUT", runs + "t2", "", `{"score": 5}`, 401, "AuthenticationError", ""},
+		{"score out of range", "PUT", runs + "t2", joe, `{"score": 6}`, 400, "InputError", "score"},
+		{"score not an integer", "PUT", runs + "t2", joe, `{"score": 4.5}`, 400, "InputError", "score"},
+		{"score a string", "PUT", runs + "t2", joe, `{"score": "five"}`, 400, "InputError", "score"},
+		{"score missing", "PUT", runs + "t2", joe, `{"comment": "hi"}`, 400, "InputError", "score"},
+		{"comment not a string", "PUT", runs + "t2", joe, `{"score": 3, "comment": 7}`, 400, "InputError", "comment"},
+		{"comment with NUL", "PUT", runs + "t2", joe, `{"score": 3, "comment": "a\u0000b"}`, 400, "InputError", "comment"},
+		{"comment too long", "PUT", runs + "t2", joe, `{"score": 3, "comment": "` + strings.Repeat("é", 2001) + `"}`, 400, "InputError", "comment"},
+		{"unknown field", "PUT", runs + "t2", joe, `{"score": 3, "stars": 3}`, 400, "InputError", "stars"},
+		{"not an object", "PUT", runs + "t2", joe, `[1]`, 400, "InputError", ""},
+		{"bad task id", "PUT", runs + "a.b", joe, `{"score": 3}`, 400, "InputError", "taskId"},
+		{"unknown run", "PUT", runs + "nope", joe, `{"score": 3}`, 404, "NotFoundError", ""},
+		{"run not collected yet", "PUT", runs + "fresh", jane, `{"score": 5}`, 201, "", ""},
+		{"run not finished", "PUT", runs + "running", jane, `{"score": 5}`, 409, "ConflictError", ""},
+		{"joe's own run", "PUT", runs + "t2", joe, `{"score": 3, "comment": ""}`, 201, "", ""},
+		{"comments as the platform team", "GET", "/api/paved/devex/v1/feedback/comments", carol, ``, 200, "", ""},
+		{"comments as an outsider", "GET", "/api/paved/devex/v1/feedback/comments", dave, ``, 403, "NotAllowedError", ""},
+		{"comments bad limit", "GET", "/api/paved/devex/v1/feedback/comments?limit=0", carol, ``, 400, "InputError", "limit"},
+		{"satisfaction as an outsider", "GET", "/api/paved/devex/v1/satisfaction", dave, ``, 403, "NotAllowedError", ""},
+	}
+	for _, s := range steps {
+		r := f.do(t, s.method, s.path, s.token, s.body)
+		if r.status != s.status || errorName(r) != s.errName {
+			t.Errorf("%s: %d %s, want %d %s", s.name, r.status, r.raw, s.status, s.errName)
+			continue
+		}
+		if s.field != "" && !strings.Contains(r.raw, `"field":"`+s.field+`"`) {
+			t.Errorf("%s: %s does not name field %q", s.name, r.raw, s.field)
+		}
+	}
+
+	// What jane sees: her answer, editable for a week.
+	r := f.do(t, "GET", runs+"t1", jane, "")
+	var one struct {
+		TemplateRef string
+		Editable    bool
+		Feedback    struct {
+			Score   int
+			Comment string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.raw), &one); err != nil || r.status != 200 || one.Feedback.Score != 2 || !one.Editable || one.TemplateRef != "template:default/service" {
+		t.Errorf("jane's answer: %d %s", r.status, r.raw)
+	}
+	r = f.do(t, "GET", "/api/paved/devex/v1/feedback/runs", jane, "")
+	var mine struct {
+		Items []struct {
+			TaskID   string
+			Feedback *struct{ Score int }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.raw), &mine); err != nil || r.status != 200 {
+		t.Fatalf("jane's runs: %d %s", r.status, r.raw)
+	}
+	got := map[string]int{}
+	for _, it := range mine.Items {
+		got[it.TaskID] = -1
+		if it.Feedback != nil {
+			got[it.TaskID] = it.Feedback.Score
+		}
+	}
+	if len(got) != 2 || got["t1"] != 2 || got["t3"] != 1 {
+		t.Errorf("jane's recent runs = %v, want t1 (2) and t3 (1) only", got)
+	}
+
+	// Scores for the readers.
+	r = f.do(t, "GET", "/api/paved/devex/v1/satisfaction", carol, "")
+	var sat struct {
+		Overall struct {
+			Score        float64
+			Responses    int64
+			Distribution [5]int64
+		}
+		Items []struct {
+			TemplateRef string
+			Responses   int64
+		}
+		Stages []struct {
+			Stage     string
+			Responses int64
+		}
+		WorstStage string
+	}
+	if err := json.Unmarshal([]byte(r.raw), &sat); err != nil || r.status != 200 {
+		t.Fatalf("satisfaction: %d %s", r.status, r.raw)
+	}
+	// t1: 2, t3: 1, t2: 3, fresh: 5 (its run is not collected: no stage).
+	if sat.Overall.Responses != 4 || sat.Overall.Distribution != [5]int64{1, 1, 1, 0, 1} || sat.Overall.Score != 2.75 {
+		t.Errorf("overall satisfaction = %+v", sat.Overall)
+	}
+	if sat.WorstStage != "started" {
+		t.Errorf("worst stage = %q (stages %+v), want started (the failed run scored 1)", sat.WorstStage, sat.Stages)
+	}
+	csvR := f.do(t, "GET", "/api/paved/devex/v1/satisfaction?format=csv", carol, "")
+	if csvR.status != 200 || !strings.HasPrefix(csvR.raw, "templateRef,score,responses,score1") || !strings.Contains(csvR.raw, "template:default/service,") {
+		t.Errorf("satisfaction CSV: %d %q", csvR.status, csvR.raw)
+	}
+
+	// Comments for the platform team: no user, the formula defused in CSV.
+	r = f.do(t, "GET", "/api/paved/devex/v1/feedback/comments", carol, "")
+	if r.status != 200 || strings.Contains(r.raw, "jane") || !strings.Contains(r.raw, "the deploy broke later") {
+		t.Errorf("comments: %d %s (want the comment, never the user)", r.status, r.raw)
+	}
+	csvR = f.do(t, "GET", "/api/paved/devex/v1/feedback/comments?format=csv", carol, "")
+	if csvR.status != 200 || !strings.Contains(csvR.raw, `'=HYPERLINK`) {
+		t.Errorf("comments CSV: %d %q (want the formula quoted)", csvR.status, csvR.raw)
+	}
+}

@@ -1,0 +1,195 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/devex"
+)
+
+const feedbackColumns = `task_id, user_ref, template_ref, owner, score, comment, created_at, updated_at`
+
+func scanFeedback(row interface{ Scan(...any) error }) (devex.Feedback, error) {
+	var f devex.Feedback
+	err := row.Scan(&f.TaskID, &f.UserRef, &f.TemplateRef, &f.Owner, &f.Score, &f.Comment, timeColumn{&f.CreatedAt}, timeColumn{&f.UpdatedAt})
+	return f, err
+}
+
+// GetFeedback returns a user's answer about a run, or an ENotFound error.
+func (db *DB) GetFeedback(ctx context.Context, taskID, userRef string) (devex.Feedback, error) {
+	f, err := scanFeedback(db.queryRow(ctx, `SELECT `+feedbackColumns+` FROM devex_feedback WHERE task_id = ? AND user_ref = ?`, taskID, userRef))
+	if err == sql.ErrNoRows {
+		return devex.Feedback{}, paved.Errorf(paved.ENotFound, "no feedback on run %q", taskID)
+	}
+	if err != nil {
+		return devex.Feedback{}, fmt.Errorf("get feedback: %w", err)
+	}
+	return f, nil
+}
+
+// PutFeedback stores a user's answer about a run in one statement: a new
+// answer, or a change of one first given at or after editableSince. A
+// change after that is an EConflict error and leaves the answer as it was.
+// It returns the answer as stored and whether it is new.
+func (db *DB) PutFeedback(ctx context.Context, fb devex.Feedback, editableSince time.Time) (devex.Feedback, bool, error) {
+	if fb.TaskID == "" || fb.UserRef == "" || fb.TemplateRef == "" || fb.Score < 1 || fb.Score > 5 || fb.CreatedAt.IsZero() {
+		return devex.Feedback{}, false, paved.Errorf(paved.EInvalid, "feedback needs a run, a user, a template, a score from 1 to 5 and a time")
+	}
+	fb.CreatedAt = fb.CreatedAt.UTC().Truncate(time.Microsecond)
+	if fb.UpdatedAt.IsZero() {
+		fb.UpdatedAt = fb.CreatedAt
+	}
+	stored, err := scanFeedback(db.queryRow(ctx, `
+		INSERT INTO devex_feedback (task_id, user_ref, template_ref, owner, score, comment, day, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (task_id, user_ref) DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at
+		WHERE devex_feedback.created_at >= ?
+		RETURNING `+feedbackColumns,
+		fb.TaskID, fb.UserRef, fb.TemplateRef, fb.Owner, fb.Score, fb.Comment, devex.Day(fb.CreatedAt),
+		db.dialect.Time(fb.CreatedAt), db.dialect.Time(fb.UpdatedAt), db.dialect.Time(editableSince)))
+	if err == sql.ErrNoRows {
+		return devex.Feedback{}, false, paved.Errorf(paved.EConflict,
+			"the feedback on run %q can no longer be changed: answers are editable for a while after they are first given", fb.TaskID)
+	}
+	if err != nil {
+		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
+	return stored, stored.CreatedAt.Equal(fb.CreatedAt), nil
+}
+
+// UserRuns returns a user's finished runs created since, newest first, with
+// their answers.
+func (db *DB) UserRuns(ctx context.Context, userRef string, since time.Time) ([]devex.RunFeedback, error) {
+	rows, err := db.query(ctx, `
+		SELECT r.task_id, r.template_ref, r.owner, r.status, r.created_at,
+			f.score, f.comment, f.created_at, f.updated_at
+		FROM devex_runs r LEFT JOIN devex_feedback f ON f.task_id = r.task_id AND f.user_ref = r.user_ref
+		WHERE r.user_ref = ? AND r.created_at >= ? AND r.status NOT IN ('open', 'processing')
+		ORDER BY r.created_at DESC, r.task_id LIMIT 100`, userRef, db.dialect.Time(since))
+	if err != nil {
+		return nil, fmt.Errorf("user runs: %w", err)
+	}
+	defer rows.Close()
+	var out []devex.RunFeedback
+	for rows.Next() {
+		var r devex.RunFeedback
+		var score sql.NullInt64
+		var comment sql.NullString
+		var created, updated time.Time
+		if err := rows.Scan(&r.TaskID, &r.TemplateRef, &r.Owner, &r.Status, timeColumn{&r.CreatedAt},
+			&score, &comment, timeColumn{&created}, timeColumn{&updated}); err != nil {
+			return nil, fmt.Errorf("user runs: %w", err)
+		}
+		if score.Valid {
+			r.Feedback = &devex.Feedback{TaskID: r.TaskID, UserRef: userRef, TemplateRef: r.TemplateRef, Owner: r.Owner,
+				Score: int(score.Int64), Comment: comment.String, CreatedAt: created, UpdatedAt: updated}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// feedbackWhere is the WHERE clause of answer queries for f: by the day of
+// the first answer.
+func feedbackWhere(f devex.Filter) (string, []any) {
+	where := `f.day >= ? AND f.day < ?`
+	args := []any{f.FromDay(), f.ToDay()}
+	if f.Owner != "" {
+		where += ` AND f.owner = ?`
+		args = append(args, f.Owner)
+	}
+	if f.Template != "" {
+		where += ` AND f.template_ref = ?`
+		args = append(args, f.Template)
+	}
+	return where, args
+}
+
+const scoreColumns = `COALESCE(SUM(CASE WHEN f.score = 1 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f.score = 2 THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN f.score = 3 THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f.score = 4 THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN f.score = 5 THEN 1 ELSE 0 END), 0)`
+
+func scanScores(key *string, c *devex.ScoreCounts) []any {
+	return []any{key, &c.Counts[0], &c.Counts[1], &c.Counts[2], &c.Counts[3], &c.Counts[4]}
+}
+
+func (db *DB) scoresBy(ctx context.Context, name, keyExpr, from string, f devex.Filter) ([]string, []devex.ScoreCounts, error) {
+	where, args := feedbackWhere(f)
+	rows, err := db.query(ctx, `SELECT `+keyExpr+`, `+scoreColumns+` FROM `+from+` WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer rows.Close()
+	var keys []string
+	var counts []devex.ScoreCounts
+	for rows.Next() {
+		var k string
+		var c devex.ScoreCounts
+		if err := rows.Scan(scanScores(&k, &c)...); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		keys, counts = append(keys, k), append(counts, c)
+	}
+	return keys, counts, rows.Err()
+}
+
+// ScoresByTemplate counts the answers f selects by template and score.
+func (db *DB) ScoresByTemplate(ctx context.Context, f devex.Filter) ([]devex.TemplateScores, error) {
+	keys, counts, err := db.scoresBy(ctx, "scores by template", `f.template_ref`, `devex_feedback f`, f)
+	out := make([]devex.TemplateScores, len(keys))
+	for i := range keys {
+		out[i] = devex.TemplateScores{TemplateRef: keys[i], ScoreCounts: counts[i]}
+	}
+	return out, err
+}
+
+// ScoresByDay counts the answers f selects by day and score.
+func (db *DB) ScoresByDay(ctx context.Context, f devex.Filter) ([]devex.DayScores, error) {
+	keys, counts, err := db.scoresBy(ctx, "scores by day", `f.day`, `devex_feedback f`, f)
+	out := make([]devex.DayScores, len(keys))
+	for i := range keys {
+		out[i] = devex.DayScores{Day: keys[i], ScoreCounts: counts[i]}
+	}
+	return out, err
+}
+
+// ScoresByStage counts the answers f selects by the funnel stage their run
+// stopped at (the furthest it reached: started when it did not succeed,
+// succeeded, registered, healthy), as RunFunnel defines the stages. Answers
+// about runs past raw retention have no stage and are left out.
+func (db *DB) ScoresByStage(ctx context.Context, f devex.Filter) ([]devex.StageScores, error) {
+	stage := `CASE WHEN r.status <> 'completed' THEN 'started'
+		WHEN EXISTS (SELECT 1 FROM devex_apps a WHERE a.task_id = r.task_id AND a.first_healthy_at IS NOT NULL) THEN 'healthy'
+		WHEN r.entity_ref <> '' AND EXISTS (SELECT 1 FROM devex_components c WHERE c.entity_ref = r.entity_ref) THEN 'registered'
+		ELSE 'succeeded' END`
+	keys, counts, err := db.scoresBy(ctx, "scores by stage", stage, `devex_feedback f JOIN devex_runs r ON r.task_id = f.task_id`, f)
+	out := make([]devex.StageScores, len(keys))
+	for i := range keys {
+		out[i] = devex.StageScores{Stage: keys[i], ScoreCounts: counts[i]}
+	}
+	return out, err
+}
+
+// FeedbackComments returns the latest answers with a comment that f
+// selects, newest change first, at most limit.
+func (db *DB) FeedbackComments(ctx context.Context, f devex.Filter, limit int) ([]devex.Feedback, error) {
+	where, args := feedbackWhere(f)
+	rows, err := db.query(ctx, `SELECT f.task_id, f.user_ref, f.template_ref, f.owner, f.score, f.comment, f.created_at, f.updated_at
+		FROM devex_feedback f WHERE `+where+` AND f.comment <> '' ORDER BY f.updated_at DESC, f.task_id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("feedback comments: %w", err)
+	}
+	defer rows.Close()
+	var out []devex.Feedback
+	for rows.Next() {
+		fb, err := scanFeedback(rows)
+		if err != nil {
+			return nil, fmt.Errorf("feedback comments: %w", err)
+		}
+		out = append(out, fb)
+	}
+	return out, rows.Err()
+}
