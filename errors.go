@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Code classifies an error. The server maps each code to one HTTP status and one
@@ -38,6 +39,9 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter, when set, tells the caller when trying again may succeed
+	// (the Retry-After header of a 409 or 503).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -86,6 +90,22 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return EInternal
+}
+
+// RetryAfter returns the retry-after hint of the first *Error in err's
+// chain that has one, or 0.
+func RetryAfter(err error) time.Duration {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return 0
+		}
+		if e.RetryAfter > 0 {
+			return e.RetryAfter
+		}
+		err = e.Err
+	}
+	return 0
 }
 
 // ErrorMessage returns the message that is safe to show to a caller.

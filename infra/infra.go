@@ -139,6 +139,9 @@ type Store interface {
 	UpdateInfraResource(ctx context.Context, r Resource) error
 	DeleteInfraResource(ctx context.Context, id string) error
 	ExpiredInfraResources(ctx context.Context, at time.Time, limit int) ([]Resource, error)
+	// UnfinishedInfraResources returns up to limit resources still
+	// provisioning or deprovisioning, last changed at or before before.
+	UnfinishedInfraResources(ctx context.Context, before time.Time, limit int) ([]Resource, error)
 	RecordInfraProvisioning(ctx context.Context, p Provisioning) error
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/lease"
 )
 
 // Options are the service's dependencies.
@@ -27,9 +28,10 @@ type Options struct {
 	Membership Membership
 	// MaxTTL bounds the ttl a request may ask for (0: no bound).
 	MaxTTL time.Duration
-	// Leases serialize the teardowns of one resource across replicas, so that
-	// its driver tears it down once; nil: no serialization.
-	Leases Leaser
+	// Leases are the locks of resources, shared by every replica: one call
+	// at a time provisions or tears down a resource, and a dead call's lock
+	// frees within seconds. nil: locks of this process only.
+	Leases lease.Store
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -37,6 +39,7 @@ type Options struct {
 // Service provisions, deprovisions and reaps resources of the loaded kinds.
 type Service struct {
 	o       Options
+	leases  lease.Store
 	kinds   map[string]Kind
 	order   []string
 	schemas schemas
@@ -54,7 +57,10 @@ func NewService(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Service{o: o, kinds: map[string]Kind{}}
+	s := &Service{o: o, leases: o.Leases, kinds: map[string]Kind{}}
+	if s.leases == nil {
+		s.leases = lease.NewMemory()
+	}
 	for _, k := range o.Kinds {
 		if _, ok := o.Drivers[k.Driver]; !ok {
 			return nil, fmt.Errorf("infra: kind %q needs driver %q, which is not configured", k.Name, k.Driver)
@@ -92,22 +98,54 @@ var ownerRE = regexp.MustCompile(`^(user|group):([a-z0-9][-a-z0-9_.]*/)?[a-z0-9]
 
 // Provision creates the resource req asks for. Asking again for a resource
 // that exists with the same owner and parameters returns it with created
-// false; anything else under the same kind and name is a conflict. A failed
-// provisioning leaves nothing behind: the driver undoes its own work and the
-// record is removed.
+// false; anything else under the same kind and name is a conflict.
+//
+// A provisioning is a recorded, resumable sequence keyed by the resource's
+// id: the record (status provisioning) is written first, under the lock of
+// kind/name, and the driver marks what it creates with that id. A call that
+// finds a provisioning record under the lock knows its provisioner is gone
+// (it would hold the lock) and takes over: the same request adopts and
+// finishes the dead attempt's work; another request undoes it first. A
+// failed provisioning leaves nothing behind: what is marked for the record is
+// torn down and the record removed; if the teardown itself fails, the record
+// stays (provisioning) for the next call, the sweep or a deprovisioning.
 func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, error) {
 	p, _ := paved.PrincipalFrom(ctx)
 	k, params, owner, err := s.check(ctx, req)
 	if err != nil {
 		return Resource{}, false, err
 	}
-	// Real time, not s.o.Now: this bounds how long this call waits.
-	waitUntil := time.Now().Add(provisionWait)
+	l, wctx, err := s.lock(ctx, k.Name, req.Name, provisionWait)
+	if err != nil {
+		return Resource{}, false, err
+	}
+	defer l.Release()
+	existing, err := s.o.Store.FindInfraResource(wctx, k.Name, req.Name)
+	found := err == nil
+	if err != nil && paved.ErrorCode(err) != paved.ENotFound {
+		return Resource{}, false, err
+	}
+	same := found && existing.Owner == owner && reflect.DeepEqual(normalize(existing.Parameters), normalize(params))
 	var r Resource
-	for {
-		if res, found, err := s.existing(ctx, k, req.Name, owner, params, waitUntil); found || err != nil {
-			return res, false, err
+	switch {
+	case found && existing.Status == StatusReady && same:
+		return existing, false, nil
+	case found && existing.Status == StatusReady:
+		return Resource{}, false, paved.Errorf(paved.EConflict, "%s %q already exists (owner %s) with other parameters", k.Name, req.Name, existing.Owner)
+	case found && existing.Status == StatusProvisioning && same:
+		// A dead attempt of this very request: adopt what it made.
+		s.o.Logger.InfoContext(ctx, "resuming an interrupted provisioning", "resource", existing.ID, "kind", k.Name, "name", req.Name)
+		r = existing
+	case found:
+		// A dead attempt of another request, or a teardown that did not
+		// finish: finish tearing it down, then provision this one.
+		s.o.Logger.InfoContext(ctx, "tearing down an interrupted "+strings.TrimSuffix(existing.Status, "ing")+"ing before provisioning", "resource", existing.ID, "kind", k.Name, "name", req.Name)
+		if err := s.teardown(wctx, l, existing, OpDeprovision, "paved:recovery"); err != nil {
+			return Resource{}, false, err
 		}
+	}
+	resumed := r.ID != ""
+	if !resumed {
 		now := s.o.Now().UTC()
 		r = Resource{
 			ID: newID(), Kind: k.Name, Name: req.Name, Driver: k.Driver, Owner: owner, CreatedBy: actor(p),
@@ -116,19 +154,12 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 		if req.TTL > 0 {
 			r.ExpiresAt = now.Add(req.TTL)
 		}
-		// The row claims kind/name first: of racing requests one wins here,
-		// before any driver work; the others look again at what it claimed.
-		err := s.o.Store.CreateInfraResource(ctx, r)
-		if paved.ErrorCode(err) == paved.EConflict && time.Now().Before(waitUntil) {
-			continue
-		}
-		if err != nil {
+		if err := s.o.Store.CreateInfraResource(wctx, r); err != nil {
 			return Resource{}, false, err
 		}
-		break
 	}
 	start := s.o.Now()
-	done, err := s.provision(ctx, k, r)
+	done, err := s.provision(wctx, l, k, r, resumed)
 	s.record(ctx, r, OpProvision, actor(p), start, err)
 	if err != nil {
 		return Resource{}, false, err
@@ -136,43 +167,18 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 	return done, true, nil
 }
 
-// existing looks for the resource kind/name and reports whether it answers
-// the call: the resource itself when it is the one asked for (found, created
-// false), or a conflict. While the same request is being provisioned by
-// another call, on this replica or another, it waits for that outcome until
-// waitUntil; it returns found false when there is no resource (any more).
-func (s *Service) existing(ctx context.Context, k Kind, name, owner string, params map[string]any, waitUntil time.Time) (Resource, bool, error) {
-	for {
-		existing, err := s.o.Store.FindInfraResource(ctx, k.Name, name)
-		if paved.ErrorCode(err) == paved.ENotFound {
-			return Resource{}, false, nil
-		}
-		if err != nil {
-			return Resource{}, true, err
-		}
-		same := existing.Owner == owner && reflect.DeepEqual(normalize(existing.Parameters), normalize(params))
-		if same && existing.Status == StatusReady {
-			return existing, true, nil
-		}
-		if same && existing.Status == StatusProvisioning && time.Now().Before(waitUntil) {
-			if err := sleepCtx(ctx, provisionPoll); err != nil {
-				return Resource{}, true, err
-			}
-			continue
-		}
-		if existing.Status != StatusReady {
-			return Resource{}, true, paved.Errorf(paved.EConflict, "%s %q is being %s; try again shortly", k.Name, name, strings.TrimSuffix(existing.Status, "ing")+"ed")
-		}
-		return Resource{}, true, paved.Errorf(paved.EConflict, "%s %q already exists (owner %s) with other parameters", k.Name, name, existing.Owner)
-	}
-}
+// provisionWait bounds how long a call waits for another call on the same
+// resource (the same request being provisioned, a teardown) before it
+// answers 503 with a Retry-After: well under Backstage's HTTP limit. A dead
+// holder's lock is free within lease.DefaultTTL.
+const provisionWait = 45 * time.Second
 
-// provisionWait bounds how long a call waits for the same request being
-// provisioned by another; provisionPoll is how often it looks.
-const (
-	provisionWait = 2 * time.Minute
-	provisionPoll = 100 * time.Millisecond
-)
+// lock takes the lock of kind/name that every provisioning and teardown of
+// that resource holds, on every replica.
+func (s *Service) lock(ctx context.Context, kind, name string, wait time.Duration) (*lease.Lock, context.Context, error) {
+	return lease.Acquire(ctx, s.leases, "infra:"+kind+"/"+name, lease.Options{Wait: wait,
+		Busy: fmt.Sprintf("%s %q is being provisioned or torn down by another call", kind, name)})
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -185,40 +191,62 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (s *Service) provision(ctx context.Context, k Kind, r Resource) (Resource, error) {
+func (s *Service) provision(ctx context.Context, l *lease.Lock, k Kind, r Resource, resumed bool) (Resource, error) {
 	d := s.o.Drivers[k.Driver]
-	// Clean-up must run even when the caller hung up.
-	cleanup := context.WithoutCancel(ctx)
 	out, err := d.Provision(ctx, k, r)
-	if err != nil {
+	if err != nil && !resumed {
+		// A driver leaves nothing behind when it fails (Driver.Provision);
+		// only a dead attempt's work, when resuming, needs a teardown.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
 		if derr := s.o.Store.DeleteInfraResource(cleanup, r.ID); derr != nil {
 			s.o.Logger.ErrorContext(ctx, "removing the record of a failed provisioning", "resource", r.ID, "error", derr)
 		}
 		return Resource{}, err
 	}
-	r.Status, r.UpdatedAt = StatusReady, s.o.Now().UTC()
-	r.Commit, r.Branch, r.CompareURL, r.Details = out.Commit, out.Branch, out.CompareURL, out.Details
-	if len(out.Credentials) > 0 {
-		plain, merr := json.Marshal(out.Credentials)
-		if merr == nil {
-			r.Secret, err = s.o.Sealer.Seal(plain, []byte(r.ID))
-		} else {
-			err = merr
+	if err == nil {
+		r.Status, r.UpdatedAt = StatusReady, s.o.Now().UTC()
+		r.Commit, r.Branch, r.CompareURL, r.Details = out.Commit, out.Branch, out.CompareURL, out.Details
+		if len(out.Credentials) > 0 {
+			plain, merr := json.Marshal(out.Credentials)
+			if merr == nil {
+				r.Secret, err = s.o.Sealer.Seal(plain, []byte(r.ID))
+			} else {
+				err = merr
+			}
 		}
+	}
+	if err == nil {
+		// The fence: a caller whose lock was taken over must not mark ready
+		// what the new holder may be tearing down.
+		err = l.Fence(ctx)
 	}
 	if err == nil {
 		err = s.o.Store.UpdateInfraResource(ctx, r)
 	}
 	if err != nil {
-		if derr := d.Deprovision(cleanup, k, r); derr != nil {
-			s.o.Logger.ErrorContext(ctx, "undoing a provisioning that could not be recorded", "resource", r.ID, "error", derr)
-		}
-		if derr := s.o.Store.DeleteInfraResource(cleanup, r.ID); derr != nil {
-			s.o.Logger.ErrorContext(ctx, "removing the record of a failed provisioning", "resource", r.ID, "error", derr)
-		}
+		s.undo(ctx, k, r)
 		return Resource{}, err
 	}
 	return r, nil
+}
+
+// undo tears down what a failed provisioning made for r and removes its
+// record, even when the caller hung up. When the teardown fails the record
+// stays, so what is left is never without a record: the next call on that
+// kind/name, the sweep or a deprovisioning finishes it.
+func (s *Service) undo(ctx context.Context, k Kind, r Resource) {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := s.o.Drivers[k.Driver].Deprovision(cleanup, k, r); err != nil && paved.ErrorCode(err) != paved.EConflict {
+		// A conflict means objects of that name that are not this
+		// resource's: left alone, and nothing of r's remains.
+		s.o.Logger.ErrorContext(ctx, "undoing a failed provisioning failed; the record stays for a later try", "resource", r.ID, "error", err)
+		return
+	}
+	if err := s.o.Store.DeleteInfraResource(cleanup, r.ID); err != nil {
+		s.o.Logger.ErrorContext(ctx, "removing the record of a failed provisioning", "resource", r.ID, "error", err)
+	}
 }
 
 // check validates a request and returns its kind, its parameters with
@@ -263,13 +291,9 @@ func (s *Service) check(ctx context.Context, req Request) (Kind, map[string]any,
 	return k, params, owner, nil
 }
 
-// Deprovision removes a resource when the caller owns it (or is an operator).
+// Deprovision removes a resource when the caller owns it (or is an
+// operator), whatever state a dead call left it in.
 func (s *Service) Deprovision(ctx context.Context, id string) (Resource, error) {
-	unlock, err := s.lockTeardown(ctx, id)
-	if err != nil {
-		return Resource{}, err
-	}
-	defer unlock()
 	r, err := s.o.Store.GetInfraResource(ctx, id)
 	if err != nil {
 		return Resource{}, err
@@ -277,8 +301,17 @@ func (s *Service) Deprovision(ctx context.Context, id string) (Resource, error) 
 	if err := s.authorize(ctx, r, false); err != nil {
 		return Resource{}, err
 	}
+	l, wctx, err := s.lock(ctx, r.Kind, r.Name, provisionWait)
+	if err != nil {
+		return Resource{}, err
+	}
+	defer l.Release()
+	// Under the lock: a teardown that went before is seen, the driver runs once.
+	if r, err = s.o.Store.GetInfraResource(wctx, id); err != nil {
+		return Resource{}, err
+	}
 	p, _ := paved.PrincipalFrom(ctx)
-	return r, s.deprovision(ctx, r, OpDeprovision, actor(p))
+	return r, s.teardown(wctx, l, r, OpDeprovision, actor(p))
 }
 
 // FindID returns the id of the resource of a kind with a name.
@@ -290,13 +323,13 @@ func (s *Service) FindID(ctx context.Context, kind, name string) (string, error)
 	return r.ID, nil
 }
 
-func (s *Service) deprovision(ctx context.Context, r Resource, op, who string) error {
+// teardown removes r, whose lock l the caller holds: the status becomes
+// deprovisioning (so a kill from here on is finished by the next call), the
+// driver tears down what is marked for r, and the record goes.
+func (s *Service) teardown(ctx context.Context, l *lease.Lock, r Resource, op, who string) error {
 	k, ok := s.kinds[r.Kind]
 	if !ok {
 		return paved.Errorf(paved.EConflict, "the kind %q of %s is no longer configured; it cannot be deprovisioned", r.Kind, r.Name)
-	}
-	if r.Status == StatusProvisioning {
-		return paved.Errorf(paved.EConflict, "%s %q is still being provisioned", r.Kind, r.Name)
 	}
 	start := s.o.Now()
 	prev := r.Status
@@ -305,11 +338,22 @@ func (s *Service) deprovision(ctx context.Context, r Resource, op, who string) e
 		return err
 	}
 	err := s.o.Drivers[k.Driver].Deprovision(ctx, k, r)
+	if paved.ErrorCode(err) == paved.EConflict && prev != StatusReady {
+		// Objects of that name that are not r's, left alone: r was never
+		// ready, and nothing of it remains.
+		s.o.Logger.WarnContext(ctx, "tearing down an unfinished resource left objects that are not its own", "resource", r.ID, "error", paved.ErrorMessage(err))
+		err = nil
+	}
 	cleanup := context.WithoutCancel(ctx)
+	if err == nil {
+		err = l.Fence(ctx)
+	}
 	if err != nil {
-		r.Status = prev
-		if uerr := s.o.Store.UpdateInfraResource(cleanup, r); uerr != nil {
-			s.o.Logger.ErrorContext(ctx, "restoring a resource's status", "resource", r.ID, "error", uerr)
+		if prev != StatusDeprovisioning {
+			r.Status = prev
+			if uerr := s.o.Store.UpdateInfraResource(cleanup, r); uerr != nil {
+				s.o.Logger.ErrorContext(ctx, "restoring a resource's status", "resource", r.ID, "error", uerr)
+			}
 		}
 	} else {
 		err = s.o.Store.DeleteInfraResource(cleanup, r.ID)
@@ -397,7 +441,7 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 		if r.Status != StatusReady {
 			continue
 		}
-		reaped, err := s.reap(ctx, r.ID)
+		reaped, err := s.reap(ctx, r)
 		if err != nil {
 			s.o.Logger.WarnContext(ctx, "reaping an expired resource failed; will retry", "resource", r.ID, "kind", r.Kind, "name", r.Name, "error", paved.ErrorMessage(err))
 			continue
@@ -412,13 +456,13 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 
 // reap tears an expired resource down, unless a deprovisioning (on any
 // replica) took it first.
-func (s *Service) reap(ctx context.Context, id string) (bool, error) {
-	unlock, err := s.lockTeardown(ctx, id)
+func (s *Service) reap(ctx context.Context, r Resource) (bool, error) {
+	l, wctx, err := s.lock(ctx, r.Kind, r.Name, time.Second)
 	if err != nil {
 		return false, err
 	}
-	defer unlock()
-	r, err := s.o.Store.GetInfraResource(ctx, id)
+	defer l.Release()
+	r, err = s.o.Store.GetInfraResource(wctx, r.ID)
 	if paved.ErrorCode(err) == paved.ENotFound {
 		return false, nil
 	}
@@ -428,7 +472,7 @@ func (s *Service) reap(ctx context.Context, id string) (bool, error) {
 	if r.Status != StatusReady || r.ExpiresAt.IsZero() || r.ExpiresAt.After(s.o.Now()) {
 		return false, nil
 	}
-	return true, s.deprovision(ctx, r, OpReap, "paved:reaper")
+	return true, s.teardown(wctx, l, r, OpReap, "paved:reaper")
 }
 
 func (s *Service) record(ctx context.Context, r Resource, op, who string, start time.Time, err error) {

@@ -290,11 +290,11 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	if ci.Mode == ModeGitOps {
 		return h.commitApp(ctx, req)
 	}
-	unlock, err := lockCreate(ctx, h.Locks, "argocd-create:"+instance+"/"+ci.Namespace+"/"+ci.Name)
+	unlock, lctx, err := lockCreate(ctx, h.Locks, "argocd-create:"+instance+"/"+ci.Namespace+"/"+ci.Name)
 	if err != nil {
 		return nil, err
 	}
-	app, err := h.Apps.CreateApp(ctx, req)
+	app, err := h.Apps.CreateApp(lctx, req)
 	unlock()
 	if err != nil {
 		return nil, err

@@ -187,11 +187,11 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 	if ai.Mode == ModeGitOps {
 		return h.commit(ctx, req, instance)
 	}
-	unlock, err := lockCreate(ctx, h.Locks, "argocd-appset-create:"+instance+"/"+ai.Name)
+	unlock, lctx, err := lockCreate(ctx, h.Locks, "argocd-appset-create:"+instance+"/"+ai.Name)
 	if err != nil {
 		return nil, err
 	}
-	set, err := h.AppSets.CreateAppSet(ctx, req)
+	set, err := h.AppSets.CreateAppSet(lctx, req)
 	unlock()
 	if err != nil {
 		return nil, err

@@ -2,57 +2,34 @@ package scaffolder
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
-	"math/big"
 	"time"
+
+	"github.com/paved-dev/paved/lease"
 )
 
 // Locks are the store's leases (sqlstore.DB), used as a lock shared by every
 // replica.
-type Locks interface {
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
-}
+type Locks = lease.Store
 
-// createLockTTL frees the lock of a replica that died while creating; a live
-// create (a project, a lookup, a create) takes seconds.
-const createLockTTL = time.Minute
-
-// createLockPoll is the mean wait between two attempts at a held lock.
-const createLockPoll = 25 * time.Millisecond
+// createLockWait bounds how long a create waits for another create of the
+// same object: it then answers 503 with a Retry-After rather than run into
+// Backstage's HTTP limit. A dead holder's lock frees within lease.DefaultTTL.
+const createLockWait = 30 * time.Second
 
 // lockCreate serializes the creates of one object across replicas. Argo CD
 // answers the create of an existing, identical application as it answers a
 // fresh one, so only the lookup before it tells them apart; without the
 // lock, concurrent identical calls all look first and all report created.
+// The create runs under the returned context, which ends if the lock is lost.
 // With no Locks it returns at once.
-func lockCreate(ctx context.Context, locks Locks, name string) (unlock func(), err error) {
+func lockCreate(ctx context.Context, locks Locks, name string) (unlock func(), wctx context.Context, err error) {
 	if locks == nil {
-		return func() {}, nil
+		return func() {}, ctx, nil
 	}
-	holder := rand.Text()
-	for {
-		ok, err := locks.AcquireLease(ctx, name, holder, createLockTTL)
-		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		if ok {
-			return func() {
-				// Released even when the caller hung up, so the next one need not wait for the ttl.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				_ = locks.ReleaseLease(rctx, name, holder)
-			}, nil
-		}
-		// Jitter keeps waiters from retrying in step.
-		j, _ := rand.Int(rand.Reader, big.NewInt(int64(createLockPoll)))
-		t := time.NewTimer(createLockPoll/2 + time.Duration(j.Int64()))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
+	l, wctx, err := lease.Acquire(ctx, locks, name, lease.Options{Wait: createLockWait,
+		Busy: "another call is creating the same object (" + name + ")"})
+	if err != nil {
+		return nil, nil, err
 	}
+	return l.Release, wctx, nil
 }

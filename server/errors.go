@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/codes"
@@ -78,6 +80,9 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			span.SetStatus(codes.Error, body.Error.Message)
 			span.RecordError(err)
 			logger.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", kind.status, "error", err)
+		}
+		if d := paved.RetryAfter(err); d > 0 && (kind.status == http.StatusConflict || kind.status == http.StatusServiceUnavailable) {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(kind.status)

@@ -114,6 +114,15 @@ func (db *DB) ExpiredInfraResources(ctx context.Context, at time.Time, limit int
 	return db.listInfraResources(ctx, `WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, db.dialect.Time(at), limit)
 }
 
+// UnfinishedInfraResources returns up to limit resources still provisioning
+// or deprovisioning whose last change is at or before before, oldest first.
+func (db *DB) UnfinishedInfraResources(ctx context.Context, before time.Time, limit int) ([]infra.Resource, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return db.listInfraResources(ctx, `WHERE status <> ? AND updated_at <= ? ORDER BY updated_at, id LIMIT ?`, infra.StatusReady, db.dialect.Time(before), limit)
+}
+
 // ListInfraResources returns every resource, by kind and name.
 func (db *DB) ListInfraResources(ctx context.Context) ([]infra.Resource, error) {
 	return db.listInfraResources(ctx, `ORDER BY kind, name`)

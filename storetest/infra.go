@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -151,6 +152,30 @@ func testInfraProvisionings(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
+// Unfinished resources are those a dead call may have left: not ready, and
+// not changed since the cut-off.
+func testInfraUnfinished(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	for i, st := range []string{infra.StatusProvisioning, infra.StatusReady, infra.StatusDeprovisioning, infra.StatusProvisioning} {
+		r := infraResource(fmt.Sprintf("res-%d", i), fmt.Sprintf("db-%d", i))
+		r.Status, r.UpdatedAt = st, base.Add(time.Duration(i)*time.Minute)
+		if err := db.CreateInfraResource(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.UnfinishedInfraResources(ctx, base.Add(2*time.Minute), 10)
+	if err != nil {
+		t.Fatalf("UnfinishedInfraResources: %v", err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"res-0", "res-2"}) {
+		t.Errorf("UnfinishedInfraResources = %v, want [res-0 res-2] (res-1 is ready, res-3 changed after the cut-off)", ids)
+	}
+}
+
 var infraTests = []struct {
 	name string
 	test func(t *testing.T, db *sqlstore.DB)
@@ -158,4 +183,5 @@ var infraTests = []struct {
 	{"InfraResources", testInfraResources},
 	{"InfraCreateRaceHasOneWinner", testInfraCreateRace},
 	{"InfraProvisionings", testInfraProvisionings},
+	{"InfraUnfinished", testInfraUnfinished},
 }

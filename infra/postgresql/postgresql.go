@@ -403,20 +403,29 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	case roleExists && roleMark != mark:
 		return out, paved.Errorf(paved.EConflict, "a PostgreSQL role %q already exists on server %q and paved did not create it for this resource", ident, srv.Name)
 	case roleExists:
+		// This resource's role, from an earlier attempt: adopt it.
 		if _, err = pool.Exec(ctx, "ALTER ROLE "+quoted+" WITH LOGIN PASSWORD "+literal(verifier)+" CONNECTION LIMIT "+strconv.Itoa(limit)); err != nil {
 			return out, ddlError("resetting the role's password", err)
 		}
 	default:
-		if _, err = pool.Exec(ctx, "CREATE ROLE "+quoted+" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD "+literal(verifier)+" CONNECTION LIMIT "+strconv.Itoa(limit)); err != nil {
-			if isDuplicate(err) {
-				return out, paved.Errorf(paved.EConflict, "a PostgreSQL role %q was created concurrently on server %q", ident, srv.Name)
+		// The role and its marker commit together: a role of paved's is
+		// never without the id of the resource it was made for.
+		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "CREATE ROLE "+quoted+" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD "+literal(verifier)+" CONNECTION LIMIT "+strconv.Itoa(limit)); err != nil {
+				if isDuplicate(err) {
+					return paved.Errorf(paved.EConflict, "a PostgreSQL role %q was created concurrently on server %q", ident, srv.Name)
+				}
+				return ddlError("creating the role", err)
 			}
-			return out, ddlError("creating the role", err)
+			if _, err := tx.Exec(ctx, "COMMENT ON ROLE "+quoted+" IS "+literal(mark)); err != nil {
+				return ddlError("marking the role", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return out, err
 		}
 		createdRole = true
-		if _, err = pool.Exec(ctx, "COMMENT ON ROLE "+quoted+" IS "+literal(mark)); err != nil {
-			return out, ddlError("marking the role", err)
-		}
 	}
 
 	owner, dbMark, dbExists, err := databaseInfo(ctx, pool, ident)
@@ -424,10 +433,22 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 		return out, err
 	}
 	switch {
-	case dbExists && (dbMark != mark || owner != ident):
+	case dbExists && owner == ident && (dbMark == mark || dbMark == ""):
+		// This resource's database, from an earlier attempt; without a
+		// marker, that attempt died between CREATE DATABASE and the set-up
+		// below, and the database is owned by this resource's (marked) role:
+		// adopt it and finish the set-up.
+		if dbMark == "" {
+			if err = setUpDatabase(ctx, pool, quoted, mark); err != nil {
+				return out, err
+			}
+		}
+	case dbExists:
 		return out, paved.Errorf(paved.EConflict, "a PostgreSQL database %q already exists on server %q and paved did not create it for this resource", ident, srv.Name)
-	case !dbExists:
-		// CREATE DATABASE cannot run in a transaction: each statement stands alone.
+	default:
+		// CREATE DATABASE cannot run in a transaction: the database is
+		// created owned by the marked role, which is how a retry recognizes
+		// it before its own marker is set.
 		if _, err = pool.Exec(ctx, "CREATE DATABASE "+quoted+" OWNER "+quoted+" ENCODING 'UTF8'"); err != nil {
 			if isDuplicate(err) {
 				return out, paved.Errorf(paved.EConflict, "a PostgreSQL database %q was created concurrently on server %q", ident, srv.Name)
@@ -435,14 +456,8 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 			return out, ddlError("creating the database", err)
 		}
 		createdDB = true
-		for _, stmt := range []string{
-			"COMMENT ON DATABASE " + quoted + " IS " + literal(mark),
-			// Only the owner role connects; PUBLIC may by default.
-			"REVOKE ALL ON DATABASE " + quoted + " FROM PUBLIC",
-		} {
-			if _, err = pool.Exec(ctx, stmt); err != nil {
-				return out, ddlError("setting up the database", err)
-			}
+		if err = setUpDatabase(ctx, pool, quoted, mark); err != nil {
+			return out, err
 		}
 	}
 
@@ -454,6 +469,23 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	address(srv, details)
 	address(srv, creds)
 	return infra.Outcome{Details: details, Credentials: creds}, nil
+}
+
+// setUpDatabase marks a new database and closes it to PUBLIC, in one
+// transaction: a database with paved's marker is set up.
+func setUpDatabase(ctx context.Context, pool *pgxpool.Pool, quoted, mark string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, stmt := range []string{
+			// Only the owner role connects; PUBLIC may by default.
+			"REVOKE ALL ON DATABASE " + quoted + " FROM PUBLIC",
+			"COMMENT ON DATABASE " + quoted + " IS " + literal(mark),
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return ddlError("setting up the database", err)
+			}
+		}
+		return nil
+	})
 }
 
 // address sets where m's database is reached on srv: host, port, sslmode,
@@ -483,8 +515,10 @@ func (d *Driver) Connection(ctx context.Context, r infra.Resource, creds map[str
 	return out, nil
 }
 
-// Deprovision drops the database (closing its sessions) and the role, if
-// paved created them for this resource; what is gone already is no error.
+// Deprovision drops the database (closing its sessions) and the role that
+// paved created for this resource; what is gone already is no error. A role
+// or database of that name that is not this resource's is left alone, and
+// reported as a conflict once this resource's objects are gone.
 func (d *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource) error {
 	sp, err := decodeSpec(k)
 	if err != nil {
@@ -510,29 +544,33 @@ func (d *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource
 	}
 	quoted := pgx.Identifier{ident}.Sanitize()
 	mark := marker(r)
-	_, dbMark, dbExists, err := databaseInfo(ctx, pool, ident)
+	var foreign []string
+	dbOwner, dbMark, dbExists, err := databaseInfo(ctx, pool, ident)
 	if err != nil {
 		return err
-	}
-	if dbExists {
-		if dbMark != mark {
-			return paved.Errorf(paved.EConflict, "database %q on server %q was not created by paved for this resource; leaving it", ident, srv.Name)
-		}
-		if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
-			return ddlError("dropping the database", err)
-		}
 	}
 	roleMark, roleExists, err := roleComment(ctx, pool, ident)
 	if err != nil {
 		return err
 	}
-	if roleExists {
-		if roleMark != mark {
-			return paved.Errorf(paved.EConflict, "role %q on server %q was not created by paved for this resource; leaving it", ident, srv.Name)
+	// A database without a marker owned by this resource's role was made by
+	// an attempt that died before marking it.
+	if dbExists && (dbMark == mark || (dbMark == "" && dbOwner == ident && roleExists && roleMark == mark)) {
+		if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
+			return ddlError("dropping the database", err)
 		}
+	} else if dbExists {
+		foreign = append(foreign, "database")
+	}
+	if roleExists && roleMark == mark {
 		if _, err := pool.Exec(ctx, "DROP ROLE IF EXISTS "+quoted); err != nil {
 			return ddlError("dropping the role", err)
 		}
+	} else if roleExists {
+		foreign = append(foreign, "role")
+	}
+	if len(foreign) > 0 {
+		return paved.Errorf(paved.EConflict, "%s %q on server %q was not created by paved for this resource; leaving it", strings.Join(foreign, " and "), ident, srv.Name)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func newEnv(t *testing.T, membership infra.Membership) *env {
 	sealer, _ := infra.NewSealer(key)
 	c := &clock{t: time.Now()}
 	svc, err := infra.NewService(infra.Options{Kinds: []infra.Kind{kind}, Drivers: map[string]infra.Driver{"postgres": driver},
-		Store: store, Sealer: sealer, Membership: membership, Now: c.Now, MaxTTL: 24 * time.Hour})
+		Store: store, Sealer: sealer, Membership: membership, Now: c.Now, MaxTTL: 24 * time.Hour, Leases: store})
 	if err != nil {
 		t.Fatal(err)
 	}
