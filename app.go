@@ -165,3 +165,21 @@ const (
 	AnnotationTaskID    = "paved.dev/scaffolder-task"
 	AnnotationCreatedAt = "paved.dev/created-at"
 )
+
+// PullRequest is a pull (GitLab: merge) request of GitOps review mode.
+type PullRequest struct {
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+	State  string `json:"state"` // open, merged or closed (without merging)
+	Branch string `json:"branch"`
+	Base   string `json:"base"`
+	Title  string `json:"title,omitempty"`
+	Body   string `json:"body,omitempty"`
+}
+
+// States of a pull request.
+const (
+	PullRequestOpen   = "open"
+	PullRequestMerged = "merged"
+	PullRequestClosed = "closed"
+)
