@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -107,28 +106,6 @@ type manifestsTemplate struct {
 	namespace *template.Template
 }
 
-// Functions a template may use; quote and json write a value as a YAML-safe
-// scalar, which keeps any parameter text from changing the document's shape.
-var templateFuncs = template.FuncMap{
-	"quote": func(v any) (string, error) {
-		b, err := json.Marshal(fmt.Sprint(v))
-		return string(b), err
-	},
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	"default": func(def, v any) any {
-		if v == nil || v == "" {
-			return def
-		}
-		return v
-	},
-	"lower":   strings.ToLower,
-	"upper":   strings.ToUpper,
-	"replace": func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
-}
-
 // Check parses a kind's templates.
 func (m *Driver) Check(k infra.Kind) error {
 	_, err := m.template(k)
@@ -177,13 +154,15 @@ func (m *Driver) template(k infra.Kind) (*manifestsTemplate, error) {
 	return &t, nil
 }
 
-// TemplateData is what a kind's templates see.
+// TemplateData is what a kind's templates see. Name, Owner, EntityRef and
+// every string in Params are a caller's text: each renders as one YAML string
+// wherever the template puts it (render.go).
 type TemplateData struct {
 	ID        string
-	Name      string
+	Name      scalar
 	Kind      string
-	Owner     string
-	EntityRef string
+	Owner     scalar
+	EntityRef scalar
 	Params    map[string]any
 }
 
@@ -194,37 +173,33 @@ func (m *Driver) Render(k infra.Kind, r infra.Resource) (map[string][]byte, stri
 	if err != nil {
 		return nil, "", err
 	}
-	data := TemplateData{ID: r.ID, Name: r.Name, Kind: r.Kind, Owner: r.Owner, EntityRef: r.EntityRef, Params: r.Parameters}
+	// Every text a caller chose is a scalar (render.go); the ID is paved's.
+	data := TemplateData{ID: r.ID, Name: scalar(r.Name), Kind: r.Kind, Owner: scalar(r.Owner), EntityRef: scalar(r.EntityRef)}
+	in := inputs{"name": r.Name, "owner": r.Owner, "entityRef": r.EntityRef}
+	flatten("parameters", r.Parameters, in)
+	params, _ := taint(r.Parameters).(map[string]any)
+	data.Params = params
 	files := make(map[string][]byte, len(t.files))
 	for i, tpl := range t.files {
-		var buf bytes.Buffer
-		if err := tpl.Execute(&buf, data); err != nil {
+		b, err := renderYAML(tpl, data, in)
+		if err != nil {
 			return nil, "", fmt.Errorf("kind %s: rendering %s: %w", k.Name, t.spec.Files[i].Path, err)
 		}
-		if err := checkYAML(buf.Bytes()); err != nil {
-			return nil, "", fmt.Errorf("kind %s: %s does not render to valid YAML: %w", k.Name, t.spec.Files[i].Path, err)
-		}
-		files[t.spec.Files[i].Path] = buf.Bytes()
+		files[t.spec.Files[i].Path] = b
 	}
-	var ns bytes.Buffer
-	if err := t.namespace.Execute(&ns, data); err != nil {
-		return nil, "", fmt.Errorf("kind %s: rendering the namespace: %w", k.Name, err)
+	var buf bytes.Buffer
+	if err := t.namespace.Execute(&buf, data); err != nil {
+		return nil, "", fmt.Errorf("kind %s: rendering the namespace: %w", k.Name, execError(err))
 	}
-	return files, ns.String(), nil
-}
-
-func checkYAML(b []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var v any
-		err := dec.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	ns, vs := unmark(buf.String())
+	field := "application.destination.namespace"
+	if vs != nil {
+		field = in.field(vs...)
 	}
+	if err := checkNamespace(field, ns, m.o.Namespace); err != nil {
+		return nil, "", fmt.Errorf("kind %s: %w", k.Name, err)
+	}
+	return files, ns, nil
 }
 
 // Dir is the directory of a resource's manifests in the repository.
