@@ -91,6 +91,8 @@ type Infra struct {
 	// App is the Argo CD application that uses the resource, if any; its
 	// Component gets dependsOn and the Resource dependencyOf.
 	App paved.AppRef
+	// CostMonthly is what it costs per month, "480 USD"; "" when not priced.
+	CostMonthly string
 	// EntityRef names the component that uses the resource when it is not
 	// one of paved's (a template registered it), e.g. "component:default/shop".
 	EntityRef string
@@ -450,6 +452,7 @@ func (b *builder) resources(infra []Infra) []resource {
 			e.Metadata.Annotations[AnnotationManagedByOriginLocation] = "url:" + b.o.LocationURL
 		}
 		setNonEmpty(e.Metadata.Annotations, AnnotationInfraStatus, r.Status)
+		setNonEmpty(e.Metadata.Annotations, AnnotationCostMonthly, r.CostMonthly)
 		if app := b.infraApps[r.ID]; app != nil {
 			ann := e.Metadata.Annotations
 			ann[AnnotationArgoAppName] = app.Name

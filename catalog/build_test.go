@@ -236,7 +236,7 @@ func TestBuildCollisionsAcrossInstances(t *testing.T) {
 
 func TestBuildInfraRelations(t *testing.T) {
 	infra := []catalog.Infra{
-		{ID: "db-1", Name: "shop-db", Type: "database", Owner: "team-a", App: paved.AppRef{Instance: "prod", Name: "shop"}, Status: "ready"},
+		{ID: "db-1", Name: "shop-db", Type: "database", Owner: "team-a", App: paved.AppRef{Instance: "prod", Name: "shop"}, Status: "ready", CostMonthly: "480 USD"},
 		{ID: "b-1", Name: "assets", Type: "bucket", EntityRef: "component:default/website"},
 		{ID: "db-2", Name: "orphan", App: paved.AppRef{Instance: "prod", Name: "gone"}},
 		{ID: "db-1", Name: "zzz-listed-again"},
@@ -257,6 +257,12 @@ func TestBuildInfraRelations(t *testing.T) {
 	}
 	if fmt.Sprint(db.Spec.DependencyOf) != "[component:default/shop]" || db.Spec.Type != "database" || db.Spec.Owner != "group:default/team-a" {
 		t.Errorf("shop-db spec = %+v", db.Spec)
+	}
+	if db.Metadata.Annotations[catalog.AnnotationCostMonthly] != "480 USD" {
+		t.Errorf("shop-db annotations = %v", db.Metadata.Annotations)
+	}
+	if _, ok := got["resource:default/assets"].Metadata.Annotations[catalog.AnnotationCostMonthly]; ok {
+		t.Errorf("an unpriced resource has a cost annotation")
 	}
 	if fmt.Sprint(got["resource:default/assets"].Spec.DependencyOf) != "[component:default/website]" {
 		t.Errorf("assets spec = %+v", got["resource:default/assets"].Spec)

@@ -35,6 +35,9 @@ const (
 	AnnotationHealthStatus            = "argocd/health-status"
 	AnnotationInfraID                 = "paved.dev/infra-id"
 	AnnotationInfraStatus             = "paved.dev/infra-status"
+	// AnnotationCostMonthly is what a Resource costs per month at its kind's
+	// price, "480 USD" (amount, a space, ISO 4217 currency).
+	AnnotationCostMonthly = "paved.dev/cost-monthly"
 )
 
 // Labels paved sets: the same statuses as the annotations, as label values

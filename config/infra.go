@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -26,7 +27,41 @@ type Infra struct {
 	// one; a single server without a region serves every request (the form
 	// paved started with).
 	Postgres []InfraPostgres `yaml:"postgres"`
+	// Budgets bound what each owner team's resources may cost per month.
+	Budgets InfraBudgets `yaml:"budgets"`
 }
+
+// InfraBudgets are the teams' monthly budgets for priced golden paths.
+type InfraBudgets struct {
+	// Currency of every budget; kinds priced in another currency are refused
+	// at start when budgets are set.
+	Currency string `yaml:"currency"`
+	// Default is the budget of a team without its own (0: none).
+	Default float64 `yaml:"default"`
+	// Teams are budgets by group: "payments" or "group:default/payments".
+	Teams map[string]float64 `yaml:"teams"`
+	// OverBudget is what happens to a request that would exceed its team's
+	// budget: refuse (a 403 naming the budget, the default) or approval.
+	OverBudget string `yaml:"overBudget"`
+}
+
+// Set reports whether any budget is configured.
+func (b InfraBudgets) Set() bool { return b.Default > 0 || len(b.Teams) > 0 }
+
+// TeamRef is a budget key as a group entity ref.
+func TeamRef(team string) string {
+	team = strings.ToLower(strings.TrimSpace(team))
+	if !strings.Contains(team, ":") {
+		team = "group:" + team
+	}
+	if !strings.Contains(team, "/") {
+		kind, name, _ := strings.Cut(team, ":")
+		team = kind + ":default/" + name
+	}
+	return team
+}
+
+var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // InfraPostgres is one PostgreSQL server of the postgres driver.
 type InfraPostgres struct {
@@ -85,6 +120,26 @@ const RegionPattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
 var regionRE = regexp.MustCompile(RegionPattern)
 
 func (in Infra) validate(p *problems) {
+	b := in.Budgets
+	if b.Set() && !currencyRE.MatchString(b.Currency) {
+		p.add("infra.budgets.currency", "must be an ISO 4217 code such as USD when budgets are set, got %.16q", b.Currency)
+	}
+	if b.Default < 0 {
+		p.add("infra.budgets.default", "must not be negative")
+	}
+	for team, v := range b.Teams {
+		if v < 0 {
+			p.add("infra.budgets.teams."+team, "must not be negative")
+		}
+		if !strings.HasPrefix(TeamRef(team), "group:") {
+			p.add("infra.budgets.teams."+team, "must name a group (payments or group:default/payments)")
+		}
+	}
+	switch b.OverBudget {
+	case "", "refuse":
+	default:
+		p.add("infra.budgets.overBudget", "must be refuse, got %.32q", b.OverBudget)
+	}
 	if in.ReapInterval.D() < time.Second {
 		p.add("infra.reapInterval", "must be at least 1s")
 	}

@@ -26,6 +26,8 @@ type Kind struct {
 	Type string `yaml:"type" json:"type"`
 	// Parameters is the JSON Schema of the parameters a developer picks.
 	Parameters map[string]any `yaml:"parameters" json:"parameters"`
+	// Price is what a resource costs per month (nil: not priced).
+	Price *Price `yaml:"price" json:"price,omitempty"`
 	// Template is the driver's template, decoded by the driver.
 	Template map[string]any `yaml:"template" json:"-"`
 	// File is where the kind was loaded from.

@@ -134,6 +134,13 @@ func ParseKind(raw []byte, drivers map[string]Driver) (Kind, error) {
 		}
 		k.Parameters = params
 	}
+	if k.Price != nil && len(bad) == 0 {
+		if pb := k.Price.check(k.Parameters); len(pb) > 0 {
+			bad = append(bad, pb...)
+		} else {
+			k.Parameters = priceSchema(k.Parameters, k.Price)
+		}
+	}
 	if len(bad) > 0 {
 		return Kind{}, errors.New(strings.Join(bad, "; "))
 	}

@@ -28,6 +28,9 @@ type Options struct {
 	Membership Membership
 	// MaxTTL bounds the ttl a request may ask for (0: no bound).
 	MaxTTL time.Duration
+	// Costs checks budgets and keeps the cost ledger; nil: costs are not
+	// followed (prices are still shown).
+	Costs Costs
 	// Leases are the locks of resources, shared by every replica: one call
 	// at a time provisions or tears down a resource, and a dead call's lock
 	// frees within seconds. nil: locks of this process only.
@@ -154,7 +157,7 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 		if req.TTL > 0 {
 			r.ExpiresAt = now.Add(req.TTL)
 		}
-		if err := s.o.Store.CreateInfraResource(wctx, r); err != nil {
+		if err := s.claim(wctx, k, r); err != nil {
 			return Resource{}, false, err
 		}
 	}
@@ -199,9 +202,7 @@ func (s *Service) provision(ctx context.Context, l *lease.Lock, k Kind, r Resour
 		// only a dead attempt's work, when resuming, needs a teardown.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if derr := s.o.Store.DeleteInfraResource(cleanup, r.ID); derr != nil {
-			s.o.Logger.ErrorContext(ctx, "removing the record of a failed provisioning", "resource", r.ID, "error", derr)
-		}
+		s.forget(cleanup, r.ID)
 		return Resource{}, err
 	}
 	if err == nil {
@@ -244,9 +245,7 @@ func (s *Service) undo(ctx context.Context, k Kind, r Resource) {
 		s.o.Logger.ErrorContext(ctx, "undoing a failed provisioning failed; the record stays for a later try", "resource", r.ID, "error", err)
 		return
 	}
-	if err := s.o.Store.DeleteInfraResource(cleanup, r.ID); err != nil {
-		s.o.Logger.ErrorContext(ctx, "removing the record of a failed provisioning", "resource", r.ID, "error", err)
-	}
+	s.forget(cleanup, r.ID)
 }
 
 // check validates a request and returns its kind, its parameters with
@@ -355,8 +354,12 @@ func (s *Service) teardown(ctx context.Context, l *lease.Lock, r Resource, op, w
 				s.o.Logger.ErrorContext(ctx, "restoring a resource's status", "resource", r.ID, "error", uerr)
 			}
 		}
-	} else {
-		err = s.o.Store.DeleteInfraResource(cleanup, r.ID)
+	} else if err = s.o.Store.DeleteInfraResource(cleanup, r.ID); err == nil && s.o.Costs != nil {
+		// A crash before this line leaves the entry open; the ledger's
+		// reconciliation closes entries whose resource is gone.
+		if cerr := s.o.Costs.Closed(cleanup, r.ID); cerr != nil {
+			s.o.Logger.ErrorContext(ctx, "closing the cost ledger entry of a torn-down resource", "resource", r.ID, "error", cerr)
+		}
 	}
 	s.record(ctx, r, op, who, start, err)
 	return err

@@ -18,6 +18,7 @@ type Infra interface {
 	Provision(ctx context.Context, req infra.Request) (infra.Resource, bool, error)
 	Deprovision(ctx context.Context, id string) (infra.Resource, error)
 	FindID(ctx context.Context, kind, name string) (string, error)
+	Cost(r infra.Resource) (infra.Cost, bool)
 }
 
 var _ Infra = (*infra.Service)(nil)
@@ -62,6 +63,7 @@ func (h *infraActions) listKinds() Action {
 			"kinds": Schema{"type": "array", "items": Schema{"type": "object", "required": []string{"name", "title", "driver", "parameters"}, "properties": Schema{
 				"name": Schema{"type": "string"}, "title": Schema{"type": "string"}, "description": Schema{"type": "string"},
 				"owner": Schema{"type": "string"}, "driver": Schema{"type": "string"}, "parameters": Schema{"type": "object"},
+				"price": Schema{"type": "object", "description": "What a resource costs per month: currency, monthly (base), options (price per value of an enum parameter), perUnit (price per unit of a number parameter). Absent when the kind is not priced."},
 			}}},
 		}},
 		Examples: []Example{{
@@ -81,8 +83,12 @@ func (h *infraActions) listKinds() Action {
 				if li.Kind != "" && k.Name != li.Kind {
 					continue
 				}
-				kinds = append(kinds, map[string]any{"name": k.Name, "title": k.Title, "description": k.Description,
-					"owner": k.Owner, "driver": k.Driver, "parameters": k.Parameters})
+				item := map[string]any{"name": k.Name, "title": k.Title, "description": k.Description,
+					"owner": k.Owner, "driver": k.Driver, "parameters": k.Parameters}
+				if k.Price != nil {
+					item["price"] = k.Price
+				}
+				kinds = append(kinds, item)
 			}
 			return map[string]any{"kinds": kinds}, nil
 		},
@@ -129,6 +135,8 @@ func (h *infraActions) provision() Action {
 			"expiresAt":     Schema{"type": "string"},
 			"created":       Schema{"type": "boolean"},
 			"details":       Schema{"type": "object", "description": "Non-secret facts about the resource (host, database, path in the repository)."},
+			"cost": Schema{"type": "object", "description": "What the resource costs per month at its kind's price; absent when the kind is not priced.",
+				"properties": Schema{"monthly": Schema{"type": "number"}, "currency": Schema{"type": "string"}, "text": Schema{"type": "string"}}},
 		}},
 		Examples: []Example{{
 			Description: "A small PostgreSQL database in eu-west-1 owned by the team, torn down after a week.",
@@ -184,6 +192,9 @@ func (h *infraActions) handleProvision(ctx context.Context, in Input) (map[strin
 	}
 	if !r.ExpiresAt.IsZero() {
 		out["expiresAt"] = r.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if c, ok := h.Infra.Cost(r); ok {
+		out["cost"] = map[string]any{"monthly": c.Monthly, "currency": c.Currency, "text": c.String()}
 	}
 	return out, nil
 }

@@ -200,3 +200,31 @@ func TestProvisionInfraRefusesBadInput(t *testing.T) {
 		t.Errorf("deprovisioning what does not exist = %v, %v; want deprovisioned false", none, err)
 	}
 }
+
+// The price a developer sees in the form (enum titles of list-infra-kinds)
+// is the one the provision output reports.
+func TestInfraCostInKindsAndOutput(t *testing.T) {
+	f := newGitOpsRegistry(t, true)
+	kinds, err := f.reg.Invoke(jane(), "paved:list-infra-kinds", json.RawMessage(`{"kind":"postgresql-crossplane"}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kinds["kinds"].([]any)[0].(map[string]any)
+	size := k["parameters"].(map[string]any)["properties"].(map[string]any)["size"].(map[string]any)
+	titles, _ := json.Marshal(size["enumNames"])
+	if string(titles) != `["small — +40 USD/month","medium — +150 USD/month","large — +560 USD/month"]` {
+		t.Errorf("size enumNames = %s", titles)
+	}
+	if p, ok := k["price"].(*infra.Price); !ok || p.Currency != "USD" || p.Monthly != 20 {
+		t.Errorf("price = %#v", k["price"])
+	}
+	out, err := f.reg.Invoke(jane(), "paved:provision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"big","owner":"group:default/payments",
+		"parameters":{"size":"large","region":"us-east-1"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, _ := json.Marshal(out["cost"])
+	if string(cost) != `{"currency":"USD","monthly":580,"text":"580 USD/month"}` {
+		t.Errorf("cost = %s, want 20 + 560 USD", cost)
+	}
+}

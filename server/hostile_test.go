@@ -25,6 +25,7 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/catalog"
+	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/gitops"
@@ -253,6 +254,7 @@ func newHostile(t testing.TB, store *sqlstore.DB) *hostileFixture {
 		DevEx:          devex.NewService(store), DevExReaders: []string{"group:default/platform"}, Membership: reader,
 		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
 		Infra:    svc,
+		Costs:    &costs.Reporter{Store: store},
 	})
 	return &hostileFixture{
 		handler: e, echo: e, store: store, argo: fake, repo: repoDir, users: users,
@@ -438,6 +440,7 @@ var hostileRoutes = []hostileRoute{
 	{"GET", "/api/paved/devex/v1/feedback/runs", "/api/paved/devex/v1/feedback/runs", true},
 	{"GET", "/api/paved/devex/v1/feedback/runs/:taskId", "/api/paved/devex/v1/feedback/runs/task-1", true},
 	{"PUT", "/api/paved/devex/v1/feedback/runs/:taskId", "/api/paved/devex/v1/feedback/runs/task-1", true},
+	{"GET", "/api/paved/devex/v1/costs", "/api/paved/devex/v1/costs", true},
 	{"GET", "/api/paved/infra/:id/connection", "/api/paved/infra/" + hostileResourceID + "/connection", true},
 }
 

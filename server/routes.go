@@ -67,6 +67,7 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/devex/v1/feedback/runs/:taskId", handleGetFeedback(d.Feedback), auth, feedbackAuthor)
 	api.PUT("/devex/v1/feedback/runs/:taskId", handlePutFeedback(d.Feedback), auth, feedbackAuthor, limit)
 	api.GET("/devex/v1/feedback/comments", handleFeedbackComments(d.DevEx), auth, requireDevexReader(commentReaders, d.Membership))
+	api.GET("/devex/v1/costs", handleDevexCosts(d.Costs), auth, devexRead) // costs_handlers.go
 
 	// Infrastructure golden paths (infra_handlers.go): credentials for the owner's user token only.
 	api.GET("/infra/:id/connection", handleInfraConnection(d.Infra), auth)

@@ -86,6 +86,8 @@ type Deps struct {
 	// Infra hands provisioned resources' connection details to their owners;
 	// nil answers with 503.
 	Infra InfraConnections
+	// Costs answers the spend route (devex/v1/costs); nil answers with 503.
+	Costs Costs
 }
 
 // New builds paved's HTTP server.

@@ -9,9 +9,12 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/config"
+	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
@@ -28,6 +31,7 @@ type infraWiring struct {
 	actions     []scaffolder.Action
 	connections server.InfraConnections
 	catalog     catalog.InfraLister
+	costs       server.Costs
 	ready       []server.Check
 	stop        func()
 }
@@ -46,7 +50,7 @@ func newSealer(cfg config.Config) (*infra.Sealer, error) {
 // newInfra opens the GitOps repository (creating the embedded one under the
 // data directory when none is configured), loads the golden paths, and
 // starts the reaper, which runs until stop.
-func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, sealer *infra.Sealer, logger *slog.Logger) (*infraWiring, error) {
+func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, sealer *infra.Sealer, meter metric.Meter, logger *slog.Logger) (*infraWiring, error) {
 	g := cfg.GitOps
 	logger = logger.With("component", "infra")
 	url := g.URL
@@ -104,14 +108,23 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	if len(skipped) > 0 {
 		logger.Warn("infrastructure kinds skipped", "kinds", strings.Join(skipped, "; "))
 	}
+	budgets, err := costBudgets(cfg.Infra.Budgets, kinds)
+	if err != nil {
+		return nil, err
+	}
+	ledger := &costs.Ledger{Store: store, Budgets: budgets}
 	membership := backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
 	svc, err := infra.NewService(infra.Options{
 		Kinds: kinds, Drivers: drivers, Store: store, Sealer: sealer, Membership: membership,
-		MaxTTL: cfg.Infra.MaxTTL.D(), Leases: store, Logger: logger,
+		MaxTTL: cfg.Infra.MaxTTL.D(), Leases: store, Costs: ledger, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
+	if err := costs.RegisterGauge(meter, store, logger); err != nil {
+		return nil, err
+	}
+	w.costs = &costs.Reporter{Store: store, Budgets: budgets}
 	w.actions = scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)})
 	w.connections = svc
 	w.catalog = infraLister{store: store, kinds: kinds}
@@ -122,11 +135,39 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	wg.Go(func() {
 		svc.RunReaper(rctx, store, leaseHolder(), cfg.Infra.ReapInterval.D())
 	})
+	wg.Go(func() {
+		costs.Reconciler{Store: store, Infra: svc, Logger: logger}.Run(rctx, cfg.Infra.ReapInterval.D())
+	})
 	w.stop = chain(w.stop, func() { cancel(); wg.Wait() })
 	return w, nil
 }
 
 func chain(a, b func()) func() { return func() { b(); a() } }
+
+// costBudgets turns the configured budgets into the ledger's, refusing kinds
+// priced in another currency than the budgets'.
+func costBudgets(b config.InfraBudgets, kinds []infra.Kind) (costs.Budgets, error) {
+	out := costs.Budgets{Currency: b.Currency, Default: b.Default, OverBudget: b.OverBudget, Teams: map[string]float64{}}
+	if out.OverBudget == "" {
+		out.OverBudget = costs.OverBudgetRefuse
+	}
+	for team, v := range b.Teams {
+		out.Teams[config.TeamRef(team)] = v
+	}
+	if !b.Set() {
+		return out, nil
+	}
+	var bad []string
+	for _, k := range kinds {
+		if k.Price != nil && k.Price.Currency != b.Currency {
+			bad = append(bad, fmt.Sprintf("kind %s is priced in %s, budgets are in %s", k.Name, k.Price.Currency, b.Currency))
+		}
+	}
+	if len(bad) > 0 {
+		return costs.Budgets{}, errors.New(strings.Join(bad, "; "))
+	}
+	return out, nil
+}
 
 // infraLister gives the catalog a Resource per provisioned resource.
 type infraLister struct {
@@ -152,10 +193,14 @@ func (l infraLister) ListInfra(ctx context.Context) ([]catalog.Infra, error) {
 		if typ == "" {
 			typ = "infrastructure"
 		}
-		out = append(out, catalog.Infra{
+		ci := catalog.Infra{
 			ID: r.ID, Name: r.Name, Type: typ, Owner: r.Owner, Status: r.Status, EntityRef: r.EntityRef,
 			Description: fmt.Sprintf("%s provisioned by paved", orKind(k.Title, r.Kind)),
-		})
+		}
+		if c, ok := k.MonthlyCost(r.Parameters); ok {
+			ci.CostMonthly = infra.FormatMoney(c.Monthly) + " " + c.Currency
+		}
+		out = append(out, ci)
 	}
 	return out, nil
 }

@@ -109,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	inf, err := newInfra(ctx, cfg, store, signer, sealer, logger)
+	inf, err := newInfra(ctx, cfg, store, signer, sealer, tel.Meter.Meter("github.com/paved-dev/paved/costs"), logger)
 	if err != nil {
 		return fmt.Errorf("infra: %w", err)
 	}
@@ -167,6 +167,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		FeedbackCommentReaders: cfg.DevEx.Feedback.CommentReaderGroups,
 
 		Infra: inf.connections,
+		Costs: inf.costs,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
