@@ -1,5 +1,5 @@
 import { PavedApi } from '../src/api';
-import { DevexList, DevexQuery, Period } from '../src/api/types';
+import { DevexList, DevexQuery, Period, RunFeedback } from '../src/api/types';
 
 /**
  * Made-up adoption data, so the page can be worked on without a paved: the
@@ -98,6 +98,54 @@ export class DemoPavedApi implements PavedApi {
         { name: 'healthy' as const, count: 301 },
       ],
     };
+  }
+
+  async satisfaction() {
+    const d = (a: number, b: number, c: number, e: number, f: number): [number, number, number, number, number] => [a, b, c, e, f];
+    const scores = (dist: [number, number, number, number, number], previousScore: number) => {
+      const responses = dist.reduce((x, y) => x + y, 0);
+      const score = dist.reduce((sum, n, i) => sum + n * (i + 1), 0) / responses;
+      return { score, responses, distribution: dist, previousScore, previousResponses: responses - 3 };
+    };
+    return {
+      overall: scores(d(4, 6, 18, 41, 30), 3.7),
+      items: [
+        { templateRef: 'template:default/go-service', ...scores(d(1, 2, 8, 25, 22), 3.9) },
+        { templateRef: 'template:default/postgres-database', ...scores(d(3, 4, 10, 16, 8), 3.5) },
+      ],
+      trend: Array.from({ length: 12 }, (_, i) => ({ period: `2026-11-${String(i + 1).padStart(2, '0')}`, score: 3.4 + (i % 5) / 10, responses: 6 + i })),
+      stages: [
+        { stage: 'started' as const, score: 1.8, responses: 9 },
+        { stage: 'succeeded' as const, score: 3.2, responses: 14 },
+        { stage: 'healthy' as const, score: 4.3, responses: 76 },
+      ],
+      worstStage: 'started' as const,
+    };
+  }
+
+  async feedbackComments() {
+    return {
+      items: [
+        { taskId: 'a1', templateRef: 'template:default/postgres-database', owner: 'group:default/payments', score: 2, comment: 'The database took 20 minutes; I did not know whether it was stuck.', createdAt: '2026-11-27T10:00:00Z', updatedAt: '2026-11-27T10:00:00Z' },
+        { taskId: 'a2', templateRef: 'template:default/go-service', score: 5, comment: 'Healthy in prod before lunch.', createdAt: '2026-11-26T10:00:00Z', updatedAt: '2026-11-26T10:00:00Z' },
+      ],
+    };
+  }
+
+  private demoRun: RunFeedback = { taskId: 'demo-run', templateRef: 'template:default/go-service', status: 'completed', createdAt: '2026-11-27T10:00:00Z', feedback: null, editable: true };
+
+  async myRuns() {
+    return { items: [this.demoRun] };
+  }
+
+  async myRun(taskId: string) {
+    return { ...this.demoRun, taskId };
+  }
+
+  async rateRun(taskId: string, answer: { score: number; comment: string }) {
+    const now = new Date().toISOString();
+    this.demoRun = { ...this.demoRun, taskId, feedback: { ...answer, createdAt: now, updatedAt: now }, editableUntil: new Date(Date.now() + 7 * 86400000).toISOString() };
+    return this.demoRun;
   }
 
   async csvUrl(list: DevexList) {

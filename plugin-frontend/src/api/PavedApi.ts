@@ -2,6 +2,9 @@ import { createApiRef } from '@backstage/core-plugin-api';
 import {
   Coverage,
   DevexList,
+  FeedbackComment,
+  RunFeedback,
+  Satisfaction,
   DevexQuery,
   Funnel,
   ServiceDeployments,
@@ -22,6 +25,16 @@ export interface PavedApi {
   coverage(query: DevexQuery): Promise<Coverage>;
   deployments(query: DevexQuery): Promise<{ items: ServiceDeployments[] }>;
   funnel(query: DevexQuery): Promise<Funnel>;
+  /** Developers' ratings of their runs (devex readers). */
+  satisfaction(query: DevexQuery): Promise<Satisfaction>;
+  /** The latest comments (the platform team only). */
+  feedbackComments(query: DevexQuery): Promise<{ items: FeedbackComment[] }>;
+  /** The signed-in user's recent finished runs, with their answers. */
+  myRuns(): Promise<{ items: RunFeedback[] }>;
+  /** One of the signed-in user's runs. */
+  myRun(taskId: string): Promise<RunFeedback>;
+  /** Rates one of the signed-in user's runs (a new answer or a change). */
+  rateRun(taskId: string, answer: { score: number; comment: string }): Promise<RunFeedback>;
   /** The `format=csv` URL of a list, for people and scripts that carry their own token. */
   csvUrl(list: DevexList, query: DevexQuery): Promise<string>;
   /** The list as CSV text, fetched with the signed-in user's credentials. */

@@ -4,6 +4,9 @@ import { PavedApi } from './PavedApi';
 import {
   Coverage,
   DevexList,
+  FeedbackComment,
+  RunFeedback,
+  Satisfaction,
   DevexQuery,
   Funnel,
   ServiceDeployments,
@@ -49,6 +52,32 @@ export class PavedClient implements PavedApi {
 
   funnel(query: DevexQuery): Promise<Funnel> {
     return this.json('funnel', query);
+  }
+
+  satisfaction(query: DevexQuery): Promise<Satisfaction> {
+    return this.json('satisfaction', query);
+  }
+
+  feedbackComments(query: DevexQuery): Promise<{ items: FeedbackComment[] }> {
+    return this.json('feedback/comments', query);
+  }
+
+  myRuns(): Promise<{ items: RunFeedback[] }> {
+    return this.json('feedback/runs', {});
+  }
+
+  myRun(taskId: string): Promise<RunFeedback> {
+    return this.json(`feedback/runs/${encodeURIComponent(taskId)}`, {});
+  }
+
+  async rateRun(taskId: string, answer: { score: number; comment: string }): Promise<RunFeedback> {
+    const res = await this.fetchApi.fetch(await this.url(`feedback/runs/${encodeURIComponent(taskId)}`, {}), {
+      method: 'PUT',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: JSON.stringify(answer),
+    });
+    if (!res.ok) throw await ResponseError.fromResponse(res);
+    return (await res.json()) as RunFeedback;
   }
 
   csvUrl(list: DevexList, query: DevexQuery): Promise<string> {

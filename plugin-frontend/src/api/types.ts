@@ -2,7 +2,14 @@
 export type Kpi = { value: number; previous: number };
 
 /** The lists paved serves under `devex/v1/`, each also as `format=csv`. */
-export type DevexList = 'templates' | 'timeseries' | 'coverage' | 'deployments' | 'funnel';
+export type DevexList =
+  | 'templates'
+  | 'timeseries'
+  | 'coverage'
+  | 'deployments'
+  | 'funnel'
+  | 'satisfaction'
+  | 'feedback/comments';
 
 export type Grouping = 'day' | 'week' | 'month';
 
@@ -90,3 +97,54 @@ export type ServiceDeployments = {
 export type FunnelStageName = 'started' | 'succeeded' | 'registered' | 'healthy';
 
 export type Funnel = { stages: { name: FunnelStageName; count: number }[] };
+
+/** A developer's answer about one of their runs. */
+export type FeedbackAnswer = {
+  score: number;
+  comment: string;
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** One of the signed-in user's runs, with their answer if any. */
+export type RunFeedback = {
+  taskId: string;
+  templateRef: string;
+  owner?: string;
+  status: string;
+  createdAt: string;
+  feedback: FeedbackAnswer | null;
+  /** Whether the user may answer, or change the answer, now. */
+  editable: boolean;
+  editableUntil?: string;
+};
+
+/** Answers of a set of runs: mean score 1..5, count, how many gave each score. */
+export type Scores = {
+  score: number;
+  responses: number;
+  /** Answers scoring 1, 2, 3, 4, 5. */
+  distribution: [number, number, number, number, number];
+  previousScore: number;
+  previousResponses: number;
+};
+
+export type Satisfaction = {
+  overall: Scores;
+  items: (Scores & { templateRef: string })[];
+  trend: { period: string; score: number; responses: number }[];
+  stages: { stage: FunnelStageName; score: number; responses: number }[];
+  /** The funnel stage whose runs scored lowest; empty without answers. */
+  worstStage: FunnelStageName | '';
+};
+
+/** A comment for the platform team; it never names the user. */
+export type FeedbackComment = {
+  taskId: string;
+  templateRef: string;
+  owner?: string;
+  score: number;
+  comment: string;
+  createdAt: string;
+  updatedAt: string;
+};

@@ -1,9 +1,9 @@
 import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { errorApiRef } from '@backstage/core-plugin-api';
-import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ResponseError } from '@backstage/errors';
-import { DevexList, DevexQuery, PavedApi, pavedApiRef } from '../../api';
+import { DevexList, DevexQuery, PavedApi, RunFeedback, pavedApiRef } from '../../api';
 import { AdoptionContent, AdoptionPage } from './AdoptionPage';
 
 const k = (value: number, previous: number) => ({ value, previous });
@@ -13,6 +13,7 @@ class FakePaved implements PavedApi {
   calls: { endpoint: string; query: DevexQuery }[] = [];
   failTemplates = false;
   forbidden = false;
+  commentsForbidden = false;
 
   private record(endpoint: string, query: DevexQuery) {
     this.calls.push({ endpoint, query });
@@ -94,6 +95,55 @@ class FakePaved implements PavedApi {
       ],
     };
   }
+  async satisfaction(query: DevexQuery) {
+    this.record('satisfaction', query);
+    return {
+      overall: { score: 3.5, responses: 4, distribution: [1, 0, 1, 1, 1] as [number, number, number, number, number], previousScore: 3, previousResponses: 2 },
+      items: [
+        { templateRef: 'template:default/go-service', score: 3.5, responses: 4, distribution: [1, 0, 1, 1, 1] as [number, number, number, number, number], previousScore: 3, previousResponses: 2 },
+      ],
+      trend: [{ period: '2026-11-27', score: 3.5, responses: 4 }],
+      stages: [
+        { stage: 'started' as const, score: 1, responses: 1 },
+        { stage: 'healthy' as const, score: 4.3333, responses: 3 },
+      ],
+      worstStage: 'started' as const,
+    };
+  }
+  async feedbackComments(query: DevexQuery) {
+    this.record('feedbackComments', query);
+    if (this.forbidden || this.commentsForbidden) throw await ResponseError.fromResponse(forbiddenResponse());
+    return {
+      items: [{ taskId: 't1', templateRef: 'template:default/go-service', score: 1, comment: 'the database step timed out', createdAt: '2026-11-27T10:00:00Z', updatedAt: '2026-11-27T10:00:00Z' }],
+    };
+  }
+  rated: { taskId: string; score: number; comment: string }[] = [];
+  async myRuns() {
+    return {
+      items: [
+        { taskId: 'mine-1', templateRef: 'template:default/go-service', status: 'completed', createdAt: '2026-11-27T10:00:00Z', feedback: null, editable: true },
+      ],
+    };
+  }
+  async myRun(taskId: string): Promise<RunFeedback> {
+    if (taskId === 'not-mine') {
+      throw await ResponseError.fromResponse(
+        new Response(JSON.stringify({ error: { name: 'NotAllowedError', message: 'user:default/dave did not start run "not-mine"' }, response: { statusCode: 403 } }), {
+          status: 403,
+          headers: { 'Content-Type': 'application/json' },
+        }),
+      );
+    }
+    return { taskId, templateRef: 'template:default/db', status: 'failed', createdAt: '2026-11-28T09:00:00Z', feedback: null, editable: true };
+  }
+  async rateRun(taskId: string, answer: { score: number; comment: string }): Promise<RunFeedback> {
+    this.rated.push({ taskId, ...answer });
+    return {
+      taskId, templateRef: 'template:default/go-service', status: 'completed', createdAt: '2026-11-27T10:00:00Z',
+      feedback: { ...answer, createdAt: '2026-11-28T12:00:00Z', updatedAt: '2026-11-28T12:00:00Z' },
+      editable: true, editableUntil: '2026-12-05T12:00:00Z',
+    };
+  }
   async csvUrl(list: DevexList, query: DevexQuery) {
     return `http://paved.test/api/paved/devex/v1/${list}?from=${query.from}&format=csv`;
   }
@@ -116,11 +166,12 @@ function forbiddenResponse() {
 }
 
 
-function render(paved: FakePaved) {
+function render(paved: FakePaved, route?: string) {
   return renderInTestApp(
     <TestApiProvider apis={[[pavedApiRef, paved], [errorApiRef, { post: jest.fn(), error$: jest.fn() }]]}>
       <AdoptionContent today={today} />
     </TestApiProvider>,
+    route ? { routeEntries: [route] } : undefined,
   );
 }
 
@@ -133,7 +184,8 @@ describe('AdoptionContent', () => {
     expect(await screen.findByRole('img', { name: 'Template runs per day' })).toBeInTheDocument();
     expect(await screen.findByTestId('funnel-healthy')).toHaveTextContent('80 (80%)');
     expect(await screen.findAllByTestId('coverage-row')).toHaveLength(2);
-    expect(await screen.findByText('go-service')).toBeInTheDocument();
+    // In the templates table, the satisfaction table and the feedback prompt.
+    expect(await screen.findAllByText('go-service')).toHaveLength(3);
     expect(await screen.findByTestId('deployments-payments-api')).toHaveTextContent('Elite');
 
     const summaryCall = paved.calls.find(c => c.endpoint === 'summary');
@@ -210,6 +262,50 @@ describe('AdoptionContent', () => {
     await waitFor(() => expect(saved).toEqual(['paved-templates-2026-11-01-2026-11-28.csv']));
     expect(await createObjectURL.mock.calls[0][0].text()).toBe('templateRef,runs\n');
     expect(paved.calls.find(c => c.endpoint === 'csv:templates')?.query.owner).toBeUndefined();
+  });
+});
+
+describe('Developer feedback', () => {
+  it('shows satisfaction per template, the worst stage and the comments', async () => {
+    const paved = new FakePaved();
+    await render(paved);
+
+    expect(await screen.findByTestId('satisfaction-overall')).toHaveTextContent('3.5 / 5');
+    expect(screen.getByTestId('satisfaction-go-service')).toHaveTextContent('go-service3.5 / 54');
+    expect(screen.getByTestId('satisfaction-worst-stage')).toHaveTextContent('Lowest rated: runs that failed');
+    expect(await screen.findByTestId('feedback-comment')).toHaveTextContent('the database step timed out');
+  });
+
+  it('tells a developer outside the platform team that comments are not for them', async () => {
+    const paved = new FakePaved();
+    paved.commentsForbidden = true;
+    await render(paved);
+    expect(await screen.findByTestId('feedback-comments-refused')).toHaveTextContent('platform team only');
+    expect(screen.queryByText(/database step timed out/)).not.toBeInTheDocument();
+  });
+
+  it('prompts for the run of the template link first, then sends the rating', async () => {
+    const paved = new FakePaved();
+    await render(paved, '/?feedback=linked-1');
+
+    const linked = await screen.findByTestId('feedback-run-linked-1');
+    expect(screen.getAllByTestId(/^feedback-run-/).map(e => e.dataset.testid)).toEqual(['feedback-run-linked-1', 'feedback-run-mine-1']);
+    fireEvent.click(within(linked).getByLabelText('2'));
+    fireEvent.change(within(linked).getByLabelText('Why, for db'), { target: { value: 'the database step timed out' } });
+    fireEvent.click(within(linked).getByRole('button', { name: 'Send' }));
+
+    await waitFor(() => expect(paved.rated).toEqual([{ taskId: 'linked-1', score: 2, comment: 'the database step timed out' }]));
+    expect(await within(linked).findByTestId('feedback-saved')).toHaveTextContent('until 2026-12-05');
+  });
+
+  it("shows paved's refusal for another's run, and the prompt even to a user who cannot read metrics", async () => {
+    const paved = new FakePaved();
+    paved.forbidden = true;
+    await render(paved, '/?feedback=not-mine');
+
+    expect(await screen.findByTestId('feedback-focus-error')).toHaveTextContent('did not start run "not-mine"');
+    expect(screen.getByTestId('feedback-run-mine-1')).toBeInTheDocument();
+    expect(screen.getByTestId('paved-access-refused')).toBeInTheDocument();
   });
 });
 

@@ -11,13 +11,16 @@ import {
 import { useApi } from '@backstage/core-plugin-api';
 import { Grid } from '@material-ui/core';
 import { ReactNode, useMemo, useState } from 'react';
+import { useLocation } from 'react-router-dom';
 import useAsync from 'react-use/esm/useAsync';
 import { DevexList, DevexQuery, pavedApiRef } from '../../api';
 import { AdoptionChart } from '../AdoptionChart';
 import { CoverageByOwner } from '../CoverageByOwner';
 import { CsvExportLink } from '../CsvExportLink';
 import { DeploymentTiles } from '../DeploymentTiles';
+import { FeedbackPrompt } from '../FeedbackPrompt';
 import { Funnel } from '../Funnel';
+import { FeedbackComments, Satisfaction } from '../Satisfaction';
 import { KpiCards } from '../KpiCards';
 import { TemplatesTable } from '../TemplatesTable';
 import { FilterState, Filters, isoDate, rangeDates } from './Filters';
@@ -85,21 +88,35 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const funnel = useAsync(() => paved.funnel(query), [paved, query]);
   const deployments = useAsync(() => paved.deployments(query), [paved, query]);
   const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
+  const satisfaction = useAsync(() => paved.satisfaction(query), [paved, query]);
+  const comments = useAsync(() => paved.feedbackComments(query), [paved, query]);
+  const focusTaskId = new URLSearchParams(useLocation().search).get('feedback') ?? undefined;
+  const prompt = <FeedbackPrompt focusTaskId={focusTaskId} />;
   const owners = (coverage.value?.items ?? []).map(i => i.owner).sort();
 
   // One refusal for the page, rather than the same error in every section.
   const refusal = accessRefusal(summary.error);
   if (refusal) {
     return (
-      <WarningPanel severity="info" title="You cannot see adoption metrics" defaultExpanded>
-        <span data-testid="paved-access-refused">{refusal}</span>. paved shows them to members of the groups in its
-        devex.readerGroups setting: ask the platform team to add you or your team.
-      </WarningPanel>
+      <Grid container spacing={3}>
+        <Grid item xs={12}>
+          {prompt}
+        </Grid>
+        <Grid item xs={12}>
+          <WarningPanel severity="info" title="You cannot see adoption metrics" defaultExpanded>
+            <span data-testid="paved-access-refused">{refusal}</span>. paved shows them to members of the groups in its
+            devex.readerGroups setting: ask the platform team to add you or your team.
+          </WarningPanel>
+        </Grid>
+      </Grid>
     );
   }
 
   return (
     <Grid container spacing={3}>
+      <Grid item xs={12}>
+        {prompt}
+      </Grid>
       <Grid item xs={12}>
         <Filters state={filters} owners={owners} onChange={setFilters} />
       </Grid>
@@ -126,6 +143,20 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       <Grid item xs={12}>
         <Section title="Templates" list="templates" query={query}>
           <Loading state={templates}>{value => <TemplatesTable items={value.items} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12} md={7}>
+        <Section title="Developer satisfaction" list="satisfaction" query={query}>
+          <Loading state={satisfaction}>{value => <Satisfaction satisfaction={value} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12} md={5}>
+        <Section title="Latest comments (platform team)" list={comments.error ? undefined : 'feedback/comments'} query={query}>
+          {accessRefusal(comments.error) ? (
+            <span data-testid="feedback-comments-refused">Comments are shown to the platform team only.</span>
+          ) : (
+            <Loading state={comments}>{value => <FeedbackComments items={value.items} />}</Loading>
+          )}
         </Section>
       </Grid>
       <Grid item xs={12}>

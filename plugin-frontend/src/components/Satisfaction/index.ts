@@ -1,0 +1,1 @@
+export { Satisfaction, FeedbackComments, Distribution } from './Satisfaction';
