@@ -169,6 +169,9 @@ devex:
 
 	reader := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, readerToken)
 	outsider := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/dave"))
+	// Two developers who ran templates and rate their runs; neither reads metrics.
+	alice := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/alice"))
+	bob := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/bob"))
 
 	spec := map[string]any{
 		"chromium":         chromium,
@@ -189,6 +192,11 @@ devex:
 		"weekPeriods90":    len(week90.Items),
 		"csvTemplates28":   string(csv28),
 		"forbiddenMessage": "user:default/dave is not a member of a group allowed to read adoption metrics",
+		"feedback": []map[string]any{
+			{"url": alice.URL, "taskId": "b3", "template": "go-service", "score": 2, "comment": "the database step timed out twice",
+				"othersTaskId": "b2", "othersRefusal": `user:default/alice did not start run "b2"`},
+			{"url": bob.URL, "taskId": "b2", "template": "go-service", "score": 5, "comment": "healthy before lunch"},
+		},
 	}
 	specPath := filepath.Join(t.TempDir(), "spec.json")
 	b, err := json.Marshal(spec)
@@ -256,11 +264,81 @@ devex:
 		t.Errorf("a refused user was told %q, want paved's reason", forbidden.Reason)
 	}
 
+	checkBrowserFeedback(t, p.BaseURL, readerToken, range28)
+
 	var steps []string
-	for _, s := range []string{"first render", "templates table", "daily chart", "csv download", "date range", "grouping", "team", "forbidden"} {
+	for _, s := range []string{"first render", "templates table", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
 		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
 	}
 	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))
+}
+
+// checkBrowserFeedback checks that what the two developers sent through
+// the page landed in paved's API, its CSV and its metric: alice rated her
+// failed run 2, bob his run 5, both of template go-service.
+func checkBrowserFeedback(t *testing.T, pavedURL, token string, range28 url.Values) {
+	t.Helper()
+	var sat struct {
+		Overall struct {
+			Score        float64  `json:"score"`
+			Responses    int      `json:"responses"`
+			Distribution [5]int64 `json:"distribution"`
+		} `json:"overall"`
+		Items []struct {
+			TemplateRef string `json:"templateRef"`
+			Responses   int    `json:"responses"`
+		} `json:"items"`
+		WorstStage string `json:"worstStage"`
+	}
+	mustJSON(t, browserGet(t, pavedURL+"/api/paved/devex/v1/satisfaction?"+range28.Encode(), token), &sat)
+	if sat.Overall.Responses != 2 || sat.Overall.Distribution != [5]int64{0, 1, 0, 0, 1} || sat.Overall.Score != 3.5 ||
+		len(sat.Items) != 1 || sat.Items[0].TemplateRef != "template:default/go-service" || sat.WorstStage != "started" {
+		t.Errorf("satisfaction after the two answers: %+v", sat)
+	}
+	csv := string(browserGet(t, pavedURL+"/api/paved/devex/v1/satisfaction?"+withParam(range28, "format", "csv").Encode(), token))
+	if !strings.Contains(csv, "template:default/go-service,3.5,2,0,1,0,0,1,") {
+		t.Errorf("satisfaction CSV:\n%s", csv)
+	}
+	comments := string(browserGet(t, pavedURL+"/api/paved/devex/v1/feedback/comments", token))
+	if !strings.Contains(comments, "the database step timed out twice") || !strings.Contains(comments, "healthy before lunch") ||
+		strings.Contains(comments, "alice") || strings.Contains(comments, "bob") {
+		t.Errorf("comments (both, naming no one): %s", comments)
+	}
+	// The gauges are computed at most every 15 s: poll until the scrape has the answers.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		metrics := string(browserGet(t, pavedURL+"/metrics", ""))
+		if strings.Contains(metrics, `devex_feedback_score{`) && promValue(metrics, "devex_feedback_score", `template="template:default/go-service"`) == "3.5" &&
+			promValue(metrics, "devex_feedback_responses", `template="template:default/go-service"`) == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("/metrics has no devex_feedback_score 3.5 and responses 2 for go-service:\n%s", grepLines(metrics, "devex_feedback"))
+			break
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// promValue returns the value of the sample of name whose labels contain
+// label, "" when there is none.
+func promValue(text, name, label string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
+			return line[strings.LastIndex(line, " ")+1:]
+		}
+	}
+	return ""
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // browserTeam is the team the page is narrowed to; the coverage list, which

@@ -209,6 +209,44 @@ try {
     if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, 'adoption-page-forbidden.png'), fullPage: true });
   });
 
+  await step('feedback', async () => {
+    // Each developer in their own browser context (their own Backstage
+    // identity), following the template output's link to their run.
+    observed.feedback = [];
+    for (const dev of spec.feedback) {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
+      page = await context.newPage();
+      page.on('pageerror', e => pageErrors.push(e.message));
+      if (dev.othersTaskId) {
+        // Another developer's run: paved's refusal, and nothing to rate.
+        await page.goto(`${dev.url}/paved?feedback=${dev.othersTaskId}`, { timeout });
+        const refusal = page.locator('[data-testid="feedback-focus-error"]');
+        await refusal.waitFor({ timeout });
+        const text = (await refusal.textContent()) ?? '';
+        if (!text.includes(dev.othersRefusal)) throw new Error(`rating another's run: ${JSON.stringify(text)}, want ${JSON.stringify(dev.othersRefusal)}`);
+        if ((await page.locator(`[data-testid="feedback-run-${dev.othersTaskId}"]`).count()) !== 0) {
+          throw new Error(`another's run ${dev.othersTaskId} is offered for rating`);
+        }
+      }
+      await page.goto(`${dev.url}/paved?feedback=${dev.taskId}`, { timeout });
+      const run = page.locator(`[data-testid="feedback-run-${dev.taskId}"]`);
+      await run.waitFor({ timeout });
+      await run.getByLabel(String(dev.score), { exact: false }).first().check({ timeout });
+      await run.getByLabel(`Why, for ${dev.template}`).fill(dev.comment, { timeout });
+      const saved = page.waitForResponse(
+        r => r.url().includes(`/devex/v1/feedback/runs/${dev.taskId}`) && r.request().method() === 'PUT',
+        { timeout },
+      );
+      await run.getByRole('button', { name: 'Send' }).click({ timeout });
+      const response = await saved;
+      if (response.status() !== 201) throw new Error(`PUT feedback of ${dev.taskId}: ${response.status()} ${await response.text()}`);
+      await run.locator('[data-testid="feedback-saved"]').waitFor({ timeout });
+      observed.feedback.push({ taskId: dev.taskId, status: response.status() });
+      if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, `feedback-${dev.taskId}.png`), fullPage: true });
+      await context.close();
+    }
+  });
+
   current = 'page errors';
   if (pageErrors.length > 0) throw new Error(`uncaught errors in the page: ${pageErrors.join('; ')}`);
   console.log(JSON.stringify({ ok: true, observed, timings }));
