@@ -13,7 +13,7 @@ FUZZTIME ?= 10000x
 # Go packages of paved only: some npm packages ship stray .go files in node_modules.
 GOPKGS = $$($(GO) list ./... | grep -v /node_modules/)
 
-.PHONY: run build test fuzz bench lint test-ts build-ts e2e dev-stack dev-stack-down clean
+.PHONY: image run build test fuzz bench lint test-ts build-ts e2e dev-stack dev-stack-down clean
 
 ## run: start paved on its embedded defaults (SQLite under .data/, no Argo CD yet)
 run:
@@ -22,6 +22,17 @@ run:
 ## build: the paved binary in bin/
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/paved ./cmd/paved
+
+# The image is stamped with the commit, never with the build's clock: the
+# same commit gives the same digest.
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PLATFORMS ?= linux/amd64,linux/arm64
+
+## image: the OCI image, no container daemon: bin/image/oci (layout), paved.oci.tar, a tarball per platform
+image:
+	cd deploy/image && GOWORK=off $(GO) run . -root ../.. -out ../../bin/image -platforms $(PLATFORMS) \
+		-version $(VERSION) -revision $(REVISION) -created $(SOURCE_DATE_EPOCH)
 
 ## test: unit and integration tests on SQLite and a throwaway PostgreSQL, then bounded fuzzing
 test: lint
