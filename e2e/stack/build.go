@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -19,7 +20,9 @@ type Bins struct {
 	Kubectl               string
 	// ArgoCD is one binary that becomes argocd-server, argocd-repo-server or
 	// argocd-application-controller according to ARGOCD_BINARY_NAME.
-	ArgoCD    string
+	ArgoCD string
+	// ArgoCD3 is the same for Argo CD 3 (built only when asked for).
+	ArgoCD3   string
 	Helm      string
 	Kustomize string
 }
@@ -33,6 +36,8 @@ type tool struct {
 	module  string // the required module whose version keys the cache
 	pkgs    map[string]string
 	ldflags func(version string) string
+	// argo is the Argo CD line this tool builds ("v2", "v3"), empty for the others.
+	argo string
 }
 
 var tools = []tool{
@@ -53,10 +58,20 @@ var tools = []tool{
 	},
 	{
 		name:   "argocd",
+		argo:   "v2",
 		module: "github.com/argoproj/argo-cd/v2",
 		pkgs:   map[string]string{"argocd": "github.com/argoproj/argo-cd/v2/cmd"},
 		ldflags: func(v string) string {
 			return "-X github.com/argoproj/argo-cd/v2/common.version=" + strings.TrimPrefix(v, "v")
+		},
+	},
+	{
+		name:   "argocd3",
+		module: "github.com/argoproj/argo-cd/v3",
+		pkgs:   map[string]string{"argocd3": "github.com/argoproj/argo-cd/v3/cmd"},
+		argo:   "v3",
+		ldflags: func(v string) string {
+			return "-X github.com/argoproj/argo-cd/v3/common.version=" + strings.TrimPrefix(v, "v")
 		},
 	},
 	{
@@ -87,6 +102,11 @@ type BuildOptions struct {
 	// Root is the repository's root; empty means the one holding the working directory.
 	Root string
 	Logf func(format string, args ...any)
+	// ArgoCD is the Argo CD line to build: "v2" (default), "v3" or "both"
+	// (each a cold build of several minutes).
+	ArgoCD string
+	// Only names the tools to build (e.g. kube, helm); empty means all.
+	Only []string
 }
 
 // Build builds the stack's commands from the tools modules under e2e/tools into
@@ -105,6 +125,13 @@ func Build(ctx context.Context, opts BuildOptions) (Bins, error) {
 	}
 	paths := map[string]string{}
 	for _, t := range tools {
+		line := opts.ArgoCD
+		if line == "" {
+			line = "v2"
+		}
+		if t.argo != "" && line != "both" && t.argo != line || len(opts.Only) > 0 && !slices.Contains(opts.Only, t.name) {
+			continue
+		}
 		dir, err := t.ensure(ctx, root, logf)
 		if err != nil {
 			return Bins{}, err
@@ -118,6 +145,7 @@ func Build(ctx context.Context, opts BuildOptions) (Bins, error) {
 		KubeControllerManager: paths["kube-controller-manager"],
 		Kubectl:               paths["kubectl"],
 		ArgoCD:                paths["argocd"],
+		ArgoCD3:               paths["argocd3"],
 		Helm:                  paths["helm"],
 		Kustomize:             paths["kustomize"],
 	}, nil

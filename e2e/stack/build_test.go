@@ -16,6 +16,7 @@ func TestToolVersionsMatchTheirModules(t *testing.T) {
 	want := map[string]string{
 		"kube":      "v1.31.14",
 		"argocd":    ArgoCDVersion,
+		"argocd3":   ArgoCD3Version,
 		"helm":      "v3.16.3",
 		"kustomize": "v5.4.3",
 	}
@@ -59,5 +60,21 @@ func TestReadStatOfThisProcess(t *testing.T) {
 	}
 	if st.rss <= 0 || st.pgrp <= 0 {
 		t.Errorf("stat of self: %+v", st)
+	}
+}
+
+func TestArgoMajor(t *testing.T) {
+	t.Setenv(ArgoCDEnv, "")
+	for in, want := range map[string]string{"": "v2", "v2": "v2", ArgoCDVersion: "v2", "v3": "v3", ArgoCD3Version: "v3"} {
+		if got, err := argoMajor(in); err != nil || got != want {
+			t.Errorf("argoMajor(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := argoMajor("v4"); err == nil {
+		t.Error("v4: no error")
+	}
+	t.Setenv(ArgoCDEnv, "v3")
+	if got, _ := argoMajor(""); got != "v3" {
+		t.Errorf("with %s=v3: %q", ArgoCDEnv, got)
 	}
 }

@@ -9,7 +9,14 @@ import (
 // the end of each named component's log goes to t's output first.
 func StartForTest(ctx context.Context, t testing.TB, logsOnFailure ...string) *Stack {
 	t.Helper()
-	st, err := Start(ctx, Options{Logf: t.Logf})
+	return StartWithForTest(ctx, t, Options{}, logsOnFailure...)
+}
+
+// StartWithForTest is StartForTest with options (Logf is t's).
+func StartWithForTest(ctx context.Context, t testing.TB, opts Options, logsOnFailure ...string) *Stack {
+	t.Helper()
+	opts.Logf = t.Logf
+	st, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}

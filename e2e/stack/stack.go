@@ -32,8 +32,33 @@ import (
 	"time"
 )
 
-// ArgoCDVersion is the Argo CD the stack runs; its CRDs come from the module cache.
-const ArgoCDVersion = "v2.14.21"
+// ArgoCDVersion is the Argo CD the stack runs by default; its CRDs come from
+// the module cache. ArgoCD3Version is the Argo CD 3 it runs when asked
+// (Options.ArgoCD or PAVED_E2E_ARGOCD=v3): the newest 3.x that builds from the
+// Go module proxy (see e2e/tools/argocd3).
+const (
+	ArgoCDVersion  = "v2.14.21"
+	ArgoCD3Version = "v3.2.11"
+)
+
+// ArgoCDEnv chooses the Argo CD major version of stacks started without
+// Options.ArgoCD: "v2" (default) or "v3".
+const ArgoCDEnv = "PAVED_E2E_ARGOCD"
+
+// argoMajor returns "v2" or "v3" for an Options.ArgoCD value, falling back to
+// $PAVED_E2E_ARGOCD.
+func argoMajor(choice string) (string, error) {
+	if choice == "" {
+		choice = os.Getenv(ArgoCDEnv)
+	}
+	switch choice {
+	case "", "v2", ArgoCDVersion:
+		return "v2", nil
+	case "v3", ArgoCD3Version:
+		return "v3", nil
+	}
+	return "", fmt.Errorf("Argo CD %q: the stack runs v2 (%s) or v3 (%s)", choice, ArgoCDVersion, ArgoCD3Version)
+}
 
 // Options configures Start.
 type Options struct {
@@ -47,6 +72,12 @@ type Options struct {
 	// Detach leaves the components running when this process exits, for a
 	// stack stopped later by Down (devstack); otherwise they die with it.
 	Detach bool
+	// ArgoCD is "v2" or "v3"; empty means $PAVED_E2E_ARGOCD, else v2.
+	ArgoCD string
+	// KubeOnly starts etcd and kube-apiserver only, with Argo CD's CRDs and
+	// namespace but no Argo CD: enough to apply manifests (the Helm chart's
+	// test), and only kube and helm are built.
+	KubeOnly bool
 }
 
 // Timing is how long one component took from its start until it answered.
@@ -67,6 +98,8 @@ type Stack struct {
 	KubeAPIServer  string // https URL
 	KubeToken      string
 	KubeCACert     string // path of the PEM CA that signed the API server's certificate
+	// ArgoCDVersion is the version of the Argo CD running (v2.14.21 or v3.2.11).
+	ArgoCDVersion string
 	// GitAddr is host:port of the git daemon; see GitURL.
 	GitAddr  string
 	StateDir string
@@ -103,11 +136,24 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bins, err := Build(ctx, BuildOptions{Root: root, Logf: logf})
+	major, err := argoMajor(opts.ArgoCD)
 	if err != nil {
 		return nil, err
 	}
-	crds, err := argoCRDs(ctx, root)
+	bo := BuildOptions{Root: root, Logf: logf, ArgoCD: major}
+	if opts.KubeOnly {
+		bo.Only = []string{"kube", "helm"}
+	}
+	bins, err := Build(ctx, bo)
+	if err != nil {
+		return nil, err
+	}
+	version := ArgoCDVersion
+	if major == "v3" {
+		// One binary serves every Argo CD component; the stack starts whichever is chosen.
+		bins.ArgoCD, version = bins.ArgoCD3, ArgoCD3Version
+	}
+	crds, err := argoCRDs(ctx, root, major)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +177,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		tmpDir: filepath.Join(stateDir, "tmp"), ports: map[string]string{},
 		KubeconfigPath: filepath.Join(stateDir, "kubeconfig"),
 		KubeToken:      randomHex(24),
+		ArgoCDVersion:  version,
 		AdminPassword:  randomHex(16),
 	}
 	defer func() {
@@ -145,20 +192,37 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 	}
 
 	var pk pki
-	err = s.parallel(ctx,
+	first := []step{
 		s.timed("pki", func(ctx context.Context) (err error) {
 			pk, err = makePKI(ctx, filepath.Join(stateDir, "pki"))
 			return err
 		}),
 		s.timed("etcd", s.startEtcd),
-		s.timed("redis", s.startRedis),
-		s.timed("git-daemon", s.startGit),
-	)
+	}
+	if !opts.KubeOnly {
+		first = append(first, s.timed("redis", s.startRedis), s.timed("git-daemon", s.startGit))
+	}
+	err = s.parallel(ctx, first...)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.run(ctx, "kube-apiserver", func(ctx context.Context) error { return s.startAPIServer(ctx, pk) }); err != nil {
 		return nil, err
+	}
+	if opts.KubeOnly {
+		client, err := s.kubeHTTPClient()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.kubeCreate(ctx, client, kubeObject{"/api/v1/namespaces", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n"}); err != nil {
+			return nil, err
+		}
+		if err := s.run(ctx, "argocd-crds", func(ctx context.Context) error { return s.createCRDs(ctx, crds[:2]) }); err != nil {
+			return nil, err
+		}
+		s.Startup = time.Since(began)
+		logf("kube-only stack up in %s: %s", s.Startup.Round(time.Millisecond), s.timingSummary())
+		return s, nil
 	}
 	if err := s.argoDirs(); err != nil {
 		return nil, err
@@ -458,9 +522,13 @@ func (s *Stack) startControllerManager(ctx context.Context) error {
 
 // argoCRDs returns the CRD manifests of Argo CD's module, downloading it into
 // the module cache when missing.
-func argoCRDs(ctx context.Context, root string) ([]crdFile, error) {
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v2@"+ArgoCDVersion)
-	cmd.Dir = filepath.Join(root, "e2e", "tools", "argocd")
+func argoCRDs(ctx context.Context, root, major string) ([]crdFile, error) {
+	mod, toolDir := "github.com/argoproj/argo-cd/v2@"+ArgoCDVersion, "argocd"
+	if major == "v3" {
+		mod, toolDir = "github.com/argoproj/argo-cd/v3@"+ArgoCD3Version, "argocd3"
+	}
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", mod)
+	cmd.Dir = filepath.Join(root, "e2e", "tools", toolDir)
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	out, err := cmd.Output()
 	if err != nil {
@@ -493,7 +561,11 @@ func (s *Stack) applyArgoConfig(ctx context.Context, crds []crdFile) error {
 	if err != nil {
 		return err
 	}
-	objs, err := argoConfig("http://"+s.ArgoCDAddr, s.AdminPassword)
+	policy := "g, " + pavedAccount + ", role:admin"
+	if s.ArgoCDVersion == ArgoCD3Version {
+		policy = PavedPolicy
+	}
+	objs, err := argoConfig("http://"+s.ArgoCDAddr, s.AdminPassword, policy)
 	if err != nil {
 		return err
 	}
