@@ -176,6 +176,12 @@ func (c *Client) Ping(ctx context.Context, name string) error {
 	an, err := in.anonConns(ctx)
 	if err == nil {
 		_, err = an.versions.Version(ctx, &emptypb.Empty{})
+		if isConnUnavailable(err) {
+			in.dropAnon(an)
+			if an, err = in.anonConns(ctx); err == nil {
+				_, err = an.versions.Version(ctx, &emptypb.Empty{})
+			}
+		}
 		err = in.mapError(err, "")
 	}
 	endSpan(span, err)
@@ -222,6 +228,18 @@ func (in *instance) try(ctx context.Context, f func(context.Context, *authed) er
 	}
 	err = f(ctx, a)
 	in.release(a)
+	if isConnUnavailable(err) {
+		// The connection may be in gRPC's reconnect back-off (up to two
+		// minutes) although Argo CD is back: a new connection, dialed now,
+		// reaches it at once. When Argo CD is still down the dial fails fast.
+		na, derr := in.redial(ctx, a)
+		if derr != nil {
+			return derr
+		}
+		a = na
+		err = f(ctx, a)
+		in.release(a)
+	}
 	if isUnauthenticated(err) && in.usesLogin() {
 		in.invalidate(a)
 		if retry {

@@ -393,10 +393,15 @@ func TestUnavailable(t *testing.T) {
 	_, _ = c.GetApp(ctx, ref, false) // log in first
 
 	// apiclient configures a retrying interceptor but a later
-	// WithUnaryInterceptor replaces it: unary calls are not retried.
+	// WithUnaryInterceptor replaces it: paved retries an Unavailable call
+	// once, on a new connection.
 	srv.FailUnavailable(1)
 	_, err := c.GetApp(ctx, ref, false)
+	wantError(t, err, paved.ENotFound, "not found")
+	srv.FailUnavailable(1000)
+	_, err = c.GetApp(ctx, ref, false)
 	wantError(t, err, paved.EUnavailable, `Argo CD instance "default" is unavailable: argocd-server is restarting`)
+	srv.FailUnavailable(0)
 	_, err = c.GetApp(ctx, ref, false)
 	wantError(t, err, paved.ENotFound, "not found")
 
@@ -504,5 +509,45 @@ func TestAppsInAnyNamespace(t *testing.T) {
 	got, err := c.GetApp(ctx, paved.AppRef{Instance: "default", Name: "shop"}, false)
 	if err != nil || got.URL != app.URL {
 		t.Fatalf("get: %+v, %v", got, err)
+	}
+}
+
+// TestFirstCallAfterOutage: argocd-server goes away long enough for gRPC's
+// reconnect back-off to grow past the outage, then comes back: the first
+// call after it answers again succeeds (it failed with Unavailable for up to
+// the back-off, ~14 s after a 30 s outage), for a session call, a login and
+// the readiness ping. Calls during the outage fail at once with Unavailable.
+func TestFirstCallAfterOutage(t *testing.T) {
+	srv := startFake(t, argocdtest.Options{})
+	c := newClient(t, srv, nil)
+	ctx := context.Background()
+	if _, err := c.CreateApp(ctx, appRequest("shop")); err != nil {
+		t.Fatal(err)
+	}
+	ref := paved.AppRef{Instance: "default", Name: "shop"}
+	fresh := newClient(t, srv, nil) // logs in only after the outage
+	if err := fresh.Ping(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stop()
+	// Long enough for the back-off to reach several seconds (1 s, 1.6 s,
+	// 2.6 s, 4.1 s… with jitter); calls meanwhile fail fast.
+	for end := time.Now().Add(12 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+		if _, err := c.GetApp(ctx, ref, false); paved.ErrorCode(err) != paved.EUnavailable {
+			t.Fatalf("GetApp during the outage: %v, want unavailable", err)
+		}
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetApp(ctx, ref, false); err != nil {
+		t.Fatalf("first call after Argo CD is back: %v", err)
+	}
+	if _, err := fresh.GetApp(ctx, ref, false); err != nil {
+		t.Fatalf("first call (with a login) after Argo CD is back: %v", err)
+	}
+	if err := fresh.Ping(ctx, "default"); err != nil {
+		t.Fatalf("first ping after Argo CD is back: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -190,6 +191,13 @@ func (in *instance) login(ctx context.Context) (string, error) {
 		return "", err
 	}
 	res, err := an.sessions.Create(ctx, &session.SessionCreateRequest{Username: in.cfg.Username, Password: in.cfg.Password})
+	if isConnUnavailable(err) {
+		// As in try: a connection in reconnect back-off, Argo CD maybe back.
+		in.dropAnon(an)
+		if an, err = in.anonConns(ctx); err == nil {
+			res, err = an.sessions.Create(ctx, &session.SessionCreateRequest{Username: in.cfg.Username, Password: in.cfg.Password})
+		}
+	}
 	if err != nil {
 		mapped := in.loginError(err)
 		endSpan(span, mapped)
@@ -208,12 +216,64 @@ func (in *instance) loginError(err error) error {
 		in.cfg.Name, in.cfg.Username, redact(st.Message(), in.cfg.Password))
 }
 
+// redial replaces a, whose call found Argo CD unreachable, by new
+// connections with the same token, and returns them counted (release must
+// follow). Of concurrent calls that found a broken, one dials; the others use
+// its connections.
+func (in *instance) redial(ctx context.Context, a *authed) (*authed, error) {
+	if err := in.lock(ctx); err != nil {
+		return nil, unavailable(in.cfg.Name, err)
+	}
+	defer in.unlock()
+	in.mu.Lock()
+	if cur := in.cur; cur != nil && cur != a && cur.token == a.token {
+		cur.refs++
+		in.mu.Unlock()
+		return cur, nil
+	}
+	in.mu.Unlock()
+	na, err := in.dialAuthed(ctx, a.token)
+	if err != nil {
+		return nil, err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		closeAll(na.closers)
+		return nil, paved.Errorf(paved.EUnavailable, "Argo CD client is closed")
+	}
+	if in.cur == a {
+		in.retire(a)
+		in.cur = na
+	} else {
+		// a was replaced (a new login) meanwhile: na serves this call only.
+		na.retired = true
+	}
+	na.refs++
+	in.log.Info("Argo CD was unreachable on a connection; dialed a new one", "instance", in.cfg.Name)
+	return na, nil
+}
+
+// dropAnon closes the token-less connections after a call on them found Argo
+// CD unreachable, so that the next call dials afresh.
+func (in *instance) dropAnon(an *anon) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.anon == an {
+		in.anon = nil
+		closeAll(an.closers)
+	}
+}
+
 func (in *instance) anonConns(ctx context.Context) (*anon, error) {
 	in.mu.Lock()
 	an := in.anon
 	in.mu.Unlock()
 	if an != nil {
 		return an, nil
+	}
+	if err := in.reachable(ctx); err != nil {
+		return nil, err
 	}
 	an, err := dial(ctx, func() (*anon, error) {
 		c, err := apiclient.NewClient(in.clientOptions(""))
@@ -247,7 +307,26 @@ func (in *instance) anonConns(ctx context.Context) (*anon, error) {
 	return an, nil
 }
 
+// reachable connects to Argo CD's port and hangs up. apiclient's dial never
+// gives up in the background (it reports the first refusal but keeps
+// retrying, and a connection made later is never closed), so paved dials
+// only once the port answers.
+func (in *instance) reachable(ctx context.Context) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", in.cfg.addr())
+	if err != nil {
+		if ctx.Err() != nil {
+			return unavailable(in.cfg.Name, ctx.Err())
+		}
+		return paved.Wrap(paved.EUnavailable, err, "Argo CD instance %q is unreachable: %s", in.cfg.Name, err)
+	}
+	return c.Close()
+}
+
 func (in *instance) dialAuthed(ctx context.Context, token string) (*authed, error) {
+	if err := in.reachable(ctx); err != nil {
+		return nil, err
+	}
 	a, err := dial(ctx, func() (*authed, error) {
 		c, err := apiclient.NewClient(in.clientOptions(token))
 		if err != nil {

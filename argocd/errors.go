@@ -15,6 +15,13 @@ import (
 // (server/application Create without upsert).
 const specDifferent = "existing application spec is different"
 
+// isConnUnavailable reports a call that did not reach Argo CD: gRPC's
+// Unavailable, which a connection in reconnect back-off answers at once.
+func isConnUnavailable(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unavailable
+}
+
 func isUnauthenticated(err error) bool {
 	st, ok := status.FromError(err)
 	return ok && st.Code() == codes.Unauthenticated

@@ -83,6 +83,7 @@ type Server struct {
 	opts     Options
 	grpc     *grpc.Server
 	lis      net.Listener
+	addr     string
 	key      []byte
 	clusters map[string]string // name → server
 
@@ -151,22 +152,45 @@ func NewServer(opts Options) (*Server, error) {
 			ClusterResourceWhitelist: []metav1.GroupKind{{Group: "*", Kind: "*"}},
 		},
 	}
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
-	application.RegisterApplicationServiceServer(s.grpc, &appService{s: s})
-	project.RegisterProjectServiceServer(s.grpc, &projectService{s: s})
-	applicationset.RegisterApplicationSetServiceServer(s.grpc, &appSetService{s: s})
-	session.RegisterSessionServiceServer(s.grpc, &sessionService{s: s})
-	version.RegisterVersionServiceServer(s.grpc, &versionService{s: s})
+	s.addr = lis.Addr().String()
+	s.grpc = s.newGRPC()
 	return s, nil
+}
+
+func (s *Server) newGRPC() *grpc.Server {
+	g := grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
+	application.RegisterApplicationServiceServer(g, &appService{s: s})
+	project.RegisterProjectServiceServer(g, &projectService{s: s})
+	applicationset.RegisterApplicationSetServiceServer(g, &appSetService{s: s})
+	session.RegisterSessionServiceServer(g, &sessionService{s: s})
+	version.RegisterVersionServiceServer(g, &versionService{s: s})
+	return g
 }
 
 // Start serves in the background until Close.
 func (s *Server) Start() {
-	go func() { _ = s.grpc.Serve(s.lis) }()
+	g, lis := s.grpc, s.lis
+	go func() { _ = g.Serve(lis) }()
 }
 
 // Addr is the host:port the server listens on.
-func (s *Server) Addr() string { return s.lis.Addr().String() }
+func (s *Server) Addr() string { return s.addr }
+
+// Stop stops serving and listening, as argocd-server going down: clients'
+// connections break and new ones are refused. Its state stays for Resume.
+func (s *Server) Stop() { s.grpc.Stop() }
+
+// Resume serves again on the same address with the same state (sessions
+// issued before stay valid, as argocd-server's do across a restart).
+func (s *Server) Resume() error {
+	lis, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("argocdtest: listen again: %w", err)
+	}
+	s.lis, s.grpc = lis, s.newGRPC()
+	s.Start()
+	return nil
+}
 
 // Close stops pending operations and the gRPC server.
 func (s *Server) Close() {
