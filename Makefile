@@ -13,7 +13,7 @@ FUZZTIME ?= 10000x
 # Go packages of paved only: some npm packages ship stray .go files in node_modules.
 GOPKGS = $$($(GO) list ./... | grep -v /node_modules/)
 
-.PHONY: image run build test fuzz bench lint test-ts build-ts e2e dev-stack dev-stack-down clean
+.PHONY: image run build test fuzz bench lint test-ts build-ts e2e chaos dev-stack dev-stack-down clean
 
 ## run: start paved on its embedded defaults (SQLite under .data/, no Argo CD yet)
 run:
@@ -87,6 +87,12 @@ e2e: build-ts
 	$(GO) run ./e2e/cmd/devstack build
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -p 1 -tags e2e -timeout 75m -v ./e2e/... ./catalog/...
+
+## chaos: the crash suite: the real paved (SQLite, then PostgreSQL) killed with SIGKILL at random
+## moments under concurrent provisionings, deprovisionings and creates; retries checked (CHAOS_ROUNDS)
+chaos:
+	@$(PG_SCRIPT) start >/dev/null
+	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -tags chaos -timeout 10m -v -run TestKillNine ./e2e/chaos/
 
 ## dev-stack: start Argo CD + Kubernetes + Backstage and a paved wired to them, and leave them running
 dev-stack:

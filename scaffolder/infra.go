@@ -225,9 +225,10 @@ func (h *infraActions) deprovision() Action {
 			"Only the owner (the owner user, or a member of the owner group) may do it. A resource that does not exist is reported with deprovisioned=false.",
 		Attributes: Attributes{Destructive: true, Idempotent: true},
 		Input: object(Schema{
-			"id":   pattern(str("Resource id", "The id paved:provision-infra returned."), `^[0-9a-f-]{36}$`, 36),
-			"kind": pattern(str("Kind", "With name, instead of id."), infra.KindNamePattern, 63),
-			"name": pattern(str("Name", "With kind, instead of id."), infra.NamePattern, 40),
+			"id":     pattern(str("Resource id", "The id paved:provision-infra returned."), `^[0-9a-f-]{36}$`, 36),
+			"kind":   pattern(str("Kind", "With name, instead of id."), infra.KindNamePattern, 63),
+			"name":   pattern(str("Name", "With kind, instead of id."), infra.NamePattern, 40),
+			"taskId": pattern(str("Task id", "The scaffolder task id, for the audit log."), `^[A-Za-z0-9_-]+$`, 128),
 		}),
 		Output: Schema{"type": "object", "required": []string{"deprovisioned"}, "properties": Schema{
 			"id": Schema{"type": "string"}, "kind": Schema{"type": "string"}, "name": Schema{"type": "string"},
@@ -240,9 +241,10 @@ func (h *infraActions) deprovision() Action {
 		}},
 		Handler: func(ctx context.Context, in Input) (map[string]any, error) {
 			var di struct {
-				ID   string `json:"id"`
-				Kind string `json:"kind"`
-				Name string `json:"name"`
+				ID     string `json:"id"`
+				Kind   string `json:"kind"`
+				Name   string `json:"name"`
+				TaskID string `json:"taskId"`
 			}
 			if err := in.Decode(&di); err != nil {
 				return nil, err

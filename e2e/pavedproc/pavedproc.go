@@ -184,6 +184,18 @@ func (p *Paved) Stop() {
 	}
 }
 
+// Kill ends paved with SIGKILL, as a crash or an OOM kill would, and waits
+// until it is gone.
+func (p *Paved) Kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
 // CLI runs a client command of the paved binary against this paved.
 func (p *Paved) CLI(ctx context.Context, stdin string, args ...string) (string, error) {
 	bin, err := Binary()
