@@ -32,6 +32,10 @@ type Principal struct {
 	User string `json:"user,omitempty"`
 	// Groups the user belongs to, when known (filled lazily by features that need it).
 	Groups []string `json:"-"`
+	// OnBehalfOf is the token that identifies User to Backstage's permission
+	// backend: the limited user token of the obo claim or derived from the
+	// user token. A credential: never logged, never serialized.
+	OnBehalfOf string `json:"-"`
 }
 
 type principalKey struct{}

@@ -150,6 +150,52 @@ func (s *Signer) PluginToken(ctx context.Context, audience string) (string, erro
 // active keys and the retired ones whose tokens may still be valid. It reads
 // the store every time, so any replica publishes a key another one just
 // created; callers cache the JWKS themselves.
+// OnBehalfOfToken returns a token that lets paved call the Backstage plugin
+// audience on behalf of a user, as Backstage's AuthService does with
+// getPluginRequestToken({onBehalfOf}): a plugin token whose obo claim is the
+// user's limited token, expiring no later than it. Not cached: paved's
+// callers cache what they ask with it.
+func (s *Signer) OnBehalfOfToken(ctx context.Context, audience, limitedUserToken string) (string, error) {
+	if !ValidPluginID(audience) {
+		return "", paved.Errorf(paved.EInvalid, "invalid target plugin id %q", audience)
+	}
+	jt, err := splitJWT(limitedUserToken)
+	if err != nil {
+		return "", paved.Errorf(paved.EUnauthenticated, "the user token to act on behalf of is malformed")
+	}
+	var oc struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(jt.payload, &oc); err != nil || oc.Exp == 0 {
+		return "", paved.Errorf(paved.EUnauthenticated, "the user token to act on behalf of has no expiry")
+	}
+	kid, key, err := s.activeKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	iat := s.now().Truncate(time.Second)
+	exp := iat.Add(s.ttl)
+	if oboExp := time.Unix(oc.Exp, 0); oboExp.Before(exp) {
+		exp = oboExp
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, pluginClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   s.pluginID,
+			Audience:  jwt.ClaimStrings{audience},
+			IssuedAt:  jwt.NewNumericDate(iat),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		OBO: limitedUserToken,
+	})
+	tok.Header["typ"] = TypPlugin
+	tok.Header["kid"] = kid
+	signed, err := tok.SignedString(key)
+	if err != nil {
+		return "", fmt.Errorf("sign plugin token: %w", err)
+	}
+	return signed, nil
+}
+
 func (s *Signer) JWKS(ctx context.Context) ([]byte, error) {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {

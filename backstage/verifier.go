@@ -1,6 +1,7 @@
 package backstage
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -201,7 +202,7 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (pave
 	case TypUser:
 		var u userClaims
 		if u, err = v.verifyUser(ctx, jt, TypUser); err == nil {
-			p = paved.Principal{Kind: paved.PrincipalUser, Subject: u.Subject, User: u.Subject, Groups: u.groups()}
+			p = paved.Principal{Kind: paved.PrincipalUser, Subject: u.Subject, User: u.Subject, Groups: u.groups(), OnBehalfOf: limitedUserToken(jt, u)}
 			exp = u.ExpiresAt.Time
 		}
 	case TypLimitedUser:
@@ -244,6 +245,34 @@ type userClaims struct {
 	jwt.RegisteredClaims
 	// Ent lists the entity refs the user owns through: the user and its groups.
 	Ent []string `json:"ent,omitempty"`
+	// UIP is the user identity proof: the signature of the limited user
+	// token derived from this one.
+	UIP string `json:"uip,omitempty"`
+}
+
+// limitedUserToken derives the limited user token of a verified user token
+// the way Backstage's UserTokenHandler.createLimitedUserToken does (header
+// typ limited-user with the same alg and kid, claims sub, iat and exp, the
+// uip claim as signature), so paved can ask Backstage's permission backend
+// on the user's behalf. A token without uip is passed as it is.
+func limitedUserToken(jt jwtParts, u userClaims) string {
+	if u.UIP == "" {
+		return jt.signingInput + "." + base64.RawURLEncoding.EncodeToString(jt.signature)
+	}
+	// The uip signs these exact bytes: JSON.stringify's key order, no HTML escaping.
+	var claims map[string]json.RawMessage
+	_ = json.Unmarshal(jt.payload, &claims)
+	h := jsonNoEscape(struct {
+		Typ string `json:"typ"`
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}{TypLimitedUser, jt.header.Alg, jt.header.Kid})
+	c := jsonNoEscape(struct {
+		Sub json.RawMessage `json:"sub"`
+		Iat json.RawMessage `json:"iat"`
+		Exp json.RawMessage `json:"exp"`
+	}{claims["sub"], claims["iat"], claims["exp"]})
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "." + u.UIP
 }
 
 func (u userClaims) groups() []string {
@@ -292,7 +321,7 @@ func (v *Verifier) verifyPlugin(ctx context.Context, jt jwtParts) (paved.Princip
 		if err != nil {
 			return paved.Principal{}, time.Time{}, err
 		}
-		p.User = user
+		p.User, p.OnBehalfOf = user, c.OBO
 		if userExp.Before(exp) {
 			exp = userExp
 		}
@@ -444,6 +473,14 @@ func bearerToken(authorization string) (string, bool) {
 
 func unauthenticated(reason string) error {
 	return &paved.Error{Code: paved.EUnauthenticated, Message: reason}
+}
+
+func jsonNoEscape(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func truncate(s string, n int) string {

@@ -39,6 +39,8 @@ type Config struct {
 	DevEx     DevEx     `yaml:"devex"`
 	GitOps    GitOps    `yaml:"gitops"`
 	Infra     Infra     `yaml:"infra"`
+	// Permission says who may do what.
+	Permission Permission `yaml:"permission"`
 }
 
 // Log configures the process log.
@@ -158,16 +160,17 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Backstage: Backstage{
 			Discovery:      "http://127.0.0.1:7007/api/{{pluginId}}",
-			AllowedPlugins: []string{"scaffolder", "mcp-actions", "catalog"},
+			AllowedPlugins: []string{"scaffolder", "mcp-actions", "catalog", "permission"},
 			AuthPluginID:   "auth",
 		},
-		Auth:      Auth{TokenTTL: Duration(time.Hour), Leeway: Duration(30 * time.Second)},
-		Limits:    Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute), BodyTimeout: Duration(30 * time.Second)},
-		Telemetry: Telemetry{ServiceName: "paved"},
-		Catalog:   DefaultCatalog(),
-		DevEx:     DefaultDevEx(),
-		GitOps:    DefaultGitOps(),
-		Infra:     DefaultInfra(),
+		Auth:       Auth{TokenTTL: Duration(time.Hour), Leeway: Duration(30 * time.Second)},
+		Limits:     Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute), BodyTimeout: Duration(30 * time.Second)},
+		Telemetry:  Telemetry{ServiceName: "paved"},
+		Catalog:    DefaultCatalog(),
+		DevEx:      DefaultDevEx(),
+		GitOps:     DefaultGitOps(),
+		Infra:      DefaultInfra(),
+		Permission: DefaultPermission(),
 	}
 }
 

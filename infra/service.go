@@ -14,6 +14,7 @@ import (
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/lease"
+	"github.com/paved-dev/paved/permission"
 )
 
 // Options are the service's dependencies.
@@ -116,6 +117,9 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 	p, _ := paved.PrincipalFrom(ctx)
 	k, params, owner, err := s.check(ctx, req)
 	if err != nil {
+		return Resource{}, false, err
+	}
+	if err := s.authorizeProvision(ctx, k, params, owner); err != nil {
 		return Resource{}, false, err
 	}
 	l, wctx, err := s.lock(ctx, k.Name, req.Name, provisionWait)
@@ -300,6 +304,9 @@ func (s *Service) Deprovision(ctx context.Context, id string) (Resource, error) 
 	if err := s.authorize(ctx, r, false); err != nil {
 		return Resource{}, err
 	}
+	if err := paved.Authorize(ctx, permission.InfraDeprovision, PermissionResource(r)); err != nil {
+		return Resource{}, err
+	}
 	l, wctx, err := s.lock(ctx, r.Kind, r.Name, provisionWait)
 	if err != nil {
 		return Resource{}, err
@@ -375,6 +382,9 @@ func (s *Service) Connection(ctx context.Context, id string) (map[string]string,
 	if err := s.authorize(ctx, r, true); err != nil {
 		return nil, Resource{}, err
 	}
+	if err := paved.Authorize(ctx, permission.InfraConnectionRead, PermissionResource(r)); err != nil {
+		return nil, Resource{}, err
+	}
 	if len(r.Secret) == 0 {
 		return nil, Resource{}, paved.Errorf(paved.ENotFound, "%s %q has no connection details", r.Kind, r.Name)
 	}
@@ -415,22 +425,91 @@ func (s *Service) authorize(ctx context.Context, r Resource, userTokenOnly bool)
 	if p.User == "" {
 		return paved.Errorf(paved.EForbidden, "only the owner of %s %q (%s) may do this, and the call names no user", r.Kind, r.Name, r.Owner)
 	}
-	user := strings.ToLower(p.User)
-	if user == r.Owner {
+	owns, err := s.owns(ctx, p.User, r.Owner)
+	if err != nil || owns {
+		return err
+	}
+	// An operator may manage what others own, never read their credentials.
+	if !userTokenOnly && paved.Authorize(ctx, permission.InfraOperate, nil) == nil {
 		return nil
 	}
-	if strings.HasPrefix(r.Owner, "group:") && s.o.Membership != nil {
+	return paved.Errorf(paved.EForbidden, "%s is not the owner of %s %q (%s) nor a member of it", p.User, r.Kind, r.Name, r.Owner)
+}
+
+// owns reports whether user is owner, or a member of the owner group
+// according to the catalog.
+func (s *Service) owns(ctx context.Context, user, owner string) (bool, error) {
+	user = strings.ToLower(user)
+	if user == strings.ToLower(owner) {
+		return true, nil
+	}
+	if strings.HasPrefix(owner, "group:") && s.o.Membership != nil {
 		groups, err := s.o.Membership.UserGroups(ctx, user)
 		if err != nil && paved.ErrorCode(err) != paved.ENotFound { // a user the catalog does not know is in no group
-			return err
+			return false, err
 		}
 		for _, g := range groups {
-			if strings.EqualFold(g, r.Owner) {
-				return nil
+			if strings.EqualFold(g, owner) {
+				return true, nil
 			}
 		}
 	}
-	return paved.Errorf(paved.EForbidden, "%s is not the owner of %s %q (%s) nor a member of it", p.User, r.Kind, r.Name, r.Owner)
+	return false, nil
+}
+
+// authorizeProvision lets a user provision for themselves or a group they
+// are a member of (else they need paved.infra.operate), and only as the
+// policy's paved.infra.provision allows for this kind, owner and parameters.
+func (s *Service) authorizeProvision(ctx context.Context, k Kind, params map[string]any, owner string) error {
+	p, _ := paved.PrincipalFrom(ctx)
+	if p.User != "" && owner != "" {
+		owns, err := s.owns(ctx, p.User, owner)
+		if err != nil {
+			return err
+		}
+		if !owns {
+			if err := paved.Authorize(ctx, permission.InfraOperate, nil); err != nil {
+				return paved.Errorf(paved.EForbidden, "owner: %s is not %s nor a member of it; provisioning for another owner needs %s", p.User, owner, permission.InfraOperate.Name)
+			}
+		}
+	}
+	return paved.Authorize(ctx, permission.InfraProvision, PermissionResource(Resource{Kind: k.Name, Owner: owner, Parameters: params}))
+}
+
+var resourceIDRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// PermissionResource is r as paved's permission rules see it.
+func PermissionResource(r Resource) *paved.Resource {
+	params := map[string]string{}
+	for k, v := range r.Parameters {
+		switch v := v.(type) {
+		case string:
+			params[k] = v
+		case bool, float64, int, int64:
+			params[k] = fmt.Sprint(v)
+		}
+	}
+	return &paved.Resource{Type: paved.ResourceInfra, Ref: r.ID, Owner: r.Owner, Kind: r.Kind, Params: params}
+}
+
+// PermissionResources loads resources by id for the permission backend's
+// apply-conditions; unknown ids are left out.
+func (s *Service) PermissionResources(ctx context.Context, ids []string) (map[string]*paved.Resource, error) {
+	out := make(map[string]*paved.Resource, len(ids))
+	for _, id := range ids {
+		if !resourceIDRE.MatchString(id) {
+			continue
+		}
+		r, err := s.o.Store.GetInfraResource(ctx, id)
+		if paved.ErrorCode(err) == paved.ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = PermissionResource(r)
+	}
+	return out, nil
 }
 
 // Reap tears down the resources whose ttl has run out and returns how many.

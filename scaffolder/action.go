@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
 )
 
 // Attributes tell Backstage how an action behaves; the scaffolder dry-runs
@@ -84,11 +86,12 @@ type Recorder interface {
 // Registry lists and invokes actions. Listing is cheap: the scaffolder fetches
 // the list on every task, so the JSON is built once per registration.
 type Registry struct {
-	pluginID string
-	recorder Recorder
-	logger   *slog.Logger
-	tracer   trace.Tracer
-	now      func() time.Time
+	authorizer paved.Authorizer
+	pluginID   string
+	recorder   Recorder
+	logger     *slog.Logger
+	tracer     trace.Tracer
+	now        func() time.Time
 
 	invocations metric.Int64Counter
 	duration    metric.Float64Histogram
@@ -96,13 +99,18 @@ type Registry struct {
 	mu       sync.RWMutex
 	actions  map[string]*registered
 	listJSON []byte
+	// The listed actions in list order, each as JSON, with the permission
+	// that shows it, for lists filtered per caller.
+	listed      []json.RawMessage
+	listedPerms []paved.Permission
 }
 
 type registered struct {
 	Action
-	id     string
-	input  compiledSchema
-	output compiledSchema
+	id         string
+	permission paved.Permission // paved.action.<name>.invoke
+	input      compiledSchema
+	output     compiledSchema
 	// The metric attributes of each result, built once.
 	succeeded, failed metric.MeasurementOption
 }
@@ -110,11 +118,14 @@ type registered struct {
 // RegistryOptions are the registry's dependencies.
 type RegistryOptions struct {
 	PluginID string
-	Recorder Recorder
-	Logger   *slog.Logger
-	Meter    metric.Meter
-	Tracer   trace.Tracer
-	Now      func() time.Time
+	// Authorizer decides for calls whose context brings none (the HTTP
+	// server puts its own in every request); default paved's own default policy.
+	Authorizer paved.Authorizer
+	Recorder   Recorder
+	Logger     *slog.Logger
+	Meter      metric.Meter
+	Tracer     trace.Tracer
+	Now        func() time.Time
 }
 
 // DurationBuckets are histogram boundaries in seconds for actions that may wait
@@ -129,7 +140,14 @@ func NewRegistry(o RegistryOptions) (*Registry, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	r := &Registry{pluginID: o.PluginID, recorder: o.Recorder, logger: o.Logger, tracer: o.Tracer, now: o.Now, actions: map[string]*registered{}}
+	if o.Authorizer == nil {
+		policy, err := permission.NewPolicy(nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		o.Authorizer = permission.New(permission.Options{Decider: policy})
+	}
+	r := &Registry{authorizer: o.Authorizer, pluginID: o.PluginID, recorder: o.Recorder, logger: o.Logger, tracer: o.Tracer, now: o.Now, actions: map[string]*registered{}}
 	if r.tracer == nil {
 		r.tracer = noop.NewTracerProvider().Tracer("paved/scaffolder")
 	}
@@ -174,8 +192,9 @@ func (r *Registry) Register(actions ...Action) error {
 			}
 		}
 		r.actions[id] = &registered{Action: a, id: id, input: in, output: out,
-			succeeded: metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "success"))),
-			failed:    metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "failure")))}
+			permission: permission.ActionInvoke(a.Name, a.Attributes.ReadOnly, a.Attributes.Destructive),
+			succeeded:  metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "success"))),
+			failed:     metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "failure")))}
 	}
 	return r.rebuildList()
 }
@@ -201,6 +220,7 @@ func (r *Registry) rebuildList() error {
 	}
 	sort.Strings(ids)
 	list := make([]listedAction, 0, len(ids))
+	r.listed, r.listedPerms = r.listed[:0], r.listedPerms[:0]
 	for _, id := range ids {
 		a := r.actions[id]
 		la := listedAction{ID: id, Name: a.Name, Title: a.Title, Description: a.Description, PluginID: r.pluginID, Attributes: a.Attributes, Examples: a.Examples}
@@ -209,6 +229,11 @@ func (r *Registry) rebuildList() error {
 		}
 		la.Schema.Input, la.Schema.Output = a.Input, a.Output
 		list = append(list, la)
+		one, err := json.Marshal(la)
+		if err != nil {
+			return err
+		}
+		r.listed, r.listedPerms = append(r.listed, one), append(r.listedPerms, a.permission)
 	}
 	b, err := json.Marshal(map[string]any{"actions": list})
 	if err != nil {
@@ -223,6 +248,48 @@ func (r *Registry) ListJSON() []byte {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.listJSON
+}
+
+// ListJSONFor returns the action list as the caller of ctx may see it: the
+// actions whose invoke permission the caller's policy does not deny, like
+// Backstage's visibilityPermission. Service principals see every action.
+func (r *Registry) ListJSONFor(ctx context.Context) ([]byte, error) {
+	a, ok := paved.AuthorizerFrom(ctx)
+	if !ok {
+		return r.ListJSON(), nil
+	}
+	r.mu.RLock()
+	full, listed, perms := r.listJSON, r.listed, r.listedPerms
+	r.mu.RUnlock()
+	allowed, err := a.Allowed(ctx, perms)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(allowed, false) {
+		return full, nil
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"actions":[`)
+	first := true
+	for i, one := range listed {
+		if !allowed[i] {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		b.Write(one)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes(), nil
+}
+
+// Permissions returns the invoke permission of every action, sorted by action id.
+func (r *Registry) Permissions() []paved.Permission {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.listedPerms)
 }
 
 // IDs returns the ids of the registered actions, sorted.
@@ -246,10 +313,20 @@ func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage,
 	if !ok {
 		return nil, paved.Errorf(paved.ENotFound, "action %.100q not found; paved serves %s", id, strings.Join(r.IDs(), ", ")) // cut: the id is the caller's
 	}
+	if _, ok := paved.AuthorizerFrom(ctx); !ok {
+		ctx = paved.WithAuthorizer(ctx, r.authorizer)
+	}
 	ctx, span := r.tracer.Start(ctx, "action "+id, trace.WithAttributes(attribute.String("paved.action", id)))
 	defer span.End()
 	start := r.now()
-	out, valid, err := r.run(ctx, a, input, secrets)
+	var (
+		out, valid map[string]any
+		err        error
+	)
+	// A refusal is recorded like any failed call, with the rule that refused it.
+	if err = paved.Authorize(ctx, a.permission, nil); err == nil {
+		out, valid, err = r.run(ctx, a, input, secrets)
+	}
 	elapsed := r.now().Sub(start)
 	attrs := a.succeeded
 	if err != nil {

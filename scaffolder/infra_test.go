@@ -177,8 +177,15 @@ func TestProvisionInfraRefusesBadInput(t *testing.T) {
 		t.Errorf("refused requests left %v", all)
 	}
 
-	// The good request goes through, and a non-owner cannot tear it down.
+	// jane may not provision for a group she is not a member of (no catalog here).
 	raw, _ := json.Marshal(base())
+	if _, err := f.reg.Invoke(jane(), "paved:provision-infra", raw, nil); paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "owner: user:default/jane is not group:default/payments nor a member of it") {
+		t.Fatalf("provision-infra for another owner = %v, want forbidden naming the owner", err)
+	}
+	// The good request goes through, and a non-owner cannot tear it down.
+	good := base()
+	good["owner"] = "user:default/jane"
+	raw, _ = json.Marshal(good)
 	out, err := f.reg.Invoke(jane(), "paved:provision-infra", raw, nil)
 	if err != nil || out["created"] != true || out["entityRef"] != "resource:default/orders" || out["commit"] == "" {
 		t.Fatalf("provision-infra = %v, %v", out, err)
@@ -190,10 +197,10 @@ func TestProvisionInfraRefusesBadInput(t *testing.T) {
 	if _, err := f.reg.Invoke(mallory, "paved:deprovision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"orders"}`), nil); paved.ErrorCode(err) != paved.EForbidden {
 		t.Errorf("deprovision by a non-owner: %v, want forbidden", err)
 	}
-	gone, err := f.reg.Invoke(jane(), "paved:deprovision-infra", json.RawMessage(`{"id":"`+out["id"].(string)+`"}`), nil)
+	bob := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalUser, Subject: "user:default/bob", User: "user:default/bob"})
+	gone, err := f.reg.Invoke(bob, "paved:deprovision-infra", json.RawMessage(`{"id":"`+out["id"].(string)+`"}`), nil)
 	if paved.ErrorCode(err) != paved.EForbidden {
-		// jane is not a member of group:default/payments as far as paved knows (no catalog here).
-		t.Errorf("deprovision by a user outside the owner group: %v, %v; want forbidden", gone, err)
+		t.Errorf("deprovision by a user who is not the owner: %v, %v; want forbidden", gone, err)
 	}
 	none, err := f.reg.Invoke(jane(), "paved:deprovision-infra", json.RawMessage(`{"kind":"s3-bucket","name":"nothing"}`), nil)
 	if err != nil || none["deprovisioned"] != false {

@@ -67,9 +67,14 @@ func handleReadyz(checks []Check) echo.HandlerFunc {
 	}
 }
 
+// handleListActions lists the actions the caller may invoke.
 func handleListActions(a Actions) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		return c.JSONBlob(http.StatusOK, a.ListJSON())
+		b, err := a.ListJSONFor(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSONBlob(http.StatusOK, b)
 	}
 }
 

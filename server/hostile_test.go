@@ -424,6 +424,8 @@ var hostileRoutes = []hostileRoute{
 	{"GET", "/api/paved/.backstage/actions/v1/actions", "/api/paved/.backstage/actions/v1/actions", true},
 	{"POST", "/api/paved/.backstage/actions/v1/actions/:id/invoke", hostileV1 + "paved:list-infra-kinds/invoke", true},
 	{"POST", "/api/paved/.backstage/actions/v2/actions/:id/invoke", hostileV2 + "paved:list-infra-kinds/invoke", true},
+	{"GET", "/api/paved/.well-known/backstage/permissions/metadata", "/api/paved/.well-known/backstage/permissions/metadata", true},
+	{"POST", "/api/paved/.well-known/backstage/permissions/apply-conditions", "/api/paved/.well-known/backstage/permissions/apply-conditions", true},
 	{"GET", "/api/paved/invocations", "/api/paved/invocations", true},
 	{"POST", "/api/paved/admin/keys/rotate", "/api/paved/admin/keys/rotate", true},
 	{"GET", "/api/paved/catalog/entities", "/api/paved/catalog/entities", true},

@@ -26,8 +26,8 @@ type Authenticator interface {
 }
 
 // requireAuth lets only authenticated callers through and puts the principal
-// in the request context.
-func requireAuth(a Authenticator) echo.MiddlewareFunc {
+// and the authorizer that decides for it in the request context.
+func requireAuth(a Authenticator, z paved.Authorizer) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -38,7 +38,7 @@ func requireAuth(a Authenticator) echo.MiddlewareFunc {
 			trace.SpanFromContext(req.Context()).SetAttributes(
 				attribute.String("paved.caller.kind", string(p.Kind)),
 				attribute.String("paved.caller.subject", p.Subject))
-			c.SetRequest(req.WithContext(paved.WithPrincipal(req.Context(), p)))
+			c.SetRequest(req.WithContext(paved.WithAuthorizer(paved.WithPrincipal(req.Context(), p), z)))
 			return next(c)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/paved-dev/paved/permission"
 )
 
 // addRoutes is paved's whole HTTP surface, with the middleware of each route.
@@ -16,7 +18,11 @@ func addRoutes(e *echo.Echo, d Deps) {
 		middleware.Recover(), // a handler panic becomes a 500 (logged, traced), never a dead process
 		bodyDeadline(d.BodyTimeout, d.MaxBodyBytes),
 	)
-	auth := requireAuth(d.Auth)
+	// Every route below decides who may call it here: public, authenticated
+	// (auth), a basic permission (can), service principals only
+	// (serviceOnly). Actions check paved.action.<name>.invoke in the registry,
+	// and resource permissions are checked where the resource is loaded.
+	auth := requireAuth(d.Auth, d.Authorizer)
 	limit := middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: byteSize(d.MaxBodyBytes)})
 
 	// Probes and scrapers, at the root.
@@ -26,26 +32,31 @@ func addRoutes(e *echo.Echo, d Deps) {
 
 	// Backstage's plugin protocol.
 	api := e.Group("/api/" + d.PluginID)
-	api.GET("/.backstage/auth/v1/jwks.json", handleJWKS(d.Keys)) // public, like every Backstage plugin's
-	api.GET("/.backstage/actions/v1/actions", handleListActions(d.Actions), auth)
+	api.GET("/.backstage/auth/v1/jwks.json", handleJWKS(d.Keys))                  // public, like every Backstage plugin's
+	api.GET("/.backstage/actions/v1/actions", handleListActions(d.Actions), auth) // filtered per caller
 	api.POST("/.backstage/actions/v1/actions/:id/invoke", handleInvoke(d.Actions, 1, d.MaxBodyBytes), auth, limit)
 	api.POST("/.backstage/actions/v2/actions/:id/invoke", handleInvoke(d.Actions, 2, d.MaxBodyBytes), auth, limit)
 
+	// Backstage's permission framework (permissions.go).
+	api.GET("/.well-known/backstage/permissions/metadata", handlePermissionMetadata(d.Permissions), auth)
+	api.POST("/.well-known/backstage/permissions/apply-conditions", handleApplyConditions(d.Permissions, d.MaxBodyBytes), auth, serviceOnly("apply-conditions"), limit)
+
 	// paved's own API.
-	api.GET("/invocations", handleListInvocations(d.Invocations), auth)
-	api.POST("/admin/keys/rotate", handleRotateKeys(d.Keys), auth)
+	api.GET("/invocations", handleListInvocations(d.Invocations), auth, can(permission.AuditRead))
+	api.POST("/admin/keys/rotate", handleRotateKeys(d.Keys), auth, can(permission.KeysRotate))
 
 	// The catalog entity provider.
-	yamlAuth := []echo.MiddlewareFunc{auth}
+	catalogRead := can(permission.CatalogRead)
+	yamlAuth := []echo.MiddlewareFunc{auth, catalogRead}
 	if d.CatalogYAMLPublic {
 		yamlAuth = nil
 	}
-	api.GET("/catalog/entities", handleCatalogEntities(d.Catalog), auth)
+	api.GET("/catalog/entities", handleCatalogEntities(d.Catalog), auth, catalogRead)
 	api.GET("/catalog/entities.yaml", handleCatalogYAML(d.Catalog), yamlAuth...)
-	api.GET("/catalog/changes", handleCatalogChanges(d.Catalog), auth)
+	api.GET("/catalog/changes", handleCatalogChanges(d.Catalog), auth, catalogRead)
 
 	// Adoption (DevEx) metrics for the Backstage page (devex_handlers.go).
-	devexRead := requireDevexReader(d.DevExReaders, d.Membership)
+	devexRead := can(permission.DevExRead)
 	api.GET("/devex/v1/summary", handleDevexSummary(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/templates", handleDevexTemplates(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/timeseries", handleDevexTimeseries(d.DevEx), auth, devexRead)
@@ -70,7 +81,7 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/devex/v1/costs", handleDevexCosts(d.Costs), auth, devexRead) // costs_handlers.go
 
 	// Infrastructure golden paths (infra_handlers.go): credentials for the owner's user token only.
-	api.GET("/infra/:id/connection", handleInfraConnection(d.Infra), auth)
+	api.GET("/infra/:id/connection", handleInfraConnection(d.Infra), auth) // paved.infra.connection.read on the resource
 
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
 }

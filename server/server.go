@@ -16,11 +16,12 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
 )
 
 // Actions lists and invokes scaffolder actions.
 type Actions interface {
-	ListJSON() []byte
+	ListJSONFor(ctx context.Context) ([]byte, error)
 	Invoke(ctx context.Context, id string, input json.RawMessage, secrets map[string]string) (map[string]any, error)
 }
 
@@ -88,6 +89,13 @@ type Deps struct {
 	Infra InfraConnections
 	// Costs answers the spend route (devex/v1/costs); nil answers with 503.
 	Costs Costs
+
+	// Authorizer decides who may do what, for every route and action; nil
+	// is paved's own default policy (DevExReaders read adoption metrics).
+	Authorizer paved.Authorizer
+	// Permissions serves the permission integration routes; nil: paved's
+	// permissions and rules with no resources to apply conditions to.
+	Permissions PermissionIntegration
 }
 
 // New builds paved's HTTP server.
@@ -109,6 +117,20 @@ func New(d Deps) *echo.Echo {
 	}
 	if d.Metrics == nil {
 		d.Metrics = http.NotFoundHandler()
+	}
+	if d.Authorizer == nil {
+		policy, err := permission.NewPolicy(nil, d.DevExReaders)
+		if err != nil {
+			panic(err) // no configured lines: cannot fail
+		}
+		d.Authorizer = permission.New(permission.Options{Decider: policy, Membership: d.Membership, Logger: d.Logger})
+	}
+	if d.Permissions == nil {
+		pi, err := permission.NewIntegration(nil, nil)
+		if err != nil {
+			panic(err)
+		}
+		d.Permissions = pi
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/config"
@@ -19,6 +20,7 @@ import (
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
 	"github.com/paved-dev/paved/infra/postgresql"
+	"github.com/paved-dev/paved/permission"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
 	"github.com/paved-dev/paved/sqlstore"
@@ -34,6 +36,8 @@ type infraWiring struct {
 	costs       server.Costs
 	ready       []server.Check
 	stop        func()
+	// permissionResources load resources for the permission backend's apply-conditions.
+	permissionResources map[string]permission.Resources
 }
 
 // newSealer returns the sealer of everything paved keeps secret at rest (the
@@ -127,6 +131,7 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	w.costs = &costs.Reporter{Store: store, Budgets: budgets}
 	w.actions = scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)})
 	w.connections = svc
+	w.permissionResources = map[string]permission.Resources{paved.ResourceInfra: svc}
 	w.catalog = infraLister{store: store, kinds: kinds}
 	logger.Info("infrastructure golden paths loaded", "kinds", len(kinds), "gitops", gitops.Redact(url), "branch", g.Branch)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/config"
+	"github.com/paved-dev/paved/permission"
 	"github.com/paved-dev/paved/postgres"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
@@ -81,9 +82,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else if local != "" {
 		static = append(static, backstage.StaticToken{Token: local, Subject: "local-cli"})
 	}
+	discovery := backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints)
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
 		PluginID:       cfg.PluginID,
-		Discovery:      backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints),
+		Discovery:      discovery,
 		AllowedPlugins: cfg.Backstage.AllowedPlugins,
 		AuthPluginID:   cfg.Backstage.AuthPluginID,
 		StaticTokens:   static,
@@ -137,6 +139,15 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer stopDevex()
 
+	authorizer, err := newAuthorizer(cfg, discovery, signer, membership, logger)
+	if err != nil {
+		return err
+	}
+	integration, err := permission.NewIntegration(registry.Permissions(), inf.permissionResources)
+	if err != nil {
+		return err
+	}
+
 	ready := []server.Check{{Name: "store", Check: store.Ping}}
 	ready = append(ready, inf.ready...)
 	for _, name := range argo.Instances() {
@@ -168,6 +179,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 		Infra: inf.connections,
 		Costs: inf.costs,
+
+		Authorizer:  authorizer,
+		Permissions: integration,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
