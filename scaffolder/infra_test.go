@@ -225,7 +225,7 @@ func TestInfraCostInKindsAndOutput(t *testing.T) {
 	if p, ok := k["price"].(*infra.Price); !ok || p.Currency != "USD" || p.Monthly != 20 {
 		t.Errorf("price = %#v", k["price"])
 	}
-	out, err := f.reg.Invoke(jane(), "paved:provision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"big","owner":"group:default/payments",
+	out, err := f.reg.Invoke(jane(), "paved:provision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"big","owner":"user:default/jane",
 		"parameters":{"size":"large","region":"us-east-1"}}`), nil)
 	if err != nil {
 		t.Fatal(err)
