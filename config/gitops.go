@@ -40,6 +40,21 @@ type GitOps struct {
 	CompareURL string `yaml:"compareUrl"`
 	// CacheDir keeps fetched objects between restarts (default <dataDir>/gitops-cache).
 	CacheDir string `yaml:"cacheDir"`
+	// PullRequests, with review, opens a pull request for each review
+	// branch on the forge that hosts the repository.
+	PullRequests PullRequests `yaml:"pullRequests"`
+}
+
+// PullRequests names the forge and repository of review mode's pull requests.
+type PullRequests struct {
+	// Kind is github, gitlab, gitea or forgejo; empty: no pull requests.
+	Kind string `yaml:"kind"`
+	// APIURL is the forge's URL (GitHub: default https://api.github.com).
+	APIURL string `yaml:"apiURL"`
+	// Repo is owner/name (GitLab: the project's full path).
+	Repo string `yaml:"repo"`
+	// Token may open and edit pull requests; PAVED_GITOPS_PR_TOKEN sets it.
+	Token string `yaml:"token"`
 }
 
 // DefaultGitOps is the GitOps configuration paved starts with.
@@ -54,7 +69,7 @@ func (g GitOps) EmbeddedRepo(dataDir string) string { return filepath.Join(dataD
 func (g *GitOps) applyEnv(getenv func(string) string) {
 	for name, dst := range map[string]*string{
 		"PAVED_GITOPS_URL": &g.URL, "PAVED_GITOPS_TOKEN": &g.Token, "PAVED_GITOPS_SSH_KEY_FILE": &g.SSHKeyFile,
-		"PAVED_GITOPS_BRANCH": &g.Branch,
+		"PAVED_GITOPS_BRANCH": &g.Branch, "PAVED_GITOPS_PR_TOKEN": &g.PullRequests.Token,
 	} {
 		if v := getenv(name); v != "" {
 			*dst = v
@@ -88,10 +103,25 @@ func (g GitOps) validate(p *problems) {
 	if g.CompareURL != "" && !strings.Contains(g.CompareURL, "{branch}") {
 		p.add("gitops.compareUrl", "must contain {branch}")
 	}
+	if pr := g.PullRequests; pr.Kind != "" {
+		switch {
+		case !g.Review:
+			p.add("gitops.pullRequests", "needs gitops.review: true (pull requests are opened for review branches)")
+		case pr.Kind != "github" && pr.Kind != "gitlab" && pr.Kind != "gitea" && pr.Kind != "forgejo":
+			p.add("gitops.pullRequests.kind", "must be github, gitlab, gitea or forgejo, got %q", pr.Kind)
+		case pr.Kind != "github" && pr.APIURL == "":
+			p.add("gitops.pullRequests.apiURL", "is required for %s", pr.Kind)
+		case strings.Count(pr.Repo, "/") < 1:
+			p.add("gitops.pullRequests.repo", "must be owner/name")
+		case pr.Token == "":
+			p.add("gitops.pullRequests.token", "is required (or PAVED_GITOPS_PR_TOKEN)")
+		}
+	}
 }
 
 func (g GitOps) masked() GitOps {
 	g.Token, g.SSHKeyPassphrase = mask(g.Token), mask(g.SSHKeyPassphrase)
+	g.PullRequests.Token = mask(g.PullRequests.Token)
 	g.URL = MaskURL(g.URL)
 	return g
 }

@@ -35,6 +35,10 @@ type AppWriter struct {
 	Review bool
 	// BranchPrefix names review branches (default "paved").
 	BranchPrefix string
+	// StableBranch names the review branch after the application alone
+	// (<prefix>/apps/<name>) and reuses it, so that asking again updates
+	// the same pull request instead of opening another branch.
+	StableBranch bool
 }
 
 // AppPath returns where the application's manifest is written.
@@ -82,6 +86,9 @@ func (w AppWriter) CommitApp(ctx context.Context, req paved.AppRequest) (Result,
 			prefix = "paved"
 		}
 		ch.ReviewBranch = NewBranchName(prefix, req.Name)
+		if w.StableBranch {
+			ch.ReviewBranch, ch.ReuseBranch = prefix+"/apps/"+req.Name, true
+		}
 	}
 	return w.Repo.Apply(ctx, ch)
 }

@@ -73,6 +73,11 @@ type Change struct {
 	// ReviewBranch, when set, puts the commit on this new branch, started
 	// from the tip of the configured branch, instead of on the branch itself.
 	ReviewBranch string
+	// ReuseBranch lets ReviewBranch exist already: it is paved's own branch
+	// for this request (the head of its pull request), rebuilt as the
+	// configured branch's tip plus this change and force-pushed, or left
+	// alone when its files already are what this change makes them.
+	ReuseBranch bool
 }
 
 // Result is where a change landed.
@@ -80,6 +85,8 @@ type Result struct {
 	Commit     string `json:"commit"`
 	Branch     string `json:"branch"`
 	CompareURL string `json:"compareUrl,omitempty"`
+	// Base is the configured branch a review branch starts from.
+	Base string `json:"base,omitempty"`
 	// Changed is false when the change left the tree as it was: no commit was made.
 	Changed bool `json:"changed"`
 }
@@ -259,13 +266,19 @@ func (r *Repo) Apply(ctx context.Context, ch Change) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		var current plumbing.Hash // the review branch's tip, when it is there to reuse
 		if ch.ReviewBranch != "" {
 			exists, err := r.remoteHas(ctx, target)
 			if err != nil {
 				return Result{}, err
 			}
-			if exists {
+			if exists && !ch.ReuseBranch {
 				return Result{}, paved.Errorf(paved.EConflict, "branch %q already exists in the GitOps repository", target)
+			}
+			if exists {
+				if current, err = r.fetchBranch(ctx, target); err != nil {
+					return Result{}, err
+				}
 			}
 		}
 		commit, changed, err := r.commit(base, ch)
@@ -275,6 +288,23 @@ func (r *Repo) Apply(ctx context.Context, ch Change) (Result, error) {
 		res := Result{Commit: commit.String(), Branch: target, Changed: changed}
 		if ch.ReviewBranch != "" {
 			res.CompareURL = r.compareURL(target)
+			res.Base = r.cfg.Branch
+		}
+		if !current.IsZero() {
+			same, err := r.sameTree(current, commit)
+			if err != nil {
+				return Result{}, err
+			}
+			if same {
+				res.Commit, res.Changed = current.String(), false
+				return res, nil
+			}
+			// Rebuilt on the configured branch: replaces what the branch had.
+			if err := r.forcePush(ctx, commit, target); err != nil {
+				return Result{}, r.remoteError("push", err)
+			}
+			res.Changed = true
+			return res, nil
 		}
 		if !changed && !fetched {
 			// "Nothing to do" must hold for the remote, not a stale local tip.
@@ -448,6 +478,47 @@ func (r *Repo) remoteHas(ctx context.Context, branch string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// fetchBranch fetches another branch than the configured one and returns its tip.
+func (r *Repo) fetchBranch(ctx context.Context, branch string) (plumbing.Hash, error) {
+	local := plumbing.ReferenceName("refs/paved/review/" + branch)
+	spec := gitconfig.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + local.String())
+	err := r.remote.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return plumbing.ZeroHash, r.remoteError("fetch "+branch, err)
+	}
+	ref, err := r.repo.Storer.Reference(local)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("gitops: fetched branch %s: %w", branch, err)
+	}
+	return ref.Hash(), nil
+}
+
+// sameTree reports whether two commits hold the same files.
+func (r *Repo) sameTree(a, b plumbing.Hash) (bool, error) {
+	ca, err := object.GetCommit(r.repo.Storer, a)
+	if err != nil {
+		return false, err
+	}
+	cb, err := object.GetCommit(r.repo.Storer, b)
+	if err != nil {
+		return false, err
+	}
+	return ca.TreeHash == cb.TreeHash, nil
+}
+
+func (r *Repo) forcePush(ctx context.Context, commit plumbing.Hash, branch string) error {
+	local := plumbing.ReferenceName("refs/paved/push")
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(local, commit)); err != nil {
+		return err
+	}
+	spec := gitconfig.RefSpec("+" + local.String() + ":" + plumbing.NewBranchReferenceName(branch).String())
+	err := r.remote.PushContext(ctx, &git.PushOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: r.auth, Force: true})
+	if errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return err
 }
 
 func (r *Repo) push(ctx context.Context, commit plumbing.Hash, branch string) error {

@@ -264,3 +264,45 @@ func BenchmarkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 }
+
+// TestReuseReviewBranch is the head branch of a pull request: asking again
+// leaves it alone, a changed request rebuilds it on main (one commit ahead),
+// and a second process (a replica) sees the same.
+func TestReuseReviewBranch(t *testing.T) {
+	url, bare := serveGit(t)
+	r := open(t, url)
+	ctx := t.Context()
+	if _, err := r.Apply(ctx, gitops.Change{Message: "init", Write: map[string][]byte{"README.md": []byte("deploy\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	change := func(body string) gitops.Change {
+		return gitops.Change{Message: "Add shop", ReviewBranch: "paved/apps/shop", ReuseBranch: true,
+			Write: map[string][]byte{"apps/shop.yaml": []byte(body)}}
+	}
+	first, err := r.Apply(ctx, change("replicas: 1\n"))
+	if err != nil || !first.Changed || first.Base != "main" {
+		t.Fatalf("first = %+v, %v", first, err)
+	}
+	again, err := open(t, url).Apply(ctx, change("replicas: 1\n"))
+	if err != nil || again.Changed || again.Commit != first.Commit {
+		t.Fatalf("the same change again (another replica) = %+v, %v; want the branch left at %s", again, err, first.Commit)
+	}
+	// main moves meanwhile; the changed request is rebuilt on its new tip.
+	mainTip, err := r.Apply(ctx, gitops.Change{Message: "other", Write: map[string][]byte{"apps/other.yaml": []byte("x\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := r.Apply(ctx, change("replicas: 3\n"))
+	if err != nil || !changed.Changed || changed.Commit == first.Commit {
+		t.Fatalf("changed = %+v, %v", changed, err)
+	}
+	if got := runGit(t, bare, "rev-parse", "paved/apps/shop"); got != changed.Commit {
+		t.Errorf("branch at %s, want %s", got, changed.Commit)
+	}
+	if got := runGit(t, bare, "rev-parse", "paved/apps/shop^"); got != mainTip.Commit {
+		t.Errorf("the rebuilt branch starts at %s, want main's tip %s", got, mainTip.Commit)
+	}
+	if got := runGit(t, bare, "show", "paved/apps/shop:apps/shop.yaml"); got != "replicas: 3" {
+		t.Errorf("apps/shop.yaml on the branch = %q", got)
+	}
+}

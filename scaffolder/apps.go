@@ -33,6 +33,9 @@ type AppActionsOptions struct {
 	// GitOps writes Applications to the GitOps repository (mode: gitops);
 	// nil refuses that mode.
 	GitOps AppCommitter
+	// PullRequests opens the pull request of a review branch (gitops mode
+	// with review); nil leaves review at the branch and its compare link.
+	PullRequests PullRequests
 	// Locks serialize the creates of one application across replicas, so
 	// that exactly one concurrent identical call reports created; nil: none.
 	Locks Locks

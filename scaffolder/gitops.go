@@ -2,8 +2,11 @@ package scaffolder
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/forge"
 	"github.com/paved-dev/paved/gitops"
 )
 
@@ -21,6 +24,14 @@ type AppCommitter interface {
 
 var _ AppCommitter = gitops.AppWriter{}
 
+// PullRequests opens (or finds and updates) the pull request of a review
+// branch on the forge that hosts the GitOps repository.
+type PullRequests interface {
+	EnsurePullRequest(ctx context.Context, s forge.Spec) (pr paved.PullRequest, created bool, err error)
+}
+
+var _ PullRequests = (*forge.Client)(nil)
+
 // gitOpsOff is the refusal of mode: gitops when paved has no GitOps repository.
 var gitOpsOff = paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"}
 
@@ -32,6 +43,9 @@ func gitOpsOutputs(props Schema, file, commit string) Schema {
 	props["branch"] = Schema{"type": "string", "description": "gitops mode: the branch of that commit."}
 	props["compareUrl"] = Schema{"type": "string", "description": "gitops mode with review: the link to review the branch."}
 	props["path"] = Schema{"type": "string", "description": "gitops mode: " + file + " in the repository."}
+	props["pullRequestUrl"] = Schema{"type": "string", "description": "gitops mode with review and a forge configured: the pull (merge) request of the branch."}
+	props["pullRequestNumber"] = Schema{"type": "integer", "description": "Its number (GitLab: the merge request's iid)."}
+	props["pullRequestState"] = Schema{"type": "string", "description": "open, or merged when the same request was already merged."}
 	return props
 }
 
@@ -60,7 +74,16 @@ func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[s
 		return nil, err
 	}
 	project := req.Project
-	return map[string]any{
+	var pr paved.PullRequest
+	if h.PullRequests != nil && res.Base != "" {
+		// A closed pull request is reported, not reopened: the caller decides.
+		if pr, _, err = h.PullRequests.EnsurePullRequest(ctx, forge.Spec{Branch: res.Branch, Base: res.Base,
+			Title: "paved: Argo CD application " + req.Name, Body: pullRequestBody(req, h.GitOps.AppPath(req.Name))}); err != nil {
+			return nil, err
+		}
+		res.CompareURL = pr.URL
+	}
+	out := map[string]any{
 		"instance":     req.Instance,
 		"name":         req.Name,
 		"namespace":    req.Namespace,
@@ -75,5 +98,29 @@ func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[s
 		"branch":       res.Branch,
 		"compareUrl":   res.CompareURL,
 		"path":         h.GitOps.AppPath(req.Name),
-	}, nil
+	}
+	if pr.Number != 0 {
+		out["url"] = pr.URL
+		out["pullRequestUrl"] = pr.URL
+		out["pullRequestNumber"] = pr.Number
+		out["pullRequestState"] = pr.State
+	}
+	return out, nil
+}
+
+// pullRequestBody tells the reviewer what they approve and who asked; the
+// values are data (the forge renders Markdown, so they go in code spans).
+func pullRequestBody(req paved.AppRequest, path string) string {
+	who := req.Annotations[paved.AnnotationUserRef]
+	if who == "" {
+		who = "an unknown user"
+	}
+	return fmt.Sprintf("Adds the Argo CD application `%s` (`%s`), requested by `%s` through paved.\n\n"+
+		"Once merged, the root application creates it and Argo CD syncs it; `paved:wait-argocd-app` with `appear: true` follows it to Synced and Healthy.\n",
+		codeSpan(req.Name), codeSpan(path), codeSpan(who))
+}
+
+// codeSpan keeps a value from closing its Markdown code span.
+func codeSpan(s string) string {
+	return strings.ReplaceAll(s, "`", "'")
 }

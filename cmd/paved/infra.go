@@ -16,6 +16,7 @@ import (
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/config"
 	"github.com/paved-dev/paved/costs"
+	"github.com/paved-dev/paved/forge"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
@@ -30,6 +31,7 @@ import (
 // from the configuration.
 type infraWiring struct {
 	apps        scaffolder.AppCommitter
+	prs         scaffolder.PullRequests
 	actions     []scaffolder.Action
 	connections server.InfraConnections
 	catalog     catalog.InfraLister
@@ -79,6 +81,18 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	w := &infraWiring{
 		apps: gitops.AppWriter{Repo: repo, AppsPath: g.AppsPath, DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review},
 		stop: func() {},
+	}
+	if pr := g.PullRequests; pr.Kind != "" {
+		kind := pr.Kind
+		if kind == "forgejo" {
+			kind = forge.Gitea
+		}
+		client, err := forge.New(forge.Config{Kind: kind, APIURL: pr.APIURL, Repo: pr.Repo, Token: pr.Token})
+		if err != nil {
+			return nil, fmt.Errorf("gitops.pullRequests: %w", err)
+		}
+		w.prs = client
+		w.apps = gitops.AppWriter{Repo: repo, AppsPath: g.AppsPath, DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review, StableBranch: true}
 	}
 
 	drivers := map[string]infra.Driver{"manifests": manifests.New(manifests.Options{
