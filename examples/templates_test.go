@@ -108,6 +108,7 @@ func (kindsOnly) Deprovision(context.Context, string) (infra.Resource, error) {
 	return infra.Resource{}, nil
 }
 func (kindsOnly) FindID(context.Context, string, string) (string, error) { return "", nil }
+func (kindsOnly) Cost(infra.Resource) (infra.Cost, bool)                 { return infra.Cost{}, false }
 
 var expr = regexp.MustCompile(`\$\{\{\s*([^}]*?)\s*\}\}`)
 
