@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
 )
 
 // Apps is what the Argo CD actions need from an Argo CD client.
@@ -405,6 +406,19 @@ func sortFields(f []paved.FieldError) {
 	sort.Slice(f, func(i, j int) bool { return f[i].Field < f[j].Field })
 }
 
+// AppPermissionResource is app as paved's permission rules see it. Its
+// owner is the owner paved recorded, else the user who created it.
+func AppPermissionResource(app paved.App) *paved.Resource {
+	owner := app.Annotations[AnnotationOwner]
+	if owner == "" {
+		owner = app.Annotations[paved.AnnotationUserRef]
+	}
+	return &paved.Resource{Type: paved.ResourceArgoApp, Ref: app.Instance + "/" + app.Namespace + "/" + app.Name,
+		Owner: owner, Project: app.Project, DestinationServer: app.Destination.Server,
+		DestinationNamespace: app.Destination.Namespace, RepoURL: app.RepoURL,
+		ManagedByPaved: app.Labels[paved.LabelManagedBy] == paved.ManagedByPaved}
+}
+
 // LabelValue turns a Backstage ref ("component:default/payments") into a valid
 // label value ("component.default.payments"), cut to 63 characters.
 func LabelValue(ref string) string {
@@ -723,12 +737,14 @@ func (h *appActions) delete() Action {
 	props["cascade"] = boolean("Cascade", "Also delete the application's resources in the cluster.", true)
 	props["propagationPolicy"] = withEnum(str("Propagation policy", "How Kubernetes deletes the resources."), "foreground", "background")
 	props["deleteProject"] = boolean("Delete project", "Also delete the project if paved created it and no other application uses it.", false)
+	props["force"] = boolean("Force", "Also delete an application paved did not create (needs the permission paved.argocd.app.delete on it).", false)
 	return Action{
-		Name:        "delete-argocd-app",
-		Title:       "Delete an Argo CD application",
-		Description: "Deletes an Argo CD Application, by default with its resources; deleting one that does not exist succeeds with deleted=false.",
-		Attributes:  Attributes{Destructive: true, Idempotent: true},
-		Input:       object(props, "name"),
+		Name:  "delete-argocd-app",
+		Title: "Delete an Argo CD application",
+		Description: "Deletes an Argo CD Application, by default with its resources; deleting one that does not exist succeeds with deleted=false. " +
+			"An application paved did not create (no label app.kubernetes.io/managed-by: paved) is refused (409) unless force is true.",
+		Attributes: Attributes{Destructive: true, Idempotent: true},
+		Input:      object(props, "name"),
 		Output: Schema{"type": "object", "required": []string{"instance", "name", "deleted"}, "properties": Schema{
 			"instance": Schema{"type": "string"},
 			"name":     Schema{"type": "string"},
@@ -745,12 +761,29 @@ func (h *appActions) delete() Action {
 				Cascade           *bool  `json:"cascade"`
 				PropagationPolicy string `json:"propagationPolicy"`
 				DeleteProject     bool   `json:"deleteProject"`
+				Force             bool   `json:"force"`
 			}{}
 			if err := in.Decode(&di); err != nil {
 				return nil, err
 			}
 			ref, err := h.ref(di.appRefInput)
 			if err != nil {
+				return nil, err
+			}
+			// Destructive by default only for what paved made: look first.
+			app, err := h.Apps.GetApp(ctx, ref, false)
+			if paved.ErrorCode(err) == paved.ENotFound {
+				return map[string]any{"instance": ref.Instance, "name": ref.Name, "deleted": false}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			res := AppPermissionResource(app)
+			if !res.ManagedByPaved && !di.Force {
+				return nil, paved.Errorf(paved.EConflict, "application %q was not created by paved (no label %s: %s); set force: true to delete it anyway (needs %s)",
+					ref.Name, paved.LabelManagedBy, paved.ManagedByPaved, permission.AppDelete.Name)
+			}
+			if err := paved.Authorize(ctx, permission.AppDelete, res); err != nil {
 				return nil, err
 			}
 			cascade := di.Cascade == nil || *di.Cascade
