@@ -3,21 +3,28 @@ package costs_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/infra"
+	"github.com/paved-dev/paved/postgres"
 	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/telemetry"
 )
 
 // slowDriver provisions nothing but takes a moment, so that concurrent
@@ -61,6 +68,12 @@ func newFixture(t *testing.T, b costs.Budgets) fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newReplica(t, store, b)
+}
+
+// newReplica is one paved's infra service with a cost ledger over store.
+func newReplica(t *testing.T, store *sqlstore.DB, b costs.Budgets) fixture {
+	t.Helper()
 	drivers := map[string]infra.Driver{"slow": slowDriver{}}
 	k, err := infra.ParseKind([]byte(dbKind), drivers)
 	if err != nil {
@@ -149,6 +162,66 @@ func TestBudgetHoldsUnderConcurrentRequests(t *testing.T) {
 	}
 }
 
+// Two replicas on one PostgreSQL database: of large databases asked for
+// through both at once, the budget admits exactly one.
+func TestBudgetAcrossReplicasOnPostgres(t *testing.T) {
+	dsn := os.Getenv("PAVED_TEST_DATABASE_URL")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PAVED_TEST_DATABASE_URL is not set; CI must run the PostgreSQL tests")
+		}
+		t.Skip("PAVED_TEST_DATABASE_URL is not set")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := "paved_costs_" + strings.ToLower(rand.Text()[:16])
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	budgets := costs.Budgets{Currency: "USD", Teams: map[string]float64{"group:default/payments": 500}}
+	var replicas []fixture
+	for range 2 {
+		store, err := postgres.Open(t.Context(), u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		replicas = append(replicas, newReplica(t, store, budgets))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			_, _, errs[i] = replicas[i%2].svc.Provision(as("user:default/jane"), infra.Request{Kind: "db", Name: "pg-" + string(rune('a'+i)),
+				Owner: "group:default/payments", Parameters: map[string]any{"size": "large"}})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch paved.ErrorCode(err) {
+		case "":
+			ok++
+		case paved.EForbidden:
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	open, _ := replicas[0].store.OpenCosts(t.Context())
+	if ok != 1 || len(open) != 1 {
+		t.Errorf("%d of 6 large databases admitted, %d in the ledger; the budget fits one: %v", ok, len(open), errs)
+	}
+}
+
 func TestReportProratesAndTheGaugeAgrees(t *testing.T) {
 	f := newFixture(t, costs.Budgets{Currency: "USD", Teams: map[string]float64{"group:default/payments": 1000}})
 	ctx := t.Context()
@@ -197,32 +270,37 @@ func TestReportProratesAndTheGaugeAgrees(t *testing.T) {
 		t.Errorf("shop only = %+v, %v", shop, err)
 	}
 
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	if err := costs.RegisterGauge(mp.Meter("test"), f.store, nil); err != nil {
+	// The gauge on /metrics, as Prometheus reads it, agrees with the report.
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "paved-test"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
+	t.Cleanup(func() { tel.Shutdown(context.Background()) })
+	if err := costs.RegisterGauge(tel.Meter.Meter("test"), f.store, nil); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "paved.infra.cost.monthly" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Gauge[float64]).DataPoints {
-				team, _ := dp.Attributes.Value("team")
-				kind, _ := dp.Attributes.Value("kind")
-				got[team.AsString()+"/"+kind.AsString()] = dp.Value
-				if dp.Attributes.Len() != 3 {
-					t.Errorf("attributes %v, want team, kind, currency", dp.Attributes.ToSlice())
-				}
-			}
+	rec := httptest.NewRecorder()
+	tel.Metrics.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fam := families["paved_infra_cost_monthly"]
+	if fam == nil || fam.GetType() != dto.MetricType_GAUGE || len(fam.Metric) != 1 {
+		t.Fatalf("paved_infra_cost_monthly = %v", fam)
+	}
+	labels := map[string]string{}
+	for _, l := range fam.Metric[0].Label {
+		labels[l.GetName()] = l.GetValue()
+	}
+	want := map[string]string{"team": "group:default/payments", "kind": "db", "currency": "USD"}
+	for k, v := range want {
+		if labels[k] != v {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, labels[k], v, labels)
 		}
 	}
-	if len(got) != 1 || got["group:default/payments/db"] != rep.Kinds[0].Monthly {
-		t.Errorf("gauge = %v, report kinds = %+v", got, rep.Kinds)
+	if got := fam.Metric[0].Gauge.GetValue(); got != rep.Kinds[0].Monthly || got != 510 {
+		t.Errorf("gauge = %v, report = %v", got, rep.Kinds[0].Monthly)
 	}
 }
