@@ -33,17 +33,37 @@ func (c *Client) CreateApp(ctx context.Context, req paved.AppRequest) (paved.App
 	if err != nil {
 		return paved.App{}, err
 	}
+	projectCreated := false
 	if req.CreateProject {
-		if err := in.ensureProject(ctx, app); err != nil {
+		if projectCreated, err = in.ensureProject(ctx, app); err != nil {
 			return paved.App{}, err
 		}
+	}
+	// A project this call created goes again when the app is not created:
+	// a failed create leaves nothing behind. Argo CD refuses to delete a
+	// project an app uses (another call's, meanwhile), which is kept then.
+	rollback := func(cause error) error {
+		if !projectCreated {
+			return cause
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.cfg.Timeout)
+		defer cancel()
+		derr := in.call(cctx, "project.ProjectService/Delete", func(ctx context.Context, a *authed) error {
+			_, err := a.projects.Delete(ctx, &project.ProjectQuery{Name: app.Spec.Project})
+			return err
+		})
+		if derr != nil && paved.ErrorCode(derr) != paved.ENotFound {
+			in.log.Warn("could not remove the project created for an application whose create failed",
+				"instance", in.cfg.Name, "project", app.Spec.Project, "error", derr)
+		}
+		return cause
 	}
 	// Argo CD answers a create of an identical app with the existing app, the
 	// same as a fresh one: only a prior lookup tells them apart.
 	_, err = in.get(ctx, app.Name, app.Namespace, app.Spec.Project, false)
 	existed := err == nil
 	if err != nil && paved.ErrorCode(err) != paved.ENotFound {
-		return paved.App{}, err
+		return paved.App{}, rollback(err)
 	}
 	var out *v1alpha1.Application
 	err = in.call(ctx, "application.ApplicationService/Create", func(ctx context.Context, a *authed) error {
@@ -56,7 +76,7 @@ func (c *Client) CreateApp(ctx context.Context, req paved.AppRequest) (paved.App
 		return err
 	})
 	if err != nil {
-		return paved.App{}, err
+		return paved.App{}, rollback(err)
 	}
 	res := in.toApp(out, req.Namespace)
 	res.Created = !existed
@@ -256,27 +276,31 @@ func (in *instance) getProject(ctx context.Context, name string) (*v1alpha1.AppP
 // project is created (labelled as paved's); a project paved created earlier
 // gains the app's repositories and destination; anyone else's project is
 // left alone, and Argo CD's validation of the app says what it lacks.
-func (in *instance) ensureProject(ctx context.Context, app *v1alpha1.Application) error {
+// ensureProject creates app's project, or widens the one paved created, and
+// reports whether it created it.
+func (in *instance) ensureProject(ctx context.Context, app *v1alpha1.Application) (bool, error) {
 	name := app.Spec.Project
 	if name == v1alpha1.DefaultAppProjectName {
-		return nil
+		return false, nil
 	}
 	want := projectFor(app)
 	for attempt := 0; ; attempt++ {
 		p, err := in.getProject(ctx, name)
+		creating := false
 		switch {
 		case paved.ErrorCode(err) == paved.ENotFound:
+			creating = true
 			err = in.call(ctx, "project.ProjectService/Create", func(ctx context.Context, a *authed) error {
 				_, err := a.projects.Create(ctx, &project.ProjectCreateRequest{Project: want})
 				return err
 			})
 		case err != nil:
-			return err
+			return false, err
 		case p.Labels[paved.LabelManagedBy] != paved.ManagedByPaved:
-			return nil
+			return false, nil
 		default:
 			if !widen(&p.Spec, want.Spec) {
-				return nil
+				return false, nil
 			}
 			err = in.call(ctx, "project.ProjectService/Update", func(ctx context.Context, a *authed) error {
 				_, err := a.projects.Update(ctx, &project.ProjectUpdateRequest{Project: p})
@@ -287,7 +311,7 @@ func (in *instance) ensureProject(ctx context.Context, app *v1alpha1.Application
 		if err != nil && attempt == 0 && (paved.ErrorCode(err) == paved.EConflict || strings.Contains(err.Error(), "existing project spec is different")) {
 			continue
 		}
-		return err
+		return creating && err == nil, err
 	}
 }
 

@@ -84,7 +84,7 @@ func TestCreateApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !first.Created || first.URL != "https://argocd.example/applications/shop" || first.Project != "default" ||
-		first.SyncStatus != "OutOfSync" || first.RepoURL != testRepo || first.Destination.Namespace != "shop" || first.CreatedAt.IsZero() {
+		first.SyncStatus != "" /* argocd-server answers a create before the controller reconciles */ || first.RepoURL != testRepo || first.Destination.Namespace != "shop" || first.CreatedAt.IsZero() {
 		t.Fatalf("first create: %+v", first)
 	}
 
@@ -96,6 +96,7 @@ func TestCreateApp(t *testing.T) {
 		t.Fatal("the second create reported created")
 	}
 	again.Created = true
+	again.SyncStatus, again.HealthStatus = first.SyncStatus, first.HealthStatus // the stored app has the controller's status
 	if fmt.Sprint(again) != fmt.Sprint(first) {
 		t.Fatalf("same request, different output:\n%+v\n%+v", first, again)
 	}
@@ -549,5 +550,37 @@ func TestFirstCallAfterOutage(t *testing.T) {
 	}
 	if err := fresh.Ping(ctx, "default"); err != nil {
 		t.Fatalf("first ping after Argo CD is back: %v", err)
+	}
+}
+
+// TestFailedCreateRemovesTheProjectItCreated: when the app create fails after
+// paved created its project, the project goes too; a project that existed
+// before the call stays.
+func TestFailedCreateRemovesTheProjectItCreated(t *testing.T) {
+	srv := startFake(t, argocdtest.Options{})
+	c := newClient(t, srv, nil)
+	ctx := context.Background()
+	srv.SetMissing(testRepo, "apps/broken")
+	req := appRequest("broken")
+	req.Project, req.CreateProject = "team-broken", true
+	if _, err := c.CreateApp(ctx, req); err == nil {
+		t.Fatal("create of an app whose path is missing succeeded")
+	}
+	if _, ok := srv.Project("team-broken"); ok {
+		t.Fatal("the project paved created for the failed app is left behind")
+	}
+
+	// A project made by an earlier call is not this call's to remove.
+	ok := appRequest("fine")
+	ok.Project, ok.CreateProject = "team-shared", true
+	if _, err := c.CreateApp(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	req.Project = "team-shared"
+	if _, err := c.CreateApp(ctx, req); err == nil {
+		t.Fatal("create of an app whose path is missing succeeded")
+	}
+	if _, found := srv.Project("team-shared"); !found {
+		t.Fatal("a failed create removed a project it did not create")
 	}
 }

@@ -123,14 +123,14 @@ func appOutput(extra Schema) Schema {
 		"namespace":    Schema{"type": "string"},
 		"project":      Schema{"type": "string"},
 		"url":          Schema{"type": "string", "description": "Link to the application in the Argo CD UI."},
-		"syncStatus":   Schema{"type": "string", "description": "Synced, OutOfSync or Unknown."},
-		"healthStatus": Schema{"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown."},
+		"syncStatus":   Schema{"type": "string", "description": "Synced, OutOfSync or Unknown; absent until Argo CD reports it (right after a create)."},
+		"healthStatus": Schema{"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown; absent until Argo CD reports it."},
 		"revision":     Schema{"type": "string"},
 	}
 	for k, v := range extra {
 		props[k] = v
 	}
-	return Schema{"type": "object", "properties": props, "required": []string{"instance", "name", "project", "url", "syncStatus", "healthStatus"}}
+	return Schema{"type": "object", "properties": props, "required": []string{"instance", "name", "project", "url"}}
 }
 
 type appRefInput struct {
@@ -474,17 +474,24 @@ func (h *appActions) waitTimeout(w waitInput) (time.Duration, []paved.FieldError
 	return d, nil
 }
 
+// appOutputValues are an app's outputs. Right after a create Argo CD has not
+// reconciled the app yet: a status it does not report is absent, not "".
 func appOutputValues(app paved.App) map[string]any {
-	return map[string]any{
-		"instance":     app.Instance,
-		"name":         app.Name,
-		"namespace":    app.Namespace,
-		"project":      app.Project,
-		"url":          app.URL,
-		"syncStatus":   app.SyncStatus,
-		"healthStatus": app.HealthStatus,
-		"revision":     app.Revision,
+	out := map[string]any{
+		"instance":  app.Instance,
+		"name":      app.Name,
+		"namespace": app.Namespace,
+		"project":   app.Project,
+		"url":       app.URL,
+		"revision":  app.Revision,
 	}
+	if app.SyncStatus != "" {
+		out["syncStatus"] = app.SyncStatus
+	}
+	if app.HealthStatus != "" {
+		out["healthStatus"] = app.HealthStatus
+	}
+	return out
 }
 
 // waitHealthy polls the application until it is Synced and Healthy. Argo CD

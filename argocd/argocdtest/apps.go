@@ -135,7 +135,11 @@ func (v *appService) Create(ctx context.Context, q *application.ApplicationCreat
 		}
 		s.apps[appKey{ns, a.Name}] = a
 		s.autoSync(a)
-		return a.DeepCopy(), nil
+		// argocd-server answers with the app as written: its status comes
+		// from the application controller, later.
+		created := a.DeepCopy()
+		created.Status = v1alpha1.ApplicationStatus{}
+		return created, nil
 	}
 
 	equal := reflect.DeepEqual(existing.Spec, a.Spec) &&

@@ -1,0 +1,47 @@
+package scaffolder_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/argocd"
+	"github.com/paved-dev/paved/argocd/argocdtest"
+	"github.com/paved-dev/paved/scaffolder"
+)
+
+// TestCreateWithoutWaitHasNoEmptyStatuses: right after a create Argo CD has
+// not reconciled the app; its statuses are absent from the output, never "".
+func TestCreateWithoutWaitHasNoEmptyStatuses(t *testing.T) {
+	srv, err := argocdtest.NewServer(argocdtest.Options{APITokens: []string{"argo-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), Token: "argo-token", PlainText: true, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: client})...); err != nil {
+		t.Fatal(err)
+	}
+	out, err := reg.Invoke(jane(), "paved:create-argocd-app", json.RawMessage(
+		`{"name":"web","source":{"repoURL":"https://git.example.com/deploy.git","path":"web"},"destination":{"namespace":"web"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"syncStatus", "healthStatus"} {
+		if v, ok := out[k]; ok && v == "" {
+			t.Errorf("output %s is \"\" right after the create: %v", k, out)
+		}
+	}
+	if out["created"] != true || out["url"] == "" {
+		t.Errorf("output %v", out)
+	}
+}
