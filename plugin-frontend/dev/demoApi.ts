@@ -148,6 +148,25 @@ export class DemoPavedApi implements PavedApi {
     return this.demoRun;
   }
 
+  async costs(query: DevexQuery) {
+    const team = (name: string, monthly: number, resources: number, budget?: number) => ({
+      team: `group:default/${name}`, monthly, resources, spend: Math.round(monthly * 0.9 * 100) / 100, budget,
+    });
+    return {
+      from: query.from ?? '',
+      to: query.to ?? '',
+      currency: 'USD',
+      total: { monthly: 1590, resources: 6, spend: 1431 },
+      teams: [team('payments', 1080, 4, 1000), team('search', 510, 2, 2000)],
+      kinds: [
+        { team: 'group:default/payments', kind: 'postgresql', monthly: 960, resources: 2, spend: 864 },
+        { team: 'group:default/payments', kind: 's3-bucket', monthly: 120, resources: 2, spend: 108 },
+        { team: 'group:default/search', kind: 'postgresql', monthly: 510, resources: 2, spend: 459 },
+      ],
+      timeseries: Array.from({ length: 28 }, (_, i) => ({ period: `2026-11-${String(i + 1).padStart(2, '0')}`, spend: 45 + (i % 7) * 3 })),
+    };
+  }
+
   async csvUrl(list: DevexList) {
     return `http://localhost:7010/api/paved/devex/v1/${list}?format=csv`;
   }

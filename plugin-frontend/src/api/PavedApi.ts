@@ -1,5 +1,6 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import {
+  CostReport,
   Coverage,
   DevexList,
   FeedbackComment,
@@ -35,6 +36,8 @@ export interface PavedApi {
   myRun(taskId: string): Promise<RunFeedback>;
   /** Rates one of the signed-in user's runs (a new answer or a change). */
   rateRun(taskId: string, answer: { score: number; comment: string }): Promise<RunFeedback>;
+  /** Infrastructure spend per team and kind, with budgets and a trend. */
+  costs(query: DevexQuery): Promise<CostReport>;
   /** The `format=csv` URL of a list, for people and scripts that carry their own token. */
   csvUrl(list: DevexList, query: DevexQuery): Promise<string>;
   /** The list as CSV text, fetched with the signed-in user's credentials. */

@@ -2,6 +2,7 @@ import { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import { PavedApi } from './PavedApi';
 import {
+  CostReport,
   Coverage,
   DevexList,
   FeedbackComment,
@@ -78,6 +79,10 @@ export class PavedClient implements PavedApi {
     });
     if (!res.ok) throw await ResponseError.fromResponse(res);
     return (await res.json()) as RunFeedback;
+  }
+
+  costs(query: DevexQuery): Promise<CostReport> {
+    return this.json('costs', query);
   }
 
   csvUrl(list: DevexList, query: DevexQuery): Promise<string> {

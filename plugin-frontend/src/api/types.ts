@@ -9,7 +9,8 @@ export type DevexList =
   | 'deployments'
   | 'funnel'
   | 'satisfaction'
-  | 'feedback/comments';
+  | 'feedback/comments'
+  | 'costs';
 
 export type Grouping = 'day' | 'week' | 'month';
 
@@ -147,4 +148,20 @@ export type FeedbackComment = {
   comment: string;
   createdAt: string;
   updatedAt: string;
+};
+
+/** Running monthly cost (resources alive now) and the spend in the range (prorated). */
+export type CostFigures = { monthly: number; resources: number; spend: number };
+
+/** What the owner teams' infrastructure costs: `devex/v1/costs`. */
+export type CostReport = {
+  from: string;
+  to: string;
+  /** ISO 4217; empty when nothing is priced. */
+  currency: string;
+  total: CostFigures;
+  /** Sorted by running monthly cost, highest first; `budget` is absent without one. */
+  teams: (CostFigures & { team: string; budget?: number })[];
+  kinds: (CostFigures & { team: string; kind: string })[];
+  timeseries: { period: string; spend: number }[];
 };

@@ -144,6 +144,19 @@ class FakePaved implements PavedApi {
       editable: true, editableUntil: '2026-12-05T12:00:00Z',
     };
   }
+
+  async costs(query: DevexQuery) {
+    this.record('costs', query);
+    return {
+      from: query.from ?? '',
+      to: query.to ?? '',
+      currency: 'USD',
+      total: { monthly: 480, resources: 1, spend: 96 },
+      teams: [{ team: 'group:default/payments', monthly: 480, resources: 1, spend: 96, budget: 1000 }],
+      kinds: [{ team: 'group:default/payments', kind: 'postgresql', monthly: 480, resources: 1, spend: 96 }],
+      timeseries: [{ period: '2026-11-27', spend: 96 }],
+    };
+  }
   async csvUrl(list: DevexList, query: DevexQuery) {
     return `http://paved.test/api/paved/devex/v1/${list}?from=${query.from}&format=csv`;
   }
@@ -183,6 +196,7 @@ describe('AdoptionContent', () => {
     expect(await screen.findByTestId('kpi-runsStarted')).toHaveTextContent('120');
     expect(await screen.findByRole('img', { name: 'Template runs per day' })).toBeInTheDocument();
     expect(await screen.findByTestId('funnel-healthy')).toHaveTextContent('80 (80%)');
+    expect(await screen.findByTestId('cost-team-payments')).toHaveTextContent('480 USD96 USD1,000 USD (48% used)');
     expect(await screen.findAllByTestId('coverage-row')).toHaveLength(2);
     // In the templates table, the satisfaction table and the feedback prompt.
     expect(await screen.findAllByText('go-service')).toHaveLength(3);

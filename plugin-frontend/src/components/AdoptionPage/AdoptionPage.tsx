@@ -15,6 +15,7 @@ import { useLocation } from 'react-router-dom';
 import useAsync from 'react-use/esm/useAsync';
 import { DevexList, DevexQuery, pavedApiRef } from '../../api';
 import { AdoptionChart } from '../AdoptionChart';
+import { CostPanel } from '../CostPanel';
 import { CoverageByOwner } from '../CoverageByOwner';
 import { CsvExportLink } from '../CsvExportLink';
 import { DeploymentTiles } from '../DeploymentTiles';
@@ -87,6 +88,7 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const templates = useAsync(() => paved.templates(query), [paved, query]);
   const funnel = useAsync(() => paved.funnel(query), [paved, query]);
   const deployments = useAsync(() => paved.deployments(query), [paved, query]);
+  const costs = useAsync(() => paved.costs(query), [paved, query]);
   const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
   const satisfaction = useAsync(() => paved.satisfaction(query), [paved, query]);
   const comments = useAsync(() => paved.feedbackComments(query), [paved, query]);
@@ -162,6 +164,11 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       <Grid item xs={12}>
         <Section title="Deployment frequency (DORA)" list="deployments" query={query}>
           <Loading state={deployments}>{value => <DeploymentTiles items={value.items} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Infrastructure spend" list="costs" query={query}>
+          <Loading state={costs}>{value => <CostPanel report={value} />}</Loading>
         </Section>
       </Grid>
     </Grid>

@@ -1,0 +1,1 @@
+export { CostPanel, formatMoney } from './CostPanel';
