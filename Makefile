@@ -63,6 +63,7 @@ build-ts: node_modules/.paved-stamp
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzInvokeDecode$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzRoutes$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzReasonPhrase$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTask$$' -fuzztime $(FUZZTIME) ./backstage
 	$(GO) test -run '^$$' -fuzz '^FuzzParseISODuration$$' -fuzztime $(FUZZTIME) ./devex

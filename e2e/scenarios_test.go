@@ -209,6 +209,11 @@ func (w *world) rerunAndConflict(t *testing.T) {
 	if strings.Count(list, "scaffolder") < 3 {
 		t.Errorf("audit log should show the scaffolder's 3 calls:\n%s", list)
 	}
+	// On the registry path the task log says why: paved's reason is the
+	// status text of its answer, which Backstage's ResponseError prints.
+	if !strings.Contains(conflict.Error+strings.Join(conflict.Log, "\n"), argoSays) {
+		t.Errorf("a changed spec on the registry path: the task does not say %q; %s", argoSays, taskFailure(conflict))
+	}
 	// Through paved's scaffolder module the task itself says why.
 	proxied := runTask(t, ctx, w.bs, "e2e-create-proxy", changed)
 	if proxied.Status != "failed" || !strings.Contains(proxied.Error+strings.Join(proxied.Log, "\n"), argoSays) {
@@ -225,9 +230,9 @@ func (w *world) rerunAndConflict(t *testing.T) {
 
 // Scenario 3: a path the repository lacks, a project Argo CD lacks, an
 // instance paved lacks → failed with the reason; no Application left. The
-// scaffolder's registry path reports only paved's HTTP status, so the reason
-// is checked in paved's answer (its audit log) there, and in the task itself
-// through paved's scaffolder module.
+// reason is checked in paved's answer (its audit log) and in the task itself,
+// on the registry path (paved's reason phrase) and through paved's scaffolder
+// module.
 func (w *world) badInputs(t *testing.T) {
 	ctx := w.ctx(t)
 	cases := []struct {
@@ -259,8 +264,11 @@ func (w *world) badInputs(t *testing.T) {
 				if len(calls) == 0 || calls[0].Status != "failed" || !strings.Contains(calls[0].Error, tc.reason) {
 					t.Errorf("paved's last create: %+v, want failed saying %q", calls[:min(1, len(calls))], tc.reason)
 				}
-				if template == "e2e-create-proxy" && !strings.Contains(task.Error+strings.Join(task.Log, "\n"), tc.reason) {
+				// Both paths: the registry's through paved's reason phrase, the module's from the body.
+				if log := task.Error + "\n" + strings.Join(task.Log, "\n"); !strings.Contains(log, tc.reason) {
 					t.Errorf("the task does not say %q:\n%s", tc.reason, taskFailure(task))
+				} else if template == "e2e-create" {
+					fmt.Printf("E2E task log (%s, registry path): %s\n", tc.name, firstLineWith(log, tc.reason))
 				}
 				if code, _ := appCode(t, w.st, name, "default"); code != http.StatusNotFound {
 					t.Errorf("GET app %s: %d, want 404", name, code)

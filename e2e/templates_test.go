@@ -324,8 +324,13 @@ infra:
 		if task.Status != "failed" {
 			t.Fatalf("task %s, want failed; output %v", task.Status, task.Output)
 		}
-		// Backstage reports a remote action's 400 by its status line only;
-		// paved's audit log keeps the field it refused.
+		// The task log names the field (paved's reason phrase, printed by
+		// Backstage's ResponseError), and so does paved's audit log.
+		if log := task.Error + "\n" + strings.Join(task.Log, "\n"); !strings.Contains(log, "parameters.size") {
+			t.Errorf("the task log does not name parameters.size:\n%s", log)
+		} else {
+			fmt.Printf("E2E task log of a refused size: %s\n", firstLineWith(log, "parameters.size"))
+		}
 		audit, err := p.CLI(ctx, "", "invocations", "--action", "paved:provision-infra")
 		if err != nil {
 			t.Fatal(err)
@@ -466,6 +471,16 @@ func waitMemberOf(t *testing.T, ctx context.Context, bs *backstagehost.Backstage
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// firstLineWith is the first line of text that holds s.
+func firstLineWith(text, s string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, s) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 // taskText joins the text outputs of a task.

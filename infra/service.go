@@ -410,7 +410,9 @@ func (s *Service) Connection(ctx context.Context, id string) (map[string]string,
 
 // authorize lets the owner through: the owner user, or a member of the owner
 // group according to the catalog. Operators (static tokens) may manage but
-// never read credentials; those are for a user token only.
+// never read credentials; those are for a user token only. This is the one
+// authorization decision of every operation on a resource (deprovision,
+// extend, connection details, and the flags of a View).
 func (s *Service) authorize(ctx context.Context, r Resource, userTokenOnly bool) error {
 	p, ok := paved.PrincipalFrom(ctx)
 	if !ok {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,10 +68,13 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var body errorBody
 		body.Error.Name = kind.name
-		body.Error.Message = paved.ErrorMessage(err)
+		body.Error.Message = maskSecrets(c, paved.ErrorMessage(err))
 		var pe *paved.Error
 		if errors.As(err, &pe) && code != paved.EInternal {
-			body.Error.Fields = pe.Fields
+			body.Error.Fields = make([]paved.FieldError, len(pe.Fields))
+			for i, f := range pe.Fields {
+				body.Error.Fields[i] = paved.FieldError{Field: f.Field, Message: maskSecrets(c, f.Message)}
+			}
 		}
 		body.Request.Method = c.Request().Method
 		body.Request.URL = c.Request().URL.Path
@@ -87,6 +91,13 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(kind.status)
 			return
+		}
+		if marked, _ := c.Get(reasonKey).(bool); marked {
+			// The message already names every bad field (paved.Error.Error).
+			if b, err := json.Marshal(body); err == nil &&
+				writeWithReason(c, kind.status, reasonPhrase(body.Error.Message), echo.MIMEApplicationJSON, append(b, '\n')) {
+				return
+			}
 		}
 		_ = c.JSON(kind.status, body)
 	}

@@ -103,6 +103,7 @@ func handleInvoke(a Actions, version int, maxBody int64) echo.HandlerFunc {
 				}
 			}
 			input, secrets = env.Input, env.Secrets
+			c.Set(secretsKey, maskable(secrets))
 		}
 		out, err := a.Invoke(c.Request().Context(), id, input, secrets)
 		if err != nil {

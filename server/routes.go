@@ -34,8 +34,11 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api := e.Group("/api/" + d.PluginID)
 	api.GET("/.backstage/auth/v1/jwks.json", handleJWKS(d.Keys))                  // public, like every Backstage plugin's
 	api.GET("/.backstage/actions/v1/actions", handleListActions(d.Actions), auth) // filtered per caller
-	api.POST("/.backstage/actions/v1/actions/:id/invoke", handleInvoke(d.Actions, 1, d.MaxBodyBytes), auth, limit)
-	api.POST("/.backstage/actions/v2/actions/:id/invoke", handleInvoke(d.Actions, 2, d.MaxBodyBytes), auth, limit)
+	// Their errors carry paved's reason in the HTTP status line too (reason.go):
+	// it is what Backstage's task log prints for a remote action.
+	reason := statusReason()
+	api.POST("/.backstage/actions/v1/actions/:id/invoke", handleInvoke(d.Actions, 1, d.MaxBodyBytes), reason, auth, limit)
+	api.POST("/.backstage/actions/v2/actions/:id/invoke", handleInvoke(d.Actions, 2, d.MaxBodyBytes), reason, auth, limit)
 
 	// Backstage's permission framework (permissions.go).
 	api.GET("/.well-known/backstage/permissions/metadata", handlePermissionMetadata(d.Permissions), auth)
@@ -82,6 +85,18 @@ func addRoutes(e *echo.Echo, d Deps) {
 
 	// Infrastructure golden paths (infra_handlers.go): credentials for the owner's user token only.
 	api.GET("/infra/:id/connection", handleInfraConnection(d.Infra), auth) // paved.infra.connection.read on the resource
+
+	// The developer's side in Backstage (paved's entity cards and resource
+	// page), with the caller's identity. Who may: infra.Service.authorize for
+	// resources (owner, member of the owner group, or an operator), and
+	// appAuthorizer.maySync for a sync; reading needs an authenticated caller.
+	api.GET("/infra/v1/resources", handleListResources(d.Resources), auth)
+	api.GET("/infra/v1/resources/:id", handleGetResource(d.Resources), auth)
+	api.POST("/infra/v1/resources/:id/extend", handleExtendResource(d.Resources, d.MaxBodyBytes), auth, limit)
+	api.DELETE("/infra/v1/resources/:id", handleDeleteResource(d.Resources), auth)
+	appAuthz := appAuthorizer{owners: d.Owners, membership: d.Membership}
+	api.GET("/apps/v1/by-entity", handleEntityApps(d.Apps, appAuthz), auth)
+	api.POST("/apps/v1/instances/:instance/apps/:name/sync", handleSyncApp(d.Apps, appAuthz), auth)
 
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
 }

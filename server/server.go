@@ -96,6 +96,13 @@ type Deps struct {
 	// Permissions serves the permission integration routes; nil: paved's
 	// permissions and rules with no resources to apply conditions to.
 	Permissions PermissionIntegration
+	// Resources lists and manages provisioned resources for the UI; nil
+	// answers with 503.
+	Resources InfraResources
+	// Apps reads and syncs the Argo CD applications of an entity; Owners
+	// says who owns an entity (for the sync decision).
+	Apps   EntityApps
+	Owners EntityOwners
 }
 
 // New builds paved's HTTP server.

@@ -34,6 +34,7 @@ type infraWiring struct {
 	prs         scaffolder.PullRequests
 	actions     []scaffolder.Action
 	connections server.InfraConnections
+	resources   server.InfraResources
 	catalog     catalog.InfraLister
 	costs       server.Costs
 	ready       []server.Check
@@ -144,7 +145,7 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	}
 	w.costs = &costs.Reporter{Store: store, Budgets: budgets}
 	w.actions = scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)})
-	w.connections = svc
+	w.connections, w.resources = svc, svc
 	w.permissionResources = map[string]permission.Resources{paved.ResourceInfra: svc}
 	w.catalog = infraLister{store: store, kinds: kinds}
 	logger.Info("infrastructure golden paths loaded", "kinds", len(kinds), "gitops", gitops.Redact(url), "branch", g.Branch)
@@ -229,4 +230,18 @@ func orKind(title, kind string) string {
 		return title
 	}
 	return kind
+}
+
+// entityOwners reads an entity's spec.owner from Backstage's catalog.
+type entityOwners struct{ c *backstage.CatalogClient }
+
+var _ server.EntityOwners = entityOwners{}
+
+func (o entityOwners) EntityOwner(ctx context.Context, ref string) (string, error) {
+	e, err := o.c.GetEntityByRef(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	owner, _ := e.Spec["owner"].(string)
+	return owner, nil
 }

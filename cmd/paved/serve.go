@@ -177,8 +177,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Feedback:               feedback,
 		FeedbackCommentReaders: cfg.DevEx.Feedback.CommentReaderGroups,
 
-		Infra: inf.connections,
-		Costs: inf.costs,
+		Infra:     inf.connections,
+		Costs:     inf.costs,
+		Resources: inf.resources,
+		Apps:      argo,
+		Owners:    entityOwners{backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)},
 
 		Authorizer:  authorizer,
 		Permissions: integration,
