@@ -107,3 +107,12 @@ func Authorize(ctx context.Context, p Permission, r *Resource) error {
 	}
 	return a.Authorize(ctx, p, r)
 }
+
+// Granted reports whether the authorizer of ctx explicitly grants p on r.
+// Unlike Authorize it fails closed: a context without an authorizer grants
+// nothing, so an escalation (acting for others than oneself) is never given
+// to a caller merely because no authorizer was installed.
+func Granted(ctx context.Context, p Permission, r *Resource) bool {
+	a, ok := ctx.Value(authorizerKey{}).(Authorizer)
+	return ok && a.Authorize(ctx, p, r) == nil
+}

@@ -432,7 +432,7 @@ func (s *Service) authorize(ctx context.Context, r Resource, userTokenOnly bool)
 		return err
 	}
 	// An operator may manage what others own, never read their credentials.
-	if !userTokenOnly && paved.Authorize(ctx, permission.InfraOperate, nil) == nil {
+	if !userTokenOnly && paved.Granted(ctx, permission.InfraOperate, nil) {
 		return nil
 	}
 	return paved.Errorf(paved.EForbidden, "%s is not the owner of %s %q (%s) nor a member of it", p.User, r.Kind, r.Name, r.Owner)
@@ -470,7 +470,7 @@ func (s *Service) authorizeProvision(ctx context.Context, k Kind, params map[str
 			return err
 		}
 		if !owns {
-			if err := paved.Authorize(ctx, permission.InfraOperate, nil); err != nil {
+			if !paved.Granted(ctx, permission.InfraOperate, nil) {
 				return paved.Errorf(paved.EForbidden, "owner: %s is not %s nor a member of it; provisioning for another owner needs %s", p.User, owner, permission.InfraOperate.Name)
 			}
 		}

@@ -382,7 +382,7 @@ func TestConnectionEndpoint(t *testing.T) {
 	members := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil)
 	e := newEnv(t, members)
 	name := uniqueName(t, "ledger")
-	r, _, err := e.svc.Provision(owner("user:default/jane"), infra.Request{Kind: "postgresql", Name: name, Owner: "group:default/payments",
+	r, _, err := e.svc.Provision(owner("user:default/carol"), infra.Request{Kind: "postgresql", Name: name, Owner: "group:default/payments",
 		Parameters: map[string]any{"region": "eu-west-1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -393,7 +393,7 @@ func TestConnectionEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := server.New(server.Deps{PluginID: "paved", Auth: verifier, Infra: e.svc})
+	h := server.New(server.Deps{PluginID: "paved", Auth: verifier, Infra: e.svc, Membership: members})
 	path := "/api/paved/infra/" + r.ID + "/connection"
 	tests := []struct {
 		name, token, path string
