@@ -90,7 +90,20 @@ argocd:
 	if task.Status != "completed" {
 		t.Fatal(taskFailure(task))
 	}
-	links, _ := task.Output["links"].([]any)
+	// The environments' links, after the template's rating link.
+	var links []any
+	rating := 0
+	all, _ := task.Output["links"].([]any)
+	for _, l := range all {
+		if m, _ := l.(map[string]any); strings.HasPrefix(fmt.Sprint(m["url"]), "/paved?feedback=") {
+			rating++
+			continue
+		}
+		links = append(links, l)
+	}
+	if rating != 1 {
+		t.Errorf("task output links = %v, want one rating link", task.Output["links"])
+	}
 	if len(links) != len(envs) {
 		t.Fatalf("task output links = %v, want one per environment", task.Output["links"])
 	}

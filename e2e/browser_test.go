@@ -191,7 +191,7 @@ devex:
 		"dayPeriods28":     28,
 		"weekPeriods90":    len(week90.Items),
 		"csvTemplates28":   string(csv28),
-		"forbiddenMessage": "user:default/dave is not a member of a group allowed to read adoption metrics",
+		"forbiddenMessage": "user:default/dave may not paved.devex.read",
 		"feedback": []map[string]any{
 			{"url": alice.URL, "taskId": "b3", "template": "go-service", "score": 2, "comment": "the database step timed out twice",
 				"othersTaskId": "b2", "othersRefusal": `user:default/alice did not start run "b2"`},
@@ -260,7 +260,7 @@ devex:
 	}
 	var forbidden struct{ Reason string }
 	mustJSON(t, result.Observed["forbidden"], &forbidden)
-	if !strings.Contains(forbidden.Reason, "is not a member of a group allowed to read adoption metrics") {
+	if !strings.Contains(forbidden.Reason, "may not paved.devex.read") {
 		t.Errorf("a refused user was told %q, want paved's reason", forbidden.Reason)
 	}
 
