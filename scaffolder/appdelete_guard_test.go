@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paved-dev/paved"
-	"github.com/paved-dev/paved/argocd"
-	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/scaffolder"
 )
 
@@ -18,17 +15,7 @@ import (
 // through paved they may delete. Before, any caller deleted any application
 // paved's Argo CD account reached.
 func TestDeleteAppRefusesWhatPavedDidNotCreate(t *testing.T) {
-	srv, err := argocdtest.NewServer(argocdtest.Options{APITokens: []string{"argo-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), Token: "argo-token", PlainText: true, Timeout: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	_, client := newFakeArgoCD(t)
 	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved"})
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/paved-dev/paved/argocd"
-	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/sqlite"
 )
@@ -18,17 +15,7 @@ import (
 // the store's lock keeps all but one from reporting created. cmd/paved's
 // two-replica test runs the same over two processes on PostgreSQL.
 func TestConcurrentIdenticalCreatesReportCreatedOnce(t *testing.T) {
-	srv, err := argocdtest.NewServer(argocdtest.Options{APITokens: []string{"argo-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), Token: "argo-token", PlainText: true, Timeout: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	_, client := newFakeArgoCD(t)
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
 	if err != nil {
 		t.Fatal(err)

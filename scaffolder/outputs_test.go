@@ -3,27 +3,14 @@ package scaffolder_test
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
-	"github.com/paved-dev/paved/argocd"
-	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/scaffolder"
 )
 
 // TestCreateWithoutWaitHasNoEmptyStatuses: right after a create Argo CD has
 // not reconciled the app; its statuses are absent from the output, never "".
 func TestCreateWithoutWaitHasNoEmptyStatuses(t *testing.T) {
-	srv, err := argocdtest.NewServer(argocdtest.Options{APITokens: []string{"argo-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), Token: "argo-token", PlainText: true, Timeout: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
+	_, client := newFakeArgoCD(t)
 	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved"})
 	if err != nil {
 		t.Fatal(err)
