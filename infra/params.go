@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -95,4 +98,22 @@ func withDefaults(k Kind, params map[string]any) map[string]any {
 
 func fieldsf(field, format string, args ...any) paved.FieldError {
 	return paved.FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// lifetimeRE is the grammar of a resource's lifetime (a TTL, an extension):
+// a whole number of days, hours or minutes, e.g. 7d, 8h or 90m.
+var lifetimeRE = regexp.MustCompile(`^([0-9]{1,5})(d|h|m)$`)
+
+// ParseLifetime reads a lifetime such as 7d, 8h or 90m; zero is not one.
+func ParseLifetime(s string) (time.Duration, bool) {
+	m := lifetimeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(m[1])
+	if n == 0 {
+		return 0, false
+	}
+	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
+	return time.Duration(n) * unit, true
 }

@@ -2,9 +2,7 @@ package scaffolder
 
 import (
 	"context"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -199,22 +197,15 @@ func (h *infraActions) handleProvision(ctx context.Context, in Input) (map[strin
 	return out, nil
 }
 
-var ttlPattern = regexp.MustCompile(ttlRE)
-
 func parseTTL(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	bad := paved.InvalidFields(paved.FieldError{Field: "ttl", Message: "must be a whole number of days, hours or minutes, e.g. 7d, 8h or 90m"})
-	if !ttlPattern.MatchString(s) {
-		return 0, bad
+	d, ok := infra.ParseLifetime(s)
+	if !ok {
+		return 0, paved.InvalidFields(paved.FieldError{Field: "ttl", Message: "must be a whole number of days, hours or minutes, e.g. 7d, 8h or 90m"})
 	}
-	n, err := strconv.Atoi(s[:len(s)-1])
-	if err != nil || n <= 0 {
-		return 0, bad
-	}
-	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[s[len(s)-1]]
-	return time.Duration(n) * unit, nil
+	return d, nil
 }
 
 func (h *infraActions) deprovision() Action {

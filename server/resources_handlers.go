@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -132,7 +131,7 @@ func handleExtendResource(in InfraResources, maxBody int64) echo.HandlerFunc {
 		if err := json.Unmarshal(body, &req); err != nil {
 			return paved.Errorf(paved.EInvalid, `body must be {"by": "7d"}`)
 		}
-		by, ok := parseLifetime(req.By)
+		by, ok := infra.ParseLifetime(req.By)
 		if !ok {
 			return paved.InvalidFields(paved.FieldError{Field: "by", Message: "must be a whole number of days, hours or minutes, e.g. 7d, 8h or 90m"})
 		}
@@ -161,20 +160,4 @@ func handleDeleteResource(in InfraResources) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "kind": r.Kind, "name": r.Name, "deleted": true})
 	}
-}
-
-var lifetimeRE = regexp.MustCompile(`^([0-9]{1,5})(d|h|m)$`)
-
-// parseLifetime reads 7d, 8h or 90m.
-func parseLifetime(s string) (time.Duration, bool) {
-	m := lifetimeRE.FindStringSubmatch(s)
-	if m == nil {
-		return 0, false
-	}
-	n, _ := strconv.Atoi(m[1])
-	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
-	if n == 0 {
-		return 0, false
-	}
-	return time.Duration(n) * unit, true
 }
