@@ -254,7 +254,7 @@ func (m *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 		ch.Write[path.Join(dir, p)] = b
 	}
 	if m.o.Review {
-		ch.ReviewBranch = gitops.NewBranchName("paved", "provision-"+r.Name)
+		ch.ReviewBranch, ch.ReuseBranch = provisionBranch(r), true
 	}
 	res, err := m.o.Repo.Apply(ctx, ch)
 	if err != nil {
@@ -276,16 +276,27 @@ func (m *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource
 	if m.o.Review {
 		// An unmerged provisioning goes with its branch; what was merged is
 		// removed by a change for review (none when nothing reached the branch).
-		if r.Branch != "" && r.Branch != m.o.Branch {
-			if err := m.o.Repo.DeleteBranch(ctx, r.Branch); err != nil {
+		// A record a kill left without its branch still has one: it is
+		// named after the resource.
+		branch := r.Branch
+		if branch == "" {
+			branch = provisionBranch(r)
+		}
+		if branch != m.o.Branch {
+			if err := m.o.Repo.DeleteBranch(ctx, branch); err != nil {
 				return err
 			}
 		}
-		ch.ReviewBranch = gitops.NewBranchName("paved", "deprovision-"+r.Name)
+		ch.ReviewBranch, ch.ReuseBranch = "paved/deprovision-"+r.Name+"-"+r.ID, true
 	}
 	_, err := m.o.Repo.Apply(ctx, ch)
 	return err
 }
+
+// provisionBranch is the review branch of a resource's provisioning, named
+// after its id: the retry of a killed attempt (same resource, same id) finds
+// the branch the dead one pushed and reuses it instead of opening another.
+func provisionBranch(r infra.Resource) string { return "paved/provision-" + r.Name + "-" + r.ID }
 
 func orDash(s string) string {
 	if s == "" {

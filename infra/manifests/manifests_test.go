@@ -477,32 +477,14 @@ func TestOneReplicaReaps(t *testing.T) {
 // it was, the output links the review, and deprovisioning an unmerged
 // resource removes its branch.
 func TestReviewMode(t *testing.T) {
-	url, dir := gitopstest.Serve(t)
-	repo, err := gitops.Open(gitops.Config{URL: url, CompareURL: "https://git.example.test/deploy/compare/{base}...{branch}"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Apply(t.Context(), gitops.Change{Message: "init", Write: map[string][]byte{"README.md": []byte("deploy\n")}}); err != nil {
-		t.Fatal(err)
-	}
-	d := manifests.New(manifests.Options{Repo: repo, RepoURL: url, Review: true})
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	key := make([]byte, infra.KeySize)
-	sealer, _ := infra.NewSealer(key)
-	svc, err := infra.NewService(infra.Options{Kinds: loadKinds(t, d, "s3-bucket-terraform.yaml"), Drivers: map[string]infra.Driver{"manifests": d}, Store: store, Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newReviewEnv(t)
+	dir, repo, svc := e.dir, e.repo, e.svc
 	ctx := asUser(t.Context(), "user:default/jane")
 	r, _, err := svc.Provision(ctx, infra.Request{Kind: "s3-bucket", Name: "assets", Parameters: map[string]any{"region": "us-east-1"}})
 	if err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
-	if !strings.HasPrefix(r.Branch, "paved/provision-assets-") || !strings.HasSuffix(r.CompareURL, "main..."+strings.ReplaceAll(r.Branch, "/", "%2F")) {
+	if r.Branch != "paved/provision-assets-"+r.ID || !strings.HasSuffix(r.CompareURL, "main..."+strings.ReplaceAll(r.Branch, "/", "%2F")) {
 		t.Errorf("branch %q, compare URL %q", r.Branch, r.CompareURL)
 	}
 	if files := gitopstest.Files(t, dir, "main"); !slices.Equal(files, []string{"README.md"}) {
@@ -521,4 +503,41 @@ func TestReviewMode(t *testing.T) {
 	if !slices.Equal(branches, []string{"main"}) {
 		t.Errorf("branches after deprovisioning an unmerged resource = %v, want [main]", branches)
 	}
+}
+
+// reviewEnv is the manifests driver in review mode (each change on a branch
+// of its own) on a served repository whose main has one commit.
+type reviewEnv struct {
+	dir    string
+	repo   *gitops.Repo
+	driver *manifests.Driver
+	kind   infra.Kind
+	store  *sqlstore.DB
+	svc    *infra.Service
+}
+
+func newReviewEnv(t *testing.T) *reviewEnv {
+	t.Helper()
+	url, dir := gitopstest.Serve(t)
+	repo, err := gitops.Open(gitops.Config{URL: url, CompareURL: "https://git.example.test/deploy/compare/{base}...{branch}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Apply(t.Context(), gitops.Change{Message: "init", Write: map[string][]byte{"README.md": []byte("deploy\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	d := manifests.New(manifests.Options{Repo: repo, RepoURL: url, Review: true})
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	key := make([]byte, infra.KeySize)
+	sealer, _ := infra.NewSealer(key)
+	kinds := loadKinds(t, d, "s3-bucket-terraform.yaml")
+	svc, err := infra.NewService(infra.Options{Kinds: kinds, Drivers: map[string]infra.Driver{"manifests": d}, Store: store, Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &reviewEnv{dir: dir, repo: repo, driver: d, kind: kinds[0], store: store, svc: svc}
 }
