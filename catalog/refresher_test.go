@@ -16,8 +16,8 @@ import (
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/catalog"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 const argoToken = "argocd-api-token-for-tests"

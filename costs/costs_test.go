@@ -21,9 +21,9 @@ import (
 	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/infra"
-	"github.com/paved-dev/paved/postgres"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/postgres"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 	"github.com/paved-dev/paved/telemetry"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved/devex"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // benchBatch is how many runs one UpsertRuns stores, in one transaction: a

@@ -14,8 +14,8 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/devex/devextest"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 const bsToken = "backstage-static-token-0123456789"

@@ -9,7 +9,7 @@ import (
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/lease"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // stores are the lease tables a lock runs on: the store's (SQLite here; the

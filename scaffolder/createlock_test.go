@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/paved-dev/paved/scaffolder"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // TestConcurrentIdenticalCreatesReportCreatedOnce: Argo CD answers an

@@ -7,7 +7,7 @@
 # durability (fsync off): never put data you want to keep in it.
 #
 #   eval "$(scripts/pg-test-server.sh start)"   # start it (idempotent) and export the URL
-#   go test ./postgres/...
+#   go test ./sqlstore/postgres/...
 #   scripts/pg-test-server.sh stop
 #
 # start and env print `export PAVED_TEST_DATABASE_URL=postgres://…` on stdout

@@ -16,7 +16,7 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // instantApps answers at once: the benchmarks measure paved's own overhead

@@ -23,7 +23,7 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 const argoToken = "argocd-api-token-for-tests"

@@ -12,7 +12,7 @@ import (
 	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 func TestDevexCostsRoute(t *testing.T) {

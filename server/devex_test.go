@@ -15,8 +15,8 @@ import (
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // devexFixture is paved's router over a SQLite store seeded with adoption

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // FuzzRoutes sends any method, path parameter, query string, body and

@@ -31,11 +31,11 @@ import (
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
-	"github.com/paved-dev/paved/postgres"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/postgres"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 	"github.com/paved-dev/paved/telemetry"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 const testToken = "test-token-0123456789abcdef"

@@ -20,11 +20,11 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/config"
 	"github.com/paved-dev/paved/permission"
-	"github.com/paved-dev/paved/postgres"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/postgres"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 	"github.com/paved-dev/paved/telemetry"
 )
 

@@ -38,9 +38,9 @@ import (
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/gitops"
-	"github.com/paved-dev/paved/postgres"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/postgres"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 const (

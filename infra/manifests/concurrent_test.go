@@ -11,7 +11,7 @@ import (
 	"github.com/paved-dev/paved/gitops/gitopstest"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
-	"github.com/paved-dev/paved/sqlite"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // TestConcurrentCallsProvisionAndTearDownOnce: identical provisionings at

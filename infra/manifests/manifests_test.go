@@ -19,8 +19,8 @@ import (
 	"github.com/paved-dev/paved/gitops/gitopstest"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 type env struct {

@@ -24,8 +24,8 @@ import (
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/postgresql"
 	"github.com/paved-dev/paved/server"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // adminURL is the PostgreSQL server of scripts/pg-test-server.sh (.ci/run).

@@ -22,8 +22,8 @@ import (
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/postgresql"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // The second server: PAVED_TEST_DATABASE_URL_2 when set (e.g. from

@@ -17,9 +17,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for the admin connection
 
 	"github.com/paved-dev/paved"
-	"github.com/paved-dev/paved/postgres"
 	"github.com/paved-dev/paved/sqlstore"
-	"github.com/paved-dev/paved/storetest"
+	"github.com/paved-dev/paved/sqlstore/postgres"
+	"github.com/paved-dev/paved/sqlstore/storetest"
 )
 
 // serverDSN returns the DSN of the test server (scripts/pg-test-server.sh), a

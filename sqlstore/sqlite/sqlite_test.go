@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
-	"github.com/paved-dev/paved/sqlite"
 	"github.com/paved-dev/paved/sqlstore"
-	"github.com/paved-dev/paved/storetest"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
+	"github.com/paved-dev/paved/sqlstore/storetest"
 )
 
 func open(t testing.TB, path string) *sqlstore.DB {
