@@ -18,7 +18,7 @@ func user(ref string, groups ...string) context.Context {
 }
 
 func TestDefaultPolicy(t *testing.T) {
-	policy, err := permission.NewPolicy(nil, []string{"group:default/platform"})
+	policy, err := permission.NewPolicy(nil, permission.Readers{DevEx: []string{"group:default/platform"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestConfiguredPolicyLines(t *testing.T) {
 		{Permission: "paved.infra.provision", Groups: []string{"platform"}, Result: paved.DecisionAllow},
 		{Permission: "paved.infra.provision", Result: paved.DecisionConditional, Conditions: &sizes},
 		{Permission: "paved.action.delete-*", Users: []string{"user:default/intern"}, Result: paved.DecisionDeny},
-	}, nil)
+	}, permission.Readers{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestConfiguredPolicyLines(t *testing.T) {
 		{Result: paved.DecisionConditional, Conditions: &paved.Criteria{Rule: "NO_SUCH_RULE"}},
 		{Action: "destroy", Result: paved.DecisionAllow},
 	} {
-		if _, err := permission.NewPolicy([]permission.PolicyRule{bad}, nil); err == nil {
+		if _, err := permission.NewPolicy([]permission.PolicyRule{bad}, permission.Readers{}); err == nil {
 			t.Errorf("NewPolicy(%+v) accepted", bad)
 		}
 	}

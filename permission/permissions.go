@@ -26,6 +26,9 @@ var (
 	AuditRead = basic("paved.audit.read", "read")
 	// DevExRead reads the adoption metrics (GET devex/v1/*).
 	DevExRead = basic("paved.devex.read", "read")
+	// FeedbackCommentsRead reads developers' feedback comments (GET
+	// devex/v1/feedback/comments), which name their authors.
+	FeedbackCommentsRead = basic("paved.devex.feedback.read", "read")
 	// KeysRotate rotates paved's signing keys.
 	KeysRotate = basic("paved.admin.keys.rotate", "update")
 	// CatalogRead reads the entities paved provides to the catalog.
@@ -74,7 +77,7 @@ func ActionInvoke(name string, readOnly, destructive bool) paved.Permission {
 
 // Fixed returns the permissions that do not depend on the actions served.
 func Fixed() []paved.Permission {
-	return []paved.Permission{AuditRead, DevExRead, KeysRotate, CatalogRead,
+	return []paved.Permission{AuditRead, DevExRead, FeedbackCommentsRead, KeysRotate, CatalogRead,
 		InfraProvision, InfraConnectionRead, InfraDeprovision, InfraExtend, InfraOperate,
 		AppCreate, AppRead, AppSync, AppDelete, ProjectWiden}
 }

@@ -36,11 +36,21 @@ type Policy struct {
 
 var _ Decider = (*Policy)(nil)
 
+// Readers are the groups of the default policy's read permissions.
+type Readers struct {
+	// DevEx read the adoption metrics (paved.devex.read).
+	DevEx []string
+	// FeedbackComments read the feedback comments
+	// (paved.devex.feedback.read); empty: DevEx.
+	FeedbackComments []string
+}
+
 // DefaultRules end every policy: operator permissions (audit, key rotation,
 // project widening, acting for other owners) are denied to users; adoption
-// metrics are for the reader groups; changing, tearing down or reading the
-// credentials of a resource is for its owners; the rest is allowed.
-func DefaultRules(devexReaders []string) []PolicyRule {
+// metrics and feedback comments are for their reader groups; changing,
+// tearing down or reading the credentials of a resource is for its owners;
+// the rest is allowed.
+func DefaultRules(readers Readers) []PolicyRule {
 	owner := &paved.Criteria{Rule: "IS_OWNER"}
 	rules := []PolicyRule{
 		{Permission: AuditRead.Name, Result: paved.DecisionDeny},
@@ -48,11 +58,19 @@ func DefaultRules(devexReaders []string) []PolicyRule {
 		{Permission: ProjectWiden.Name, Result: paved.DecisionDeny},
 		{Permission: InfraOperate.Name, Result: paved.DecisionDeny},
 	}
-	if len(devexReaders) > 0 {
-		rules = append(rules, PolicyRule{Permission: DevExRead.Name, Groups: devexReaders, Result: paved.DecisionAllow})
+	commentReaders := readers.FeedbackComments
+	if len(commentReaders) == 0 {
+		commentReaders = readers.DevEx
+	}
+	if len(readers.DevEx) > 0 {
+		rules = append(rules, PolicyRule{Permission: DevExRead.Name, Groups: readers.DevEx, Result: paved.DecisionAllow})
+	}
+	if len(commentReaders) > 0 {
+		rules = append(rules, PolicyRule{Permission: FeedbackCommentsRead.Name, Groups: commentReaders, Result: paved.DecisionAllow})
 	}
 	rules = append(rules,
 		PolicyRule{Permission: DevExRead.Name, Result: paved.DecisionDeny},
+		PolicyRule{Permission: FeedbackCommentsRead.Name, Result: paved.DecisionDeny},
 		PolicyRule{Permission: InfraConnectionRead.Name, Result: paved.DecisionConditional, Conditions: owner},
 		PolicyRule{Permission: "paved.infra.*", Action: "delete", Result: paved.DecisionConditional, Conditions: owner},
 		PolicyRule{Permission: "paved.infra.*", Action: "update", Result: paved.DecisionConditional, Conditions: owner},
@@ -64,7 +82,7 @@ func DefaultRules(devexReaders []string) []PolicyRule {
 
 // NewPolicy checks the configured lines and returns the policy they make
 // with the defaults after them.
-func NewPolicy(lines []PolicyRule, devexReaders []string) (*Policy, error) {
+func NewPolicy(lines []PolicyRule, readers Readers) (*Policy, error) {
 	known := map[string]paved.Permission{}
 	for _, p := range Fixed() {
 		known[p.Name] = p
@@ -92,7 +110,7 @@ func NewPolicy(lines []PolicyRule, devexReaders []string) (*Policy, error) {
 			return nil, fmt.Errorf("permission.policy[%d].action: must be create, read, update or delete", i)
 		}
 	}
-	return &Policy{rules: append(slices.Clone(lines), DefaultRules(devexReaders)...)}, nil
+	return &Policy{rules: append(slices.Clone(lines), DefaultRules(readers)...)}, nil
 }
 
 func checkCriteria(c *paved.Criteria) error {

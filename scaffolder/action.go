@@ -141,7 +141,7 @@ func NewRegistry(o RegistryOptions) (*Registry, error) {
 		o.Now = time.Now
 	}
 	if o.Authorizer == nil {
-		policy, err := permission.NewPolicy(nil, nil)
+		policy, err := permission.NewPolicy(nil, permission.Readers{})
 		if err != nil {
 			return nil, err
 		}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -46,66 +44,6 @@ var (
 	minDevexFrom = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxDevexTo   = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 )
-
-// membershipTTL is how long a user's catalog groups are trusted.
-const membershipTTL = 5 * time.Minute
-
-// requireDevexReader lets plugin and static tokens through, and user tokens
-// of members of one of readers: by the groups in the token, else by the
-// user's memberships in the catalog.
-func requireDevexReader(readers []string, m GroupMembership) echo.MiddlewareFunc {
-	allowed := map[string]bool{}
-	for _, g := range readers {
-		allowed[devex.GroupRef(g)] = true
-	}
-	type entry struct {
-		groups []string
-		at     time.Time
-	}
-	var mu sync.Mutex
-	cache := map[string]entry{}
-	member := func(groups []string) bool {
-		return slices.ContainsFunc(groups, func(g string) bool { return allowed[devex.GroupRef(g)] })
-	}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			ctx := c.Request().Context()
-			p, _ := paved.PrincipalFrom(ctx)
-			if p.Kind == paved.PrincipalPlugin || p.Kind == paved.PrincipalStatic {
-				return next(c)
-			}
-			user := p.User
-			if user == "" {
-				user = p.Subject
-			}
-			if p.Kind != paved.PrincipalUser || len(allowed) == 0 || user == "" {
-				return paved.Errorf(paved.EForbidden, "adoption metrics are readable by members of the configured reader groups")
-			}
-			if member(p.Groups) {
-				return next(c)
-			}
-			if m != nil {
-				mu.Lock()
-				e, ok := cache[user]
-				mu.Unlock()
-				if !ok || time.Since(e.at) > membershipTTL {
-					groups, err := m.UserGroups(ctx, user)
-					if err != nil && paved.ErrorCode(err) != paved.ENotFound {
-						return paved.Wrap(paved.EUnavailable, err, "cannot read the group memberships of %s from the catalog", user)
-					}
-					e = entry{groups: groups, at: time.Now()}
-					mu.Lock()
-					cache[user] = e
-					mu.Unlock()
-				}
-				if member(e.groups) {
-					return next(c)
-				}
-			}
-			return paved.Errorf(paved.EForbidden, "%s is not a member of a group allowed to read adoption metrics", user)
-		}
-	}
-}
 
 // devexQuery is the decoded query string of a DevEx route.
 type devexQuery struct {

@@ -31,6 +31,7 @@ import (
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
+	"github.com/paved-dev/paved/permission"
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
 	"github.com/paved-dev/paved/sqlstore"
@@ -144,6 +145,13 @@ func hostilePostgres(t *testing.T) string {
 
 func newHostile(t testing.TB, store *sqlstore.DB) *hostileFixture {
 	t.Helper()
+	return newHostileWith(t, store, nil)
+}
+
+// newHostileWith is newHostile with paved's own policy made of policy's
+// lines before the defaults.
+func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.PolicyRule) *hostileFixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 
@@ -234,12 +242,22 @@ func newHostile(t testing.TB, store *sqlstore.DB) *hostileFixture {
 		t.Fatalf("catalog refresh: %v %v", leader, err)
 	}
 
+	var authz paved.Authorizer
+	if policy != nil {
+		pol, err := permission.NewPolicy(policy, permission.Readers{DevEx: []string{"group:default/platform"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		authz = permission.New(permission.Options{Decider: pol, Membership: reader})
+	}
+
 	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "paved"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	e := server.New(server.Deps{
+		Authorizer:     authz,
 		PluginID:       "paved",
 		Metrics:        tel.Metrics,
 		TracerProvider: tel.Tracer,

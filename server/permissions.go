@@ -38,11 +38,34 @@ func serviceOnly(what string) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			p, _ := paved.PrincipalFrom(c.Request().Context())
 			if p.User != "" || (p.Kind != paved.PrincipalPlugin && p.Kind != paved.PrincipalStatic) {
-				return paved.Errorf(paved.EForbidden, "%s is for Backstage plugins and operators, not for users", what)
+				return paved.Errorf(paved.EForbidden, "%s may not call %s: it is for Backstage plugins and operators, not for users", callerName(p), what)
 			}
 			return next(c)
 		}
 	}
+}
+
+// staticOnly lets only operators' static tokens through: no Backstage
+// plugin, with or without a user.
+func staticOnly(what string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, _ := paved.PrincipalFrom(c.Request().Context())
+			if p.Kind != paved.PrincipalStatic {
+				return paved.Errorf(paved.EForbidden, "%s may not call %s: it needs a static operator token", callerName(p), what)
+			}
+			return next(c)
+		}
+	}
+}
+
+// callerName is how a refusal names its caller: the user, else the plugin
+// or token subject.
+func callerName(p paved.Principal) string {
+	if p.User != "" {
+		return p.User
+	}
+	return string(p.Kind) + " " + p.Subject
 }
 
 func handlePermissionMetadata(pi PermissionIntegration) echo.HandlerFunc {

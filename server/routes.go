@@ -46,7 +46,7 @@ func addRoutes(e *echo.Echo, d Deps) {
 
 	// paved's own API.
 	api.GET("/invocations", handleListInvocations(d.Invocations), auth, can(permission.AuditRead))
-	api.POST("/admin/keys/rotate", handleRotateKeys(d.Keys), auth, can(permission.KeysRotate))
+	api.POST("/admin/keys/rotate", handleRotateKeys(d.Keys), auth, staticOnly("key rotation"), can(permission.KeysRotate))
 
 	// The catalog entity provider.
 	catalogRead := can(permission.CatalogRead)
@@ -71,16 +71,13 @@ func addRoutes(e *echo.Echo, d Deps) {
 	// Developer feedback (feedback_handlers.go). Who may call, decided here:
 	// answers come from the user who ran the template (requireUser; that the
 	// run is theirs is checked by devex.Feedbacks against the run); the
-	// comments are for the platform team (FeedbackCommentReaders).
+	// comments are for the platform team (paved.devex.feedback.read; the
+	// default policy gives it to FeedbackCommentReaders).
 	feedbackAuthor := requireUser()
-	commentReaders := d.FeedbackCommentReaders
-	if len(commentReaders) == 0 {
-		commentReaders = d.DevExReaders
-	}
 	api.GET("/devex/v1/feedback/runs", handleFeedbackRuns(d.Feedback), auth, feedbackAuthor)
 	api.GET("/devex/v1/feedback/runs/:taskId", handleGetFeedback(d.Feedback), auth, feedbackAuthor)
 	api.PUT("/devex/v1/feedback/runs/:taskId", handlePutFeedback(d.Feedback), auth, feedbackAuthor, limit)
-	api.GET("/devex/v1/feedback/comments", handleFeedbackComments(d.DevEx), auth, requireDevexReader(commentReaders, d.Membership))
+	api.GET("/devex/v1/feedback/comments", handleFeedbackComments(d.DevEx), auth, can(permission.FeedbackCommentsRead))
 	api.GET("/devex/v1/costs", handleDevexCosts(d.Costs), auth, devexRead) // costs_handlers.go
 
 	// Infrastructure golden paths (infra_handlers.go): credentials for the owner's user token only.

@@ -126,7 +126,7 @@ func New(d Deps) *echo.Echo {
 		d.Metrics = http.NotFoundHandler()
 	}
 	if d.Authorizer == nil {
-		policy, err := permission.NewPolicy(nil, d.DevExReaders)
+		policy, err := permission.NewPolicy(nil, permission.Readers{DevEx: d.DevExReaders, FeedbackComments: d.FeedbackCommentReaders})
 		if err != nil {
 			panic(err) // no configured lines: cannot fail
 		}

@@ -36,7 +36,7 @@ func newAuthorizer(cfg config.Config, discovery *backstage.Discovery, signer *ba
 				lines[i].Conditions = &c
 			}
 		}
-		policy, err := permission.NewPolicy(lines, cfg.DevEx.ReaderGroups)
+		policy, err := permission.NewPolicy(lines, permission.Readers{DevEx: cfg.DevEx.ReaderGroups, FeedbackComments: cfg.DevEx.Feedback.CommentReaderGroups})
 		if err != nil {
 			return nil, err
 		}
