@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -42,6 +43,12 @@ type AppWriter struct {
 }
 
 // AppPath returns where the application's manifest is written.
+// Project is the project an Application of a request names in its file:
+// the request's, else DefaultProject, else Argo CD's "default".
+func (w AppWriter) Project(requested string) string {
+	return cmp.Or(requested, w.DefaultProject, "default")
+}
+
 func (w AppWriter) AppPath(name string) string {
 	dir := w.AppsPath
 	if dir == "" {

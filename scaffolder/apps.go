@@ -116,16 +116,22 @@ func sourceSchema() Schema {
 	}, "repoURL")
 }
 
+func withRequired(s Schema, required ...string) Schema {
+	s["required"] = required
+	return s
+}
+
 func appOutput(extra Schema) Schema {
 	props := Schema{
-		"instance":     Schema{"type": "string"},
-		"name":         Schema{"type": "string"},
-		"namespace":    Schema{"type": "string"},
-		"project":      Schema{"type": "string"},
-		"url":          Schema{"type": "string", "description": "Link to the application in the Argo CD UI."},
-		"syncStatus":   Schema{"type": "string", "description": "Synced, OutOfSync or Unknown; absent until Argo CD reports it (right after a create)."},
-		"healthStatus": Schema{"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown; absent until Argo CD reports it."},
-		"revision":     Schema{"type": "string"},
+		"instance":             Schema{"type": "string"},
+		"name":                 Schema{"type": "string"},
+		"namespace":            Schema{"type": "string", "description": "The Application's own namespace (apps-in-any-namespace), as the namespace input of the other app actions takes it; absent for an application in Argo CD's namespace."},
+		"destinationNamespace": Schema{"type": "string", "description": "The namespace the application deploys to (its destination)."},
+		"project":              Schema{"type": "string"},
+		"url":                  Schema{"type": "string", "description": "Link to the application in the Argo CD UI."},
+		"syncStatus":           Schema{"type": "string", "description": "Synced, OutOfSync or Unknown; absent until Argo CD reports it (right after a create)."},
+		"healthStatus":         Schema{"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown; absent until Argo CD reports it."},
+		"revision":             Schema{"type": "string"},
 	}
 	for k, v := range extra {
 		props[k] = v
@@ -203,10 +209,12 @@ func (h *appActions) create() Action {
 		Description: "Creates an Argo CD Application through the Argo CD API. Re-running with the same spec changes nothing and reports created=false; a different spec is a conflict unless upsert is set. Argo CD's own error message is passed through.",
 		Attributes:  Attributes{Destructive: false, Idempotent: true, ReadOnly: false},
 		Input:       object(props, "name", "destination"),
-		Output: appOutput(gitOpsOutputs(Schema{
+		Output: withRequired(appOutput(gitOpsOutputs(Schema{
 			"created": Schema{"type": "boolean", "description": "Whether this call created the application (gitops mode: whether it made a commit)."},
 			"mode":    Schema{"type": "string"},
-		}, "the Application's file", "holds the Application")),
+			// gitops mode needs no Argo CD instance, so may not know one.
+			"instance": Schema{"type": "string", "description": "The Argo CD instance; in gitops mode absent when paved has none or several and the input names none."},
+		}, "the Application's file", "holds the Application")), "name", "project", "url"),
 		Examples: []Example{{
 			Description: "Deploy a service's manifests from git with automated sync and wait until it is healthy.",
 			Example: `steps:
@@ -478,20 +486,25 @@ func (h *appActions) waitTimeout(w waitInput) (time.Duration, []paved.FieldError
 // reconciled the app yet: a status it does not report is absent, not "".
 func appOutputValues(app paved.App) map[string]any {
 	out := map[string]any{
-		"instance":  app.Instance,
-		"name":      app.Name,
-		"namespace": app.Namespace,
-		"project":   app.Project,
-		"url":       app.URL,
-		"revision":  app.Revision,
+		"instance": app.Instance,
+		"name":     app.Name,
+		"project":  app.Project,
+		"url":      app.URL,
 	}
-	if app.SyncStatus != "" {
-		out["syncStatus"] = app.SyncStatus
-	}
-	if app.HealthStatus != "" {
-		out["healthStatus"] = app.HealthStatus
-	}
+	setIfKnown(out, "revision", app.Revision)
+	setIfKnown(out, "namespace", app.Namespace)
+	setIfKnown(out, "destinationNamespace", app.Destination.Namespace)
+	setIfKnown(out, "syncStatus", app.SyncStatus)
+	setIfKnown(out, "healthStatus", app.HealthStatus)
 	return out
+}
+
+// setIfKnown sets an output that has no value yet (or none in this setup)
+// only when it has one: a template reads an absent output, never "".
+func setIfKnown(out map[string]any, key, v string) {
+	if v != "" {
+		out[key] = v
+	}
 }
 
 // waitHealthy polls the application until it is Synced and Healthy. Argo CD

@@ -20,6 +20,7 @@ const (
 type AppCommitter interface {
 	CommitApp(ctx context.Context, req paved.AppRequest) (gitops.Result, error)
 	AppPath(name string) string
+	Project(requested string) string
 }
 
 var _ AppCommitter = gitops.AppWriter{}
@@ -73,7 +74,11 @@ func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[s
 	if err != nil {
 		return nil, err
 	}
-	project := req.Project
+	project := h.GitOps.Project(req.Project)
+	if req.Instance == "" && h.Apps != nil {
+		// The instance whose root application picks the file up, when paved knows it.
+		req.Instance, _ = pickInstance(h.Apps.Instances(), "")
+	}
 	var pr paved.PullRequest
 	if h.PullRequests != nil && res.Base != "" {
 		// A closed pull request is reported, not reopened: the caller decides.
@@ -84,9 +89,7 @@ func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[s
 		res.CompareURL = pr.URL
 	}
 	out := map[string]any{
-		"instance":     req.Instance,
 		"name":         req.Name,
-		"namespace":    req.Namespace,
 		"project":      project,
 		"url":          res.CompareURL,
 		"syncStatus":   "Unknown",
@@ -99,6 +102,9 @@ func (h *appActions) commitApp(ctx context.Context, req paved.AppRequest) (map[s
 		"compareUrl":   res.CompareURL,
 		"path":         h.GitOps.AppPath(req.Name),
 	}
+	setIfKnown(out, "instance", req.Instance)
+	setIfKnown(out, "namespace", req.Namespace)
+	setIfKnown(out, "destinationNamespace", req.Destination.Namespace)
 	if pr.Number != 0 {
 		out["url"] = pr.URL
 		out["pullRequestUrl"] = pr.URL

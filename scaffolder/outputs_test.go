@@ -8,7 +8,9 @@ import (
 )
 
 // TestCreateWithoutWaitHasNoEmptyStatuses: right after a create Argo CD has
-// not reconciled the app; its statuses are absent from the output, never "".
+// not reconciled the app; its statuses and revision are absent from the
+// output, never "", and the destination namespace, known from the request,
+// is there.
 func TestCreateWithoutWaitHasNoEmptyStatuses(t *testing.T) {
 	_, client := newFakeArgoCD(t)
 	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved"})
@@ -23,10 +25,13 @@ func TestCreateWithoutWaitHasNoEmptyStatuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"syncStatus", "healthStatus"} {
-		if v, ok := out[k]; ok && v == "" {
+	for k, v := range out {
+		if v == "" {
 			t.Errorf("output %s is \"\" right after the create: %v", k, out)
 		}
+	}
+	if out["destinationNamespace"] != "web" {
+		t.Errorf("output destinationNamespace = %v, want web (the request's destination)", out["destinationNamespace"])
 	}
 	if out["created"] != true || out["url"] == "" {
 		t.Errorf("output %v", out)

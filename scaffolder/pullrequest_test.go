@@ -57,6 +57,14 @@ func TestGitOpsReviewOpensAPullRequest(t *testing.T) {
 		out["pullRequestState"] != "open" || out["branch"] != "paved/apps/shop" || out["created"] != true {
 		t.Fatalf("output = %v", out)
 	}
+	for k, v := range out {
+		if v == "" {
+			t.Errorf("output %s is \"\": %v", k, out)
+		}
+	}
+	if out["destinationNamespace"] != "shop" {
+		t.Errorf("output destinationNamespace = %v, want shop (the request's destination)", out["destinationNamespace"])
+	}
 	s := prs.specs[0]
 	if s.Branch != "paved/apps/shop" || s.Base != "main" || !strings.Contains(s.Title, "shop") || !strings.Contains(s.Body, "`apps/shop.yaml`") {
 		t.Errorf("spec = %+v", s)
