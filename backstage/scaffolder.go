@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,32 +13,6 @@ import (
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/devex"
 )
-
-// TokenFunc adapts a function, such as Signer.PluginToken, to a TokenSource.
-type TokenFunc func(ctx context.Context, audience string) (string, error)
-
-// PluginToken calls f.
-func (f TokenFunc) PluginToken(ctx context.Context, audience string) (string, error) {
-	return f(ctx, audience)
-}
-
-// StaticTokenFunc returns a TokenFunc that always sends token.
-func StaticTokenFunc(token string) TokenFunc {
-	return func(context.Context, string) (string, error) { return token, nil }
-}
-
-// ReadClient reads what adoption metrics need from Backstage: scaffolder
-// tasks, catalog components and group memberships. Base URLs come from
-// discovery, so pointing paved at another Backstage is one discovery setting.
-type ReadClient struct {
-	scaffolder pluginAPI
-	catalog    *CatalogClient
-}
-
-// NewReadClient returns a ReadClient; a nil client uses one with a timeout.
-func NewReadClient(d *Discovery, tokens TokenSource, client *http.Client) *ReadClient {
-	return &ReadClient{scaffolder: newPluginAPI("scaffolder", d, tokens, client), catalog: NewCatalogClient(d, tokens, client)}
-}
 
 // serializedTask is the scaffolder's SerializedTask (plugin-scaffolder-node).
 type serializedTask struct {
@@ -178,32 +151,4 @@ func (c *ReadClient) TaskEvents(ctx context.Context, id string) ([]devex.TaskEve
 		out = append(out, ev)
 	}
 	return out, nil
-}
-
-// Components returns every Component entity of the catalog.
-func (c *ReadClient) Components(ctx context.Context) ([]devex.Component, error) {
-	entities, err := c.catalog.QueryEntities(ctx, "kind=component",
-		[]string{"kind", "metadata.name", "metadata.namespace", "metadata.annotations", "spec.owner"})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]devex.Component, 0, len(entities))
-	for _, e := range entities {
-		if e.Metadata.Name == "" {
-			continue
-		}
-		owner, _ := e.Spec["owner"].(string)
-		out = append(out, devex.Component{
-			EntityRef:      e.Ref(),
-			Kind:           e.Kind,
-			Owner:          devex.GroupRef(owner),
-			SourceTemplate: e.Metadata.Annotations[paved.AnnotationTemplate],
-		})
-	}
-	return out, nil
-}
-
-// UserGroups returns the group refs the user is a member of.
-func (c *ReadClient) UserGroups(ctx context.Context, userRef string) ([]string, error) {
-	return c.catalog.UserGroups(ctx, userRef)
 }

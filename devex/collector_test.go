@@ -46,7 +46,7 @@ func newReplica(t testing.TB, db *sqlstore.DB, bs *devextest.Backstage, now func
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil)
+	client := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil)
 	c := devex.NewCollector(devex.CollectorOptions{Store: db, Scaffolder: client, Catalog: client, Recorder: m,
 		PageSize: pageSize, Now: now, Holder: fmt.Sprintf("replica-%p", reader)})
 	return &replica{collector: c, reader: reader, metrics: m}

@@ -53,7 +53,7 @@ func exported(t *testing.T, tel *telemetry.Providers) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil)
+	client := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil)
 	c := devex.NewCollector(devex.CollectorOptions{Store: db, Scaffolder: client, Catalog: client, Recorder: m})
 	if err := c.CollectOnce(ctx); err != nil {
 		t.Fatal(err)

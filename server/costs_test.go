@@ -46,7 +46,7 @@ func TestDevexCostsRoute(t *testing.T) {
 	h := server.New(server.Deps{
 		PluginID: "paved", Auth: verifier, Invocations: store,
 		DevExReaders: []string{"group:default/platform"},
-		Membership:   backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil),
+		Membership:   backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil),
 		Costs:        &costs.Reporter{Store: store, Budgets: budgets},
 	})
 	f := fixture{handler: h}

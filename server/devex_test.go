@@ -47,7 +47,7 @@ func newDevexServer(t *testing.T) devexFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil)
+	reader := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil)
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
 	seedDevex(t, store, day)
 	h := server.New(server.Deps{

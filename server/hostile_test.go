@@ -184,7 +184,7 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 	}
 	bs := devextest.New(t, "catalog-token-0123456789")
 	bs.AddUser("user:default/carol", "group:default/platform")
-	reader := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil)
+	reader := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil)
 
 	repoDir := filepath.Join(dir, "gitops.git")
 	repoURL, err := gitops.InitBare(repoDir)

@@ -20,9 +20,9 @@ import (
 // tokens, or the configured static token.
 func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps devex.Apps, signer *backstage.Signer,
 	meter metric.Meter, logger *slog.Logger) (*devex.Service, *devex.Feedbacks, *backstage.ReadClient, func(), error) {
-	tokens := backstage.TokenFunc(signer.PluginToken)
+	var tokens backstage.TokenSource = signer
 	if cfg.DevEx.BackstageToken != "" {
-		tokens = backstage.StaticTokenFunc(string(cfg.DevEx.BackstageToken))
+		tokens = backstage.StaticTokenSource(cfg.DevEx.BackstageToken)
 	}
 	reader := backstage.NewReadClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), tokens, nil)
 	logger = logger.With("component", "devex")

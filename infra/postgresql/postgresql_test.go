@@ -379,7 +379,7 @@ func TestConnectionEndpoint(t *testing.T) {
 	bs := devextest.New(t, "catalog-token-0123456789")
 	bs.AddUser("user:default/carol", "group:default/payments")
 	bs.AddUser("user:default/dave", "group:default/other")
-	members := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenFunc(bs.Token), nil)
+	members := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil)
 	e := newEnv(t, members)
 	name := uniqueName(t, "ledger")
 	r, _, err := e.svc.Provision(owner("user:default/carol"), infra.Request{Kind: "postgresql", Name: name, Owner: "group:default/payments",
