@@ -214,15 +214,18 @@ infra:
 		if task.Status != "completed" {
 			t.Fatalf("task %s: %s\n%s", task.Status, task.Error, strings.Join(task.Log, "\n"))
 		}
-		connURL, entityRef := taskLinks(t, task)
+		pageURL, entityRef := taskLinks(t, task)
 		if entityRef != "resource:default/"+name {
 			t.Errorf("entity link = %q, want resource:default/%s", entityRef, name)
 		}
-		m := regexp.MustCompile(`^http://` + regexp.QuoteMeta(pavedAddr) + `/api/paved/infra/([0-9a-f-]{36})/connection$`).FindStringSubmatch(connURL)
+		// The link is the resource's page in Backstage (the browser sends no
+		// token to paved's API); the page reads the connection route below.
+		m := regexp.MustCompile(`^/paved/resources/([0-9a-f-]{36})$`).FindStringSubmatch(pageURL)
 		if m == nil {
-			t.Fatalf("connection link = %q, want paved's /api/paved/infra/<id>/connection", connURL)
+			t.Fatalf("connection link = %q, want Backstage's /paved/resources/<id>", pageURL)
 		}
 		id := m[1]
+		connURL := "http://" + pavedAddr + "/api/paved/infra/" + id + "/connection"
 		if text := taskText(task); !strings.Contains(text, "`"+ident+"`") || !strings.Contains(text, "**ready**") || !strings.Contains(text, "group:default/payments") {
 			t.Errorf("the task's text does not give the database, its status and owner:\n%s", text)
 		}
@@ -495,23 +498,23 @@ func taskText(task backstagehost.Task) string {
 	return b.String()
 }
 
-// taskLinks returns the connection-details link and the catalog entity link.
-func taskLinks(t *testing.T, task backstagehost.Task) (connURL, entityRef string) {
+// taskLinks returns the last url link (the resource's page) and the catalog entity link.
+func taskLinks(t *testing.T, task backstagehost.Task) (pageURL, entityRef string) {
 	t.Helper()
 	links, _ := task.Output["links"].([]any)
 	for _, x := range links {
 		m, _ := x.(map[string]any)
 		if u, ok := m["url"].(string); ok {
-			connURL = u
+			pageURL = u
 		}
 		if e, ok := m["entityRef"].(string); ok {
 			entityRef = e
 		}
 	}
-	if connURL == "" || entityRef == "" {
+	if pageURL == "" || entityRef == "" {
 		t.Fatalf("task output links = %v", task.Output["links"])
 	}
-	return connURL, entityRef
+	return pageURL, entityRef
 }
 
 func getConnection(t *testing.T, ctx context.Context, u, token string) (int, []byte) {

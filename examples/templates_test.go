@@ -45,6 +45,13 @@ type template struct {
 			Action string         `yaml:"action"`
 			Input  map[string]any `yaml:"input"`
 		} `yaml:"steps"`
+		Output struct {
+			Links []struct {
+				Title     string `yaml:"title"`
+				URL       string `yaml:"url"`
+				EntityRef string `yaml:"entityRef"`
+			} `yaml:"links"`
+		} `yaml:"output"`
 	} `yaml:"spec"`
 }
 
@@ -204,6 +211,17 @@ func TestTemplates(t *testing.T) {
 			}
 			if paved == 0 {
 				t.Errorf("no step calls paved")
+			}
+			// A link opens in the browser, which carries no Backstage token:
+			// it leads to a Backstage page (paved's pages are under /paved),
+			// never to paved's API, which would answer 401.
+			for _, l := range tpl.Spec.Output.Links {
+				if l.EntityRef == "" && !strings.HasPrefix(l.URL, "/") && !strings.HasPrefix(l.URL, "${{ steps.") {
+					t.Errorf("link %q: %q is neither a Backstage page nor a step output", l.Title, l.URL)
+				}
+				if strings.Contains(l.URL, "connectionUrl") || strings.Contains(l.URL, "/api/paved/") {
+					t.Errorf("link %q points to paved's API (%s): the browser sends no token; link /paved/resources/<id>", l.Title, l.URL)
+				}
 			}
 		})
 	}

@@ -24,6 +24,9 @@ type View struct {
 	Resource
 	// Title is the kind's title (the golden path's name).
 	Title string `json:"title"`
+	// CostMonthly is what it costs per month at its kind's current price,
+	// "480 USD" (as the catalog's paved.dev/cost-monthly); "" when unpriced.
+	CostMonthly string `json:"costMonthly,omitempty"`
 	// Connection is true when the resource has connection details.
 	Connection bool `json:"hasConnection"`
 	// CanManage: the caller may extend and tear it down (owner, member of
@@ -90,6 +93,9 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 // paved will allow.
 func (s *Service) view(ctx context.Context, r Resource, _ []string) View {
 	v := View{Resource: r, Title: s.kinds[r.Kind].Title, Connection: len(r.Secret) > 0}
+	if c, ok := s.Cost(r); ok {
+		v.CostMonthly = FormatMoney(c.Monthly) + " " + c.Currency
+	}
 	v.Secret = nil
 	res := PermissionResource(r)
 	v.CanManage = s.authorize(ctx, r, false) == nil && paved.Authorize(ctx, permission.InfraDeprovision, res) == nil

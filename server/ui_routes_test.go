@@ -49,6 +49,7 @@ func TestUIRoutesByPrincipal(t *testing.T) {
 			{"member", "GET", "/api/paved/infra/v1/resources?entityRef=component:default/other", "", 200, `"items":[]`},
 			{"member", "GET", "/api/paved/infra/v1/resources?owner=group:x/", "", 400, `"field":"owner"`},
 			{"static", "GET", res, "", 200, `"canManage":true`},
+			{"member", "GET", res, "", 200, `"costMonthly":"5 USD"`}, // the kind's price, as the catalog's paved.dev/cost-monthly
 			{"outsider", "GET", res, "", 200, `"canManage":false`},
 			{"outsider", "POST", res + "/extend", `{"by":"1d"}`, 403, "not the owner"},
 			{"member", "POST", res + "/extend", `{"by":"2x"}`, 400, `"field":"by"`},

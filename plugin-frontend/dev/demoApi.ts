@@ -1,5 +1,6 @@
 import { PavedApi } from '../src/api';
 import { DevexList, DevexQuery, Period, RunFeedback } from '../src/api/types';
+import { EntityApp, InfraResource } from '../src/api/entityTypes';
 
 /**
  * Made-up adoption data, so the page can be worked on without a paved: the
@@ -173,5 +174,88 @@ export class DemoPavedApi implements PavedApi {
 
   async csv(list: DevexList) {
     return `${list}\n`;
+  }
+
+  // What paved made, for the entity cards and the resource page.
+  private demoResource: InfraResource = {
+    id: 'b3f0c9a2-5d1e-4c5b-9a77-2f7e0c1d4e10',
+    kind: 'postgresql',
+    title: 'PostgreSQL database',
+    name: 'orders',
+    driver: 'postgres',
+    owner: 'group:default/guests',
+    createdBy: 'user:default/guest',
+    entityRef: 'component:default/shop',
+    parameters: { size: 'medium', region: 'eu-west-1' },
+    status: 'ready',
+    createdAt: '2026-11-30T10:00:00Z',
+    updatedAt: '2026-11-30T10:00:00Z',
+    expiresAt: new Date(Date.now() + 3 * 86400_000).toISOString(),
+    costMonthly: '120 USD',
+    hasConnection: true,
+    canManage: true,
+    canReadConnection: true,
+  };
+
+  async resources() {
+    return { items: [this.demoResource] };
+  }
+
+  async resource() {
+    return this.demoResource;
+  }
+
+  async extendResource(_id: string, by: string) {
+    const days = Number(by.replace(/d$/, '')) || 1;
+    const at = Math.max(Date.parse(this.demoResource.expiresAt ?? ''), Date.now()) + days * 86400_000;
+    this.demoResource = { ...this.demoResource, expiresAt: new Date(at).toISOString() };
+    return this.demoResource;
+  }
+
+  async deleteResource(id: string) {
+    return { id, kind: this.demoResource.kind, name: this.demoResource.name, deleted: true };
+  }
+
+  async connection(id: string) {
+    return {
+      id,
+      kind: 'postgresql',
+      name: 'orders',
+      owner: this.demoResource.owner,
+      connection: {
+        host: 'db.eu-west-1.example',
+        port: '5432',
+        database: 'orders',
+        username: 'orders',
+        password: 'demo-password',
+        sslmode: 'require',
+        url: 'postgres://orders:demo-password@db.eu-west-1.example:5432/orders?sslmode=require',
+      },
+    };
+  }
+
+  private demoApps: EntityApp[] = ['staging', 'production'].map(env => ({
+    instance: env === 'production' ? 'prod' : 'staging',
+    name: `shop-${env}`,
+    project: 'shop',
+    url: `https://argocd.example/applications/argocd/shop-${env}`,
+    syncStatus: env === 'production' ? 'Synced' : 'OutOfSync',
+    healthStatus: env === 'production' ? 'Healthy' : 'Progressing',
+    revision: '9fceb02d0ae598e95dc970b74767f19372d61af8',
+    operationPhase: 'Succeeded',
+    operationMessage: 'successfully synced (all tasks run)',
+    destination: `in-cluster / shop-${env}`,
+    canSync: true,
+  }));
+
+  async entityApps(entityRef: string) {
+    return { entityRef, items: this.demoApps, unavailable: [] };
+  }
+
+  async syncApp(app: { instance: string; name: string }) {
+    this.demoApps = this.demoApps.map(a =>
+      a.name === app.name ? { ...a, syncStatus: 'Synced', operationPhase: 'Running', operationMessage: 'syncing' } : a,
+    );
+    return this.demoApps.find(a => a.name === app.name)!;
   }
 }

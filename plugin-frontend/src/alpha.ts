@@ -8,9 +8,13 @@ import {
   PageBlueprint,
 } from '@backstage/frontend-plugin-api';
 import { createElement } from 'react';
+import { Entity } from '@backstage/catalog-model';
+import { EntityCardBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { PavedClient, pavedApiRef } from './api';
+import { isPavedResourceAvailable } from './annotations';
 
 const rootRouteRef = createRouteRef();
+const resourceRouteRef = createRouteRef({ params: ['id'] });
 
 const pavedApi = ApiBlueprint.make({
   params: defineParams =>
@@ -34,9 +38,40 @@ const adoptionPage = PageBlueprint.make({
   },
 });
 
+// One provisioned resource, where the templates' output links point.
+const resourcePage = PageBlueprint.make({
+  name: 'resource',
+  params: {
+    path: '/paved/resources/:id',
+    title: 'Provisioned resource',
+    routeRef: resourceRouteRef,
+    loader: () =>
+      import('./components/ResourcePage').then(m => createElement(Content, null, createElement(m.ResourceContent))),
+  },
+});
+
+// The entity cards: a Component's Argo CD applications, a Resource paved provisioned.
+const appCard = EntityCardBlueprint.make({
+  name: 'app',
+  params: {
+    filter: 'kind:component',
+    loader: () => import('./components/AppCard').then(m => createElement(m.EntityPavedAppCard)),
+  },
+});
+
+const resourceCard = EntityCardBlueprint.make({
+  name: 'resource',
+  params: {
+    filter: (entity: Entity) => isPavedResourceAvailable(entity),
+    loader: () => import('./components/ResourceCard').then(m => createElement(m.EntityPavedResourceCard)),
+  },
+});
+
 /**
- * paved's plugin for the new frontend system: the adoption page at `/paved`
- * and the API it reads from.
+ * paved's plugin for the new frontend system: the adoption page at `/paved`,
+ * a resource's page at `/paved/resources/:id`, the entity cards of a
+ * Component's Argo CD apps and of a Resource paved provisioned, and the API
+ * they read from.
  *
  * @alpha
  */
@@ -44,6 +79,6 @@ export default createFrontendPlugin({
   pluginId: 'paved',
   title: 'Golden paths',
   info: { packageJson: () => import('../package.json') },
-  extensions: [pavedApi, adoptionPage],
-  routes: { root: rootRouteRef },
+  extensions: [pavedApi, adoptionPage, resourcePage, appCard, resourceCard],
+  routes: { root: rootRouteRef, resource: resourceRouteRef },
 });

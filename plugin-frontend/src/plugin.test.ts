@@ -7,6 +7,14 @@ describe('paved frontend plugin', () => {
     expect(alphaPlugin.pluginId).toBe('paved');
     expect(alphaPlugin.getExtension('page:paved')).toBeDefined();
     expect(alphaPlugin.getExtension('api:paved')).toBeDefined();
+    expect(alphaPlugin.getExtension('page:paved/resource')).toBeDefined();
+    expect(alphaPlugin.getExtension('entity-card:paved/app')).toBeDefined();
+    expect(alphaPlugin.getExtension('entity-card:paved/resource')).toBeDefined();
+  });
+
+  it('names the routes the templates link to', () => {
+    expect(Object.keys(pavedPlugin.routes).sort()).toEqual(['resource', 'root']);
+    expect(Object.keys(alphaPlugin.routes).sort()).toEqual(['resource', 'root']);
   });
 
   it('provides the paved API in the legacy system', () => {

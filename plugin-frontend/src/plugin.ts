@@ -1,12 +1,13 @@
 import {
   createApiFactory,
+  createComponentExtension,
   createPlugin,
   createRoutableExtension,
   discoveryApiRef,
   fetchApiRef,
 } from '@backstage/core-plugin-api';
 import { PavedClient, pavedApiRef } from './api';
-import { rootRouteRef } from './routes';
+import { resourceRouteRef, rootRouteRef } from './routes';
 
 /**
  * paved's frontend plugin for apps on the legacy frontend system; the new
@@ -23,11 +24,13 @@ export const pavedPlugin = createPlugin({
       factory: ({ discoveryApi, fetchApi }) => new PavedClient({ discoveryApi, fetchApi }),
     }),
   ],
-  routes: { root: rootRouteRef },
+  routes: { root: rootRouteRef, resource: resourceRouteRef },
 });
 
 /**
- * The "Golden paths adoption" page. Mount it in the app's routes, e.g.
+ * paved's pages: "Golden paths adoption" at its root and one provisioned
+ * resource at `resources/:id` (where the templates' output links point).
+ * Mount it in the app's routes, e.g.
  * `<Route path="/paved" element={<PavedAdoptionPage />} />`.
  *
  * @public
@@ -35,7 +38,35 @@ export const pavedPlugin = createPlugin({
 export const PavedAdoptionPage = pavedPlugin.provide(
   createRoutableExtension({
     name: 'PavedAdoptionPage',
-    component: () => import('./components/AdoptionPage').then(m => m.AdoptionPage),
+    component: () => import('./components/Router').then(m => m.Router),
     mountPoint: rootRouteRef,
+  }),
+);
+
+/**
+ * A Component entity page's card: its Argo CD applications on every
+ * instance paved reaches, with their sync, health, revision and last
+ * operation, and a Sync for the owner.
+ *
+ * @public
+ */
+export const EntityPavedAppCard = pavedPlugin.provide(
+  createComponentExtension({
+    name: 'EntityPavedAppCard',
+    component: { lazy: () => import('./components/AppCard').then(m => m.EntityPavedAppCard) },
+  }),
+);
+
+/**
+ * A Resource entity page's card for what paved provisioned (annotation
+ * `paved.dev/infra-id`): status, owner, lifetime with extend and tear down,
+ * cost, and the connection details for the owner.
+ *
+ * @public
+ */
+export const EntityPavedResourceCard = pavedPlugin.provide(
+  createComponentExtension({
+    name: 'EntityPavedResourceCard',
+    component: { lazy: () => import('./components/ResourceCard').then(m => m.EntityPavedResourceCard) },
   }),
 );

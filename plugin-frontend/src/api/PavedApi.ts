@@ -13,13 +13,14 @@ import {
   TemplateStats,
   Timeseries,
 } from './types';
+import { ConnectionDetails, EntityApp, EntityApps, InfraResource } from './entityTypes';
 
 /**
  * paved's DevEx (adoption) API as the page uses it.
  *
  * @public
  */
-export interface PavedApi {
+export interface PavedDevexApi {
   summary(query: DevexQuery): Promise<Summary>;
   templates(query: DevexQuery): Promise<{ items: TemplateStats[] }>;
   timeseries(query: DevexQuery): Promise<Timeseries>;
@@ -43,6 +44,39 @@ export interface PavedApi {
   /** The list as CSV text, fetched with the signed-in user's credentials. */
   csv(list: DevexList, query: DevexQuery): Promise<string>;
 }
+
+/**
+ * What paved made for a developer, as the entity cards and the resource page
+ * use it, with the signed-in user's identity.
+ *
+ * @public
+ */
+export interface PavedResourcesApi {
+  /** Resources paved provisioned, by owner and/or by the component using them. */
+  resources(filter: { owner?: string; entityRef?: string }): Promise<{ items: InfraResource[] }>;
+  /** One resource, with the caller's rights on it. */
+  resource(id: string): Promise<InfraResource>;
+  /** Moves the resource's expiry by `by` ("7d", "8h", "90m"). */
+  extendResource(id: string, by: string): Promise<InfraResource>;
+  /** Tears the resource down. */
+  deleteResource(id: string): Promise<{ id: string; kind: string; name: string; deleted: boolean }>;
+  /**
+   * The credentials of a resource, for its owner: fetched with the user's
+   * Backstage token each time, never cached by the browser.
+   */
+  connection(id: string): Promise<ConnectionDetails>;
+  /** The Argo CD applications paved created for an entity, on every instance. */
+  entityApps(entityRef: string): Promise<EntityApps>;
+  /** Starts a sync of one of them; the app as Argo CD reports it right after. */
+  syncApp(app: { instance: string; name: string; namespace?: string }): Promise<EntityApp>;
+}
+
+/**
+ * paved's API for the frontend: adoption metrics, and what paved made.
+ *
+ * @public
+ */
+export interface PavedApi extends PavedDevexApi, PavedResourcesApi {}
 
 /** @public */
 export const pavedApiRef = createApiRef<PavedApi>({ id: 'plugin.paved.api' });

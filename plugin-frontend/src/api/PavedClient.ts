@@ -15,6 +15,7 @@ import {
   TemplateStats,
   Timeseries,
 } from './types';
+import { ConnectionDetails, EntityApp, EntityApps, InfraResource } from './entityTypes';
 
 /**
  * Calls paved through discovery with the fetch API, which adds the signed-in
@@ -95,6 +96,58 @@ export class PavedClient implements PavedApi {
     });
     if (!res.ok) throw await ResponseError.fromResponse(res);
     return res.text();
+  }
+
+  resources(filter: { owner?: string; entityRef?: string }): Promise<{ items: InfraResource[] }> {
+    const params = new URLSearchParams();
+    if (filter.owner) params.set('owner', filter.owner);
+    if (filter.entityRef) params.set('entityRef', filter.entityRef);
+    const search = params.toString();
+    return this.call(`infra/v1/resources${search ? `?${search}` : ''}`);
+  }
+
+  resource(id: string): Promise<InfraResource> {
+    return this.call(`infra/v1/resources/${encodeURIComponent(id)}`);
+  }
+
+  extendResource(id: string, by: string): Promise<InfraResource> {
+    return this.call(`infra/v1/resources/${encodeURIComponent(id)}/extend`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ by }),
+    });
+  }
+
+  deleteResource(id: string): Promise<{ id: string; kind: string; name: string; deleted: boolean }> {
+    return this.call(`infra/v1/resources/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  connection(id: string): Promise<ConnectionDetails> {
+    // Credentials: neither the HTTP cache nor anything else keeps them.
+    return this.call(`infra/${encodeURIComponent(id)}/connection`, { cache: 'no-store' });
+  }
+
+  entityApps(entityRef: string): Promise<EntityApps> {
+    return this.call(`apps/v1/by-entity?${new URLSearchParams({ entityRef })}`);
+  }
+
+  syncApp(app: { instance: string; name: string; namespace?: string }): Promise<EntityApp> {
+    const ns = app.namespace ? `?${new URLSearchParams({ appNamespace: app.namespace })}` : '';
+    return this.call(
+      `apps/v1/instances/${encodeURIComponent(app.instance)}/apps/${encodeURIComponent(app.name)}/sync${ns}`,
+      { method: 'POST' },
+    );
+  }
+
+  /** A JSON call to a paved route (relative to the plugin's base URL). */
+  private async call<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const base = await this.discoveryApi.getBaseUrl('paved');
+    const res = await this.fetchApi.fetch(`${base}/${path}`, {
+      ...init,
+      headers: { Accept: 'application/json', ...(init.headers as Record<string, string>) },
+    });
+    if (!res.ok) throw await ResponseError.fromResponse(res);
+    return (await res.json()) as T;
   }
 
   private async json<T>(endpoint: string, query: DevexQuery): Promise<T> {

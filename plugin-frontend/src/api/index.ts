@@ -1,4 +1,5 @@
 export { pavedApiRef } from './PavedApi';
-export type { PavedApi } from './PavedApi';
+export type { PavedApi, PavedDevexApi, PavedResourcesApi } from './PavedApi';
 export { PavedClient } from './PavedClient';
 export * from './types';
+export type * from './entityTypes';

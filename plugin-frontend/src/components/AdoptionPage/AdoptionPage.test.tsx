@@ -3,13 +3,13 @@ import { errorApiRef } from '@backstage/core-plugin-api';
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ResponseError } from '@backstage/errors';
-import { DevexList, DevexQuery, PavedApi, RunFeedback, pavedApiRef } from '../../api';
+import { DevexList, DevexQuery, PavedDevexApi, RunFeedback, pavedApiRef } from '../../api';
 import { AdoptionContent, AdoptionPage } from './AdoptionPage';
 
 const k = (value: number, previous: number) => ({ value, previous });
 
 /** A PavedApi answering fixed data and recording what each endpoint was asked. */
-class FakePaved implements PavedApi {
+class FakePaved implements PavedDevexApi {
   calls: { endpoint: string; query: DevexQuery }[] = [];
   failTemplates = false;
   forbidden = false;

@@ -1,0 +1,143 @@
+import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
+import { EntityProvider } from '@backstage/plugin-catalog-react';
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { EntityApp, EntityApps, PavedApi, pavedApiRef } from '../../api';
+import { pavedError } from '../../testUtils';
+import { EntityPavedAppCard } from './AppCard';
+
+const app = (over: Partial<EntityApp>): EntityApp => ({
+  instance: 'prod',
+  name: 'shop',
+  project: 'shop',
+  url: 'https://argocd.prod.example/applications/argocd/shop',
+  syncStatus: 'Synced',
+  healthStatus: 'Healthy',
+  revision: '0123456789abcdef0123456789abcdef01234567',
+  destination: 'in-cluster / shop',
+  canSync: true,
+  ...over,
+});
+
+// An ApplicationSet's environments: one Application per environment, same labels.
+const apps: EntityApps = {
+  entityRef: 'component:default/shop',
+  items: [
+    app({ instance: 'prod', name: 'shop-production' }),
+    app({
+      instance: 'staging',
+      name: 'shop-staging',
+      syncStatus: 'OutOfSync',
+      healthStatus: 'Degraded',
+      operationPhase: 'Failed',
+      operationMessage: 'one or more objects failed to apply: Deployment.apps "shop" is invalid',
+    }),
+  ],
+  unavailable: [],
+};
+
+type Fake = Pick<PavedApi, 'entityApps' | 'syncApp'>;
+
+function fake(over: Partial<Fake> = {}): jest.Mocked<Fake> {
+  return {
+    entityApps: jest.fn(async () => apps),
+    syncApp: jest.fn(async a => app({ instance: a.instance, name: a.name, syncStatus: 'Synced', operationPhase: 'Running', operationMessage: 'syncing' })),
+    ...over,
+  } as jest.Mocked<Fake>;
+}
+
+function render(api: Fake) {
+  return renderInTestApp(
+    <TestApiProvider apis={[[pavedApiRef, api]]}>
+      <EntityProvider
+        entity={{
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'Component',
+          metadata: { name: 'shop', namespace: 'default' },
+          spec: { type: 'service', lifecycle: 'production', owner: 'group:default/payments' },
+        }}
+      >
+        <EntityPavedAppCard />
+      </EntityProvider>
+    </TestApiProvider>,
+  );
+}
+
+describe('EntityPavedAppCard', () => {
+  it('shows progress while paved answers', async () => {
+    await render(fake({ entityApps: jest.fn(() => new Promise<EntityApps>(() => {})) }));
+    expect(screen.getByTestId('progress')).toBeInTheDocument();
+  });
+
+  it("shows the component's apps on every instance with status, revision, last operation and a link to Argo CD", async () => {
+    const api = fake();
+    await render(api);
+    const prod = await screen.findByTestId('paved-app-prod-shop-production');
+    expect(prod).toHaveTextContent('prod');
+    expect(prod).toHaveTextContent('Synced');
+    expect(prod).toHaveTextContent('Healthy');
+    expect(prod).toHaveTextContent('0123456');
+    expect(screen.getByRole('link', { name: /shop-production/ })).toHaveAttribute(
+      'href',
+      'https://argocd.prod.example/applications/argocd/shop',
+    );
+    const staging = screen.getByTestId('paved-app-staging-shop-staging');
+    expect(staging).toHaveTextContent('OutOfSync');
+    expect(staging).toHaveTextContent('Degraded');
+    expect(screen.getByTestId('paved-app-operation-staging-shop-staging')).toHaveTextContent(
+      'Failed: one or more objects failed to apply: Deployment.apps "shop" is invalid',
+    );
+    expect(api.entityApps).toHaveBeenCalledWith('component:default/shop');
+  });
+
+  it('syncs through paved and shows the new state', async () => {
+    const api = fake();
+    await render(api);
+    await userEvent.click(await screen.findByTestId('paved-sync-staging-shop-staging'));
+    await waitFor(() =>
+      expect(screen.getByTestId('paved-app-operation-staging-shop-staging')).toHaveTextContent('Running: syncing'),
+    );
+    expect(api.syncApp).toHaveBeenCalledWith({ instance: 'staging', name: 'shop-staging', namespace: undefined });
+  });
+
+  it("shows paved's refusal of a sync", async () => {
+    const err = await pavedError(403, 'NotAllowedError', 'user:default/dave is not the owner of prod/shop-production');
+    await render(fake({ syncApp: jest.fn(async () => Promise.reject(err)) }));
+    await userEvent.click(await screen.findByTestId('paved-sync-prod-shop-production'));
+    expect(await screen.findByTestId('paved-sync-error-prod-shop-production')).toHaveTextContent(
+      /Sync refused.*user:default\/dave is not the owner of prod\/shop-production/,
+    );
+  });
+
+  it('offers no sync to a user paved would refuse', async () => {
+    const api = fake({ entityApps: jest.fn(async () => ({ ...apps, items: [app({ canSync: false })] })) });
+    await render(api);
+    expect(await screen.findByTestId('paved-sync-prod-shop')).toBeDisabled();
+  });
+
+  it('says so when paved made no app, and names an instance that did not answer', async () => {
+    await render(
+      fake({
+        entityApps: jest.fn(async () => ({
+          entityRef: 'component:default/shop',
+          items: [],
+          unavailable: [{ instance: 'staging', message: 'Argo CD staging: connection refused' }],
+        })),
+      }),
+    );
+    expect(await screen.findByText('No Argo CD application')).toBeInTheDocument();
+    expect(document.body).toHaveTextContent(/Argo CD instance staging did not answer.*connection refused/);
+  });
+
+  it("shows paved's error", async () => {
+    const err = await pavedError(503, 'ServiceUnavailableError', 'no Argo CD instance is configured');
+    await render(fake({ entityApps: jest.fn(async () => Promise.reject(err)) }));
+    expect((await screen.findAllByText(/no Argo CD instance is configured/)).length).toBeGreaterThan(0);
+  });
+
+  it("shows paved's refusal to read", async () => {
+    const err = await pavedError(403, 'NotAllowedError', 'user:default/dave may not paved.argocd.app.read');
+    await render(fake({ entityApps: jest.fn(async () => Promise.reject(err)) }));
+    expect((await screen.findAllByText(/user:default\/dave may not paved.argocd.app.read/)).length).toBeGreaterThan(0);
+  });
+});

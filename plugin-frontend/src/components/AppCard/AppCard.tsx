@@ -1,0 +1,184 @@
+import {
+  EmptyState,
+  InfoCard,
+  Link,
+  Progress,
+  ResponseErrorPanel,
+  StatusError,
+  StatusOK,
+  StatusPending,
+  StatusWarning,
+  WarningPanel,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { Box, Button, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from '@material-ui/core';
+import { ReactNode, useEffect, useState } from 'react';
+import useAsyncRetry from 'react-use/esm/useAsyncRetry';
+import { EntityApp, pavedApiRef } from '../../api';
+import { accessRefusal } from '../AdoptionPage/AdoptionPage';
+
+/** Argo CD's health as Backstage's status icons show it. */
+function Health({ status }: { status: string }) {
+  const text = status || 'Unknown';
+  switch (status) {
+    case 'Healthy':
+      return <StatusOK>{text}</StatusOK>;
+    case 'Degraded':
+    case 'Missing':
+      return <StatusError>{text}</StatusError>;
+    case 'Progressing':
+      return <StatusPending>{text}</StatusPending>;
+    default:
+      return <StatusWarning>{text}</StatusWarning>;
+  }
+}
+
+function Sync({ status }: { status: string }) {
+  const text = status || 'Unknown';
+  return status === 'Synced' ? <StatusOK>{text}</StatusOK> : <StatusWarning>{text}</StatusWarning>;
+}
+
+const key = (a: EntityApp) => `${a.instance}/${a.namespace ?? ''}/${a.name}`;
+
+/** One application's row with its Sync button. */
+function AppRow({ app, onSynced }: { app: EntityApp; onSynced: (a: EntityApp) => void }) {
+  const api = useApi(pavedApiRef);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | undefined>();
+  const sync = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onSynced(await api.syncApp({ instance: app.instance, name: app.name, namespace: app.namespace }));
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const operation = [app.operationPhase, app.operationMessage].filter(Boolean).join(': ');
+  let button: ReactNode = (
+    <Button size="small" variant="outlined" onClick={sync} disabled={busy} data-testid={`paved-sync-${app.instance}-${app.name}`}>
+      {busy ? 'Syncing…' : 'Sync'}
+    </Button>
+  );
+  if (!app.canSync) {
+    button = (
+      <Tooltip title="Only the component's owner can sync it">
+        <span>
+          <Button size="small" variant="outlined" disabled data-testid={`paved-sync-${app.instance}-${app.name}`}>
+            Sync
+          </Button>
+        </span>
+      </Tooltip>
+    );
+  }
+  const refusal = accessRefusal(error);
+  return (
+    <>
+      <TableRow data-testid={`paved-app-${app.instance}-${app.name}`}>
+        <TableCell>{app.instance}</TableCell>
+        <TableCell>
+          {app.url ? <Link to={app.url}>{app.name}</Link> : app.name}
+          <Typography variant="caption" display="block" color="textSecondary">
+            {app.destination}
+          </Typography>
+        </TableCell>
+        <TableCell>
+          <Sync status={app.syncStatus} />
+        </TableCell>
+        <TableCell>
+          <Health status={app.healthStatus} />
+        </TableCell>
+        <TableCell>
+          <code title={app.revision}>{app.revision ? app.revision.slice(0, 7) : '—'}</code>
+        </TableCell>
+        <TableCell data-testid={`paved-app-operation-${app.instance}-${app.name}`}>{operation || '—'}</TableCell>
+        <TableCell>{button}</TableCell>
+      </TableRow>
+      {error && (
+        <TableRow>
+          <TableCell colSpan={7} data-testid={`paved-sync-error-${app.instance}-${app.name}`}>
+            {refusal ? (
+              <WarningPanel severity="error" title="Sync refused" message={refusal} />
+            ) : (
+              <ResponseErrorPanel error={error} title="Sync failed" />
+            )}
+          </TableCell>
+        </TableRow>
+      )}
+    </>
+  );
+}
+
+/** The Argo CD applications paved created for an entity, on every instance. */
+export function AppList({ entityRef }: { entityRef: string }) {
+  const api = useApi(pavedApiRef);
+  const state = useAsyncRetry(() => api.entityApps(entityRef), [api, entityRef]);
+  const [items, setItems] = useState<EntityApp[] | undefined>();
+  useEffect(() => setItems(state.value?.items), [state.value]);
+
+  if (state.error) {
+    const refusal = accessRefusal(state.error);
+    if (refusal) return <WarningPanel severity="error" title="paved refused" message={refusal} />;
+    return <ResponseErrorPanel error={state.error} />;
+  }
+  if (state.loading || !state.value || !items) return <Progress />;
+  const down = state.value.unavailable.map(u => (
+    <WarningPanel key={u.instance} title={`Argo CD instance ${u.instance} did not answer`} message={u.message} />
+  ));
+  if (items.length === 0) {
+    return (
+      <>
+        {down}
+        <EmptyState
+          missing="info"
+          title="No Argo CD application"
+          description={`paved created no Argo CD application for ${entityRef} on its instances.`}
+        />
+      </>
+    );
+  }
+  return (
+    <Box>
+      {down}
+      <Table size="small">
+        <TableHead>
+          <TableRow>
+            <TableCell>Instance</TableCell>
+            <TableCell>Application</TableCell>
+            <TableCell>Sync</TableCell>
+            <TableCell>Health</TableCell>
+            <TableCell>Revision</TableCell>
+            <TableCell>Last operation</TableCell>
+            <TableCell />
+          </TableRow>
+        </TableHead>
+        <TableBody>
+          {items.map(app => (
+            <AppRow
+              key={key(app)}
+              app={app}
+              onSynced={synced => setItems(list => list?.map(a => (key(a) === key(synced) ? { ...synced, canSync: a.canSync } : a)))}
+            />
+          ))}
+        </TableBody>
+      </Table>
+      <Button size="small" onClick={state.retry}>
+        Refresh
+      </Button>
+    </Box>
+  );
+}
+
+/** The Component entity page's card of its Argo CD applications. */
+export function EntityPavedAppCard() {
+  const { entity } = useEntity();
+  return (
+    <InfoCard title="Argo CD (paved)">
+      <AppList entityRef={stringifyEntityRef(entity)} />
+    </InfoCard>
+  );
+}

@@ -1,0 +1,1 @@
+export { AppList, EntityPavedAppCard } from './AppCard';

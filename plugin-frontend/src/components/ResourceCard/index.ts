@@ -1,0 +1,2 @@
+export { PavedResource, ResourceCard, formatExpiry } from './ResourceCard';
+export { EntityPavedResourceCard } from './EntityPavedResourceCard';

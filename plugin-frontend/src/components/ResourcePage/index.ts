@@ -1,0 +1,1 @@
+export { ResourceContent, ResourcePage } from './ResourcePage';
