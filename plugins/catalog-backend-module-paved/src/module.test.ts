@@ -6,7 +6,7 @@ import {
   EntityProviderMutation,
 } from '@backstage/plugin-catalog-node';
 import { catalogModulePaved } from './module';
-import { component, FakePavedCatalog } from './provider/FakePavedCatalog';
+import { component, FakePavedCatalog, until } from './provider/FakePavedCatalog';
 
 // mockServices.scheduler() returns a MockSchedulerService, typed only as the
 // SchedulerService it implements; its factory is what installs it.
@@ -27,7 +27,7 @@ describe('catalogModulePaved', () => {
 
   afterEach(() => paved.stop());
 
-  it('registers a provider that applies paved snapshot and changes on its schedules', async () => {
+  it('registers a provider that applies paved snapshot and changes on its schedules, when a changes schedule is set', async () => {
     const providers: EntityProvider[] = [];
     const scheduler = mockScheduler();
     await startTestBackend({
@@ -46,6 +46,7 @@ describe('catalogModulePaved', () => {
             paved: {
               catalog: {
                 schedule: { frequency: { hours: 2 }, timeout: { minutes: 3 } },
+                changesSchedule: { frequency: { seconds: 30 }, timeout: { minutes: 1 } },
               },
             },
           },
@@ -71,6 +72,47 @@ describe('catalogModulePaved', () => {
     await scheduler.triggerTask('paved:changes');
 
     expect(mutations.map(m => m.type)).toEqual(['full', 'delta']);
+  });
+
+  it("follows paved's changes feed with long polls by default: a change is applied when paved records it", async () => {
+    const providers: EntityProvider[] = [];
+    const scheduler = mockScheduler();
+    const backend = await startTestBackend({
+      extensionPoints: [
+        [
+          catalogProcessingExtensionPoint,
+          { addEntityProvider: (...p: any[]) => providers.push(...p.flat()) },
+        ],
+      ],
+      features: [
+        catalogModulePaved,
+        scheduler.factory({ skipTaskRunOnStartup: true }),
+        mockServices.discovery.mock({ getBaseUrl: async () => baseUrl }).factory,
+        mockServices.rootConfig.factory({ data: { paved: { catalog: { changesWait: '20s' } } } }),
+      ],
+    });
+    const mutations: EntityProviderMutation[] = [];
+    const longPolls = () => paved.requests.filter(r => r.url.includes('wait=20s')).length;
+    let longPollsAtDelta = -1;
+    paved.put(component('a'));
+    await providers[0].connect({
+      applyMutation: async m => {
+        mutations.push(m);
+        if (m.type === 'delta') longPollsAtDelta = longPolls();
+      },
+      refresh: async () => {},
+    });
+    expect((await scheduler.getScheduledTasks()).map(t => t.id)).toEqual(['paved:full']);
+
+    // The first poll has no cursor: a full snapshot; then the poll waits.
+    await until(() => mutations.length === 1 && longPolls() === 1);
+    paved.put(component('b'));
+    await until(() => mutations.length === 2, 15000);
+    expect(mutations.map(m => m.type)).toEqual(['full', 'delta']);
+    expect((mutations[1] as Extract<EntityProviderMutation, { type: 'delta' }>).added.map(e => e.entity.metadata.name)).toEqual(['b']);
+    // The held request brought the change: no second poll was needed.
+    expect(longPollsAtDelta).toBe(1);
+    await backend.stop();
   });
 
   it("logs paved's error message when a scheduled refresh fails", async () => {

@@ -14,10 +14,9 @@ const defaultFullSchedule: SchedulerServiceTaskScheduleDefinition = {
   timeout: { minutes: 10 },
 };
 
-const defaultChangesSchedule: SchedulerServiceTaskScheduleDefinition = {
-  frequency: { seconds: 30 },
-  timeout: { minutes: 5 },
-};
+// How long paved holds a long poll of catalog/changes without a change
+// (paved caps it at 5m); proxies in between must allow that much.
+const defaultChangesWait = '30s';
 
 function schedule(
   config: RootConfigService,
@@ -42,26 +41,31 @@ export const catalogModulePaved = createBackendModule({
       deps: {
         config: coreServices.rootConfig,
         logger: coreServices.logger,
+        lifecycle: coreServices.lifecycle,
         scheduler: coreServices.scheduler,
         discovery: coreServices.discovery,
         auth: coreServices.auth,
         catalog: catalogProcessingExtensionPoint,
       },
-      async init({ config, logger, scheduler, discovery, auth, catalog }) {
+      async init({ config, logger, lifecycle, scheduler, discovery, auth, catalog }) {
         const client = new PavedCatalogClient(discovery, auth);
+        const full = scheduler.createScheduledTaskRunner(
+          schedule(config, 'paved.catalog.schedule', defaultFullSchedule),
+        );
+        // Changes: a long poll of paved's feed, unless a schedule is
+        // configured (then polled on it, as before the long poll).
+        if (config.has('paved.catalog.changesSchedule')) {
+          const changes = scheduler.createScheduledTaskRunner(
+            schedule(config, 'paved.catalog.changesSchedule', defaultFullSchedule),
+          );
+          catalog.addEntityProvider(new PavedEntityProvider(client, logger, { full, changes }));
+          return;
+        }
+        const stop = new AbortController();
+        lifecycle.addShutdownHook(() => stop.abort());
+        const wait = config.getOptionalString('paved.catalog.changesWait') ?? defaultChangesWait;
         catalog.addEntityProvider(
-          new PavedEntityProvider(client, logger, {
-            full: scheduler.createScheduledTaskRunner(
-              schedule(config, 'paved.catalog.schedule', defaultFullSchedule),
-            ),
-            changes: scheduler.createScheduledTaskRunner(
-              schedule(
-                config,
-                'paved.catalog.changesSchedule',
-                defaultChangesSchedule,
-              ),
-            ),
-          }),
+          new PavedEntityProvider(client, logger, { full, watch: { wait, signal: stop.signal } }),
         );
       },
     });

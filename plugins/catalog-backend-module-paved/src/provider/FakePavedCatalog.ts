@@ -26,6 +26,8 @@ export class FakePavedCatalog {
     removed: { entityRef: string; locationKey?: string }[];
   }[] = [];
   private server?: Server;
+  // Long polls waiting for the next change.
+  private waiters = new Set<() => void>();
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -37,6 +39,8 @@ export class FakePavedCatalog {
   }
 
   async stop(): Promise<void> {
+    for (const wake of this.waiters) wake();
+    this.server?.closeAllConnections();
     await new Promise<void>(resolve => this.server?.close(() => resolve()));
   }
 
@@ -69,6 +73,7 @@ export class FakePavedCatalog {
   private record(change: Omit<FakePavedCatalog['log'][number], 'version'>) {
     this.version++;
     this.log.push({ version: this.version, ...change });
+    for (const wake of this.waiters) wake();
   }
 
   private handle(req: IncomingMessage, res: ServerResponse) {
@@ -119,7 +124,20 @@ export class FakePavedCatalog {
   }
 
   private serveChanges(res: ServerResponse, url: URL) {
+    // `wait` (e.g. 30s, 200ms): hold the request until a change or the timeout, as paved does.
+    const wait = /^(\d+)(ms|s)$/.exec(url.searchParams.get('wait') ?? '');
     const cursor = url.searchParams.get('cursor');
+    if (wait && cursor && Number(cursor) === this.version && !this.failWith) {
+      const ms = Number(wait[1]) * (wait[2] === 's' ? 1000 : 1);
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        this.serveChanges(res, new URL(`/?cursor=${cursor}`, 'http://paved'));
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiters.add(wake);
+      return;
+    }
     const current = String(this.version);
     if (!cursor || Number(cursor) < this.oldestCursor) {
       json(res, 200, { cursor: current, added: [], updated: [], removed: [], reset: true });
@@ -133,6 +151,15 @@ export class FakePavedCatalog {
       removed: since.flatMap(c => c.removed),
       reset: false,
     });
+  }
+}
+
+/** Resolves once cond holds (checked every 10 ms); rejects after ms. */
+export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms`);
+    await new Promise(r => setTimeout(r, 10));
   }
 }
 

@@ -60,11 +60,12 @@ export class PavedCatalogClient {
     };
   }
 
-  async changes(options: { cursor?: string; wait?: string }): Promise<Changes> {
+  /** `wait` long-polls: paved answers at the first change or after `wait`. */
+  async changes(options: { cursor?: string; wait?: string; signal?: AbortSignal }): Promise<Changes> {
     const params = new URLSearchParams();
     if (options.cursor) params.set('cursor', options.cursor);
     if (options.wait) params.set('wait', options.wait);
-    const res = await this.get('catalog/changes', params, {});
+    const res = await this.get('catalog/changes', params, {}, options.signal);
     const body = (await res.json()) as Partial<Changes>;
     return {
       cursor: body.cursor ?? '',
@@ -83,6 +84,7 @@ export class PavedCatalogClient {
     path: string,
     params: URLSearchParams,
     headers: Record<string, string>,
+    signal?: AbortSignal,
   ): Promise<Response> {
     const { token } = await this.auth.getPluginRequestToken({
       onBehalfOf: await this.auth.getOwnServiceCredentials(),
@@ -96,6 +98,7 @@ export class PavedCatalogClient {
         Accept: 'application/json',
         Authorization: `Bearer ${token}`,
       },
+      signal,
     });
     if (!res.ok && res.status !== 304) {
       throw await ResponseError.fromResponse(res);

@@ -3,7 +3,7 @@ import {
   EntityProviderConnection,
   EntityProviderMutation,
 } from '@backstage/plugin-catalog-node';
-import { component, FakePavedCatalog } from './FakePavedCatalog';
+import { component, FakePavedCatalog, until } from './FakePavedCatalog';
 import { PavedCatalogClient } from './PavedCatalogClient';
 import { PavedEntityProvider } from './PavedEntityProvider';
 
@@ -12,13 +12,14 @@ describe('PavedEntityProvider', () => {
   let mutations: EntityProviderMutation[];
   let provider: PavedEntityProvider;
   let logger: ReturnType<typeof mockServices.logger.mock>;
+  let client: PavedCatalogClient;
 
   beforeEach(async () => {
     paved = new FakePavedCatalog();
     const baseUrl = await paved.start();
     mutations = [];
     logger = mockServices.logger.mock();
-    const client = new PavedCatalogClient(
+    client = new PavedCatalogClient(
       mockServices.discovery.mock({ getBaseUrl: async () => baseUrl }),
       mockServices.auth({ pluginId: 'catalog' }),
     );
@@ -70,6 +71,46 @@ describe('PavedEntityProvider', () => {
     expect(mutations).toHaveLength(1);
     const last = paved.requests.filter(r => r.url.startsWith('/api/paved/catalog/entities')).pop();
     expect(last?.ifNoneMatch).toBe('"v2"');
+  });
+
+  it('long-polls: paved answers the held request with the change', async () => {
+    paved.put(component('a'));
+    await provider.refresh();
+
+    const polled = provider.poll('10s');
+    await until(() => paved.requests.some(r => r.url.includes('wait=10s')));
+    paved.put(component('b'));
+    await polled;
+
+    expect(mutations.map(m => m.type)).toEqual(['full', 'delta']);
+    expect(names(mutations[1])).toEqual(['b']);
+    const poll = paved.requests.find(r => r.url.includes('wait=10s'));
+    expect(poll?.url).toBe('/api/paved/catalog/changes?cursor=2&wait=10s');
+  });
+
+  it('drops a long poll answer that a full refresh overtook', async () => {
+    paved.put(component('a'));
+    await provider.refresh();
+    // The poll's answer is held back until the full refresh is done.
+    let release!: () => void;
+    const gate = new Promise<void>(resolve => {
+      release = resolve;
+    });
+    const changes = client.changes.bind(client);
+    jest.spyOn(client, 'changes').mockImplementation(async options => {
+      const answer = await changes(options);
+      if (options.wait) await gate;
+      return answer;
+    });
+    paved.put(component('b'));
+    const polled = provider.poll('10s');
+    await provider.fullRefresh();
+    release();
+    await polled;
+
+    // The snapshot had b already; the older delta is not applied after it.
+    expect(mutations.map(m => m.type)).toEqual(['full', 'full']);
+    expect(names(mutations[1])).toEqual(['a', 'b']);
   });
 
   it('applies changes since the cursor as a delta', async () => {

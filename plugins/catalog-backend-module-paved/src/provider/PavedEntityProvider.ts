@@ -25,13 +25,17 @@ export interface PavedCatalogSource {
     limit?: number;
     ifNoneMatch?: string;
   }): Promise<EntitiesPage | undefined>;
-  changes(options: { cursor?: string; wait?: string }): Promise<Changes>;
+  changes(options: { cursor?: string; wait?: string; signal?: AbortSignal }): Promise<Changes>;
   baseUrl(): Promise<string>;
 }
 
 // A snapshot whose ETag changes while it is paged is being rewritten under
 // us; starting over a few times is cheaper than applying a torn snapshot.
 const maxSnapshotAttempts = 3;
+
+// After a failed long poll the next waits 1 s, doubling up to 30 s.
+const minRetryMs = 1000;
+const maxRetryMs = 30_000;
 
 /**
  * Mirrors paved's catalog: a full mutation from `catalog/entities` and delta
@@ -54,7 +58,14 @@ export class PavedEntityProvider implements EntityProvider {
     private readonly logger: LoggerService,
     private readonly schedules?: {
       full: SchedulerServiceTaskRunner;
-      changes: SchedulerServiceTaskRunner;
+      /** Poll changes on a schedule instead of the long poll. */
+      changes?: SchedulerServiceTaskRunner;
+      /**
+       * The long poll of `catalog/changes` (the default): how long paved
+       * holds a request without changes, e.g. "30s"; and the signal that
+       * ends it at shutdown.
+       */
+      watch?: { wait: string; signal: AbortSignal };
     },
     private readonly pageSize = 500,
   ) {}
@@ -70,10 +81,69 @@ export class PavedEntityProvider implements EntityProvider {
       id: `${this.getProviderName()}:full`,
       fn: () => this.logged('full refresh', () => this.fullRefresh()),
     });
-    await this.schedules.changes.run({
-      id: `${this.getProviderName()}:changes`,
-      fn: () => this.logged('refresh', () => this.refresh()),
+    if (this.schedules.changes) {
+      await this.schedules.changes.run({
+        id: `${this.getProviderName()}:changes`,
+        fn: () => this.logged('refresh', () => this.refresh()),
+      });
+    }
+    if (this.schedules.watch) {
+      const { wait, signal } = this.schedules.watch;
+      // Not awaited: it runs until the backend shuts down.
+      void this.watch(wait, signal);
+    }
+  }
+
+  /**
+   * Follows paved's changes feed with long polls until signal aborts: each
+   * change reaches the catalog as soon as paved records it, instead of at
+   * the next scheduled poll. One replica of the catalog or several: each
+   * follows the feed; replaying a change is harmless.
+   */
+  async watch(wait: string, signal: AbortSignal): Promise<void> {
+    let retryMs = minRetryMs;
+    while (!signal.aborted) {
+      try {
+        await this.poll(wait, signal);
+        retryMs = minRetryMs;
+      } catch (error) {
+        if (signal.aborted) return;
+        this.logger.error(
+          `paved catalog changes failed, again in ${retryMs / 1000}s: ${describe(error)}`,
+        );
+        await sleep(retryMs, signal);
+        retryMs = Math.min(retryMs * 2, maxRetryMs);
+      }
+    }
+  }
+
+  /** One long poll: waits for changes since the cursor and applies them. */
+  async poll(wait: string, signal?: AbortSignal): Promise<void> {
+    const from = this.cursor;
+    if (from === undefined) {
+      await this.serialized(() => this.applyFull(true));
+      return;
+    }
+    // The wait holds no lock: a full refresh may go meanwhile.
+    const changes = await this.source.changes({ cursor: from, wait, signal });
+    await this.serialized(async () => {
+      // A full refresh moved the cursor while we waited: these changes
+      // predate it; the next poll asks again from its cursor.
+      if (this.cursor !== from) return;
+      await this.applyChanges(changes);
     });
+  }
+
+  /** Applies an answer of `catalog/changes`: a delta, or a full snapshot after a reset. */
+  private async applyChanges(changes: Changes): Promise<void> {
+    if (changes.reset) {
+      this.logger.info(
+        'paved says the changes cursor is too old; applying a full snapshot',
+      );
+      await this.applyFull(true);
+      return;
+    }
+    await this.applyDelta(changes);
   }
 
   /** Applies paved's whole snapshot, unless paved says it has not changed. */
@@ -88,15 +158,7 @@ export class PavedEntityProvider implements EntityProvider {
         await this.applyFull(true);
         return;
       }
-      const changes = await this.source.changes({ cursor: this.cursor });
-      if (changes.reset) {
-        this.logger.info(
-          'paved says the changes cursor is too old; applying a full snapshot',
-        );
-        await this.applyFull(true);
-        return;
-      }
-      await this.applyDelta(changes);
+      await this.applyChanges(await this.source.changes({ cursor: this.cursor }));
     });
   }
 
@@ -203,6 +265,18 @@ export class PavedEntityProvider implements EntityProvider {
     }
     return this.connection;
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
 }
 
 function describe(error: unknown): string {
