@@ -377,7 +377,7 @@ func (d *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	if err != nil {
 		return out, err
 	}
-	quoted := pgx.Identifier{ident}.Sanitize()
+	quoted := quoteIdent(ident)
 	mark := marker(r)
 
 	var createdRole, createdDB bool
@@ -542,7 +542,7 @@ func (d *Driver) Deprovision(ctx context.Context, k infra.Kind, r infra.Resource
 	if err != nil {
 		return err
 	}
-	quoted := pgx.Identifier{ident}.Sanitize()
+	quoted := quoteIdent(ident)
 	mark := marker(r)
 	var foreign []string
 	dbOwner, dbMark, dbExists, err := databaseInfo(ctx, pool, ident)
@@ -605,9 +605,21 @@ func databaseInfo(ctx context.Context, pool *pgxpool.Pool, db string) (owner, co
 	return owner, comment, true, nil
 }
 
-// literal quotes s as an SQL string literal. DDL takes no bind parameters,
-// and what is quoted here is paved's own (a verifier, a marker), never input.
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// DDL takes no bind parameters, so the few values in paved's DDL are
+// quoted. Identifier admits only [a-z0-9_] names and the literals are paved's
+// own text (a SCRAM verifier, paved:<resource id>): quoting is the second
+// wall, and must hold whatever reaches it.
+
+// quoteIdent is ident as a quoted SQL identifier ("" doubled, NUL dropped).
+func quoteIdent(ident string) string { return pgx.Identifier{ident}.Sanitize() }
+
+// literal is s as an SQL string constant that reads the same whatever the
+// server's standard_conforming_strings says: an escape string, E'…', with
+// backslashes and quotes doubled. (A plain '…' with only quotes doubled lets
+// a backslash end the constant early when the setting is off.)
+func literal(s string) string {
+	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
+}
 
 func isDuplicate(err error) bool {
 	var pe *pgconn.PgError
