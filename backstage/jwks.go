@@ -64,7 +64,9 @@ type jwksCache struct {
 	fetchTimeout time.Duration
 	minRefetch   time.Duration
 	maxAge       time.Duration
+	clockMargin  time.Duration
 	now          func() time.Time
+	after        func(time.Duration) <-chan time.Time // time.After, but for tests
 	log          *slog.Logger
 	sourcesMu    sync.RWMutex
 	sources      map[string]*jwksSource
@@ -86,12 +88,21 @@ func (c *jwksCache) source(url string) *jwksSource {
 	return s
 }
 
-// key returns the public key kid of the JWKS at url. A known kid never waits
-// on the network: a stale set is refreshed in the background and the cached
-// key keeps working while the endpoint is down. An unknown kid refetches the
-// set, at most once per minRefetch, since a new kid is how a rotated key
-// first shows up.
-func (c *jwksCache) key(ctx context.Context, url, kid string) (*ecdsa.PublicKey, error) {
+// key returns the public key kid of the JWKS at url, for a token issued at
+// issuedAt. A known kid never waits on the network: a stale set is refreshed
+// in the background and the cached key keeps working while the endpoint is
+// down.
+//
+// An unknown kid is how a rotated key first shows up, so it refetches the set
+// when the token was issued after the set was fetched (less the clock
+// margin), the rule of Backstage's own JwksClient: an issuer publishes a key
+// before it signs with it, so a set fetched later than the token already has
+// it. Fetches of one set start at least minRefetch apart; a token that needs
+// one sooner waits for it (bounded by its context) rather than being
+// refused, and callers that arrive while a fetch is due share it. A burst of
+// forged kids thus costs at most one fetch per minRefetch, and a token signed
+// right after a rotation is accepted at once.
+func (c *jwksCache) key(ctx context.Context, url, kid string, issuedAt time.Time) (*ecdsa.PublicKey, error) {
 	s := c.source(url)
 	if set := s.current.Load(); set != nil {
 		if k, ok := set.keys[kid]; ok {
@@ -105,19 +116,31 @@ func (c *jwksCache) key(ctx context.Context, url, kid string) (*ecdsa.PublicKey,
 		}
 	}
 
+	arrived := c.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Another caller may have fetched while this one waited.
-	if set := s.current.Load(); set != nil {
+	set := s.current.Load()
+	if set != nil {
 		if k, ok := set.keys[kid]; ok {
 			return k, nil
 		}
-	}
-	if !s.lastAttempt.IsZero() && c.now().Sub(s.lastAttempt) < c.minRefetch {
-		if s.current.Load() == nil {
-			return nil, errJWKSFetch
+		// A fetch that started after this caller arrived has answered for it;
+		// and a token issued before the set was fetched names a key the set
+		// would have had.
+		if !s.lastAttempt.Before(arrived) || issuedAt.Before(set.fetchedAt.Add(-c.clockMargin)) {
+			return nil, errUnknownKID
 		}
-		return nil, errUnknownKID
+		if wait := c.minRefetch - c.now().Sub(s.lastAttempt); wait > 0 {
+			select {
+			case <-c.after(wait):
+			case <-ctx.Done():
+				return nil, errUnknownKID
+			}
+		}
+	} else if !s.lastAttempt.IsZero() && c.now().Sub(s.lastAttempt) < c.minRefetch {
+		// The endpoint failed a moment ago and no set was ever fetched:
+		// answer at once rather than queue every request behind it.
+		return nil, errJWKSFetch
 	}
 	if err := c.refreshLocked(ctx, s); err != nil && s.current.Load() == nil {
 		return nil, errJWKSFetch

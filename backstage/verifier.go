@@ -61,7 +61,9 @@ type VerifierConfig struct {
 	// Leeway tolerates clock skew on exp, nbf and iat; default 10s, the clock
 	// margin Backstage's JwksClient uses.
 	Leeway time.Duration
-	// MinRefetchInterval limits refetches of one JWKS for unknown kids; default 30s.
+	// MinRefetchInterval spaces the fetches of one JWKS that tokens with an
+	// unknown kid cause; a token that needs a fetch sooner waits for it.
+	// Default 1s.
 	MinRefetchInterval time.Duration
 	// JWKSMaxAge is how long a fetched JWKS is used before a background
 	// refresh; default 10m. A failed refresh keeps the cached keys.
@@ -115,7 +117,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.Leeway = 10 * time.Second
 	}
 	if cfg.MinRefetchInterval == 0 {
-		cfg.MinRefetchInterval = 30 * time.Second
+		cfg.MinRefetchInterval = time.Second
 	}
 	if cfg.JWKSMaxAge == 0 {
 		cfg.JWKSMaxAge = 10 * time.Minute
@@ -142,7 +144,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			fetchTimeout: cfg.FetchTimeout,
 			minRefetch:   cfg.MinRefetchInterval,
 			maxAge:       cfg.JWKSMaxAge,
+			clockMargin:  cfg.Leeway,
 			now:          cfg.Now,
+			after:        time.After,
 			log:          cfg.Logger,
 			sources:      make(map[string]*jwksSource),
 		},
@@ -311,7 +315,7 @@ func (v *Verifier) verifyPlugin(ctx context.Context, jt jwtParts) (paved.Princip
 	if err != nil {
 		return paved.Principal{}, time.Time{}, unauthenticated("invalid plugin token: no endpoint for its plugin")
 	}
-	if err := v.verifySignature(ctx, base+pluginJWKSPath, jt); err != nil {
+	if err := v.verifySignature(ctx, base+pluginJWKSPath, jt, c.IssuedAt.Time); err != nil {
 		return paved.Principal{}, time.Time{}, unauthenticated("invalid plugin token: " + err.Error())
 	}
 	p := paved.Principal{Kind: paved.PrincipalPlugin, Subject: c.Subject}
@@ -374,14 +378,14 @@ func (v *Verifier) verifyUser(ctx context.Context, jt jwtParts, typ string) (use
 	if err != nil {
 		return userClaims{}, unauthenticated("invalid user token: no endpoint for the auth plugin")
 	}
-	if err := v.verifySignature(ctx, base+authJWKSPath, jt); err != nil {
+	if err := v.verifySignature(ctx, base+authJWKSPath, jt, c.IssuedAt.Time); err != nil {
 		return userClaims{}, unauthenticated("invalid user token: " + err.Error())
 	}
 	return c, nil
 }
 
-func (v *Verifier) verifySignature(ctx context.Context, jwksURL string, jt jwtParts) error {
-	key, err := v.jwks.key(ctx, jwksURL, jt.header.Kid)
+func (v *Verifier) verifySignature(ctx context.Context, jwksURL string, jt jwtParts, issuedAt time.Time) error {
+	key, err := v.jwks.key(ctx, jwksURL, jt.header.Kid, issuedAt)
 	if err != nil {
 		return err
 	}

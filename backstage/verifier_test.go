@@ -370,12 +370,22 @@ func TestAuthenticateJWKSDownAtStart(t *testing.T) {
 
 func TestAuthenticateUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	f := newFixture(t, func(c *VerifierConfig) { c.MinRefetchInterval = 30 * time.Second })
+	// A wait for the next fetch passes on the fixture's clock, and is recorded.
+	var waited []time.Duration
+	f.v.jwks.after = func(d time.Duration) <-chan time.Time {
+		waited = append(waited, d)
+		f.clock.Advance(d)
+		ch := make(chan time.Time, 1)
+		ch <- f.clock.Now()
+		return ch
+	}
 	ctx := context.Background()
 	path := pluginJWKS("scaffolder")
-	auth := func(k testKey) error {
-		_, err := f.v.Authenticate(ctx, "Bearer "+mint(t, k, TypPlugin, pluginClaimsAt(f.clock.Now(), "scaffolder", "paved")))
+	authAt := func(k testKey, iat time.Time) error {
+		_, err := f.v.Authenticate(ctx, "Bearer "+mint(t, k, TypPlugin, pluginClaimsAt(iat, "scaffolder", "paved")))
 		return err
 	}
+	auth := func(k testKey) error { return authAt(k, f.clock.Now()) }
 	if err := auth(f.scaffolder); err != nil {
 		t.Fatal(err)
 	}
@@ -383,6 +393,7 @@ func TestAuthenticateUnknownKIDRefetchIsRateLimited(t *testing.T) {
 		t.Fatalf("fetches after first token = %d, want 1", n)
 	}
 
+	// A burst of unknown kids shares one fetch.
 	f.clock.Advance(31 * time.Second)
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -393,24 +404,45 @@ func TestAuthenticateUnknownKIDRefetchIsRateLimited(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := f.bs.fetchCount(path); n != 2 {
-		t.Fatalf("fetches after 20 unknown kids = %d, want 2", n)
+	if n := f.bs.fetchCount(path); n != 2 || len(waited) != 0 {
+		t.Fatalf("fetches after 20 unknown kids = %d, waits %v; want 2 fetches, no wait", n, waited)
 	}
 
-	// A rotated key shows up once the interval has passed, not before.
-	rotated := f.bs.addKey(t, path)
-	if err := auth(rotated); err == nil {
-		t.Fatal("new key accepted inside the refetch interval")
+	// An unknown kid on a token issued before the keys were fetched names a
+	// key the set would have had: refused without a fetch.
+	f.clock.Advance(time.Second)
+	if err := authAt(testKey{kid: "forged-old", priv: f.scaffolder.priv}, f.clock.Now().Add(-15*time.Second)); err == nil {
+		t.Fatal("unknown kid of an old token accepted")
 	}
-	f.clock.Advance(31 * time.Second)
+	if n := f.bs.fetchCount(path); n != 2 || len(waited) != 0 {
+		t.Fatalf("an old token's unknown kid fetched (%d fetches) or waited (%v)", n, waited)
+	}
+
+	// A key rotated in right after a fetch signs a token that is accepted at
+	// once: it waits out the rest of the interval for the next fetch, instead
+	// of being refused until the interval has passed.
+	rotated := f.bs.addKey(t, path)
 	if err := auth(rotated); err != nil {
-		t.Fatalf("rotated key after the interval: %v", err)
+		t.Fatalf("token of a key rotated in after the last fetch: %v", err)
+	}
+	if len(waited) != 1 || waited[0] != 29*time.Second {
+		t.Errorf("waits for the next fetch = %v, want [29s] (the rest of the 30s interval)", waited)
 	}
 	if err := auth(f.scaffolder); err != nil {
 		t.Fatalf("old key after rotation: %v", err)
 	}
 	if n := f.bs.fetchCount(path); n != 3 {
 		t.Fatalf("fetches = %d, want 3", n)
+	}
+
+	// A caller whose context ends while it waits is refused, not held.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	f.v.jwks.after = func(time.Duration) <-chan time.Time { return nil }
+	f.clock.Advance(time.Second)
+	_, err := f.v.Authenticate(gone, "Bearer "+mint(t, testKey{kid: "forged-late", priv: f.scaffolder.priv}, TypPlugin, pluginClaimsAt(f.clock.Now(), "scaffolder", "paved")))
+	if err == nil || !strings.Contains(err.Error(), "unknown signing key") {
+		t.Fatalf("a caller gone while waiting: %v", err)
 	}
 }
 
