@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
 )
 
 // CreateApp creates the application, or returns it unchanged when it already
@@ -272,12 +273,14 @@ func (in *instance) getProject(ctx context.Context, name string) (*v1alpha1.AppP
 	return p, err
 }
 
-// ensureProject makes sure app's project exists and admits app: a missing
-// project is created (labelled as paved's); a project paved created earlier
-// gains the app's repositories and destination; anyone else's project is
-// left alone, and Argo CD's validation of the app says what it lacks.
-// ensureProject creates app's project, or widens the one paved created, and
-// reports whether it created it.
+// ensureProject makes sure app's project exists and admits app, and reports
+// whether it created it: a missing project is created (labelled as paved's
+// and with the app's entity); a project paved created for the same entity
+// gains the app's repositories and destination when the caller holds
+// paved.argocd.project.widen; paved's project of another entity is a
+// conflict (a caller never opens another team's project to its own
+// destinations); anyone else's project is left alone, and Argo CD's
+// validation of the app says what it lacks.
 func (in *instance) ensureProject(ctx context.Context, app *v1alpha1.Application) (bool, error) {
 	name := app.Spec.Project
 	if name == v1alpha1.DefaultAppProjectName {
@@ -299,8 +302,12 @@ func (in *instance) ensureProject(ctx context.Context, app *v1alpha1.Application
 		case p.Labels[paved.LabelManagedBy] != paved.ManagedByPaved:
 			return false, nil
 		default:
+			before := p.Spec.DeepCopy()
 			if !widen(&p.Spec, want.Spec) {
 				return false, nil
+			}
+			if err := mayWiden(ctx, p, app, before); err != nil {
+				return false, err
 			}
 			err = in.call(ctx, "project.ProjectService/Update", func(ctx context.Context, a *authed) error {
 				_, err := a.projects.Update(ctx, &project.ProjectUpdateRequest{Project: p})
@@ -315,6 +322,47 @@ func (in *instance) ensureProject(ctx context.Context, app *v1alpha1.Application
 	}
 }
 
+// mayWiden decides whether paved may add to project p what app needs
+// beyond before (p's spec as it was): only for the entity paved created p
+// for, and only for a caller holding paved.argocd.project.widen.
+func mayWiden(ctx context.Context, p *v1alpha1.AppProject, app *v1alpha1.Application, before *v1alpha1.AppProjectSpec) error {
+	adds := describeWidening(before, &p.Spec)
+	owner, entity := p.Labels[paved.LabelEntity], app.Labels[paved.LabelEntity]
+	if owner == "" || owner != entity {
+		madeFor := "no entity"
+		if ref := p.Annotations[paved.AnnotationEntityRef]; ref != "" {
+			madeFor = ref
+		} else if owner != "" {
+			madeFor = owner
+		}
+		return paved.Errorf(paved.EConflict, "project: paved created project %s for %s, not for this application's entity; paved does not widen it (%s): use a project of this entity, or ask the platform team to change %s",
+			p.Name, madeFor, adds, p.Name)
+	}
+	if err := paved.Authorize(ctx, permission.ProjectWiden, nil); err != nil {
+		return paved.Errorf(paved.EForbidden, "project: widening project %s (%s): %s", p.Name, adds, paved.ErrorMessage(err))
+	}
+	return nil
+}
+
+// describeWidening names what after adds to before, for a refusal.
+func describeWidening(before, after *v1alpha1.AppProjectSpec) string {
+	var parts []string
+	for _, r := range after.SourceRepos[len(before.SourceRepos):] {
+		parts = append(parts, "source repository "+r)
+	}
+	for _, d := range after.Destinations[len(before.Destinations):] {
+		where := d.Server
+		if where == "" {
+			where = d.Name
+		}
+		parts = append(parts, "destination "+where+" namespace "+d.Namespace)
+	}
+	for _, ns := range after.SourceNamespaces[len(before.SourceNamespaces):] {
+		parts = append(parts, "source namespace "+ns)
+	}
+	return "it would add " + strings.Join(parts, ", ")
+}
+
 func projectFor(app *v1alpha1.Application) *v1alpha1.AppProject {
 	p := &v1alpha1.AppProject{
 		ObjectMeta: metav1.ObjectMeta{
@@ -322,6 +370,13 @@ func projectFor(app *v1alpha1.Application) *v1alpha1.AppProject {
 			Labels: map[string]string{paved.LabelManagedBy: paved.ManagedByPaved},
 		},
 		Spec: v1alpha1.AppProjectSpec{Description: "Created by paved"},
+	}
+	// The entity the project is for: only its applications may widen it.
+	if e := app.Labels[paved.LabelEntity]; e != "" {
+		p.Labels[paved.LabelEntity] = e
+	}
+	if ref := app.Annotations[paved.AnnotationEntityRef]; ref != "" {
+		p.Annotations = map[string]string{paved.AnnotationEntityRef: ref}
 	}
 	widen(&p.Spec, v1alpha1.AppProjectSpec{
 		SourceRepos:      repos(app),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/argocd/argocdtest"
+	"github.com/paved-dev/paved/permission"
 )
 
 const (
@@ -164,17 +165,50 @@ func TestCreateProject(t *testing.T) {
 		t.Fatalf("project: labels %v spec %+v", p.Labels, p.Spec)
 	}
 
-	// A second app of the team, from another repository to another namespace,
-	// widens the project paved owns.
+	if p.Labels[paved.LabelEntity] != "component-default-web" {
+		t.Fatalf("project labels %v: no entity", p.Labels)
+	}
+
+	// Another entity's app never widens the project paved made for web
+	// (before, any caller opened it to their repository and namespace).
 	api := appRequest("api")
 	api.Project, api.CreateProject = "team-a", true
 	api.Sources[0].RepoURL = "https://git.example/team-a/api.git"
-	if _, err := c.CreateApp(ctx, api); err != nil {
+	_, err := c.CreateApp(ctx, api)
+	wantError(t, err, paved.EConflict, "paved created project team-a for component-default-web")
+	wantError(t, err, paved.EConflict, "destination https://kubernetes.default.svc namespace api")
+	if _, ok := srv.App("", "api"); ok {
+		t.Fatal("the refused app was created")
+	}
+
+	// Another app of web (a second environment) widens it, for a caller
+	// holding paved.argocd.project.widen (an operator here)...
+	staging := appRequest("web-staging")
+	staging.Project, staging.CreateProject = "team-a", true
+	staging.Labels = map[string]string{paved.LabelEntity: "component-default-web"}
+	user := paved.WithPrincipal(ctx, paved.Principal{Kind: paved.PrincipalUser, Subject: "user:default/jane", User: "user:default/jane"})
+	policy, err := permission.NewPolicy(nil, permission.Readers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user = paved.WithAuthorizer(user, permission.New(permission.Options{Decider: policy}))
+	// ...and not for a user without it (paved's default policy).
+	_, err = c.CreateApp(user, staging)
+	wantError(t, err, paved.EForbidden, "user:default/jane may not paved.argocd.project.widen")
+	p, _ = srv.Project("team-a")
+	if len(p.Spec.Destinations) != 1 {
+		t.Fatalf("a refused widening changed the project: %+v", p.Spec)
+	}
+	if _, err := c.CreateApp(ctx, staging); err != nil {
 		t.Fatal(err)
 	}
 	p, _ = srv.Project("team-a")
-	if len(p.Spec.SourceRepos) != 2 || len(p.Spec.Destinations) != 2 {
+	if len(p.Spec.SourceRepos) != 1 || len(p.Spec.Destinations) != 2 {
 		t.Fatalf("project was not widened: %+v", p.Spec)
+	}
+	// The same app again adds nothing: no widening to decide.
+	if _, err := c.CreateApp(user, staging); err != nil {
+		t.Fatalf("re-running the app's create: %v", err)
 	}
 }
 
@@ -251,6 +285,7 @@ func TestDeleteApp(t *testing.T) {
 		t.Helper()
 		req := appRequest(name)
 		req.Project, req.CreateProject = project, true
+		req.Labels = map[string]string{paved.LabelEntity: "component-default-" + project} // two apps of one entity share its project
 		if _, err := c.CreateApp(ctx, req); err != nil {
 			t.Fatal(err)
 		}

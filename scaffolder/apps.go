@@ -182,7 +182,7 @@ func (h *appActions) create() Action {
 	for k, v := range waitProps() {
 		props[k] = v
 	}
-	props["createProject"] = boolean("Create project", "Create the project (owned by paved) if it does not exist; otherwise it must exist.", false)
+	props["createProject"] = boolean("Create project", "Create the project (owned by paved, for this entity) if it does not exist; a project paved created for this entity gains this app's repository and destination when the caller holds paved.argocd.project.widen; another entity's project is a 409, anyone else's is used as it is.", false)
 	props["source"] = sourceSchema()
 	props["sources"] = Schema{"type": "array", "title": "Sources", "description": "Several sources (multi-source application) instead of source.", "items": sourceSchema(), "minItems": 1, "maxItems": 16}
 	props["destination"] = object(Schema{
