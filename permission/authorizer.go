@@ -180,8 +180,9 @@ func (a *Authorizer) decide(ctx context.Context, pr paved.Principal, perms []pav
 		return out, nil
 	}
 	u := User{Ref: pr.User, OnBehalfOf: pr.OnBehalfOf, Groups: pr.Groups}
+	var groupsErr error
 	if _, local := a.o.Decider.(*Policy); local {
-		u.Groups = a.userGroups(ctx, pr)
+		u.Groups, groupsErr = a.userGroups(ctx, pr)
 	}
 	ds, err := a.o.Decider.Decide(ctx, u, missing)
 	if err != nil {
@@ -189,6 +190,18 @@ func (a *Authorizer) decide(ctx context.Context, pr paved.Principal, perms []pav
 	}
 	if len(ds) != len(missing) {
 		return nil, fmt.Errorf("permission decider answered %d decisions for %d permissions", len(ds), len(missing))
+	}
+	if groupsErr != nil {
+		// Decided without the user's groups: what they allow anyway stands,
+		// what they might have allowed is unavailable, not denied; and
+		// nothing is cached, so the next call asks the catalog again.
+		for j, d := range ds {
+			if d.Result == paved.DecisionDeny {
+				return nil, paved.Errorf(paved.EUnavailable, "cannot decide whether %s may %s: the catalog did not answer with the user's groups: %v", pr.User, missing[j].Name, groupsErr)
+			}
+			out[at[j]] = d
+		}
+		return out, nil
 	}
 	exp := now.Add(a.o.TTL)
 	a.mu.Lock()
@@ -205,21 +218,21 @@ func (a *Authorizer) decide(ctx context.Context, pr paved.Principal, perms []pav
 
 // userGroups returns the groups of the principal's user: those its token
 // lists, else the catalog's (cached like decisions, for as long).
-func (a *Authorizer) userGroups(ctx context.Context, pr paved.Principal) []string {
+func (a *Authorizer) userGroups(ctx context.Context, pr paved.Principal) ([]string, error) {
 	if len(pr.Groups) > 0 || a.o.Membership == nil || pr.User == "" {
-		return pr.Groups
+		return pr.Groups, nil
 	}
 	now := a.o.Now()
 	a.mu.Lock()
 	g, ok := a.groups[pr.User]
 	a.mu.Unlock()
 	if ok && now.Before(g.exp) {
-		return g.groups
+		return g.groups, nil
 	}
 	groups, err := a.o.Membership.UserGroups(ctx, pr.User)
 	if err != nil && paved.ErrorCode(err) != paved.ENotFound {
 		a.o.Logger.WarnContext(ctx, "cannot read a user's groups from the catalog; deciding without them", "user", pr.User, "error", err)
-		return nil
+		return nil, err
 	}
 	a.mu.Lock()
 	if len(a.groups) > maxCached {
@@ -227,7 +240,7 @@ func (a *Authorizer) userGroups(ctx context.Context, pr paved.Principal) []strin
 	}
 	a.groups[pr.User] = cachedGroups{groups: groups, exp: now.Add(a.o.TTL)}
 	a.mu.Unlock()
-	return groups
+	return groups, nil
 }
 
 // ownershipRefs are the entity refs a user owns through: themselves and their groups.

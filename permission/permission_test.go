@@ -208,3 +208,43 @@ func (s staticResources) PermissionResources(_ context.Context, refs []string) (
 	}
 	return out, nil
 }
+
+// catalogGroups answers a user's groups, or fails while down is set.
+type catalogGroups struct {
+	down   atomic.Bool
+	groups map[string][]string
+}
+
+func (c *catalogGroups) UserGroups(_ context.Context, user string) ([]string, error) {
+	if c.down.Load() {
+		return nil, paved.Errorf(paved.EUnavailable, "catalog answered 503")
+	}
+	return c.groups[user], nil
+}
+
+// A user whose groups the catalog cannot give is not denied what the groups
+// may allow: the call is unavailable, says why, and is decided afresh once
+// the catalog answers (a denial made without the groups is never cached).
+func TestGroupsUnavailable(t *testing.T) {
+	policy, err := permission.NewPolicy(nil, permission.Readers{DevEx: []string{"group:default/platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog := &catalogGroups{groups: map[string][]string{"user:default/ann": {"group:default/platform"}}}
+	catalog.down.Store(true)
+	a := permission.New(permission.Options{Decider: policy, Membership: catalog})
+	ann := user("user:default/ann") // her token lists no groups
+
+	err = a.Authorize(ann, permission.DevExRead, nil)
+	if paved.ErrorCode(err) != paved.EUnavailable || !strings.Contains(err.Error(), "catalog") {
+		t.Fatalf("catalog down: Authorize = %v, want unavailable naming the catalog", err)
+	}
+	// What every user may do does not need the groups.
+	if err := a.Authorize(ann, permission.InfraProvision, nil); err != nil {
+		t.Fatalf("catalog down: provision (allowed to all) = %v", err)
+	}
+	catalog.down.Store(false)
+	if err := a.Authorize(ann, permission.DevExRead, nil); err != nil {
+		t.Fatalf("catalog back: Authorize = %v, want allowed (no denial cached while it was down)", err)
+	}
+}
