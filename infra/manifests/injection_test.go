@@ -3,8 +3,12 @@ package manifests_test
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"text/template"
 
 	"gopkg.in/yaml.v3"
 
@@ -31,6 +35,8 @@ parameters:
     flag: {type: boolean}
     tags: {type: array, items: {type: string}}
     extra: {type: object, additionalProperties: {type: string}}
+    size: {type: string, enum: [small, large]}
+    ratio: {type: number}
 template:
   application:
     destination:
@@ -62,6 +68,17 @@ template:
             nested: {{ upper (printf "%s" .Params.note) }}
             {{ .Params.team }}: key
             size: {{ if eq .Params.team "gold" }}big{{ else }}small{{ end }}
+            html: {{ html .Params.note }}
+            js: {{ js .Params.note }}
+            urlquery: {{ urlquery .Params.note }}
+            print: {{ print .Params.note }}
+            println: {{ println .Params.note }}
+            slice: "{{ if .Params.note }}{{ slice .Params.note 0 1 }}{{ end }}"
+            len: "{{ len .Params.note }}"
+            index: {{ index .Params.extra "k" }}
+            enum: {{ .Params.size }}
+            ratio: "{{ .Params.ratio }}"
+            set: {{ if and .Params.flag (not (eq .Params.note "")) }}yes{{ else }}no{{ end }}
         data:
           block: |
             {{ .Params.note }}
@@ -72,6 +89,33 @@ template:
           tags: {{ json .Params.tags }}
           first: {{ index .Params.tags 0 }}
           extra: {{ .Params.extra.k }}
+    - path: multi.yaml
+      content: |
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: {{ .Name }}
+          labels: {app: {{ .Params.note }}, team: "{{ .Params.team }}"}
+        spec:
+          ports: [{port: 80, name: {{ .Params.note }}}, {port: 443, name: '{{ lower .Params.note }}'}]
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata:
+          name: {{ .Name }}-sa
+          annotations:
+            note: |-
+              {{ .Params.note }}
+            first: >-
+              {{ .Params.note }} and {{ .Params.team }}
+        {{- range .Params.tags }}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ $.Name }}-tag
+          annotations: {tag: {{ . }}}
+        {{- end }}
 `
 
 var hostileValues = []string{
@@ -120,7 +164,7 @@ func hostileDriver(t *testing.T) (*manifests.Driver, infra.Kind) {
 func hostileResource(note string) infra.Resource {
 	return infra.Resource{ID: "res-1", Kind: "hostile", Name: "orders", Owner: "group:default/team-a", EntityRef: "component:default/orders",
 		Parameters: map[string]any{"note": note, "team": note, "ns": "orders", "count": float64(3), "flag": true,
-			"tags": []any{note, "b"}, "extra": map[string]any{"k": note}}}
+			"tags": []any{note, "b"}, "extra": map[string]any{"k": note}, "size": note, "ratio": 0.5}}
 }
 
 // TestParameterValuesNeverBecomeYAML: whatever a value holds, the rendered
@@ -156,6 +200,9 @@ func TestParameterValuesNeverBecomeYAML(t *testing.T) {
 				"raw": v, "dq": v, "sq": v, "quote": v, "json": v,
 				"lower": strings.ToLower(v), "upper": strings.ToUpper(v), "replace": strings.ReplaceAll(v, "o", "0"),
 				"default": v, "printf": v + "/" + v, "nested": strings.ToUpper(v), v: "key", "size": "small",
+				"html": template.HTMLEscapeString(v), "js": template.JSEscapeString(v), "urlquery": url.QueryEscape(v),
+				"print": v, "println": v, "slice": v[:1], "len": strconv.Itoa(len(v)), "index": v, "enum": v,
+				"ratio": "0.5", "set": "yes",
 			}
 			if len(ann) != len(want) {
 				t.Errorf("annotations have %d keys, want %d:\n%s", len(ann), len(want), files["cm.yaml"])
@@ -214,4 +261,83 @@ func TestNamesAndNamespacesFromValuesAreChecked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenderedDocumentsAreTheTemplates: whatever the values, every file
+// renders to the documents, kinds and shape (every mapping's keys, every
+// list's length, every scalar's type) it has with empty values; a value is
+// never more than one string. Names, namespaces and the enum keep values the
+// other checks accept, so that every value reaches the output.
+func TestRenderedDocumentsAreTheTemplates(t *testing.T) {
+	d, k := hostileDriver(t)
+	base, _, err := d.Render(k, hostileResource(""))
+	if err != nil {
+		t.Fatalf("Render with empty values: %v", err)
+	}
+	want := map[string][]string{}
+	for f, b := range base {
+		want[f] = shapes(t, b, "")
+	}
+	if n := len(want["multi.yaml"]); n != 4 {
+		t.Fatalf("multi.yaml renders %d documents with empty values, want 4", n)
+	}
+	for _, v := range hostileValues {
+		files, _, err := d.Render(k, hostileResource(v))
+		if err != nil {
+			t.Errorf("Render %q: %v", v, err)
+			continue
+		}
+		for f, b := range files {
+			if got := shapes(t, b, v); !slices.Equal(got, want[f]) {
+				t.Errorf("value %q: %s has the shape\n%s\nwant (empty values)\n%s\nrendered:\n%s", v, f, strings.Join(got, "\n"), strings.Join(want[f], "\n"), b)
+			}
+		}
+	}
+}
+
+// shapes describes each YAML document of b: apiVersion and kind, then its
+// node tree with keys as written by the template (the key that is the value
+// v shows as <value>) and scalars as their type.
+func shapes(t *testing.T, b []byte, v string) []string {
+	t.Helper()
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	var out []string
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		var head struct{ APIVersion, Kind string }
+		if err := doc.Decode(&head); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, head.APIVersion+" "+head.Kind+" "+shape(&doc, v))
+	}
+	return out
+}
+
+func shape(n *yaml.Node, v string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return shape(n.Content[0], v)
+	case yaml.MappingNode:
+		parts := make([]string, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if key == v {
+				key = "<value>"
+			}
+			parts = append(parts, key+"="+shape(n.Content[i+1], v))
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case yaml.SequenceNode:
+		parts := make([]string, len(n.Content))
+		for i, c := range n.Content {
+			parts[i] = shape(c, v)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case yaml.AliasNode:
+		return "*alias"
+	}
+	return n.Tag
 }

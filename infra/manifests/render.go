@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -136,6 +137,22 @@ var templateFuncs = template.FuncMap{
 	"replace": func(old, new, s any) any {
 		return keep(strings.ReplaceAll(plain(s), plain(old), plain(new)), old, new, s)
 	},
+	// text/template's escapers would escape the marker, not the value.
+	"html":     escaper(template.HTMLEscapeString),
+	"js":       escaper(template.JSEscapeString),
+	"urlquery": escaper(url.QueryEscape),
+}
+
+// escaper is a text/template escaper (which prints its arguments as print
+// does) that escapes the caller's text and keeps it a caller's value.
+func escaper(escape func(string) string) func(...any) any {
+	return func(args ...any) any {
+		texts := make([]any, len(args))
+		for i, a := range args {
+			texts[i] = plain(a)
+		}
+		return keep(escape(fmt.Sprint(texts...)), args...)
+	}
 }
 
 // unmark replaces the markers in s by their text, and returns the texts.
