@@ -164,6 +164,7 @@ const (
 	AnnotationTemplate  = "backstage.io/source-template"
 	AnnotationTaskID    = "paved.dev/scaffolder-task"
 	AnnotationCreatedAt = "paved.dev/created-at"
+	LabelEnvironment    = "paved.dev/environment" // on each Application an ApplicationSet generates
 )
 
 // PullRequest is a pull (GitLab: merge) request of GitOps review mode.

@@ -12,52 +12,18 @@ import (
 	"github.com/paved-dev/paved"
 )
 
-// AppSetState is an ApplicationSet as Argo CD holds it and the Applications
-// its controller has generated so far.
-type AppSetState struct {
-	Instance  string
-	Name      string
-	Namespace string
-	Project   string
-	// ManagedByPaved is true when paved created the ApplicationSet (its
-	// app.kubernetes.io/managed-by label).
-	ManagedByPaved bool
-	Labels         map[string]string
-	Annotations    map[string]string
-	// Environments are the elements of a list generator written with paved's
-	// keys, in order; empty for other generators.
-	Environments []Environment
-	// Apps are the Applications the ApplicationSet owns, in the order of
-	// Environments, then by name.
-	Apps []AppSetAppState
-	// Conditions are the controller's, e.g. ErrorOccurred with the reason
-	// generation failed.
-	Conditions []AppSetCondition
-}
-
-// AppSetAppState is a generated Application and its status.
-type AppSetAppState struct {
-	paved.App
-	Environment string // the paved.dev/environment label; "" when absent
-}
-
-// AppSetCondition is one condition of an ApplicationSet's status.
-type AppSetCondition struct {
-	Type, Status, Reason, Message string
-}
-
 // GetAppSet reads an ApplicationSet and the Applications it owns. Argo CD
 // generates them asynchronously, so right after creation Apps may be short.
-func (c *Client) GetAppSet(ctx context.Context, instance, name, namespace string) (AppSetState, error) {
+func (c *Client) GetAppSet(ctx context.Context, instance, name, namespace string) (paved.AppSetState, error) {
 	in, err := c.instance(instance)
 	if err != nil {
-		return AppSetState{}, err
+		return paved.AppSetState{}, err
 	}
 	set, err := in.getAppSet(ctx, name, in.namespace(namespace))
 	if err != nil {
-		return AppSetState{}, err
+		return paved.AppSetState{}, err
 	}
-	out := AppSetState{
+	out := paved.AppSetState{
 		Instance:       in.cfg.Name,
 		Name:           set.Name,
 		Namespace:      set.Namespace,
@@ -71,7 +37,7 @@ func (c *Client) GetAppSet(ctx context.Context, instance, name, namespace string
 		out.Namespace = ""
 	}
 	for _, cond := range set.Status.Conditions {
-		out.Conditions = append(out.Conditions, AppSetCondition{Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message})
+		out.Conditions = append(out.Conditions, paved.AppSetCondition{Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message})
 	}
 
 	// The Applications carry an owner reference to their ApplicationSet; a
@@ -90,20 +56,20 @@ func (c *Client) GetAppSet(ctx context.Context, instance, name, namespace string
 		return err
 	})
 	if err != nil {
-		return AppSetState{}, err
+		return paved.AppSetState{}, err
 	}
 	for i := range list.Items {
 		app := &list.Items[i]
 		if !ownedBy(app, set) {
 			continue
 		}
-		out.Apps = append(out.Apps, AppSetAppState{App: in.toApp(app, in.cfg.AppNamespace), Environment: app.Labels[LabelEnvironment]})
+		out.Apps = append(out.Apps, paved.AppSetAppState{App: in.toApp(app, in.cfg.AppNamespace), Environment: app.Labels[paved.LabelEnvironment]})
 	}
 	order := map[string]int{}
 	for i, env := range out.Environments {
-		order[AppName(set.Name, env.Name)] = i
+		order[paved.AppSetAppName(set.Name, env.Name)] = i
 	}
-	slices.SortStableFunc(out.Apps, func(a, b AppSetAppState) int {
+	slices.SortStableFunc(out.Apps, func(a, b paved.AppSetAppState) int {
 		ia, oka := order[a.Name]
 		ib, okb := order[b.Name]
 		switch {
@@ -140,8 +106,8 @@ func ownedBy(app *v1alpha1.Application, set *v1alpha1.ApplicationSet) bool {
 }
 
 // listEnvironments reads back the elements BuildApplicationSet writes.
-func listEnvironments(set *v1alpha1.ApplicationSet) []Environment {
-	var envs []Environment
+func listEnvironments(set *v1alpha1.ApplicationSet) []paved.Environment {
+	var envs []paved.Environment
 	for _, g := range set.Spec.Generators {
 		if g.List == nil {
 			continue
@@ -151,13 +117,13 @@ func listEnvironments(set *v1alpha1.ApplicationSet) []Environment {
 			if json.Unmarshal(el.Raw, &m) != nil {
 				continue
 			}
-			name, _ := m[KeyEnvironment].(string)
+			name, _ := m[paved.AppSetKeyEnvironment].(string)
 			if name == "" {
 				continue
 			}
-			ns, _ := m[KeyNamespace].(string)
-			server, _ := m[KeyServer].(string)
-			envs = append(envs, Environment{Name: name, Namespace: ns, Server: server})
+			ns, _ := m[paved.AppSetKeyNamespace].(string)
+			server, _ := m[paved.AppSetKeyServer].(string)
+			envs = append(envs, paved.Environment{Name: name, Namespace: ns, Server: server})
 		}
 	}
 	return envs

@@ -14,13 +14,13 @@ import (
 	"github.com/paved-dev/paved/argocd/argocdtest"
 )
 
-func appSetRequest(name string) AppSetRequest {
+func appSetRequest(name string) paved.AppSetRequest {
 	tmpl := appRequest(name)
 	tmpl.Sources[0].Path = "envs/{{.environment}}"
 	tmpl.Destination = paved.AppDestination{}
 	tmpl.Automated = &paved.AutoSync{Prune: true}
 	tmpl.CreateNamespace = true
-	return AppSetRequest{Template: tmpl, Environments: []Environment{
+	return paved.AppSetRequest{Template: tmpl, Environments: []paved.Environment{
 		{Name: "dev", Namespace: name + "-dev"},
 		{Name: "prod", Namespace: name, Server: "https://prod.example:6443"},
 	}}
@@ -44,14 +44,14 @@ func TestBuildApplicationSetTemplatesTheSingleApplication(t *testing.T) {
 		elems = append(elems, m)
 	}
 	want := []map[string]string{
-		{"environment": "dev", "namespace": "shop-dev", "server": InClusterServer},
+		{"environment": "dev", "namespace": "shop-dev", "server": paved.InClusterServer},
 		{"environment": "prod", "namespace": "shop", "server": "https://prod.example:6443"},
 	}
 	if !reflect.DeepEqual(elems, want) {
 		t.Fatalf("elements = %v, want %v", elems, want)
 	}
 	tm := set.Spec.Template
-	if tm.Name != "shop-{{.environment}}" || tm.Labels[LabelEnvironment] != "{{.environment}}" || tm.Labels[paved.LabelManagedBy] != paved.ManagedByPaved {
+	if tm.Name != "shop-{{.environment}}" || tm.Labels[paved.LabelEnvironment] != "{{.environment}}" || tm.Labels[paved.LabelManagedBy] != paved.ManagedByPaved {
 		t.Fatalf("template metadata = %+v", tm.ApplicationSetTemplateMeta)
 	}
 	// The rest is what create-argocd-app would create for one environment.
@@ -64,14 +64,14 @@ func TestBuildApplicationSetTemplatesTheSingleApplication(t *testing.T) {
 	if !reflect.DeepEqual(tm.Spec, app.Spec) || !reflect.DeepEqual(tm.Finalizers, app.Finalizers) {
 		t.Fatalf("template spec differs from BuildApplication's:\n%+v\n%+v", tm.Spec, app.Spec)
 	}
-	if set.Labels[LabelEnvironment] != "" {
+	if set.Labels[paved.LabelEnvironment] != "" {
 		t.Fatal("the ApplicationSet itself must not carry the per-environment label")
 	}
 }
 
 func TestBuildApplicationSetNamesEveryBadField(t *testing.T) {
 	req := appSetRequest("shop")
-	req.Environments = append(req.Environments, Environment{Name: "dev"}, Environment{})
+	req.Environments = append(req.Environments, paved.Environment{Name: "dev"}, paved.Environment{})
 	req.Template.Sources[0].RepoURL = ""
 	_, err := BuildApplicationSet(req, "")
 	var got []string

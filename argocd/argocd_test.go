@@ -63,7 +63,7 @@ func appRequest(name string) paved.AppRequest {
 	return paved.AppRequest{
 		AppRef:      paved.AppRef{Instance: "default", Name: name},
 		Sources:     []paved.AppSource{{RepoURL: testRepo, Path: "apps/" + name, TargetRevision: "main"}},
-		Destination: paved.AppDestination{Server: InClusterServer, Namespace: name},
+		Destination: paved.AppDestination{Server: paved.InClusterServer, Namespace: name},
 		Labels:      map[string]string{paved.LabelEntity: "component-default-" + name},
 	}
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/paved-dev/paved"
 )
 
-// InClusterServer is the destination of the cluster Argo CD runs in, used
-// when a request names no cluster.
-const InClusterServer = "https://kubernetes.default.svc"
-
 // createNamespace is the sync option that makes Argo CD create the
 // destination namespace.
 const createNamespace = "CreateNamespace=true"
@@ -82,7 +78,7 @@ func BuildApplication(req paved.AppRequest, defaultProject string) (*v1alpha1.Ap
 		},
 	}
 	if app.Spec.Destination.Server == "" && app.Spec.Destination.Name == "" {
-		app.Spec.Destination.Server = InClusterServer
+		app.Spec.Destination.Server = paved.InClusterServer
 	}
 	if len(sources) == 1 {
 		app.Spec.Source = &sources[0]

@@ -29,7 +29,7 @@ var buildCases = []struct {
 			if a.Spec.SyncPolicy != nil {
 				t.Errorf("sync policy %+v, want nil", a.Spec.SyncPolicy)
 			}
-			if a.Spec.Project != "default" || a.Spec.Destination.Server != InClusterServer || a.Spec.Destination.Namespace != "single" {
+			if a.Spec.Project != "default" || a.Spec.Destination.Server != paved.InClusterServer || a.Spec.Destination.Namespace != "single" {
 				t.Errorf("project %q destination %+v", a.Spec.Project, a.Spec.Destination)
 			}
 			if a.Kind != "Application" || a.APIVersion != "argoproj.io/v1alpha1" {

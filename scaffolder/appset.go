@@ -7,27 +7,27 @@ import (
 	"strings"
 
 	"github.com/paved-dev/paved"
-	"github.com/paved-dev/paved/argocd"
+	"github.com/paved-dev/paved/gitops"
 )
 
 // AppSets is what the ApplicationSet actions need from an Argo CD client.
 type AppSets interface {
 	Instances() []string
-	CreateAppSet(ctx context.Context, req argocd.AppSetRequest) (argocd.AppSet, error)
-	GetAppSet(ctx context.Context, instance, name, namespace string) (argocd.AppSetState, error)
+	CreateAppSet(ctx context.Context, req paved.AppSetRequest) (paved.AppSet, error)
+	GetAppSet(ctx context.Context, instance, name, namespace string) (paved.AppSetState, error)
 	DeleteAppSet(ctx context.Context, instance, name, namespace string) error
 	AppURL(instance, name string) (string, error)
 }
 
-var _ AppSets = (*argocd.Client)(nil)
-
 // AppSetCommitter writes an ApplicationSet to the GitOps repository, or
 // removes it from there (gitops mode).
 type AppSetCommitter interface {
-	CommitAppSet(ctx context.Context, req argocd.AppSetRequest) (AppSetCommit, error)
-	RemoveAppSet(ctx context.Context, name string, force bool) (AppSetRemoval, error)
+	CommitAppSet(ctx context.Context, req paved.AppSetRequest) (gitops.AppSetCommit, error)
+	RemoveAppSet(ctx context.Context, name string, force bool) (gitops.AppSetRemoval, error)
 	AppSetPath(name string) string
 }
+
+var _ AppSetCommitter = gitops.Writer{}
 
 // AppSetActionsOptions configure the ApplicationSet action.
 type AppSetActionsOptions struct {
@@ -204,7 +204,7 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 // request checks the input as create-argocd-app checks its own and builds
 // the ApplicationSet request; instance is "" in gitops mode when none is
 // named and several (or none) are configured.
-func (h *appSetActions) request(ctx context.Context, ai appSetInput) (argocd.AppSetRequest, string, []paved.FieldError) {
+func (h *appSetActions) request(ctx context.Context, ai appSetInput) (paved.AppSetRequest, string, []paved.FieldError) {
 	var fields []paved.FieldError
 	var all []string
 	if h.AppSets != nil {
@@ -230,7 +230,7 @@ func (h *appSetActions) request(ctx context.Context, ai appSetInput) (argocd.App
 	fields = append(fields, checkPlaceholders("path", ai.Path)...)
 	fields = append(fields, checkPlaceholders("targetRevision", ai.TargetRevision)...)
 
-	envs := make([]argocd.Environment, 0, len(ai.Environments))
+	envs := make([]paved.Environment, 0, len(ai.Environments))
 	seen := map[string]int{}
 	for i, e := range ai.Environments {
 		at := fmt.Sprintf("environments.%d.name", i)
@@ -238,10 +238,10 @@ func (h *appSetActions) request(ctx context.Context, ai appSetInput) (argocd.App
 			fields = append(fields, paved.FieldError{Field: at, Message: fmt.Sprintf("%q is already the name of environments.%d", e.Name, j)})
 		}
 		seen[e.Name] = i
-		if app := argocd.AppName(ai.Name, e.Name); len(app) > 63 {
+		if app := paved.AppSetAppName(ai.Name, e.Name); len(app) > 63 {
 			fields = append(fields, paved.FieldError{Field: at, Message: fmt.Sprintf("makes the application name %q longer than 63 characters", app)})
 		}
-		envs = append(envs, argocd.Environment{Name: e.Name, Namespace: e.Namespace, Server: e.Server})
+		envs = append(envs, paved.Environment{Name: e.Name, Namespace: e.Namespace, Server: e.Server})
 	}
 
 	ci := createInput{Labels: ai.Labels, Annotations: ai.Annotations, EntityRef: ai.EntityRef, TemplateRef: ai.TemplateRef, TaskID: ai.TaskID}
@@ -258,7 +258,7 @@ func (h *appSetActions) request(ctx context.Context, ai appSetInput) (argocd.App
 	if ai.Automated {
 		automated = &paved.AutoSync{Prune: ai.Prune, SelfHeal: ai.SelfHeal}
 	}
-	req := argocd.AppSetRequest{
+	req := paved.AppSetRequest{
 		Template: paved.AppRequest{
 			AppRef:          paved.AppRef{Instance: instance, Name: ai.Name, Project: ai.Project},
 			Sources:         []paved.AppSource{{RepoURL: ai.RepoURL, Path: normalizePlaceholders(ai.Path), TargetRevision: normalizePlaceholders(ai.TargetRevision)}},
@@ -277,7 +277,7 @@ func (h *appSetActions) request(ctx context.Context, ai appSetInput) (argocd.App
 // too and written as Go template.
 var placeholderRE = regexp.MustCompile(`\{\{\.?([A-Za-z0-9_]*)\}\}`)
 
-var placeholderKeys = map[string]bool{argocd.KeyEnvironment: true, argocd.KeyNamespace: true, argocd.KeyServer: true}
+var placeholderKeys = map[string]bool{paved.AppSetKeyEnvironment: true, paved.AppSetKeyNamespace: true, paved.AppSetKeyServer: true}
 
 // checkPlaceholders refuses what Argo CD's goTemplate would fail on only
 // later, in the ApplicationSet controller, where the template's author would
@@ -300,7 +300,7 @@ func normalizePlaceholders(s string) string {
 	return placeholderRE.ReplaceAllString(s, "{{.$1}}")
 }
 
-func appSetOutput(set argocd.AppSet) map[string]any {
+func appSetOutput(set paved.AppSet) map[string]any {
 	apps := make([]any, 0, len(set.Apps))
 	for _, a := range set.Apps {
 		apps = append(apps, map[string]any{"name": a.Name, "environment": a.Environment, "namespace": a.Namespace, "server": a.Server, "url": a.URL})

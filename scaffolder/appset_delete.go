@@ -2,20 +2,9 @@ package scaffolder
 
 import (
 	"context"
-	"fmt"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/paved-dev/paved"
-	"github.com/paved-dev/paved/gitops"
 )
-
-// AppSetRemoval is what gitops mode of paved:delete-argocd-appset did.
-type AppSetRemoval struct {
-	gitops.Result
-	// Found is false when the repository had no such file: nothing to do.
-	Found bool
-}
 
 type appSetRefInput struct {
 	Instance  string `json:"instance"`
@@ -136,55 +125,4 @@ func (h *appSetActions) remove(ctx context.Context, name string, force bool) (ma
 		"compareUrl": res.CompareURL,
 		"path":       h.GitOps.AppSetPath(name),
 	}, nil
-}
-
-// RemoveAppSet deletes the ApplicationSet's file in one commit; the root
-// Application that watches the directory then prunes it, and Argo CD the
-// Applications it generated. A file paved did not write is refused unless
-// force is set; no file is Found false and no commit.
-func (w AppSetWriter) RemoveAppSet(ctx context.Context, name string, force bool) (AppSetRemoval, error) {
-	file := w.AppSetPath(name)
-	fr, ok := w.Repo.(fileReader)
-	if !ok {
-		return AppSetRemoval{}, paved.Errorf(paved.EInternal, "the GitOps repository cannot be read")
-	}
-	body, err := fr.ReadFile(ctx, file)
-	if paved.ErrorCode(err) == paved.ENotFound {
-		return AppSetRemoval{}, nil
-	}
-	if err != nil {
-		return AppSetRemoval{}, err
-	}
-	var doc struct {
-		Metadata struct {
-			Labels map[string]string `json:"labels"`
-		} `json:"metadata"`
-	}
-	if err := yaml.Unmarshal(body, &doc); err != nil && !force {
-		return AppSetRemoval{}, paved.Errorf(paved.EConflict, "%s in the GitOps repository is not an ApplicationSet paved can read (%v); set force to remove it anyway", file, err)
-	}
-	if doc.Metadata.Labels[paved.LabelManagedBy] != paved.ManagedByPaved && !force {
-		return AppSetRemoval{}, paved.Errorf(paved.EConflict, "%s was not written by paved (no %s=%s label); set force to remove it anyway",
-			file, paved.LabelManagedBy, paved.ManagedByPaved)
-	}
-	ch := gitops.Change{
-		Message: fmt.Sprintf("Remove Argo CD ApplicationSet %s\n\nRemoved by paved for %s.", name, requester(ctx)),
-		Delete:  []string{file},
-	}
-	if w.Review {
-		prefix := w.BranchPrefix
-		if prefix == "" {
-			prefix = "paved"
-		}
-		ch.ReviewBranch = gitops.NewBranchName(prefix, name)
-	}
-	res, err := w.Repo.Apply(ctx, ch)
-	return AppSetRemoval{Result: res, Found: true}, err
-}
-
-func requester(ctx context.Context) string {
-	if p, ok := paved.PrincipalFrom(ctx); ok && p.User != "" {
-		return p.User
-	}
-	return "an unknown user"
 }

@@ -48,7 +48,7 @@ func newAppSetEnv(t *testing.T, gitURL string) appSetEnv {
 		if env.repo, err = gitops.Open(gitops.Config{URL: gitURL}); err != nil {
 			t.Fatal(err)
 		}
-		o.GitOps = scaffolder.AppSetWriter{Repo: env.repo}
+		o.GitOps = gitops.Writer{Repo: env.repo, Render: argocd.Manifests{}}
 	}
 	if env.reg, err = scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved"}); err != nil {
 		t.Fatal(err)
@@ -143,10 +143,10 @@ func TestDeleteAppSetAPIMode(t *testing.T) {
 func TestDeleteAppSetRefusesWhatPavedDidNotCreate(t *testing.T) {
 	e := newAppSetEnv(t, "")
 	// Another tool's ApplicationSet: its own managed-by label.
-	_, err := e.client.CreateAppSet(context.Background(), argocd.AppSetRequest{
+	_, err := e.client.CreateAppSet(context.Background(), paved.AppSetRequest{
 		Template: paved.AppRequest{AppRef: paved.AppRef{Instance: "prod", Name: "legacy"}, Labels: map[string]string{paved.LabelManagedBy: "Helm"},
 			Sources: []paved.AppSource{{RepoURL: "https://git.example.test/legacy.git", Path: "envs/{{.environment}}"}}},
-		Environments: []argocd.Environment{{Name: "dev", Namespace: "legacy-dev"}},
+		Environments: []paved.Environment{{Name: "dev", Namespace: "legacy-dev"}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@ package scaffolder
 import (
 	"context"
 
-	"github.com/paved-dev/paved/argocd"
+	"github.com/paved-dev/paved"
 )
 
 func (h *appSetActions) get() Action {
@@ -67,7 +67,7 @@ func (h *appSetActions) handleGet(ctx context.Context, in Input) (map[string]any
 	return appSetStateOutput(state), nil
 }
 
-func appSetStateOutput(st argocd.AppSetState) map[string]any {
+func appSetStateOutput(st paved.AppSetState) map[string]any {
 	envs := make([]any, 0, len(st.Environments))
 	for _, e := range st.Environments {
 		envs = append(envs, map[string]any{"name": e.Name, "namespace": e.Namespace, "server": e.Server})
@@ -84,7 +84,7 @@ func appSetStateOutput(st argocd.AppSetState) map[string]any {
 		healthy = healthy && a.Healthy()
 	}
 	for _, e := range st.Environments {
-		healthy = healthy && have[argocd.AppName(st.Name, e.Name)]
+		healthy = healthy && have[paved.AppSetAppName(st.Name, e.Name)]
 	}
 	conds := make([]any, 0, len(st.Conditions))
 	for _, c := range st.Conditions {

@@ -43,7 +43,7 @@ func newAppSetRegistry(t *testing.T, gitURL string) (*scaffolder.Registry, *argo
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.GitOps = scaffolder.AppSetWriter{Repo: repo}
+		o.GitOps = gitops.Writer{Repo: repo, Render: argocd.Manifests{}}
 	}
 	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved"})
 	if err != nil {

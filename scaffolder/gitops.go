@@ -23,7 +23,7 @@ type AppCommitter interface {
 	Project(requested string) string
 }
 
-var _ AppCommitter = gitops.AppWriter{}
+var _ AppCommitter = gitops.Writer{}
 
 // PullRequests opens (or finds and updates) the pull request of a review
 // branch on the forge that hosts the GitOps repository.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
 	"github.com/paved-dev/paved/infra"
@@ -40,7 +41,7 @@ func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	d := manifests.New(manifests.Options{Repo: repo, RepoURL: url})
+	d := manifests.New(manifests.Options{Render: argocd.Manifests{}, Repo: repo, RepoURL: url})
 	kinds, skipped, err := infra.LoadKinds(filepath.Join("..", "examples", "infra-kinds"), map[string]infra.Driver{"manifests": d})
 	if err != nil || len(skipped) != 1 {
 		t.Fatalf("kinds: %v (skipped %v)", err, skipped)
@@ -58,7 +59,7 @@ func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
 	}
 	o := scaffolder.AppActionsOptions{}
 	if withGitOps {
-		o.GitOps = gitops.AppWriter{Repo: repo}
+		o.GitOps = gitops.Writer{Repo: repo, Render: argocd.Manifests{}}
 	}
 	if err := reg.Register(scaffolder.AppActions(o)...); err != nil {
 		t.Fatal(err)

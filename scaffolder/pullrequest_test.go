@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/forge"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
@@ -38,7 +39,7 @@ func TestGitOpsReviewOpensAPullRequest(t *testing.T) {
 	prs := &recordedPRs{}
 	var create Action
 	for _, a := range AppActions(AppActionsOptions{Apps: &scriptedApps{states: []paved.App{{}}},
-		GitOps: gitops.AppWriter{Repo: repo, Review: true, StableBranch: true}, PullRequests: prs}) {
+		GitOps: gitops.Writer{Repo: repo, Render: argocd.Manifests{}, Review: true, StableBranch: true}, PullRequests: prs}) {
 		if a.Name == "create-argocd-app" {
 			create = a
 		}

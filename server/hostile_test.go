@@ -195,8 +195,8 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 	if err != nil {
 		t.Fatal(err)
 	}
-	apps := gitops.AppWriter{Repo: repo, AppsPath: "apps", DefaultProject: "default", Namespace: "argocd"}
-	drivers := map[string]infra.Driver{"manifests": manifests.New(manifests.Options{Repo: repo, RepoURL: repoURL, Branch: "main"})}
+	apps := gitops.Writer{Repo: repo, Render: argocd.Manifests{}, AppsPath: "apps", DefaultProject: "default", Namespace: "argocd"}
+	drivers := map[string]infra.Driver{"manifests": manifests.New(manifests.Options{Render: argocd.Manifests{}, Repo: repo, RepoURL: repoURL, Branch: "main"})}
 	kinds, _, err := infra.LoadKinds(filepath.Join("..", "examples", "infra-kinds"), drivers)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 		t.Fatal(err)
 	}
 	if err := reg.Register(scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{AppSets: argo,
-		GitOps: scaffolder.AppSetWriter{Repo: repo, DefaultProject: "default", Namespace: "argocd"}})...); err != nil {
+		GitOps: gitops.Writer{Repo: repo, Render: argocd.Manifests{}, DefaultProject: "default", Namespace: "argocd"}})...); err != nil {
 		t.Fatal(err)
 	}
 	if err := reg.Register(scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc})...); err != nil {

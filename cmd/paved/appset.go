@@ -6,13 +6,11 @@ import (
 	"github.com/paved-dev/paved/scaffolder"
 )
 
+var _ scaffolder.AppSets = (*argocd.Client)(nil)
+
 // appSetActions wires paved:create-argocd-appset: the Argo CD client for api
-// mode and, for gitops mode, the repository and settings gitops mode of
-// create-argocd-app writes Applications with.
-func appSetActions(argo *argocd.Client, apps scaffolder.AppCommitter, locks scaffolder.Locks) []scaffolder.Action {
-	o := scaffolder.AppSetActionsOptions{AppSets: argo, Locks: locks}
-	if w, ok := apps.(gitops.AppWriter); ok {
-		o.GitOps = scaffolder.AppSetWriter{Repo: w.Repo, DefaultProject: w.DefaultProject, Namespace: w.Namespace, Review: w.Review, BranchPrefix: w.BranchPrefix}
-	}
-	return scaffolder.AppSetActions(o)
+// mode and, for gitops mode, the writer create-argocd-app commits
+// Applications with.
+func appSetActions(argo *argocd.Client, w gitops.Writer, locks scaffolder.Locks) []scaffolder.Action {
+	return scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{AppSets: argo, GitOps: w, Locks: locks})
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/config"
@@ -30,7 +31,7 @@ import (
 // infraWiring is GitOps mode and the infrastructure golden paths, built
 // from the configuration.
 type infraWiring struct {
-	apps        scaffolder.AppCommitter
+	gitops      gitops.Writer
 	prs         scaffolder.PullRequests
 	actions     []scaffolder.Action
 	connections server.InfraConnections
@@ -80,8 +81,8 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 		repoURL = repo.URL()
 	}
 	w := &infraWiring{
-		apps: gitops.AppWriter{Repo: repo, AppsPath: g.AppsPath, DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review},
-		stop: func() {},
+		gitops: gitops.Writer{Repo: repo, Render: argocd.Manifests{}, AppsPath: g.AppsPath, DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review},
+		stop:   func() {},
 	}
 	if pr := g.PullRequests; pr.Kind != "" {
 		kind := pr.Kind
@@ -93,12 +94,13 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 			return nil, fmt.Errorf("gitops.pullRequests: %w", err)
 		}
 		w.prs = client
-		w.apps = gitops.AppWriter{Repo: repo, AppsPath: g.AppsPath, DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review, StableBranch: true}
+		// Asking again for the same application updates its pull request.
+		w.gitops.StableBranch = true
 	}
 
 	drivers := map[string]infra.Driver{"manifests": manifests.New(manifests.Options{
 		Repo: repo, RepoURL: repoURL, Branch: g.Branch, InfraPath: g.InfraPath, AppsPath: g.AppsPath,
-		DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review,
+		DefaultProject: g.DefaultProject, Namespace: g.AppNamespace, Review: g.Review, Render: argocd.Manifests{},
 	})}
 	if len(cfg.Infra.Postgres) > 0 {
 		servers := make([]postgresql.Server, 0, len(cfg.Infra.Postgres))

@@ -116,10 +116,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("infra: %w", err)
 	}
 	defer inf.stop()
-	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.apps, PullRequests: inf.prs, Locks: store})...); err != nil {
+	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.gitops, PullRequests: inf.prs, Locks: store})...); err != nil {
 		return err
 	}
-	if err := registry.Register(appSetActions(argo, inf.apps, store)...); err != nil {
+	if err := registry.Register(appSetActions(argo, inf.gitops, store)...); err != nil {
 		return err
 	}
 	if err := registry.Register(inf.actions...); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
 	"github.com/paved-dev/paved/infra"
@@ -24,7 +25,7 @@ func TestConcurrentCallsProvisionAndTearDownOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := manifests.New(manifests.Options{Repo: repo, RepoURL: "https://git.example.test/platform/deploy.git", Branch: "main"})
+	d := manifests.New(manifests.Options{Render: argocd.Manifests{}, Repo: repo, RepoURL: "https://git.example.test/platform/deploy.git", Branch: "main"})
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
 )
@@ -153,7 +154,7 @@ var hostileValues = []string{
 
 func hostileDriver(t *testing.T) (*manifests.Driver, infra.Kind) {
 	t.Helper()
-	d := manifests.New(manifests.Options{RepoURL: "https://git.example.test/deploy.git"})
+	d := manifests.New(manifests.Options{Render: argocd.Manifests{}, RepoURL: "https://git.example.test/deploy.git"})
 	k, err := infra.ParseKind([]byte(hostileKind), map[string]infra.Driver{"manifests": d})
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,8 @@ type Options struct {
 	Namespace      string
 	// Review puts each change on a new branch for review.
 	Review bool
+	// Render renders the Applications (argocd.Manifests).
+	Render gitops.Renderer
 }
 
 // Driver is the manifests driver: it renders a kind's templates into the
@@ -242,7 +244,7 @@ func (m *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 	if r.CreatedBy != "" {
 		req.Annotations[paved.AnnotationUserRef] = r.CreatedBy
 	}
-	appYAML, err := gitops.ApplicationYAML(req, m.o.DefaultProject, m.o.Namespace)
+	appYAML, err := m.o.Render.Application(req, m.o.DefaultProject, m.o.Namespace)
 	if err != nil {
 		return infra.Outcome{}, err
 	}

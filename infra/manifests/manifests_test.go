@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
 	"github.com/paved-dev/paved/infra"
@@ -65,7 +66,7 @@ func newEnv(t testing.TB, url, dir string, store *sqlstore.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := manifests.New(manifests.Options{Repo: repo, RepoURL: "https://git.example.test/platform/deploy.git", Branch: "main"})
+	d := manifests.New(manifests.Options{Render: argocd.Manifests{}, Repo: repo, RepoURL: "https://git.example.test/platform/deploy.git", Branch: "main"})
 	if store == nil {
 		store, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "paved.db"))
 		if err != nil {
@@ -526,7 +527,7 @@ func newReviewEnv(t *testing.T) *reviewEnv {
 	if _, err := repo.Apply(t.Context(), gitops.Change{Message: "init", Write: map[string][]byte{"README.md": []byte("deploy\n")}}); err != nil {
 		t.Fatal(err)
 	}
-	d := manifests.New(manifests.Options{Repo: repo, RepoURL: url, Review: true})
+	d := manifests.New(manifests.Options{Render: argocd.Manifests{}, Repo: repo, RepoURL: url, Review: true})
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "paved.db"))
 	if err != nil {
 		t.Fatal(err)
