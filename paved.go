@@ -104,9 +104,22 @@ const (
 // InvocationFilter selects invocations from the audit log.
 type InvocationFilter struct {
 	ActionID string
-	Since    time.Time
-	Until    time.Time
-	Limit    int
+	// UserRef is the user the call was made by or for; Status succeeded or failed.
+	UserRef string
+	Status  string
+	Since   time.Time
+	Until   time.Time
+	// After continues a listing after the invocation it names (the last of
+	// the previous page): those started before it, or at the same time with
+	// a smaller ID.
+	After *InvocationCursor
+	Limit int
+}
+
+// InvocationCursor is where a page of the audit log ended.
+type InvocationCursor struct {
+	StartedAt time.Time
+	ID        string
 }
 
 // SigningKey is one of paved's own ES256 keys, used to sign the plugin tokens

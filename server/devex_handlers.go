@@ -141,9 +141,14 @@ func parseDevexQuery(c echo.Context) (devexQuery, error) {
 // writeCSV answers with rows as CSV. Cells that a spreadsheet would run as
 // a formula are quoted with a leading apostrophe.
 func writeCSV(c echo.Context, name string, rows [][]string) error {
+	return writeCSVFile(c, "devex-"+name+".csv", rows)
+}
+
+// writeCSVFile is writeCSV with the whole file name.
+func writeCSVFile(c echo.Context, filename string, rows [][]string) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="devex-`+name+`.csv"`)
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
 	for _, row := range rows {

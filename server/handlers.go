@@ -3,14 +3,17 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -161,6 +164,31 @@ func handleListInvocations(inv Invocations) echo.HandlerFunc {
 			fields = append(fields, *fe)
 		}
 		f := paved.InvocationFilter{ActionID: action}
+		for name, dst := range map[string]*string{"user": &f.UserRef, "status": &f.Status} {
+			v, fe := textParam(c, name)
+			if fe != nil {
+				fields = append(fields, *fe)
+			}
+			*dst = v
+		}
+		if f.Status != "" && f.Status != paved.StatusSucceeded && f.Status != paved.StatusFailed {
+			fields = append(fields, paved.FieldError{Field: "status", Message: "must be succeeded or failed"})
+		}
+		if s := c.QueryParam("cursor"); s != "" {
+			after, ok := decodeInvocationCursor(s)
+			if !ok {
+				fields = append(fields, paved.FieldError{Field: "cursor", Message: "must be the nextCursor of a previous page"})
+			}
+			f.After = after
+		}
+		csvOut := false
+		switch c.QueryParam("format") {
+		case "", "json":
+		case "csv":
+			csvOut = true
+		default:
+			fields = append(fields, paved.FieldError{Field: "format", Message: "must be json or csv"})
+		}
 		if s := c.QueryParam("limit"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > 1000 {
@@ -187,6 +215,48 @@ func handleListInvocations(inv Invocations) echo.HandlerFunc {
 		if list == nil {
 			list = []paved.Invocation{}
 		}
-		return c.JSON(http.StatusOK, map[string]any{"items": list})
+		if csvOut {
+			rows := [][]string{{"id", "actionId", "status", "errorCode", "error", "callerKind", "callerPlugin", "userRef", "entityRef", "templateRef", "taskId", "startedAt", "durationMs"}}
+			for _, i := range list {
+				rows = append(rows, []string{i.ID, i.ActionID, i.Status, string(i.ErrorCode), i.Error, string(i.CallerKind), i.CallerPlugin, i.UserRef, i.EntityRef,
+					i.TemplateRef, i.TaskID, i.StartedAt.UTC().Format(time.RFC3339Nano), strconv.FormatInt(i.Duration.Milliseconds(), 10)})
+			}
+			return writeCSVFile(c, "paved-invocations.csv", rows)
+		}
+		out := map[string]any{"items": list}
+		limit := f.Limit
+		if limit <= 0 {
+			limit = defaultInvocationPage
+		}
+		if len(list) == limit {
+			last := list[len(list)-1]
+			out["nextCursor"] = encodeInvocationCursor(paved.InvocationCursor{StartedAt: last.StartedAt, ID: last.ID})
+		}
+		return c.JSON(http.StatusOK, out)
 	}
+}
+
+// defaultInvocationPage is the store's page size when the caller gives no limit.
+const defaultInvocationPage = 100
+
+// A cursor is opaque to callers: the start time and ID of the last
+// invocation of a page, base64url-encoded.
+func encodeInvocationCursor(c paved.InvocationCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.StartedAt.UTC().Format(time.RFC3339Nano) + " " + c.ID))
+}
+
+func decodeInvocationCursor(s string) (*paved.InvocationCursor, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	at, id, ok := strings.Cut(string(raw), " ")
+	if !ok || id == "" || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return nil, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return nil, false
+	}
+	return &paved.InvocationCursor{StartedAt: t, ID: id}, true
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -255,4 +256,62 @@ func FuzzInvokeDecode(f *testing.F) {
 			t.Fatalf("error without a message for %q", body)
 		}
 	})
+}
+
+// TestAuditLogPagesFiltersAndCSV: the audit log pages with an opaque cursor
+// (no invocation twice, none left out), filters by user and status, and
+// answers CSV; bad parameters are a 400 naming them.
+func TestAuditLogPagesFiltersAndCSV(t *testing.T) {
+	f := newServer(t)
+	for _, name := range []string{"ann", "bob", "cat", "dan", "eve"} {
+		f.do(t, "POST", "/api/paved/.backstage/actions/v1/actions/paved:greet/invoke", testToken, fmt.Sprintf(`{"name":%q}`, name))
+	}
+	f.do(t, "POST", "/api/paved/.backstage/actions/v1/actions/paved:greet/invoke", testToken, `{"name":"ANN"}`) // refused: fails
+
+	seen := map[string]bool{}
+	target := "/api/paved/invocations?limit=2"
+	pages := 0
+	for target != "" {
+		r := f.do(t, "GET", target, testToken, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", target, r.status, r.raw)
+		}
+		pages++
+		items, _ := r.body["items"].([]any)
+		for _, it := range items {
+			id := it.(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("invocation %s on two pages", id)
+			}
+			seen[id] = true
+		}
+		target = ""
+		if next, _ := r.body["nextCursor"].(string); next != "" {
+			target = "/api/paved/invocations?limit=2&cursor=" + next
+		}
+	}
+	if len(seen) != 6 || pages != 4 {
+		t.Errorf("%d invocations on %d pages, want 6 on 4 (the last empty)", len(seen), pages)
+	}
+
+	r := f.do(t, "GET", "/api/paved/invocations?status=failed", testToken, "")
+	if items, _ := r.body["items"].([]any); len(items) != 1 || r.body["nextCursor"] != nil {
+		t.Errorf("status=failed: %s", r.raw)
+	}
+	if r := f.do(t, "GET", "/api/paved/invocations?user=user:default/nobody", testToken, ""); r.status != 200 || len(r.body["items"].([]any)) != 0 {
+		t.Errorf("user filter: %d %s", r.status, r.raw)
+	}
+
+	csv := f.do(t, "GET", "/api/paved/invocations?format=csv&status=failed", testToken, "")
+	lines := strings.Split(strings.TrimSpace(csv.raw), "\n")
+	if csv.status != 200 || len(lines) != 2 || !strings.HasPrefix(lines[0], "id,actionId,status,errorCode,error,") || !strings.Contains(lines[1], "paved:greet,failed,") {
+		t.Errorf("csv: %d %q", csv.status, csv.raw)
+	}
+
+	for q, field := range map[string]string{"status=ok": "status", "cursor=nope": "cursor", "format=xml": "format", "user=%00": "user"} {
+		r := f.do(t, "GET", "/api/paved/invocations?"+q, testToken, "")
+		if r.status != 400 || !strings.Contains(r.raw, `"field":"`+field+`"`) {
+			t.Errorf("%s: %d %s, want 400 naming %s", q, r.status, r.raw, field)
+		}
+	}
 }

@@ -62,9 +62,10 @@ const invocationColumns = `id, action_id, caller_kind, caller_plugin, user_ref, 
 	template_ref, task_id, status, error_code, error, started_at, duration_ms, output`
 
 // ListInvocations returns the invocations f selects, newest first: those of
-// f.ActionID when set, started at or after f.Since and before f.Until when
-// set, at most f.Limit (DefaultInvocationLimit when not positive, never more
-// than MaxInvocationLimit).
+// f.ActionID, f.UserRef and f.Status when set, started at or after f.Since
+// and before f.Until when set, after f.After when set, at most f.Limit
+// (DefaultInvocationLimit when not positive, never more than
+// MaxInvocationLimit).
 func (db *DB) ListInvocations(ctx context.Context, f paved.InvocationFilter) ([]paved.Invocation, error) {
 	var where []string
 	var args []any
@@ -79,6 +80,19 @@ func (db *DB) ListInvocations(ctx context.Context, f paved.InvocationFilter) ([]
 	if !f.Until.IsZero() {
 		where = append(where, "started_at < ?")
 		args = append(args, db.dialect.Time(f.Until))
+	}
+	if f.UserRef != "" {
+		where = append(where, "user_ref = ?")
+		args = append(args, f.UserRef)
+	}
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.After != nil {
+		at := db.dialect.Time(f.After.StartedAt.UTC().Truncate(time.Microsecond))
+		where = append(where, "(started_at < ? OR (started_at = ? AND id < ?))")
+		args = append(args, at, at, f.After.ID)
 	}
 	limit := f.Limit
 	if limit <= 0 {

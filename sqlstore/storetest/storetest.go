@@ -200,18 +200,18 @@ func testListInvocations(t *testing.T, db *sqlstore.DB) {
 	// Recorded out of order; "c" and "d" start at the same time, so the ID
 	// decides their order.
 	record := []struct {
-		id, action string
-		at         time.Duration
+		id, action, user, status string
+		at                       time.Duration
 	}{
-		{"b", "create", 2 * time.Minute},
-		{"a", "create", 1 * time.Minute},
-		{"e", "delete", 4 * time.Minute},
-		{"c", "create", 3 * time.Minute},
-		{"d", "delete", 3 * time.Minute},
+		{"b", "create", "user:default/jane", paved.StatusFailed, 2 * time.Minute},
+		{"a", "create", "", paved.StatusSucceeded, 1 * time.Minute},
+		{"e", "delete", "user:default/jane", paved.StatusSucceeded, 4 * time.Minute},
+		{"c", "create", "user:default/bob", paved.StatusSucceeded, 3 * time.Minute},
+		{"d", "delete", "user:default/jane", paved.StatusFailed, 3 * time.Minute},
 	}
 	for _, r := range record {
 		_, err := db.RecordInvocation(ctx, paved.Invocation{
-			ID: r.id, ActionID: r.action, Status: paved.StatusSucceeded, StartedAt: base.Add(r.at),
+			ID: r.id, ActionID: r.action, UserRef: r.user, Status: r.status, StartedAt: base.Add(r.at),
 		})
 		if err != nil {
 			t.Fatalf("RecordInvocation(%s): %v", r.id, err)
@@ -232,6 +232,14 @@ func testListInvocations(t *testing.T, db *sqlstore.DB) {
 		{"limit", paved.InvocationFilter{Limit: 2}, []string{"e", "d"}},
 		{"limit with filter", paved.InvocationFilter{ActionID: "create", Limit: 1}, []string{"c"}},
 		{"sub-second bounds", paved.InvocationFilter{Since: base.Add(time.Minute + time.Microsecond), Until: base.Add(2*time.Minute + time.Microsecond)}, []string{"b"}},
+		{"by user", paved.InvocationFilter{UserRef: "user:default/jane"}, []string{"e", "d", "b"}},
+		{"by status", paved.InvocationFilter{Status: paved.StatusFailed}, []string{"d", "b"}},
+		{"user, status and action", paved.InvocationFilter{UserRef: "user:default/jane", Status: paved.StatusFailed, ActionID: "create"}, []string{"b"}},
+		// Pages: after the last of the previous page, ties broken by ID.
+		{"after e", paved.InvocationFilter{After: &paved.InvocationCursor{StartedAt: base.Add(4 * time.Minute), ID: "e"}, Limit: 2}, []string{"d", "c"}},
+		{"after d (same time as c)", paved.InvocationFilter{After: &paved.InvocationCursor{StartedAt: base.Add(3 * time.Minute), ID: "d"}, Limit: 2}, []string{"c", "b"}},
+		{"after c, with a filter", paved.InvocationFilter{After: &paved.InvocationCursor{StartedAt: base.Add(3 * time.Minute), ID: "c"}, ActionID: "create"}, []string{"b", "a"}},
+		{"after the last", paved.InvocationFilter{After: &paved.InvocationCursor{StartedAt: base.Add(time.Minute), ID: "a"}}, []string{}},
 	}
 	for _, tt := range tests {
 		invs, err := db.ListInvocations(ctx, tt.filter)
