@@ -41,40 +41,14 @@ import (
 // node and Chromium (e2e/install-deps.sh), the npm workspace installed
 // (npm ci at the repository root).
 func TestBrowserAdoptionPage(t *testing.T) {
-	root := repoRoot()
-	dir := filepath.Join(root, "e2e", "browser")
-	chromium := browserChromium(t)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not on PATH: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "node_modules", "playwright-core", "package.json")); err != nil {
-		t.Fatalf("playwright-core is not installed (%v); at the repository root: npm ci", err)
-	}
+	dir, chromium, node := browserPrereqs(t)
 	artifacts := filepath.Join(dir, "artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
 
 	// The bundle is built while paved starts and collects.
-	bundled := make(chan error, 1)
-	var bundle struct {
-		took  time.Duration
-		Bytes int `json:"bytes"` // with source maps
-	}
-	go func() {
-		started := time.Now()
-		cmd := exec.Command(node, "build.mjs")
-		cmd.Dir = dir
-		out, err := cmd.Output()
-		bundle.took = time.Since(started)
-		if err != nil {
-			bundled <- fmt.Errorf("node build.mjs: %v\n%s%s", err, out, stderrOf(err))
-			return
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		bundled <- json.Unmarshal([]byte(lines[len(lines)-1]), &bundle)
-	}()
+	bundled, bundle := bundleBrowserApp(node, dir)
 
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	bs, seeded := seedBrowserBackstage(t, today)
@@ -393,21 +367,37 @@ func seedBrowserBackstage(t *testing.T, today time.Time) (*devextest.Backstage, 
 // paved with token, standing in for the Backstage identity a real app's
 // fetch API adds: the token stays in the test, out of the bundle.
 func browserAppServer(t *testing.T, dist, pavedURL, token string) *httptest.Server {
-	target, err := url.Parse(pavedURL)
-	if err != nil {
-		t.Fatal(err)
+	return browserApp(t, dist, browserBackend{"/api/", pavedURL, token})
+}
+
+// browserBackend is where the app server passes the requests under prefix,
+// with the token the Backstage identity stands for there.
+type browserBackend struct{ prefix, url, token string }
+
+// browserApp serves the bundle as a Backstage app and passes each backend's
+// paths on to it with its token (the first matching prefix wins).
+func browserApp(t *testing.T, dist string, backends ...browserBackend) *httptest.Server {
+	proxies := make([]*httputil.ReverseProxy, len(backends))
+	for i, b := range backends {
+		target, err := url.Parse(b.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := b.token
+		proxies[i] = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = target.Host
+			r.Out.Header.Set("Authorization", "Bearer "+token)
+		}}
 	}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(target)
-		r.Out.Host = target.Host
-		r.Out.Header.Set("Authorization", "Bearer "+token)
-	}}
 	files := http.FileServer(http.Dir(dist))
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			proxy.ServeHTTP(w, r)
-			return
+		for i, b := range backends {
+			if strings.HasPrefix(r.URL.Path, b.prefix) {
+				proxies[i].ServeHTTP(w, r)
+				return
+			}
 		}
 		if r.URL.Path != "/" && !strings.HasSuffix(r.URL.Path, "/") {
 			if _, err := os.Stat(filepath.Join(dist, filepath.FromSlash(r.URL.Path))); err == nil {
@@ -429,6 +419,48 @@ func browserAppServer(t *testing.T, dist, pavedURL, token string) *httptest.Serv
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// browserPrereqs checks what a browser test needs and returns the app's
+// directory (e2e/browser), the Chromium and node to run.
+func browserPrereqs(t *testing.T) (dir, chromium, node string) {
+	root := repoRoot()
+	chromium = browserChromium(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not on PATH: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "playwright-core", "package.json")); err != nil {
+		t.Fatalf("playwright-core is not installed (%v); at the repository root: npm ci", err)
+	}
+	return filepath.Join(root, "e2e", "browser"), chromium, node
+}
+
+// browserBundle is how the app's bundle went: its build time and size.
+type browserBundle struct {
+	took  time.Duration
+	Bytes int `json:"bytes"` // with source maps
+}
+
+// bundleBrowserApp builds the app's bundle (build.mjs) in the background;
+// the channel says when it is done, then *browserBundle is set.
+func bundleBrowserApp(node, dir string) (<-chan error, *browserBundle) {
+	bundled := make(chan error, 1)
+	bundle := &browserBundle{}
+	go func() {
+		started := time.Now()
+		cmd := exec.Command(node, "build.mjs")
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		bundle.took = time.Since(started)
+		if err != nil {
+			bundled <- fmt.Errorf("node build.mjs: %v\n%s%s", err, out, stderrOf(err))
+			return
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		bundled <- json.Unmarshal([]byte(lines[len(lines)-1]), bundle)
+	}()
+	return bundled, bundle
 }
 
 // browserChromium is the system Chromium (PAVED_E2E_CHROMIUM overrides).

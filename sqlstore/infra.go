@@ -215,9 +215,9 @@ func nullBytes(b []byte) any {
 func (db *DB) RecordInfraProvisioning(ctx context.Context, p infra.Provisioning) error {
 	var bad []paved.FieldError
 	switch p.Operation {
-	case infra.OpProvision, infra.OpDeprovision, infra.OpReap:
+	case infra.OpProvision, infra.OpDeprovision, infra.OpReap, infra.OpExtend:
 	default:
-		bad = append(bad, paved.FieldError{Field: "operation", Message: "must be provision, deprovision or reap"})
+		bad = append(bad, paved.FieldError{Field: "operation", Message: "must be provision, deprovision, reap or extend"})
 	}
 	if p.Status != paved.StatusSucceeded && p.Status != paved.StatusFailed {
 		bad = append(bad, paved.FieldError{Field: "status", Message: "must be succeeded or failed"})

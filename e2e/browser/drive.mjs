@@ -7,7 +7,7 @@
 // Prints one JSON line: {"ok":true,"observed":{…},"timings":{…}} or
 // {"ok":false,"step":"…","error":"…","screenshot":"…"}; exits 1 on failure.
 // Every wait is for a selector, a text or a request, with a generous timeout.
-import { chromium } from 'playwright-core';
+import { launchChromium, stepper } from './driver.mjs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -27,17 +27,10 @@ const kpis = {
 };
 
 const observed = {};
-const timings = {};
 const pageErrors = [];
-let current = 'launch';
+const run = stepper();
+const { timings, step } = run;
 let page;
-
-async function step(name, fn) {
-  current = name;
-  const started = performance.now();
-  await fn();
-  timings[name] = Math.round(performance.now() - started);
-}
 
 /** Waits until the element with data-testid id has exactly the text want. */
 async function waitForTestIdText(id, want) {
@@ -108,13 +101,7 @@ function devexRequest(endpoint, params) {
   );
 }
 
-const browser = await chromium.launch({
-  executablePath: spec.chromium,
-  headless: true,
-  // Root in a container has no user namespace for the sandbox.
-  args: ['--no-sandbox'],
-  timeout,
-});
+const browser = await launchChromium(spec, timeout);
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1100 } });
   page = await context.newPage();
@@ -247,19 +234,19 @@ try {
     }
   });
 
-  current = 'page errors';
+  run.current = 'page errors';
   if (pageErrors.length > 0) throw new Error(`uncaught errors in the page: ${pageErrors.join('; ')}`);
   console.log(JSON.stringify({ ok: true, observed, timings }));
 } catch (error) {
   let screenshot = '';
   try {
     await mkdir(spec.artifacts, { recursive: true });
-    screenshot = join(spec.artifacts, `failure-${current.replace(/\W+/g, '-')}.png`);
+    screenshot = join(spec.artifacts, `failure-${run.current.replace(/\W+/g, '-')}.png`);
     await page?.screenshot({ path: screenshot, fullPage: true });
   } catch {
     screenshot = '';
   }
-  console.log(JSON.stringify({ ok: false, step: current, error: String(error?.stack ?? error), screenshot, observed, timings, pageErrors }));
+  console.log(JSON.stringify({ ok: false, step: run.current, error: String(error?.stack ?? error), screenshot, observed, timings, pageErrors }));
   process.exitCode = 1;
 } finally {
   await browser.close();

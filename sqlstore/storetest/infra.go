@@ -147,6 +147,13 @@ func testInfraProvisionings(t *testing.T, db *sqlstore.DB) {
 	if err != nil || len(all) != 4 {
 		t.Errorf("InfraProvisionings() = %d entries, %v; want 4", len(all), err)
 	}
+	// An extension of the lifetime is logged too (POST infra/v1/resources/:id/extend).
+	if err := db.RecordInfraProvisioning(ctx, infra.Provisioning{ResourceID: "res-3", Operation: infra.OpExtend, Status: paved.StatusSucceeded}); err != nil {
+		t.Fatalf("RecordInfraProvisioning extend: %v", err)
+	}
+	if ext, err := db.InfraProvisionings(ctx, "res-3", 0); err != nil || len(ext) != 1 || ext[0].Operation != infra.OpExtend {
+		t.Errorf("InfraProvisionings(res-3) = %+v, %v; want the extension", ext, err)
+	}
 	if err := db.RecordInfraProvisioning(ctx, infra.Provisioning{Operation: "explode", Status: paved.StatusSucceeded}); paved.ErrorCode(err) != paved.EInvalid {
 		t.Errorf("unknown operation: %v, want invalid", err)
 	}

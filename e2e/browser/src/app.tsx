@@ -7,6 +7,7 @@
 import { createApp } from '@backstage/app-defaults';
 import { AppRouter, FlatRoutes } from '@backstage/core-app-api';
 import { AlertDisplay } from '@backstage/core-components';
+import { EntityPage } from './EntityPage';
 import { PavedAdoptionPage, pavedPlugin } from '@paved/plugin-paved';
 import { createRoot } from 'react-dom/client';
 import { Navigate, Route } from 'react-router-dom';
@@ -20,6 +21,7 @@ const App = app.createRoot(
       <FlatRoutes>
         <Route path="/" element={<Navigate to="paved" />} />
         <Route path="/paved" element={<PavedAdoptionPage />} />
+        <Route path="/catalog/:namespace/:kind/:name" element={<EntityPage />} />
       </FlatRoutes>
     </AppRouter>
   </>,

@@ -40,6 +40,8 @@ function Sync({ status }: { status: string }) {
   return status === 'Synced' ? <StatusOK>{text}</StatusOK> : <StatusWarning>{text}</StatusWarning>;
 }
 
+const nowrap = { whiteSpace: 'nowrap' } as const;
+
 const key = (a: EntityApp) => `${a.instance}/${a.namespace ?? ''}/${a.name}`;
 
 /** One application's row with its Sync button. */
@@ -79,20 +81,20 @@ function AppRow({ app, onSynced }: { app: EntityApp; onSynced: (a: EntityApp) =>
   return (
     <>
       <TableRow data-testid={`paved-app-${app.instance}-${app.name}`}>
-        <TableCell>{app.instance}</TableCell>
+        <TableCell style={nowrap}>{app.instance}</TableCell>
         <TableCell>
           {app.url ? <Link to={app.url}>{app.name}</Link> : app.name}
           <Typography variant="caption" display="block" color="textSecondary">
             {app.destination}
           </Typography>
         </TableCell>
-        <TableCell>
+        <TableCell style={nowrap}>
           <Sync status={app.syncStatus} />
         </TableCell>
-        <TableCell>
+        <TableCell style={nowrap}>
           <Health status={app.healthStatus} />
         </TableCell>
-        <TableCell>
+        <TableCell style={nowrap}>
           <code title={app.revision}>{app.revision ? app.revision.slice(0, 7) : '—'}</code>
         </TableCell>
         <TableCell data-testid={`paved-app-operation-${app.instance}-${app.name}`}>{operation || '—'}</TableCell>

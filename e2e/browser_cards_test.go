@@ -1,0 +1,256 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/paved-dev/paved/argocd/argocdtest"
+	"github.com/paved-dev/paved/backstage/backstagetest"
+	"github.com/paved-dev/paved/devex/devextest"
+	"github.com/paved-dev/paved/e2e/pavedproc"
+)
+
+// TestBrowserEntityCards opens paved's entity cards and resource page in a
+// real Chromium, in the e2e Backstage app (e2e/browser/src: EntityPage reads
+// the entity from the catalog's by-name route and provides it to the cards),
+// against the real paved binary on PostgreSQL, whose postgres driver
+// provisions a real database on the test server. The catalog and the users'
+// memberships come from a fake Backstage speaking the catalog's protocol
+// (devextest), Argo CD from argocdtest (Argo CD's API, in process): the full
+// Backstage backend and a real Argo CD are in TestExampleTemplates and
+// TestScenarios. Two users: carol owns the database and the component,
+// dave does not.
+//
+// carol sees the app's status and syncs it (argocdtest records the sync),
+// sees the resource card, reveals and copies the connection details (the
+// test connects to PostgreSQL with the copied URL), extends the lifetime
+// (paved's expiry moves) and tears the database down after the
+// confirmation (the database is gone); dave reads "Not yours", gets no
+// reveal button and no Sync, and the secret is in neither his page nor any
+// response his browser received. Screenshots of each card go to
+// e2e/.run/browser-cards/.
+func TestBrowserEntityCards(t *testing.T) {
+	dir, chromium, node := browserPrereqs(t)
+	root := repoRoot()
+	artifacts := filepath.Join(root, "e2e", ".run", "browser-cards")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bundled, _ := bundleBrowserApp(node, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	argo, err := argocdtest.NewServer(argocdtest.Options{Username: "admin", Password: "e2e-argo-password", SyncDelay: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	argo.Start()
+	t.Cleanup(argo.Close)
+
+	bs := devextest.New(t, "browser-cards-backstage-token-0123456789")
+	bs.AcceptPluginTokens() // paved reads users and owners with its own plugin token
+	bs.AddUser("user:default/carol", "group:default/payments")
+	bs.AddUser("user:default/dave", "group:default/other")
+	users := backstagetest.NewUsers(t)
+	store := scenarioDatabase(t)
+	admin := serverURL(t, store)
+
+	p := pavedproc.Start(t, pavedproc.Options{Database: store, Config: fmt.Sprintf(`
+backstage:
+  discovery: %s
+  endpoints: {auth: %s/api/auth}
+devex:
+  interval: 1h
+  backstageToken: ${CARDS_BACKSTAGE_TOKEN}
+argocd:
+  instances:
+    - name: default
+      server: %s
+      plainText: true
+      username: admin
+      password: ${ARGO_PASSWORD}
+infra:
+  kindsDir: %s
+`, bs.Discovery(), users.URL, argo.Addr(), filepath.Join(root, "examples", "infra-kinds")),
+		Env: []string{"CARDS_BACKSTAGE_TOKEN=" + bs.Token, "ARGO_PASSWORD=e2e-argo-password", "PAVED_INFRA_POSTGRES_URL=" + admin}})
+	api := pavedHTTP{p: p, client: http.DefaultClient}
+
+	// What the golden paths made for carol: a database and her service's app.
+	name := "cards-" + randomHex(3)
+	ident := strings.ReplaceAll(name, "-", "_")
+	dropLater(t, admin, ident)
+	db := api.invoke(t, ctx, "paved:provision-infra", map[string]any{"kind": "postgresql", "name": name, "owner": "user:default/carol",
+		"parameters": map[string]any{"size": "small", "region": "us-east-1"}, "ttl": "2d", "entityRef": "component:default/shop"})
+	id, _ := db.Output["id"].(string)
+	if id == "" {
+		t.Fatalf("provision-infra output: %v", db.Output)
+	}
+	app := "shop-" + randomHex(3)
+	api.invoke(t, ctx, "paved:create-argocd-app", map[string]any{"name": app,
+		"source":      map[string]any{"repoURL": "https://git.example.com/shop/deploy.git", "path": "deploy"},
+		"destination": map[string]any{"namespace": app}, "createNamespace": true,
+		"automated": map[string]any{"prune": true, "selfHeal": true}, "wait": true, "waitTimeout": "60s",
+		"entityRef": "component:default/shop", "annotations": map[string]any{"paved.dev/owner": "user:default/carol"}})
+	bs.AddEntity(map[string]any{"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+		"metadata": map[string]any{"name": "shop", "annotations": map[string]any{}},
+		"spec":     map[string]any{"type": "service", "lifecycle": "production", "owner": "user:default/carol"}})
+	// As paved's catalog provider writes a Resource of what it provisioned.
+	bs.AddEntity(map[string]any{"apiVersion": "backstage.io/v1alpha1", "kind": "Resource",
+		"metadata": map[string]any{"name": name, "annotations": map[string]any{"paved.dev/infra-id": id}},
+		"spec":     map[string]any{"type": "database", "owner": "user:default/carol"}})
+	if err := <-bundled; err != nil {
+		t.Fatal(err)
+	}
+	dist := filepath.Join(dir, "dist")
+	appFor := func(user string) string {
+		return browserApp(t, dist,
+			browserBackend{"/api/catalog/", bs.URL, bs.Token},
+			browserBackend{"/api/paved/", p.BaseURL, users.Mint(t, user)}).URL
+	}
+	ownerURL, outsiderURL := appFor("user:default/carol"), appFor("user:default/dave")
+	drive := func(phase string, into any) {
+		t.Helper()
+		resultPath := filepath.Join(t.TempDir(), "result.json")
+		spec := map[string]any{
+			"phase": phase, "chromium": chromium, "artifacts": artifacts, "resultPath": resultPath,
+			"ownerUrl": ownerURL, "outsiderUrl": outsiderURL,
+			"component": "shop", "app": map[string]string{"instance": "default", "name": app},
+			"resource": map[string]string{"id": id, "name": name},
+		}
+		specPath := filepath.Join(t.TempDir(), "spec.json")
+		b, _ := json.Marshal(spec)
+		if err := os.WriteFile(specPath, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, node, "drive-cards.mjs", specPath)
+		cmd.Dir = dir
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("drive-cards.mjs %s: %v\n%s\n%s", phase, err, stdout.String(), stderr.String())
+		}
+		raw, err := os.ReadFile(resultPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, into); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("E2E browser cards, %s: %s\n", phase, strings.TrimSpace(stdout.String()))
+	}
+	var result struct {
+		Observed struct {
+			AppRow, AppLink, OperationAfterSync           string
+			SyncStatus, ExtendStatus                      int
+			Resource                                      map[string]string
+			CopiedURL                                     string `json:"copiedUrl"`
+			ShownURLMatchesCopy                           bool   `json:"shownUrlMatchesCopy"`
+			Password                                      string
+			PasswordInDomAfterHide                        bool
+			ExpiryBefore, ExpiryAfter, PageStatus         string
+			NotYours, OutsiderManage                      string
+			OutsiderRevealButtons                         int
+			OutsiderSyncDisabled                          bool
+			SecretInOutsiderDom, SecretInOutsiderNetwork  bool
+			OutsiderResponses, OutsiderConnectionRequests int
+		} `json:"observed"`
+	}
+	drive("cards", &result)
+	o := result.Observed
+
+	// The app card: the app's status as Argo CD reports it, and a sync that
+	// reached Argo CD.
+	if !strings.Contains(o.AppRow, app) || !strings.Contains(o.AppRow, "Synced") || !strings.Contains(o.AppRow, "Healthy") ||
+		!strings.Contains(o.AppLink, "/applications/") {
+		t.Errorf("app card row %q (link %q): want the app, Synced, Healthy and its Argo CD link", o.AppRow, o.AppLink)
+	}
+	if o.SyncStatus != http.StatusOK || argo.Calls("/application.ApplicationService/Sync") < 1 || !strings.Contains(o.OperationAfterSync, "Running") {
+		t.Errorf("sync: paved answered %d, Argo CD saw %d syncs, the card shows %q", o.SyncStatus, argo.Calls("/application.ApplicationService/Sync"), o.OperationAfterSync)
+	}
+
+	// The resource card.
+	want := map[string]string{"kind": "postgresql", "size": "small · us-east-1", "status": "ready", "owner": "user:default/carol", "expiry": "expires in"}
+	for k, v := range want {
+		if !strings.Contains(o.Resource[k], v) {
+			t.Errorf("resource card %s = %q, want %q in it", k, o.Resource[k], v)
+		}
+	}
+
+	// The connection details: copied as shown, never from a cache, and good
+	// for PostgreSQL.
+	if !o.ShownURLMatchesCopy || o.Password == "" || !strings.Contains(o.CopiedURL, ident) {
+		t.Fatalf("copied connection URL: matches the page %t, password shown %t, names the database %t", o.ShownURLMatchesCopy, o.Password != "", strings.Contains(o.CopiedURL, ident))
+	}
+	if o.PasswordInDomAfterHide {
+		t.Error("the password stayed in the page after Hide")
+	}
+	conn, err := pgx.Connect(ctx, o.CopiedURL)
+	if err != nil {
+		t.Fatalf("connecting with the copied details: %v", err)
+	}
+	var user, database string
+	err = conn.QueryRow(ctx, `SELECT current_user, current_database()`).Scan(&user, &database)
+	conn.Close(context.Background())
+	if err != nil || user != ident || database != ident {
+		t.Fatalf("as the copied role: %s on %s: %v", user, database, err)
+	}
+
+	// Extend: 2 days left, then 7 more (the card's default choice).
+	if o.ExtendStatus != http.StatusOK || !strings.Contains(o.ExpiryBefore, "expires in 48 h") || !strings.Contains(o.ExpiryAfter, "expires in 9 d") {
+		t.Errorf("extend: %d, the card went from %q to %q", o.ExtendStatus, o.ExpiryBefore, o.ExpiryAfter)
+	}
+	if o.PageStatus != "ready" {
+		t.Errorf("the resource page /paved/resources/%s showed status %q", id, o.PageStatus)
+	}
+
+	// dave: not his.
+	if !strings.HasPrefix(o.NotYours, "Not yours") || o.OutsiderRevealButtons != 0 || !o.OutsiderSyncDisabled || !strings.Contains(o.OutsiderManage, "Only its owner") {
+		t.Errorf("dave: %q, %d reveal buttons, sync disabled %t, %q", o.NotYours, o.OutsiderRevealButtons, o.OutsiderSyncDisabled, o.OutsiderManage)
+	}
+	if o.SecretInOutsiderDom || o.SecretInOutsiderNetwork || o.OutsiderConnectionRequests != 0 || o.OutsiderResponses == 0 {
+		t.Errorf("dave: secret in his page %t, in his network log %t (%d connection requests of %d responses)",
+			o.SecretInOutsiderDom, o.SecretInOutsiderNetwork, o.OutsiderConnectionRequests, o.OutsiderResponses)
+	}
+
+	// Tear down: gone from paved and from PostgreSQL.
+	var down struct {
+		Observed struct {
+			DeleteStatus int
+			Gone         string
+		} `json:"observed"`
+	}
+	drive("teardown", &down)
+	if down.Observed.DeleteStatus != http.StatusOK || !strings.HasPrefix(down.Observed.Gone, "Torn down") {
+		t.Errorf("tear down: %d, the card says %q", down.Observed.DeleteStatus, down.Observed.Gone)
+	}
+	status, _ := getConnection(t, ctx, p.BaseURL+"/api/paved/infra/v1/resources/"+id, p.Token)
+	if status != http.StatusNotFound {
+		t.Errorf("after the tear down paved answers %d for the resource, want 404", status)
+	}
+	pg, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close(context.Background())
+	var left int
+	if err := pg.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname = $1`, ident).Scan(&left); err != nil || left != 0 {
+		t.Errorf("database %s still exists after the tear down (%d, %v)", ident, left, err)
+	}
+	if strings.Contains(p.Log(), o.Password) {
+		t.Error("the password is in paved's log")
+	}
+	fmt.Printf("E2E browser cards: screenshots in %s\n", artifacts)
+}
