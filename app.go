@@ -165,6 +165,24 @@ const (
 	AnnotationTaskID    = "paved.dev/scaffolder-task"
 	AnnotationCreatedAt = "paved.dev/created-at"
 	LabelEnvironment    = "paved.dev/environment" // on each Application an ApplicationSet generates
+	AnnotationOwner     = "paved.dev/owner"       // the owning group; the catalog's owner of the Component
+
+	// Keys the catalog reads from an Application before the Backstage ones,
+	// so a template can set the entity's fields.
+	AnnotationComponentType = "paved.dev/component-type"
+	AnnotationLifecycle     = "paved.dev/lifecycle"
+	AnnotationSystem        = "paved.dev/system"
+
+	// A provisioned resource: the labels go on the Application that delivers
+	// it (so the catalog shows it on the Resource, not as a Component), the
+	// annotations on its catalog Resource.
+	LabelInfraID          = "paved.dev/infra-id"
+	LabelInfraKind        = "paved.dev/infra-kind"
+	AnnotationInfraID     = "paved.dev/infra-id"
+	AnnotationInfraStatus = "paved.dev/infra-status"
+	// AnnotationCostMonthly is what a Resource costs per month at its kind's
+	// price, "480 USD" (amount, a space, ISO 4217 currency).
+	AnnotationCostMonthly = "paved.dev/cost-monthly"
 )
 
 // PullRequest is a pull (GitLab: merge) request of GitOps review mode.

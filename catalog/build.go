@@ -65,16 +65,16 @@ func (o Options) WithDefaults() Options {
 		o.DefaultOwner = "group:default/unknown"
 	}
 	if o.TypeKeys == nil {
-		o.TypeKeys = []string{"paved.dev/component-type", "backstage.io/component-type"}
+		o.TypeKeys = []string{paved.AnnotationComponentType, "backstage.io/component-type"}
 	}
 	if o.LifecycleKeys == nil {
-		o.LifecycleKeys = []string{"paved.dev/lifecycle", "backstage.io/lifecycle"}
+		o.LifecycleKeys = []string{paved.AnnotationLifecycle, "backstage.io/lifecycle"}
 	}
 	if o.OwnerKeys == nil {
-		o.OwnerKeys = []string{"paved.dev/owner", "backstage.io/owner", "owner", "team"}
+		o.OwnerKeys = []string{paved.AnnotationOwner, "backstage.io/owner", "owner", "team"}
 	}
 	if o.SystemKeys == nil {
-		o.SystemKeys = []string{"paved.dev/system", "backstage.io/system"}
+		o.SystemKeys = []string{paved.AnnotationSystem, "backstage.io/system"}
 	}
 	return o
 }
@@ -263,7 +263,7 @@ func (b *builder) component(in Instance, app *paved.App) (component, bool) {
 		b.skip(source, "the application has no name")
 		return component{}, false
 	}
-	if id := app.Labels[LabelInfraID]; id != "" && b.infraIDs[id] && b.infraApps[id] == nil {
+	if id := app.Labels[paved.LabelInfraID]; id != "" && b.infraIDs[id] && b.infraApps[id] == nil {
 		b.infraApps[id] = app
 		return component{}, false
 	}
@@ -301,7 +301,7 @@ func (b *builder) component(in Instance, app *paved.App) (component, bool) {
 	setNonEmpty(ann, AnnotationHealthStatus, app.HealthStatus)
 	if t := app.Annotations[paved.AnnotationTemplate]; t != "" {
 		if _, err := parseRef(t, "template", "default"); err == nil {
-			ann[AnnotationSourceTemplate] = t
+			ann[paved.AnnotationTemplate] = t
 		} else {
 			b.skip(source, "ignored annotation %s=%q: %v", paved.AnnotationTemplate, t, err)
 		}
@@ -446,13 +446,13 @@ func (b *builder) resources(infra []Infra) []resource {
 		e.Metadata.Namespace = b.o.Namespace
 		e.Metadata.Title = raw
 		e.Metadata.Description = r.Description
-		e.Metadata.Annotations = map[string]string{AnnotationInfraID: r.ID}
+		e.Metadata.Annotations = map[string]string{paved.AnnotationInfraID: r.ID}
 		if b.o.LocationURL != "" {
 			e.Metadata.Annotations[AnnotationManagedByLocation] = "url:" + b.o.LocationURL
 			e.Metadata.Annotations[AnnotationManagedByOriginLocation] = "url:" + b.o.LocationURL
 		}
-		setNonEmpty(e.Metadata.Annotations, AnnotationInfraStatus, r.Status)
-		setNonEmpty(e.Metadata.Annotations, AnnotationCostMonthly, r.CostMonthly)
+		setNonEmpty(e.Metadata.Annotations, paved.AnnotationInfraStatus, r.Status)
+		setNonEmpty(e.Metadata.Annotations, paved.AnnotationCostMonthly, r.CostMonthly)
 		if app := b.infraApps[r.ID]; app != nil {
 			ann := e.Metadata.Annotations
 			ann[AnnotationArgoAppName] = app.Name

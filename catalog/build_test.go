@@ -133,7 +133,7 @@ func TestBuildDefaults(t *testing.T) {
 		if e.Spec.Type != "service" || e.Spec.Lifecycle != "production" {
 			t.Errorf("%s: type %q lifecycle %q, want the defaults", it.Ref, e.Spec.Type, e.Spec.Lifecycle)
 		}
-		if _, ok := e.Metadata.Annotations[catalog.AnnotationSourceTemplate]; ok {
+		if _, ok := e.Metadata.Annotations[paved.AnnotationTemplate]; ok {
 			t.Errorf("%s: source-template without a template", it.Ref)
 		}
 	}
@@ -182,7 +182,7 @@ func TestBuildBadData(t *testing.T) {
 	if o.Metadata.Name != "my-app" || o.Spec.Owner != "group:default/team-b" || o.Metadata.Annotations[catalog.AnnotationKubernetesID] != "shop-k8s" {
 		t.Errorf("odd app = name %q owner %q k8s-id %q", o.Metadata.Name, o.Spec.Owner, o.Metadata.Annotations[catalog.AnnotationKubernetesID])
 	}
-	if _, ok := o.Metadata.Annotations[catalog.AnnotationSourceTemplate]; ok {
+	if _, ok := o.Metadata.Annotations[paved.AnnotationTemplate]; ok {
 		t.Errorf("an invalid template ref was copied")
 	}
 	if bo := names["bad-owner"]; bo.Spec.Owner != "group:default/unknown" {
@@ -258,10 +258,10 @@ func TestBuildInfraRelations(t *testing.T) {
 	if fmt.Sprint(db.Spec.DependencyOf) != "[component:default/shop]" || db.Spec.Type != "database" || db.Spec.Owner != "group:default/team-a" {
 		t.Errorf("shop-db spec = %+v", db.Spec)
 	}
-	if db.Metadata.Annotations[catalog.AnnotationCostMonthly] != "480 USD" {
+	if db.Metadata.Annotations[paved.AnnotationCostMonthly] != "480 USD" {
 		t.Errorf("shop-db annotations = %v", db.Metadata.Annotations)
 	}
-	if _, ok := got["resource:default/assets"].Metadata.Annotations[catalog.AnnotationCostMonthly]; ok {
+	if _, ok := got["resource:default/assets"].Metadata.Annotations[paved.AnnotationCostMonthly]; ok {
 		t.Errorf("an unpriced resource has a cost annotation")
 	}
 	if fmt.Sprint(got["resource:default/assets"].Spec.DependencyOf) != "[component:default/website]" {
@@ -345,9 +345,9 @@ func TestBuildInfraDeliveredByArgoCD(t *testing.T) {
 	svc := app("prod", "orders-app")
 	svc.Annotations = map[string]string{paved.AnnotationEntityRef: "component:default/orders"}
 	delivery := app("prod", "postgresql-orders-db")
-	delivery.Labels = map[string]string{catalog.LabelInfraID: "r9", "paved.dev/infra-kind": "postgresql"}
+	delivery.Labels = map[string]string{paved.LabelInfraID: "r9", "paved.dev/infra-kind": "postgresql"}
 	stray := app("prod", "gone-db") // delivers a resource paved no longer lists
-	stray.Labels = map[string]string{catalog.LabelInfraID: "r-deleted"}
+	stray.Labels = map[string]string{paved.LabelInfraID: "r-deleted"}
 	infra := []catalog.Infra{{ID: "r9", Name: "orders-db", Type: "postgresql", EntityRef: "component:default/orders"}}
 	b := catalog.Build(testOptions(), []catalog.InstanceApps{{Instance: "prod", Apps: []paved.App{svc, delivery, stray}}}, infra, nil)
 	checkValid(t, b.Items)

@@ -26,18 +26,12 @@ const (
 	AnnotationManagedByOriginLocation = "backstage.io/managed-by-origin-location"
 	AnnotationKubernetesID            = "backstage.io/kubernetes-id"
 	AnnotationKubernetesNamespace     = "backstage.io/kubernetes-namespace"
-	AnnotationSourceTemplate          = "backstage.io/source-template"
 	AnnotationArgoAppName             = "argocd/app-name"
 	AnnotationArgoAppNamespace        = "argocd/app-namespace"
 	AnnotationArgoInstance            = "argocd/instance-name"
 	AnnotationArgoProject             = "argocd/project"
 	AnnotationSyncStatus              = "argocd/sync-status"
 	AnnotationHealthStatus            = "argocd/health-status"
-	AnnotationInfraID                 = "paved.dev/infra-id"
-	AnnotationInfraStatus             = "paved.dev/infra-status"
-	// AnnotationCostMonthly is what a Resource costs per month at its kind's
-	// price, "480 USD" (amount, a space, ISO 4217 currency).
-	AnnotationCostMonthly = "paved.dev/cost-monthly"
 )
 
 // Labels paved sets: the same statuses as the annotations, as label values
@@ -46,11 +40,6 @@ const (
 	LabelSyncStatus   = "argocd/sync-status"
 	LabelHealthStatus = "argocd/health-status"
 )
-
-// LabelInfraID marks the Argo CD application that delivers a provisioned
-// resource (infra/manifests puts it there): it shows on the Resource, not as
-// a Component.
-const LabelInfraID = "paved.dev/infra-id"
 
 // Entity is a Backstage catalog entity, with the fields paved fills. The
 // field order is the order of the JSON and YAML that paved serves.

@@ -417,7 +417,7 @@ func sortFields(f []paved.FieldError) {
 // AppPermissionResource is app as paved's permission rules see it. Its
 // owner is the owner paved recorded, else the user who created it.
 func AppPermissionResource(app paved.App) *paved.Resource {
-	owner := app.Annotations[AnnotationOwner]
+	owner := app.Annotations[paved.AnnotationOwner]
 	if owner == "" {
 		owner = app.Annotations[paved.AnnotationUserRef]
 	}

@@ -40,10 +40,6 @@ type AppSetActionsOptions struct {
 	Locks Locks
 }
 
-// AnnotationOwner names the owning group of what paved creates; the catalog
-// reads it as the Component's owner.
-const AnnotationOwner = "paved.dev/owner"
-
 // maxEnvironments bounds one ApplicationSet: beyond a handful of
 // environments a git or cluster generator fits better than a list.
 const maxEnvironments = 20
@@ -250,7 +246,7 @@ func (h *appSetActions) request(ctx context.Context, ai appSetInput) (paved.AppS
 	annotations, aerr := appAnnotations(ctx, ci)
 	fields = append(fields, aerr...)
 	if ai.Owner != "" {
-		annotations[AnnotationOwner] = ai.Owner
+		annotations[paved.AnnotationOwner] = ai.Owner
 	}
 	sortFields(fields)
 

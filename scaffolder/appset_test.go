@@ -93,7 +93,7 @@ func TestCreateAppSetAPIMode(t *testing.T) {
 		"destination from the element": tm.Spec.Destination.Server == "{{.server}}" && tm.Spec.Destination.Namespace == "{{.namespace}}",
 		"automated prune":              tm.Spec.SyncPolicy != nil && tm.Spec.SyncPolicy.Automated != nil && tm.Spec.SyncPolicy.Automated.Prune,
 		"CreateNamespace":              tm.Spec.SyncPolicy != nil && strings.Join(tm.Spec.SyncPolicy.SyncOptions, ",") == "CreateNamespace=true",
-		"owner annotation":             tm.Annotations[scaffolder.AnnotationOwner] == "group:default/shop",
+		"owner annotation":             tm.Annotations[paved.AnnotationOwner] == "group:default/shop",
 		"initiator label":              tm.Labels[paved.LabelUser] == "user.default.jane" && set.Labels[paved.LabelUser] == "user.default.jane",
 		"entity":                       tm.Annotations[paved.AnnotationEntityRef] == "component:default/shop",
 		"resources finalizer":          len(tm.Finalizers) == 1,

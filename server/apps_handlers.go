@@ -202,12 +202,12 @@ func (z appAuthorizer) maySync(ctx context.Context, app paved.App, entityRef str
 func (z appAuthorizer) ownerDecision(ctx context.Context, app paved.App, entityRef string) (string, error) {
 	p, _ := paved.PrincipalFrom(ctx)
 	if p.Kind == paved.PrincipalStatic {
-		return strings.ToLower(strings.TrimSpace(app.Annotations["paved.dev/owner"])), nil
+		return strings.ToLower(strings.TrimSpace(app.Annotations[paved.AnnotationOwner])), nil
 	}
 	if p.User == "" {
 		return "", paved.Errorf(paved.EForbidden, "syncing needs a user: the owner of the application or a member of its owner group")
 	}
-	owner := strings.ToLower(strings.TrimSpace(app.Annotations["paved.dev/owner"]))
+	owner := strings.ToLower(strings.TrimSpace(app.Annotations[paved.AnnotationOwner]))
 	if owner == "" && entityRef != "" && z.owners != nil {
 		o, err := z.owners.EntityOwner(ctx, entityRef)
 		if err != nil && paved.ErrorCode(err) != paved.ENotFound {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/catalog"
 )
 
@@ -62,7 +63,7 @@ func compare(want catalog.Entity, got map[string]any) string {
 	}
 	meta, _ := got["metadata"].(map[string]any)
 	ann, _ := meta["annotations"].(map[string]any)
-	for _, k := range []string{catalog.AnnotationArgoAppName, catalog.AnnotationArgoInstance, catalog.AnnotationInfraID} {
+	for _, k := range []string{catalog.AnnotationArgoAppName, catalog.AnnotationArgoInstance, paved.AnnotationInfraID} {
 		if v := want.Metadata.Annotations[k]; v != "" && ann[k] != v {
 			return fmt.Sprintf("annotation %s is %v, want %q", k, ann[k], v)
 		}

@@ -235,8 +235,8 @@ func (m *Driver) Provision(ctx context.Context, k infra.Kind, r infra.Resource) 
 		CreateNamespace: app.CreateNamespace,
 		Automated:       autoSync(app.Automated),
 		SyncOptions:     app.SyncOptions,
-		Labels:          map[string]string{"paved.dev/infra-kind": r.Kind, "paved.dev/infra-id": r.ID},
-		Annotations:     map[string]string{"paved.dev/owner": r.Owner},
+		Labels:          map[string]string{paved.LabelInfraKind: r.Kind, paved.LabelInfraID: r.ID},
+		Annotations:     map[string]string{paved.AnnotationOwner: r.Owner},
 	}
 	if r.EntityRef != "" {
 		req.Annotations[paved.AnnotationEntityRef] = r.EntityRef
