@@ -41,6 +41,7 @@ type Config struct {
 	Infra     Infra     `yaml:"infra"`
 	// Permission says who may do what.
 	Permission Permission `yaml:"permission"`
+	Audit      Audit      `yaml:"audit"`
 }
 
 // Log configures the process log.
@@ -171,6 +172,7 @@ func Default() Config {
 		GitOps:     DefaultGitOps(),
 		Infra:      DefaultInfra(),
 		Permission: DefaultPermission(),
+		Audit:      DefaultAudit(),
 	}
 }
 
@@ -392,6 +394,7 @@ func (c Config) Validate() error {
 	c.DevEx.validate(&p)
 	c.GitOps.validate(&p)
 	c.Infra.validate(&p)
+	c.Audit.validate(&p)
 	return p.err()
 }
 

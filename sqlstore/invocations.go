@@ -126,6 +126,19 @@ func (db *DB) ListInvocations(ctx context.Context, f paved.InvocationFilter) ([]
 	return invs, nil
 }
 
+// DeleteInvocationsBefore deletes at most batch invocations started before
+// before, the oldest first, and returns how many it deleted: retention in
+// short statements, so recording goes on meanwhile.
+func (db *DB) DeleteInvocationsBefore(ctx context.Context, before time.Time, batch int) (int64, error) {
+	res, err := db.exec(ctx, `DELETE FROM invocations WHERE id IN (
+		SELECT id FROM invocations WHERE started_at < ? ORDER BY started_at LIMIT ?)`,
+		db.dialect.Time(before.UTC()), batch)
+	if err != nil {
+		return 0, fmt.Errorf("delete invocations: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // GetInvocation returns the invocation with the given ID, or an ENotFound error.
 func (db *DB) GetInvocation(ctx context.Context, id string) (paved.Invocation, error) {
 	row := db.queryRow(ctx, `SELECT `+invocationColumns+` FROM invocations WHERE id = ?`, id)

@@ -128,6 +128,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	refresher, stopCatalog := startCatalog(ctx, cfg, store, argo, inf.catalog, tel.Meter.Meter("github.com/paved-dev/paved/catalog"), logger)
 	defer stopCatalog()
+	pctx, stopPruning := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		scaffolder.RunAuditRetention(pctx, store, leaseHolder(), cfg.Audit.Retention.D(), cfg.Audit.PruneInterval.D(), logger, time.Now)
+	}()
+	defer func() { stopPruning(); <-pruned }()
 	var entities server.Catalog // stays nil, not a nil *Refresher, when the catalog is off
 	if refresher != nil {
 		entities = refresher

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"InvocationNotFound", testInvocationNotFound},
 		{"ListInvocationsOrderAndFilters", testListInvocations},
 		{"ListInvocationsDefaultLimit", testListInvocationsDefaultLimit},
+		{"DeleteInvocationsBefore", testDeleteInvocationsBefore},
 		{"SigningKeysLifecycle", testSigningKeys},
 		{"SigningKeyInvalid", testSigningKeyInvalid},
 		{"SigningKeyRotationsRace", testRotationsRace},
@@ -640,5 +641,27 @@ func assertKeys(t *testing.T, db *sqlstore.DB, when string, want []paved.Signing
 			t.Errorf("%s: key %d = {%s %q %v retired %v}, want {%s %q %v retired %v}", when, i,
 				g.KID, g.PrivateKeyPEM, g.CreatedAt, g.RetiredAt, w.KID, w.PrivateKeyPEM, w.CreatedAt, w.RetiredAt)
 		}
+	}
+}
+
+func testDeleteInvocationsBefore(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	for i, id := range []string{"a", "b", "c", "d", "e"} {
+		if _, err := db.RecordInvocation(ctx, paved.Invocation{ID: id, ActionID: "create", Status: paved.StatusSucceeded,
+			StartedAt: base.Add(time.Duration(i) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Four are older than the bound; batches of three take the oldest first.
+	cut := base.Add(3*time.Hour + time.Microsecond)
+	if n, err := db.DeleteInvocationsBefore(ctx, cut, 3); err != nil || n != 3 {
+		t.Fatalf("first batch: %d, %v; want 3", n, err)
+	}
+	if n, err := db.DeleteInvocationsBefore(ctx, cut, 3); err != nil || n != 1 {
+		t.Fatalf("second batch: %d, %v; want 1", n, err)
+	}
+	invs, err := db.ListInvocations(ctx, paved.InvocationFilter{})
+	if err != nil || len(invs) != 1 || invs[0].ID != "e" {
+		t.Fatalf("left: %+v, %v; want e alone", invs, err)
 	}
 }
