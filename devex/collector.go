@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/paved-dev/paved"
@@ -84,9 +85,10 @@ type CollectorOptions struct {
 // and idempotent upserts let a collector that stopped anywhere resume
 // without losing or double counting an event.
 type Collector struct {
-	o        CollectorOptions
-	round    int
-	failures failureLog
+	o         CollectorOptions
+	round     int
+	failures  failureLog
+	collected bool // a collection completed since the start
 }
 
 // repeatWarningEvery is how often an unchanged collection failure is logged
@@ -152,12 +154,18 @@ func NewCollector(o CollectorOptions) *Collector {
 }
 
 // Run collects every interval while it holds the lease, until ctx ends.
+//
+// Until its first collection completes, a Backstage that refuses connections
+// (paved started before it, as in a dev stack) is waited for: logged once at
+// info level and asked again after 1 s, doubling up to the interval, instead
+// of a warning per interval.
 func (c *Collector) Run(ctx context.Context) error {
 	ticker := time.NewTicker(c.o.Interval)
 	defer ticker.Stop()
 	defer func() {
 		_ = c.o.Store.ReleaseLease(context.WithoutCancel(ctx), LeaseName, c.o.Holder)
 	}()
+	var retry time.Duration // while waiting for Backstage
 	for {
 		held, err := c.o.Store.AcquireLease(ctx, LeaseName, c.o.Holder, 3*c.o.Interval)
 		switch {
@@ -166,15 +174,30 @@ func (c *Collector) Run(ctx context.Context) error {
 		case held:
 			switch err := c.CollectOnce(ctx); {
 			case err == nil:
+				c.collected, retry = true, 0
 				c.failures.succeeded(c.o.Logger)
+			case ctx.Err() == nil && !c.collected && errors.Is(err, syscall.ECONNREFUSED):
+				if retry == 0 {
+					c.o.Logger.Info("devex: waiting for Backstage before the first collection", "error", err)
+				}
+				retry = min(max(2*retry, time.Second), c.o.Interval)
 			case ctx.Err() == nil:
+				retry = 0
 				c.failures.failed(c.o.Logger, c.o.Now(), err)
 			}
+		}
+		next, timer := ticker.C, (*time.Timer)(nil)
+		if retry > 0 {
+			timer = time.NewTimer(retry)
+			next = timer.C
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-ticker.C:
+		case <-next:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }

@@ -1,9 +1,18 @@
 package devex_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,4 +285,72 @@ func TestCollectorLease(t *testing.T) {
 	if bs.TaskListRequests() != 0 {
 		t.Errorf("a replica without the lease listed tasks %d times", bs.TaskListRequests())
 	}
+}
+
+// TestCollectorWaitsForBackstage: paved started before Backstage (a dev
+// stack) waits for it, at info level, and collects as soon as it answers
+// instead of an interval later, and without a warning.
+func TestCollectorWaitsForBackstage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := openStore(t)
+	bs := devextest.New(t, bsToken)
+	bs.AddTask("a", "template:default/service", "user:default/jane", "", "", time.Now().Add(-time.Minute))
+	// Backstage's address, not listening yet.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	client := backstage.NewReadClient(backstage.NewDiscovery("http://"+addr+"/api/{{pluginId}}", nil), backstage.StaticTokenSource(bs.Token), nil)
+	c := devex.NewCollector(devex.CollectorOptions{Store: db, Scaffolder: client, Catalog: client, Interval: time.Hour, Logger: logger, Holder: "waiter"})
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	waitUntil(t, "an info line while Backstage is down", func() bool { return strings.Contains(logged(), "waiting for Backstage") })
+	target, _ := url.Parse(bs.URL)
+	up, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}
+	go srv.Serve(up)
+	t.Cleanup(func() { srv.Close() })
+	// Collected once Backstage answers: the interval is an hour away.
+	waitUntil(t, "a collection once Backstage answers", func() bool { return bs.TaskListRequests() > 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if text := logged(); strings.Count(text, "waiting for Backstage") != 1 || strings.Contains(text, "level=WARN") {
+		t.Errorf("want one info line while waiting and no warning:\n%s", text)
+	}
+}
+
+// waitUntil polls cond every 10 ms; a minute without it fails the test (the
+// collector's interval here is an hour).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
