@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Code classifies an error. The server maps each code to one HTTP status and one
@@ -64,6 +65,24 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrCannotWatch is in the chain of an error that ends a watch for good: the
+// source does not serve the stream, or paved may not use it, so watching
+// again will not help (polling goes on). An internal signal between adapter
+// and domain; callers see the error's code.
+var ErrCannotWatch = errors.New("cannot watch")
+
+// MarkCannotWatch returns err with ErrCannotWatch in its chain, code and
+// message unchanged.
+func MarkCannotWatch(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return errors.Join(ErrCannotWatch, err)
+	}
+	marked := *e
+	marked.Err = errors.Join(ErrCannotWatch, e.Err)
+	return &marked
+}
+
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
@@ -118,4 +137,16 @@ func ErrorMessage(err error) string {
 		return e.Error()
 	}
 	return "internal error"
+}
+
+// Truncate shortens a caller's value for quoting it in an error or a log
+// line: at most n bytes, cut on a rune boundary, then "…".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -38,3 +38,17 @@ func TestDurationMsIsMilliseconds(t *testing.T) {
 		t.Fatalf("provisioning JSON %s: want durationMs 82", b)
 	}
 }
+
+func TestTruncateCutsOnARuneBoundary(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"short", "short"},
+		{"exactly10!", "exactly10!"},
+		{"abcdefghijkl", "abcdefghij…"},
+		{"abcdefghé", "abcdefghé"},
+		{"abcdefghiéé", "abcdefghi…"}, // é is two bytes: byte 10 is inside it
+	} {
+		if got := paved.Truncate(c.in, 10); got != c.want {
+			t.Errorf("Truncate(%q, 10) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -30,11 +30,11 @@ const (
 //
 // An instance that does not serve the stream (Unimplemented, or a proxy that
 // garbles it: Unknown) gives EInvalid, and an account that may not use it
-// EForbidden: watching again will not help.
+// EForbidden; both carry paved.ErrCannotWatch: watching again will not help.
 func (c *Client) WatchApps(ctx context.Context, instance, selector string, projects []string, event func(typ string, app paved.App)) error {
 	in, err := c.instance(instance)
 	if err != nil {
-		return err
+		return paved.MarkCannotWatch(err)
 	}
 	q := &application.ApplicationQuery{Projects: projects}
 	if selector != "" {
@@ -85,8 +85,12 @@ func (in *instance) watchError(err error, token string) error {
 		return paved.Errorf(paved.EUnavailable, "Argo CD instance %q ended the watch stream", in.cfg.Name)
 	}
 	if st, ok := status.FromError(err); ok && (st.Code() == codes.Unimplemented || st.Code() == codes.Unknown) {
-		return paved.Wrap(paved.EInvalid, err, "Argo CD instance %q does not serve the application watch stream: %s",
-			in.cfg.Name, redact(st.Message(), token))
+		return paved.MarkCannotWatch(paved.Wrap(paved.EInvalid, err, "Argo CD instance %q does not serve the application watch stream: %s",
+			in.cfg.Name, redact(st.Message(), token)))
 	}
-	return in.mapError(err, token)
+	err = in.mapError(err, token)
+	if paved.ErrorCode(err) == paved.EForbidden {
+		return paved.MarkCannotWatch(err)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package argocd
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -124,21 +125,25 @@ func TestWatchAppsErrors(t *testing.T) {
 	srv := startFake(t, argocdtest.Options{})
 	c := newClient(t, srv, nil)
 	for _, tc := range []struct {
-		code codes.Code
-		want paved.Code
+		code  codes.Code
+		want  paved.Code
+		final bool // paved.ErrCannotWatch: watching again will not help
 	}{
-		{codes.Unimplemented, paved.EInvalid},
-		{codes.Unknown, paved.EInvalid},
-		{codes.PermissionDenied, paved.EForbidden},
-		{codes.Unavailable, paved.EUnavailable},
+		{codes.Unimplemented, paved.EInvalid, true},
+		{codes.Unknown, paved.EInvalid, true},
+		{codes.PermissionDenied, paved.EForbidden, true},
+		{codes.Unavailable, paved.EUnavailable, false},
 	} {
 		srv.FailWatch(tc.code, 1)
 		err := c.WatchApps(context.Background(), "default", "", nil, func(string, paved.App) {})
 		if paved.ErrorCode(err) != tc.want {
 			t.Errorf("%v: got %v (%v), want %s", tc.code, paved.ErrorCode(err), err, tc.want)
 		}
+		if errors.Is(err, paved.ErrCannotWatch) != tc.final {
+			t.Errorf("%v: ErrCannotWatch in the chain is %v, want %v", tc.code, !tc.final, tc.final)
+		}
 	}
-	if err := c.WatchApps(context.Background(), "nope", "", nil, func(string, paved.App) {}); paved.ErrorCode(err) != paved.EInvalid {
+	if err := c.WatchApps(context.Background(), "nope", "", nil, func(string, paved.App) {}); paved.ErrorCode(err) != paved.EInvalid || !errors.Is(err, paved.ErrCannotWatch) {
 		t.Errorf("unknown instance: %v", err)
 	}
 }

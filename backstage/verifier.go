@@ -217,7 +217,7 @@ func (v *Verifier) Authenticate(ctx context.Context, authorization string) (pave
 		err = unauthenticated("unsupported token type")
 	}
 	if err != nil {
-		v.log.DebugContext(ctx, "token rejected", "typ", truncate(jt.header.Typ, 40), "err", err)
+		v.log.DebugContext(ctx, "token rejected", "typ", paved.Truncate(jt.header.Typ, 40), "err", err)
 		return paved.Principal{}, err
 	}
 	v.verified.put(sum, p, exp, v.now())
@@ -485,13 +485,6 @@ func jsonNoEscape(v any) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // verifiedCache remembers tokens that passed verification until they

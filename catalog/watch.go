@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"sync"
@@ -17,8 +18,8 @@ import (
 
 // Watcher follows an Argo CD instance's application watch stream
 // (argocd.Client). WatchApps returns nil when ctx ends and an error when the
-// stream breaks; EInvalid or EForbidden mean that watching again will not
-// help (the instance does not serve the stream, or paved may not use it).
+// stream breaks; paved.ErrCannotWatch in its chain means that watching again
+// will not help (the instance does not serve the stream, or paved may not use it).
 type Watcher interface {
 	WatchApps(ctx context.Context, instance, selector string, projects []string, event func(typ string, app paved.App)) error
 }
@@ -277,7 +278,7 @@ func (r *Refresher) follow(ctx context.Context, in Instance, d *dirty) {
 		if ctx.Err() != nil {
 			return
 		}
-		if code := paved.ErrorCode(err); code == paved.EInvalid || code == paved.EForbidden {
+		if errors.Is(err, paved.ErrCannotWatch) {
 			w.mu.Lock()
 			w.unsupported[in.Name] = true
 			w.mu.Unlock()

@@ -187,17 +187,6 @@ func (s *Service) lock(ctx context.Context, kind, name string, wait time.Duratio
 		Busy: fmt.Sprintf("%s %q is being provisioned or torn down by another call", kind, name)})
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func (s *Service) provision(ctx context.Context, l *lease.Lock, k Kind, r Resource, resumed bool) (Resource, error) {
 	d := s.o.Drivers[k.Driver]
 	out, err := d.Provision(ctx, k, r)
@@ -258,7 +247,7 @@ func (s *Service) check(ctx context.Context, req Request) (Kind, map[string]any,
 	var bad []paved.FieldError
 	k, ok := s.kinds[req.Kind]
 	if !ok {
-		bad = append(bad, fieldsf("kind", "unknown infrastructure kind %q (available: %s)", truncate(req.Kind, 64), strings.Join(s.order, ", ")))
+		bad = append(bad, fieldsf("kind", "unknown infrastructure kind %q (available: %s)", paved.Truncate(req.Kind, 64), strings.Join(s.order, ", ")))
 	}
 	if !ValidName(req.Name) {
 		bad = append(bad, fieldsf("name", "must match %s: lower-case letters, digits and '-', starting with a letter, at most 40 characters", NamePattern))
@@ -591,13 +580,6 @@ func normalize(m map[string]any) map[string]any {
 	var out map[string]any
 	_ = json.Unmarshal(raw, &out)
 	return out
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // newID returns a random (version 4) UUID.
