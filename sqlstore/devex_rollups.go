@@ -1,0 +1,234 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/bits"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/paved-dev/paved/devex"
+)
+
+// The adoption rollups, kept in step with every run stored, so that the
+// page's queries cost the number of days and users, never of runs:
+//
+//   - devex_daily: per (day, template, owner), the counts and durations of
+//     the runs started that day. A run that changes status moves its
+//     contribution (addContribution with -1 for the old state, +1 for the new).
+//   - devex_daily_users: the (day, template, owner, user) rows, for distinct
+//     users per template or owner.
+//   - devex_users numbers every user who ever started a run, densely from 0
+//     (an ordinal never changes once committed; ordinalCache remembers them).
+//   - devex_day_users holds one bitmap per day: bit n of byte n/8 is set when
+//     the user with ordinal n started a run that day. The distinct users of
+//     any range of days are the popcount of the OR of its bitmaps (dayUsers),
+//     whatever the number of runs; one day of 100,000 users is 12.5 KB.
+
+type rollupKey struct{ day, template, owner string }
+
+type userKey struct{ day, template, owner, user string }
+
+func addContribution(deltas map[rollupKey]*devex.Totals, r devex.Run, day string, sign int64) {
+	k := rollupKey{day, r.TemplateRef, r.Owner}
+	d := deltas[k]
+	if d == nil {
+		d = &devex.Totals{}
+		deltas[k] = d
+	}
+	d.Started += sign
+	switch r.Status {
+	case devex.TaskCompleted:
+		d.Succeeded += sign
+		d.TimeSavedSeconds += sign * int64(r.TimeSaved/time.Second)
+	case devex.TaskFailed:
+		d.Failed += sign
+	case devex.TaskCancelled, devex.TaskSkipped:
+		d.Cancelled += sign
+	}
+	if devex.Final(r.Status) {
+		d.DurationMS += sign * r.Duration().Milliseconds()
+	}
+}
+
+// applyRollupDeltas adds deltas to the daily rollups and records users. It
+// returns the user ordinals it assigned, to be remembered once committed.
+// Rows go in key order: neighbouring keys land on the same B-tree pages,
+// where map order would touch a different page for almost every row.
+func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[rollupKey]*devex.Totals, users map[userKey]struct{}) (map[string]int64, error) {
+	keys := make([]rollupKey, 0, len(deltas))
+	for k, d := range deltas {
+		if *d != (devex.Totals{}) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b rollupKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.template, b.template), strings.Compare(a.owner, b.owner))
+	})
+	const dailyWidth = 9
+	args := make([]any, 0, len(keys)*dailyWidth)
+	for _, k := range keys {
+		d := deltas[k]
+		args = append(args, k.day, k.template, k.owner, d.Started, d.Succeeded, d.Failed, d.Cancelled, d.DurationMS, d.TimeSavedSeconds)
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily (day, template_ref, owner, started, succeeded, failed,
+			cancelled, duration_ms, time_saved_s) VALUES `, `
+		ON CONFLICT (day, template_ref, owner) DO UPDATE SET
+			started = devex_daily.started + excluded.started,
+			succeeded = devex_daily.succeeded + excluded.succeeded,
+			failed = devex_daily.failed + excluded.failed,
+			cancelled = devex_daily.cancelled + excluded.cancelled,
+			duration_ms = devex_daily.duration_ms + excluded.duration_ms,
+			time_saved_s = devex_daily.time_saved_s + excluded.time_saved_s`, dailyWidth, args); err != nil {
+		return nil, err
+	}
+	ukeys := make([]userKey, 0, len(users))
+	for k := range users {
+		ukeys = append(ukeys, k)
+	}
+	slices.SortFunc(ukeys, func(a, b userKey) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.template, b.template),
+			strings.Compare(a.owner, b.owner), strings.Compare(a.user, b.user))
+	})
+	const userWidth = 4
+	args = make([]any, 0, len(ukeys)*userWidth)
+	for _, k := range ukeys {
+		args = append(args, k.day, k.template, k.owner, k.user)
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_daily_users (day, template_ref, owner, user_ref) VALUES `,
+		` ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`, userWidth, args); err != nil {
+		return nil, err
+	}
+	return db.markDayUsers(ctx, tx, ukeys)
+}
+
+// markDayUsers sets the users' bits in the bitmaps of their days, numbering
+// users seen for the first time; it returns the numbers it read or assigned, to be remembered once committed.
+func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users []userKey) (map[string]int64, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	known := db.ordinals()
+	byDay := map[string][]string{}
+	ordinals := map[string]int64{}
+	var unknown []string
+	for _, k := range users {
+		byDay[k.day] = append(byDay[k.day], k.user)
+		if _, ok := ordinals[k.user]; ok {
+			continue
+		}
+		if n, ok := known.get(k.user); ok {
+			ordinals[k.user] = n
+			continue
+		}
+		ordinals[k.user] = -1
+		unknown = append(unknown, k.user)
+	}
+	var learned map[string]int64
+	if len(unknown) > 0 {
+		sort.Strings(unknown) // new users get their numbers in a stable order
+		err := db.inBatches(ctx, tx, `SELECT user_ref, ordinal FROM devex_users WHERE user_ref IN `, unknown, func(rows *sql.Rows) error {
+			var ref string
+			var n int64
+			if err := rows.Scan(&ref, &n); err != nil {
+				return err
+			}
+			ordinals[ref] = n
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(ordinal), -1) + 1 FROM devex_users`).Scan(&next); err != nil {
+			return nil, err
+		}
+		learned = make(map[string]int64, len(unknown))
+		var rows []any
+		for _, ref := range unknown {
+			if ordinals[ref] < 0 {
+				ordinals[ref] = next
+				learned[ref] = next
+				rows = append(rows, ref, next)
+				next++
+			}
+		}
+		if err := db.insertRows(ctx, tx, `INSERT INTO devex_users (user_ref, ordinal) VALUES `, ``, 2, rows); err != nil {
+			return nil, err
+		}
+		// Users the store numbered before are remembered too: their
+		// numbers never change.
+		for _, ref := range unknown {
+			if _, isNew := learned[ref]; !isNew {
+				learned[ref] = ordinals[ref]
+			}
+		}
+	}
+	days := make([]string, 0, len(byDay))
+	for d := range byDay {
+		days = append(days, d)
+	}
+	sort.Strings(days)
+	bitmaps := map[string][]byte{}
+	err := db.inBatches(ctx, tx, `SELECT day, bits FROM devex_day_users WHERE day IN `, days, func(rows *sql.Rows) error {
+		var d string
+		var b []byte
+		if err := rows.Scan(&d, &b); err != nil {
+			return err
+		}
+		bitmaps[d] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, 2*len(days))
+	for _, d := range days {
+		b := bitmaps[d]
+		for _, ref := range byDay[d] {
+			n := ordinals[ref]
+			if need := int(n/8) + 1; len(b) < need {
+				b = append(b, make([]byte, need-len(b))...)
+			}
+			b[n/8] |= 1 << (n % 8)
+		}
+		out = append(out, d, b)
+	}
+	return learned, db.insertRows(ctx, tx, `INSERT INTO devex_day_users (day, bits) VALUES `,
+		` ON CONFLICT (day) DO UPDATE SET bits = excluded.bits`, 2, out)
+}
+
+// dayUsers ORs the user bitmaps of the days in [from, to) and counts the bits:
+// the cost follows the number of days and users, not of runs.
+func (db *DB) dayUsers(ctx context.Context, from, to string) (int64, error) {
+	rows, err := db.query(ctx, `SELECT bits FROM devex_day_users WHERE day >= ? AND day < ?`, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	defer rows.Close()
+	var union []byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return 0, fmt.Errorf("active users: %w", err)
+		}
+		if len(b) > len(union) {
+			union = append(union, make([]byte, len(b)-len(union))...)
+		}
+		for i, x := range b {
+			union[i] |= x
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	var n int64
+	for _, x := range union {
+		n += int64(bits.OnesCount8(x))
+	}
+	return n, nil
+}
