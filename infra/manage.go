@@ -97,9 +97,8 @@ func (s *Service) view(ctx context.Context, r Resource, _ []string) View {
 		v.CostMonthly = FormatMoney(c.Monthly) + " " + c.Currency
 	}
 	v.Secret = nil
-	res := PermissionResource(r)
-	v.CanManage = s.authorize(ctx, r, false) == nil && paved.Authorize(ctx, permission.InfraDeprovision, res) == nil
-	v.CanReadConnection = v.Connection && s.authorize(ctx, r, true) == nil && paved.Authorize(ctx, permission.InfraConnectionRead, res) == nil
+	v.CanManage = s.mayDo(ctx, r, permission.InfraDeprovision, false) == nil
+	v.CanReadConnection = v.Connection && s.mayDo(ctx, r, permission.InfraConnectionRead, true) == nil
 	return v
 }
 
@@ -130,10 +129,7 @@ func (s *Service) Extend(ctx context.Context, id string, by time.Duration) (View
 	if err != nil {
 		return View{}, err
 	}
-	if err := s.authorize(ctx, r, false); err != nil {
-		return View{}, err
-	}
-	if err := paved.Authorize(ctx, permission.InfraExtend, PermissionResource(r)); err != nil {
+	if err := s.mayDo(ctx, r, permission.InfraExtend, false); err != nil {
 		return View{}, err
 	}
 	l, wctx, err := s.lock(ctx, r.Kind, r.Name, provisionWait)

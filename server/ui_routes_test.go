@@ -51,7 +51,7 @@ func TestUIRoutesByPrincipal(t *testing.T) {
 			{"static", "GET", res, "", 200, `"canManage":true`},
 			{"member", "GET", res, "", 200, `"costMonthly":"5 USD"`}, // the kind's price, as the catalog's paved.dev/cost-monthly
 			{"outsider", "GET", res, "", 200, `"canManage":false`},
-			{"outsider", "POST", res + "/extend", `{"by":"1d"}`, 403, "not the owner"},
+			{"outsider", "POST", res + "/extend", `{"by":"1d"}`, 403, "may not paved.infra.extend on paved-infra-resource"},
 			{"member", "POST", res + "/extend", `{"by":"2x"}`, 400, `"field":"by"`},
 			{"member", "POST", res + "/extend", `{"by":"9999d"}`, 400, `"field":"by"`},
 			{"member", "POST", res + "/extend", `{"by":"1d"}`, 200, `"id":"` + id},
@@ -66,7 +66,7 @@ func TestUIRoutesByPrincipal(t *testing.T) {
 			{"member", "POST", "/api/paved/apps/v1/instances/elsewhere/apps/shop/sync", "", 404, "elsewhere"},
 			{"member", "POST", sync, "", 200, `"name":"shop"`},
 			{"static", "POST", sync, "", 200, `"name":"shop"`},
-			{"outsider", "DELETE", res, "", 403, "not the owner"},
+			{"outsider", "DELETE", res, "", 403, "rule IS_OWNER"},
 			{"member", "DELETE", res, "", 200, `"deleted":true`},
 			{"member", "DELETE", res, "", 404, ""},
 			{"member", "GET", res, "", 404, ""},
