@@ -38,7 +38,7 @@ import (
 var configTemplate string
 
 // npmFiles are copied from the source directory to the install directory.
-var npmFiles = []string{"package.json", "package-lock.json", "index.js"}
+var npmFiles = []string{"package.json", "package-lock.json", "index.js", "permission-policy.js"}
 
 // stampFile records what node_modules was installed from.
 const stampFile = ".paved-install-stamp"
@@ -92,7 +92,7 @@ func Install(ctx context.Context) error {
 		if err := writeIfChanged(filepath.Join(dir, name), b); err != nil {
 			return err
 		}
-		if name != "index.js" { // index.js changes need no reinstall
+		if filepath.Ext(name) != ".js" { // code changes need no reinstall
 			h.Write(b)
 		}
 	}
@@ -148,6 +148,10 @@ type Options struct {
 	Port int
 	// Env is added to the backend's environment.
 	Env []string
+	// Permissions turns Backstage's permission framework on: the permission
+	// backend with the policy of permission-policy.js, and the auth backend
+	// so users sign in (SignIn) and call with their own token.
+	Permissions bool
 }
 
 // Backstage is a running backend.
@@ -206,6 +210,9 @@ func Start(ctx context.Context, opts Options) (*Backstage, error) {
 	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
 	b.cmd.Env = append(os.Environ(), opts.Env...)
 	b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_EXTRA_MODULES="+strings.Join(opts.ExtraModules, string(os.PathListSeparator)))
+	if opts.Permissions {
+		b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_PERMISSIONS=1")
+	}
 	// Its own process group so Stop can kill everything it spawned; the
 	// death signal covers a test binary that dies without calling Stop.
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -247,8 +254,9 @@ func StartT(t testing.TB, opts Options) *Backstage {
 // WriteConfig writes the app-config of a backend listening on port into dir,
 // with a new static token, and returns the arguments that make
 // "node index.js" in InstallDir use it. It is for running the backend some
-// other way than Start (detached, for a person); opts.Port, opts.Env and
-// opts.ExtraModules are the caller's to apply.
+// other way than Start (detached, for a person); opts.Port, opts.Env,
+// opts.ExtraModules and the BACKSTAGE_PERMISSIONS=1 of opts.Permissions are
+// the caller's to apply.
 func WriteConfig(dir string, opts Options, port int) (args []string, token string, err error) {
 	token = rand.Text()
 	data := struct {
@@ -256,7 +264,8 @@ func WriteConfig(dir string, opts Options, port int) (args []string, token strin
 		Token                   string
 		PavedBaseURL, PavedHost string
 		TemplatesDir            string
-	}{Port: port, Token: token, PavedBaseURL: opts.PavedBaseURL}
+		Permissions             bool
+	}{Port: port, Token: token, PavedBaseURL: opts.PavedBaseURL, Permissions: opts.Permissions}
 	if opts.PavedBaseURL != "" {
 		u, err := url.Parse(strings.ReplaceAll(opts.PavedBaseURL, "{{pluginId}}", "paved"))
 		if err != nil || u.Host == "" {
@@ -396,6 +405,11 @@ func IsNotFound(err error) bool {
 // Do sends a request with the static token to path (relative to BaseURL)
 // and decodes a JSON answer into out, when out is not nil.
 func (b *Backstage) Do(ctx context.Context, method, path string, body, out any) error {
+	return b.DoAs(ctx, b.token, method, path, body, out)
+}
+
+// DoAs is Do with another token, e.g. a user's from SignIn.
+func (b *Backstage) DoAs(ctx context.Context, token, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		buf, err := json.Marshal(body)
@@ -408,7 +422,7 @@ func (b *Backstage) Do(ctx context.Context, method, path string, body, out any) 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+b.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -493,16 +507,59 @@ func (b *Backstage) Actions(ctx context.Context) ([]Action, error) {
 	return actions, err
 }
 
+// SignIn signs a user of the catalog in, as the oauth2-proxy provider does
+// for a request oauth2-proxy let through (the X-Forwarded-User header; the
+// sign-in resolver matches the User entity by name), and returns their
+// Backstage user token and ownership entity refs. Only with Permissions.
+func (b *Backstage) SignIn(ctx context.Context, userName string) (token string, ownership []string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.baseURL+"/api/auth/oauth2Proxy/refresh", nil)
+	if err != nil {
+		return "", nil, err
+	}
+	req.Header.Set("X-Forwarded-User", userName)
+	req.Header.Set("X-Requested-With", "XMLHttpRequest")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return "", nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", nil, &HTTPError{Method: http.MethodGet, Path: "/api/auth/oauth2Proxy/refresh", Status: resp.StatusCode, Body: string(raw)}
+	}
+	var out struct {
+		BackstageIdentity struct {
+			Token    string `json:"token"`
+			Identity struct {
+				OwnershipEntityRefs []string `json:"ownershipEntityRefs"`
+			} `json:"identity"`
+		} `json:"backstageIdentity"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.BackstageIdentity.Token == "" {
+		return "", nil, fmt.Errorf("sign-in of %s: no Backstage token in %.300s", userName, raw)
+	}
+	return out.BackstageIdentity.Token, out.BackstageIdentity.Identity.OwnershipEntityRefs, nil
+}
+
 // CreateTask starts a scaffolder task from a template ref such as
 // "template:default/my-template" and returns its id.
 func (b *Backstage) CreateTask(ctx context.Context, templateRef string, values map[string]any) (string, error) {
+	return b.CreateTaskAs(ctx, b.token, templateRef, values)
+}
+
+// CreateTaskAs starts a task with token, a user's from SignIn: the
+// scaffolder then calls actions on behalf of that user.
+func (b *Backstage) CreateTaskAs(ctx context.Context, token, templateRef string, values map[string]any) (string, error) {
 	if values == nil {
 		values = map[string]any{}
 	}
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := b.Do(ctx, http.MethodPost, "/api/scaffolder/v2/tasks",
+	if err := b.DoAs(ctx, token, http.MethodPost, "/api/scaffolder/v2/tasks",
 		map[string]any{"templateRef": templateRef, "values": values}, &out); err != nil {
 		return "", err
 	}

@@ -1,7 +1,9 @@
 // A Backstage backend with the catalog and the scaffolder, for paved's
 // end-to-end tests. Extra backend modules (paved's TypeScript modules, once
 // built) come from BACKSTAGE_EXTRA_MODULES: a path-delimiter-separated list
-// of package names or paths.
+// of package names or paths. BACKSTAGE_PERMISSIONS=1 adds the auth backend
+// (users sign in through the oauth2-proxy provider), the permission backend
+// and the policy of permission-policy.js.
 const path = require('node:path');
 const { createBackend } = require('@backstage/backend-defaults');
 
@@ -9,6 +11,12 @@ const backend = createBackend();
 backend.add(require('@backstage/plugin-catalog-backend'));
 backend.add(require('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'));
 backend.add(require('@backstage/plugin-scaffolder-backend'));
+if (process.env.BACKSTAGE_PERMISSIONS === '1') {
+  backend.add(require('@backstage/plugin-auth-backend'));
+  backend.add(require('@backstage/plugin-auth-backend-module-oauth2-proxy-provider'));
+  backend.add(require('@backstage/plugin-permission-backend'));
+  backend.add(require('./permission-policy.js'));
+}
 
 for (const spec of (process.env.BACKSTAGE_EXTRA_MODULES || '').split(path.delimiter)) {
   if (!spec) continue;
