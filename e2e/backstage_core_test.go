@@ -83,47 +83,7 @@ func TestBackstageRunsPavedActions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
-	argo, err := argocdtest.NewServer(argocdtest.Options{Username: "admin", Password: "e2e-argo-password", SyncDelay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	argo.Start()
-	t.Cleanup(argo.Close)
-
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bsPort int
-	fmt.Sscanf(bsAddr[strings.LastIndex(bsAddr, ":")+1:], "%d", &bsPort)
-
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-devex:
-  interval: 10s
-argocd:
-  instances:
-    - name: default
-      server: %s
-      plainText: true
-      username: admin
-      password: ${ARGO_PASSWORD}
-`, bsAddr, argo.Addr()), Env: []string{"ARGO_PASSWORD=e2e-argo-password"}})
-
-	templates := t.TempDir()
-	if err := os.WriteFile(filepath.Join(templates, "template.yaml"), []byte(coreTemplate), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: templates,
-	})
+	argo, p, bs := startCoreBackstage(t)
 
 	actions, err := bs.Actions(ctx)
 	if err != nil {
@@ -269,4 +229,54 @@ func checkDevexSummary(t *testing.T, ctx context.Context, p *pavedproc.Paved, ta
 		t.Fatalf("time saved = %v, want %d", templates.Items[0].TimeSavedSeconds, wantOK*7200)
 	}
 	t.Logf("E2E devex summary: %d runs, %d succeeded, %d failed, p50 %.1fs", len(tasks), wantOK, wantFailed, templates.Items[0].P50DurationSeconds)
+}
+
+// startCoreBackstage starts what TestBackstageRunsPavedActions runs against:
+// argocdtest (Argo CD's API, in process), the paved binary on it, and a real
+// Backstage backend with the core template, extraModules added.
+func startCoreBackstage(t *testing.T, extraModules ...string) (*argocdtest.Server, *pavedproc.Paved, *backstagehost.Backstage) {
+	t.Helper()
+	argo, err := argocdtest.NewServer(argocdtest.Options{Username: "admin", Password: "e2e-argo-password", SyncDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	argo.Start()
+	t.Cleanup(argo.Close)
+
+	pavedAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bsPort int
+	fmt.Sscanf(bsAddr[strings.LastIndex(bsAddr, ":")+1:], "%d", &bsPort)
+
+	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Config: fmt.Sprintf(`
+backstage:
+  discovery: http://%s/api/{{pluginId}}
+devex:
+  interval: 10s
+argocd:
+  instances:
+    - name: default
+      server: %s
+      plainText: true
+      username: admin
+      password: ${ARGO_PASSWORD}
+`, bsAddr, argo.Addr()), Env: []string{"ARGO_PASSWORD=e2e-argo-password"}})
+
+	templates := t.TempDir()
+	if err := os.WriteFile(filepath.Join(templates, "template.yaml"), []byte(coreTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs := backstagehost.StartT(t, backstagehost.Options{
+		Port:         bsPort,
+		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
+		TemplatesDir: templates,
+		ExtraModules: extraModules,
+	})
+	return argo, p, bs
 }

@@ -192,11 +192,21 @@ func init() {
 // scaffolderModule is the built paved scaffolder module, loaded into the
 // Backstage backend with the id prefix paved-proxy: beside the registry's paved: ids.
 func scaffolderModule(t *testing.T) string {
+	return builtModule(t, "scaffolder-backend-module-paved")
+}
+
+// catalogModule is the built catalog module (paved's entity provider).
+func catalogModule(t *testing.T) string {
+	return builtModule(t, "catalog-backend-module-paved")
+}
+
+// builtModule is the CommonJS build of one of paved's backend modules in plugins/.
+func builtModule(t *testing.T, name string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "plugins", "scaffolder-backend-module-paved", "dist", "index.cjs.js")
+	path := filepath.Join(filepath.Dir(file), "..", "plugins", name, "dist", "index.cjs.js")
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("paved's scaffolder module is not built (%v); at the repository root: npm ci && npm run build -w plugins/scaffolder-backend-module-paved", err)
+		t.Fatalf("paved's module %s is not built (%v); at the repository root: make build-ts", name, err)
 	}
 	return path
 }
