@@ -52,3 +52,16 @@ func TestTruncateCutsOnARuneBoundary(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelValue(t *testing.T) {
+	for in, want := range map[string]string{
+		"component:default/payments": "component.default.payments",
+		"user:default/jane.doe":      "user.default.jane.doe",
+		strings.Repeat("a", 80):      strings.Repeat("a", 63),
+		"user:default/-x-":           "user.default.-x",
+	} {
+		if got := paved.LabelValue(in); got != want {
+			t.Errorf("LabelValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -5,21 +5,20 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+
+	"github.com/paved-dev/paved"
 )
 
 // MaxNameLength is Backstage's limit for entity names and label values.
-const MaxNameLength = 63
+const MaxNameLength = paved.MaxLabelValueLength
 
-var (
-	namePattern      = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	namespacePattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
-)
+var namespacePattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 
 // ValidName reports whether s is a valid Backstage entity name (and label
 // value): 1–63 characters, letters, digits, "-", "_" and "." inside, a letter
 // or digit at both ends.
 func ValidName(s string) bool {
-	return len(s) >= 1 && len(s) <= MaxNameLength && namePattern.MatchString(s)
+	return s != "" && paved.ValidLabelValue(s)
 }
 
 // ValidNamespace reports whether s is a valid Backstage entity namespace.

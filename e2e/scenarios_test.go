@@ -19,7 +19,6 @@ import (
 	"github.com/paved-dev/paved/e2e/backstagehost"
 	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
-	"github.com/paved-dev/paved/scaffolder"
 )
 
 // world is what one run of the scenarios talks to.
@@ -182,7 +181,7 @@ func (w *world) rerunAndConflict(t *testing.T) {
 	if again.Output["created"] != false || again.Output["syncStatus"] != "Synced" {
 		t.Errorf("re-run outputs = %v, want created false and Synced", again.Output)
 	}
-	label := paved.LabelEntity + "=" + scaffolder.LabelValue("component:default/"+name)
+	label := paved.LabelEntity + "=" + paved.LabelValue("component:default/"+name)
 	if apps := kubeNames(t, w.st, "-n", "argocd", "get", "applications.argoproj.io", "-l", label); len(apps) != 1 {
 		t.Errorf("applications for %s: %v, want exactly one", name, apps)
 	}

@@ -191,16 +191,3 @@ func TestBuiltInActionsHaveValidSchemasAndExamples(t *testing.T) {
 		t.Fatalf("ids = %s", got)
 	}
 }
-
-func TestLabelValue(t *testing.T) {
-	for in, want := range map[string]string{
-		"component:default/payments": "component.default.payments",
-		"user:default/jane.doe":      "user.default.jane.doe",
-		strings.Repeat("a", 80):      strings.Repeat("a", 63),
-		"user:default/-x-":           "user.default.-x",
-	} {
-		if got := LabelValue(in); got != want {
-			t.Errorf("LabelValue(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

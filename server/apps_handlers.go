@@ -11,7 +11,6 @@ import (
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/permission"
-	"github.com/paved-dev/paved/scaffolder"
 )
 
 // The Argo CD applications of a Backstage entity, for paved's app card:
@@ -80,7 +79,7 @@ func handleEntityApps(apps EntityApps, authz appAuthorizer) echo.HandlerFunc {
 			return paved.InvalidFields(paved.FieldError{Field: "entityRef", Message: "is required"})
 		}
 		ctx := c.Request().Context()
-		selector := paved.LabelManagedBy + "=" + paved.ManagedByPaved + "," + paved.LabelEntity + "=" + scaffolder.LabelValue(ref)
+		selector := paved.LabelManagedBy + "=" + paved.ManagedByPaved + "," + paved.LabelEntity + "=" + paved.LabelValue(ref)
 		items := []appView{}
 		type unavailable struct {
 			Instance string `json:"instance"`

@@ -1,0 +1,155 @@
+package scaffolder
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paved-dev/paved"
+)
+
+// paved:wait-argocd-app and the wait loop create-argocd-app shares: poll
+// until Synced and Healthy, or time out naming what Argo CD reports.
+
+func (h *appActions) waitTimeout(w waitInput) (time.Duration, []paved.FieldError) {
+	if w.WaitTimeout == "" {
+		return h.DefaultWait, nil
+	}
+	d, err := time.ParseDuration(w.WaitTimeout)
+	if err != nil || d <= 0 {
+		return 0, []paved.FieldError{{Field: "waitTimeout", Message: "must be a positive duration such as 90s or 5m"}}
+	}
+	if d > h.MaxWait {
+		return 0, []paved.FieldError{{Field: "waitTimeout", Message: fmt.Sprintf("must be at most %s", h.MaxWait)}}
+	}
+	return d, nil
+}
+
+// waitHealthy polls the application until it is Synced and Healthy. Argo CD
+// being unavailable for a while (a restart) is retried until the deadline; a
+// failed sync operation ends the wait at once with Argo CD's message.
+//
+// With appear, an application that does not exist (yet) is waited for too.
+func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear bool) (paved.App, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	interval := h.PollInterval
+	var last paved.App
+	var lastErr error
+	for {
+		app, err := h.Apps.GetApp(ctx, ref, false)
+		switch {
+		case err == nil:
+			last, lastErr = app, nil
+			if app.Healthy() && app.OperationPhase != "Running" && app.OperationPhase != "Terminating" {
+				return app, nil
+			}
+			if app.OperationPhase == "Failed" || app.OperationPhase == "Error" {
+				return app, paved.Errorf(paved.EConflict, "sync of application %q failed (%s): %s%s", ref.Name, app.OperationPhase, app.OperationMessage, problemText(app.Problems))
+			}
+		case paved.ErrorCode(err) == paved.EUnavailable || ctx.Err() != nil:
+			lastErr = err
+		case appear && paved.ErrorCode(err) == paved.ENotFound:
+			// A gitops-mode app exists once the root application has synced
+			// the commit: waiting for it is waiting until it appears.
+			last, lastErr = paved.App{}, err
+		default:
+			return app, err
+		}
+		if err := h.Sleep(ctx, interval); err != nil {
+			return last, timeoutError(ref, timeout, last, lastErr)
+		}
+		if interval < 5*time.Second {
+			interval += interval / 2
+		}
+	}
+}
+
+func timeoutError(ref paved.AppRef, timeout time.Duration, last paved.App, lastErr error) error {
+	msg := fmt.Sprintf("timed out after %s waiting for application %q to be Synced and Healthy", timeout, ref.Name)
+	if last.Name != "" {
+		msg += fmt.Sprintf(": sync=%s health=%s", orUnknown(last.SyncStatus), orUnknown(last.HealthStatus))
+		if last.OperationPhase != "" {
+			msg += fmt.Sprintf(", last operation %s: %s", last.OperationPhase, last.OperationMessage)
+		}
+		msg += problemText(last.Problems)
+	}
+	if lastErr != nil {
+		msg += "; last error: " + paved.ErrorMessage(lastErr)
+	}
+	return &paved.Error{Code: paved.ETimeout, Message: msg, Err: lastErr}
+}
+
+// problemText lists the resources in trouble for a wait's error message.
+func problemText(ps []paved.AppProblem) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return "; resources: " + strings.Join(parts, "; ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (h *appActions) wait() Action {
+	props := refProps()
+	props["timeout"] = pattern(str("Timeout", "How long to wait, e.g. 90s or 5m (default 3m)."), durationRE, 32)
+	props["appear"] = boolean("Wait for it to appear", "The application may not exist yet: a gitops-mode app (or one a pull request adds) appears when the root application syncs the commit. Without it, a missing application is a 404 at once.", false)
+	return Action{
+		Name:        "wait-argocd-app",
+		Title:       "Wait for an Argo CD application",
+		Description: "Waits until an Argo CD Application is Synced and Healthy; fails with a clear timeout that includes the last operation's message.",
+		Attributes:  Attributes{ReadOnly: true, Idempotent: true},
+		Input:       object(props, "name"),
+		Output:      appOutput(nil),
+		Examples: []Example{{
+			Description: "Wait up to five minutes.",
+			Example:     "steps:\n  - id: wait\n    action: paved:wait-argocd-app\n    input:\n      name: payments\n      timeout: 5m",
+			Input:       map[string]any{"name": "payments", "timeout": "5m"},
+		}},
+		Handler: func(ctx context.Context, in Input) (map[string]any, error) {
+			var wi struct {
+				appRefInput
+				Timeout string `json:"timeout"`
+				Appear  bool   `json:"appear"`
+			}
+			if err := in.Decode(&wi); err != nil {
+				return nil, err
+			}
+			ref, err := h.ref(wi.appRefInput)
+			if err != nil {
+				return nil, err
+			}
+			timeout, fields := h.waitTimeout(waitInput{WaitTimeout: wi.Timeout})
+			if len(fields) > 0 {
+				fields[0].Field = "timeout"
+				return nil, paved.InvalidFields(fields...)
+			}
+			app, err := h.waitHealthy(ctx, ref, timeout, wi.Appear)
+			if err != nil {
+				return nil, err
+			}
+			return appOutputValues(app), nil
+		},
+	}
+}
