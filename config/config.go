@@ -42,6 +42,7 @@ type Config struct {
 	// Permission says who may do what.
 	Permission Permission `yaml:"permission"`
 	Audit      Audit      `yaml:"audit"`
+	Guardrails Guardrails `yaml:"guardrails"`
 }
 
 // Log configures the process log.
@@ -395,6 +396,7 @@ func (c Config) Validate() error {
 	c.GitOps.validate(&p)
 	c.Infra.validate(&p)
 	c.Audit.validate(&p)
+	c.Guardrails.validate(&p)
 	return p.err()
 }
 

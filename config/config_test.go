@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -132,5 +133,36 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGuardrailsAndAudit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paved.yaml")
+	writeFile(t, path, `
+guardrails:
+  apps:
+    - templates: [template:default/new-service]
+      projects: [team-*]
+      destinations: ["https://kubernetes.default.svc/team-*"]
+      repoURLs: ["https://git.example.com/*"]
+  infra:
+    - owners: [group:default/platform]
+      sizes: [small, medium, large]
+    - kinds: [postgresql]
+      sizes: [small]
+audit: {retention: 2160h}
+`)
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := cfg.Guardrails.Set()
+	if err != nil || set == nil || len(set.Apps) != 1 || len(set.Infra) != 2 || cfg.Audit.Retention.D() != 2160*time.Hour || cfg.Audit.PruneInterval.D() != time.Hour {
+		t.Fatalf("guardrails %+v audit %+v: %v", set, cfg.Audit, err)
+	}
+	writeFile(t, path, "guardrails: {apps: [{projects: ['']}]}\naudit: {retention: 1h}\n")
+	_, err = Load(path, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "guardrails.apps[0].projects") || !strings.Contains(err.Error(), "audit.retention") {
+		t.Errorf("bad guardrails and retention: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/lease"
 	"github.com/paved-dev/paved/permission"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	Membership Membership
 	// MaxTTL bounds the ttl a request may ask for (0: no bound).
 	MaxTTL time.Duration
+	// Guardrails limit the kinds and sizes each owner may provision,
+	// whoever calls; nil: none.
+	Guardrails *guardrail.Set
 	// Costs checks budgets and keeps the cost ledger; nil: costs are not
 	// followed (prices are still shown).
 	Costs Costs
@@ -117,6 +121,9 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 	p, _ := paved.PrincipalFrom(ctx)
 	k, params, owner, err := s.check(ctx, req)
 	if err != nil {
+		return Resource{}, false, err
+	}
+	if err := s.o.Guardrails.CheckInfra(k.Name, owner, params); err != nil {
 		return Resource{}, false, err
 	}
 	if err := s.authorizeProvision(ctx, k, params, owner); err != nil {

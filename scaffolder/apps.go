@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/guardrail"
 )
 
 // Apps is what the Argo CD actions need from an Argo CD client.
@@ -38,6 +39,9 @@ type AppActionsOptions struct {
 	// Locks serialize the creates of one application across replicas, so
 	// that exactly one concurrent identical call reports created; nil: none.
 	Locks Locks
+	// Guardrails limit each golden path's projects, destinations and
+	// repositories, whoever calls; nil: none.
+	Guardrails *guardrail.Set
 }
 
 type appActions struct{ AppActionsOptions }
@@ -181,6 +185,18 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	dest := ci.Destination
 	if dest.Server == "" && dest.Name == "" {
 		dest.Server = "https://kubernetes.default.svc"
+	}
+	repos := map[string]string{}
+	for i, s := range sources {
+		field := fmt.Sprintf("sources.%d.repoURL", i)
+		if ci.Source != nil {
+			field = "source.repoURL"
+		}
+		repos[field] = s.RepoURL
+	}
+	if err := h.Guardrails.CheckApp(guardrail.App{TemplateRef: ci.TemplateRef, Project: ci.Project, DestinationServer: dest.Server,
+		DestinationName: dest.Name, DestinationNamespace: dest.Namespace, RepoURLs: repos}); err != nil {
+		return nil, err
 	}
 	req := paved.AppRequest{
 		AppRef:          paved.AppRef{Instance: instance, Name: ci.Name, Namespace: ci.Namespace, Project: ci.Project},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
+	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
 	"github.com/paved-dev/paved/scaffolder"
@@ -30,6 +32,12 @@ type gitopsFixture struct {
 // CD) and the infra actions over the example manifests kinds, committing to a
 // repository served by git daemon.
 func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
+	t.Helper()
+	return newGitOpsRegistryWith(t, withGitOps, nil)
+}
+
+// newGitOpsRegistryWith is newGitOpsRegistry with guardrails.
+func newGitOpsRegistryWith(t *testing.T, withGitOps bool, guards *guardrail.Set) gitopsFixture {
 	t.Helper()
 	url, dir := gitopstest.Serve(t)
 	repo, err := gitops.Open(gitops.Config{URL: url})
@@ -49,7 +57,7 @@ func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
 	key := make([]byte, infra.KeySize)
 	_, _ = rand.Read(key)
 	sealer, _ := infra.NewSealer(key)
-	svc, err := infra.NewService(infra.Options{Kinds: kinds, Drivers: map[string]infra.Driver{"manifests": d}, Store: store, Sealer: sealer})
+	svc, err := infra.NewService(infra.Options{Kinds: kinds, Drivers: map[string]infra.Driver{"manifests": d}, Store: store, Sealer: sealer, Guardrails: guards})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +65,7 @@ func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := scaffolder.AppActionsOptions{}
+	o := scaffolder.AppActionsOptions{Guardrails: guards}
 	if withGitOps {
 		o.GitOps = gitops.Writer{Repo: repo, Render: argocd.Manifests{}}
 	}
@@ -234,5 +242,56 @@ func TestInfraCostInKindsAndOutput(t *testing.T) {
 	cost, _ := json.Marshal(out["cost"])
 	if string(cost) != `{"currency":"USD","monthly":580,"text":"580 USD/month"}` {
 		t.Errorf("cost = %s, want 20 + 560 USD", cost)
+	}
+}
+
+// TestGuardrailsWhoeverCalls: the configured guardrails refuse an
+// application outside its golden path's projects, destinations and
+// repositories, and a size outside the owner's, with a 403 naming each field
+// and the rule, for a user and a static token alike; nothing is committed or
+// recorded as a resource.
+func TestGuardrailsWhoeverCalls(t *testing.T) {
+	guards, err := guardrail.New([]guardrail.Apps{{Templates: []string{"template:default/new-service"},
+		Projects: []string{"team-*"}, Destinations: []string{"https://kubernetes.default.svc/team-*"}, RepoURLs: []string{"https://git.example.test/*"}}},
+		[]guardrail.Infra{{Owners: []string{"user:default/jane"}, Sizes: []string{"small"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newGitOpsRegistryWith(t, true, guards)
+	operator := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalStatic, Subject: "ops"})
+	app := func(project, namespace, repo string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"name":"payments","mode":"gitops","project":%q,"source":{"repoURL":%q,"path":"deploy"},
+			"destination":{"namespace":%q},"entityRef":"component:default/payments","templateRef":"template:default/new-service"}`, project, repo, namespace))
+	}
+	for who, ctx := range map[string]context.Context{"jane": jane(), "a static token": operator} {
+		_, err := f.reg.Invoke(ctx, "paved:create-argocd-app", app("platform", "kube-system", "https://evil.example/x.git"), nil)
+		if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "guardrails.apps[0]") {
+			t.Fatalf("%s outside the golden path: %v, want forbidden naming the rule", who, err)
+		}
+		if got := strings.Join(fieldsOf(err), ","); !strings.Contains(got, "project") || !strings.Contains(got, "destination.namespace") || !strings.Contains(got, "source.repoURL") {
+			t.Errorf("%s: fields %q, want project, destination.namespace and source.repoURL", who, got)
+		}
+	}
+	if n := gitopstest.Commits(t, f.dir, "main"); n != 0 {
+		t.Fatalf("refused creates made %d commits", n)
+	}
+	if _, err := f.reg.Invoke(jane(), "paved:create-argocd-app", app("team-pay", "team-pay", "https://git.example.test/pay.git"), nil); err != nil {
+		t.Fatalf("inside the golden path: %v", err)
+	}
+
+	db := func(size string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"kind":"postgresql-crossplane","name":"orders-%s","owner":"user:default/jane","parameters":{"size":%q,"region":"eu-west-1","version":"16"}}`, size, size))
+	}
+	for who, ctx := range map[string]context.Context{"jane": jane(), "a static token": operator} {
+		_, err := f.reg.Invoke(ctx, "paved:provision-infra", db("large"), nil)
+		if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), `parameters.size: "large" is outside guardrails.infra[0].sizes`) {
+			t.Fatalf("%s provisions large for jane: %v, want forbidden naming the field and the rule", who, err)
+		}
+	}
+	if all, _ := f.store.ListInfraResources(t.Context()); len(all) != 0 {
+		t.Fatalf("refused provisionings left %v", all)
+	}
+	if _, err := f.reg.Invoke(jane(), "paved:provision-infra", db("small"), nil); err != nil {
+		t.Fatalf("small for jane: %v", err)
 	}
 }

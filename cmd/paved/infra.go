@@ -19,6 +19,7 @@ import (
 	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/forge"
 	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/manifests"
 	"github.com/paved-dev/paved/infra/postgresql"
@@ -58,7 +59,7 @@ func newSealer(cfg config.Config) (*infra.Sealer, error) {
 // newInfra opens the GitOps repository (creating the embedded one under the
 // data directory when none is configured), loads the golden paths, and
 // starts the reaper, which runs until stop.
-func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, sealer *infra.Sealer, meter metric.Meter, logger *slog.Logger) (*infraWiring, error) {
+func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, sealer *infra.Sealer, guards *guardrail.Set, meter metric.Meter, logger *slog.Logger) (*infraWiring, error) {
 	g := cfg.GitOps
 	logger = logger.With("component", "infra")
 	url := g.URL
@@ -137,7 +138,7 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	membership := backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
 	svc, err := infra.NewService(infra.Options{
 		Kinds: kinds, Drivers: drivers, Store: store, Sealer: sealer, Membership: membership,
-		MaxTTL: cfg.Infra.MaxTTL.D(), Leases: store, Costs: ledger, Logger: logger,
+		MaxTTL: cfg.Infra.MaxTTL.D(), Leases: store, Costs: ledger, Logger: logger, Guardrails: guards,
 	})
 	if err != nil {
 		return nil, err

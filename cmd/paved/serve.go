@@ -111,12 +111,16 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	inf, err := newInfra(ctx, cfg, store, signer, sealer, tel.Meter.Meter("github.com/paved-dev/paved/costs"), logger)
+	guards, err := cfg.Guardrails.Set()
+	if err != nil {
+		return err
+	}
+	inf, err := newInfra(ctx, cfg, store, signer, sealer, guards, tel.Meter.Meter("github.com/paved-dev/paved/costs"), logger)
 	if err != nil {
 		return fmt.Errorf("infra: %w", err)
 	}
 	defer inf.stop()
-	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.gitops, PullRequests: inf.prs, Locks: store})...); err != nil {
+	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), GitOps: inf.gitops, PullRequests: inf.prs, Locks: store, Guardrails: guards})...); err != nil {
 		return err
 	}
 	if err := registry.Register(appSetActions(argo, inf.gitops, store)...); err != nil {
