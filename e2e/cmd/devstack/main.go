@@ -35,12 +35,13 @@ func main() {
 	}
 }
 
-const usage = "usage: devstack [-dir DIR] build|up|down|status"
+const usage = "usage: devstack [-dir DIR] [-argocd v2|v3|both] build|up|down|status"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "state directory (default e2e/.run/stack under the repository root)")
+	argo := fs.String("argocd", "", `Argo CD line "build" builds: v2 (default), v3 or both`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch fs.Arg(0) {
 	case "build":
 		began := time.Now()
-		bins, err := stack.Build(ctx, stack.BuildOptions{Root: root, Logf: logf})
+		bins, err := stack.Build(ctx, stack.BuildOptions{Root: root, Logf: logf, ArgoCD: *argo})
 		if err != nil {
 			return err
 		}
