@@ -21,7 +21,7 @@ const (
 	EConflict        Code = "conflict"        // 409 ConflictError
 	ETooLarge        Code = "too_large"       // 413 InputError
 	ETooSlow         Code = "too_slow"        // 408 InputError (a request body not sent in time)
-	ETimeout         Code = "timeout"         // 504 Error (a wait that ran out)
+	ETimeout         Code = "timeout"         // 504 ServiceUnavailableError (a wait that ran out)
 	EUnavailable     Code = "unavailable"     // 503 ServiceUnavailableError
 	EInternal        Code = "internal"        // 500 Error
 )

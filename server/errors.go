@@ -33,8 +33,11 @@ var errorTable = map[paved.Code]errorKind{
 	paved.ENotFound:        {http.StatusNotFound, "NotFoundError"},
 	paved.EConflict:        {http.StatusConflict, "ConflictError"},
 	paved.EUnavailable:     {http.StatusServiceUnavailable, "ServiceUnavailableError"},
-	paved.ETimeout:         {http.StatusGatewayTimeout, "Error"},
-	paved.EInternal:        {http.StatusInternalServerError, "Error"},
+	// A name Backstage's clients know, so the reason reaches them: the MCP
+	// actions plugin passes on only known names, a plain "Error" becomes
+	// "Request failed with 504".
+	paved.ETimeout:  {http.StatusGatewayTimeout, "ServiceUnavailableError"},
+	paved.EInternal: {http.StatusInternalServerError, "Error"},
 }
 
 // errorBody is Backstage's serialized error response.

@@ -58,7 +58,7 @@ func newServerWith(t testing.TB, change func(*server.Deps)) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Register(greetAction(), panicAction()); err != nil {
+	if err := reg.Register(greetAction(), panicAction(), timeoutAction()); err != nil {
 		t.Fatal(err)
 	}
 	ready := true
@@ -107,6 +107,17 @@ func panicAction() scaffolder.Action {
 		Input: scaffolder.Schema{"type": "object"}, Output: scaffolder.Schema{"type": "object"},
 		Handler: func(context.Context, scaffolder.Input) (map[string]any, error) {
 			panic("secret detail that must not leak")
+		},
+	}
+}
+
+// timeoutAction fails as a wait that ran out does.
+func timeoutAction() scaffolder.Action {
+	return scaffolder.Action{
+		Name: "wait-forever", Title: "Wait forever",
+		Input: scaffolder.Schema{"type": "object"}, Output: scaffolder.Schema{"type": "object"},
+		Handler: func(context.Context, scaffolder.Input) (map[string]any, error) {
+			return nil, paved.Errorf(paved.ETimeout, "timed out after 3s waiting for shop: sync=OutOfSync health=Missing")
 		},
 	}
 }
@@ -164,6 +175,8 @@ func TestRoutes(t *testing.T) {
 		{"invoke v2 with secrets", "POST", "/api/paved/.backstage/actions/v2/actions/paved%3Agreet/invoke", testToken, `{"input":{"name":"jo"},"secrets":{"k":"v"}}`, 200, "", `"secretSeen":true`},
 		{"invoke v2 bad envelope", "POST", "/api/paved/.backstage/actions/v2/actions/paved:greet/invoke", testToken, `[1]`, 400, "InputError", ""},
 		{"invoke unknown action", "POST", actions + "/paved:nope/invoke", testToken, `{}`, 404, "NotFoundError", "paved:greet"},
+		// A name Backstage's clients pass on (the MCP actions plugin drops a plain "Error" and its reason).
+		{"invoke that timed out", "POST", actions + "/paved:wait-forever/invoke", testToken, `{}`, 504, "ServiceUnavailableError", "timed out after 3s waiting for shop: sync=OutOfSync health=Missing"},
 		{"invoke wrong type names the field", "POST", actions + "/paved:greet/invoke", testToken, `{"name":1}`, 400, "InputError", "name"},
 		{"invoke missing field", "POST", actions + "/paved:greet/invoke", testToken, `{}`, 400, "InputError", "name: is required"},
 		{"invoke not JSON", "POST", actions + "/paved:greet/invoke", testToken, `{"name":`, 400, "InputError", ""},
