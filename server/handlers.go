@@ -81,6 +81,24 @@ func handleListActions(a Actions) echo.HandlerFunc {
 	}
 }
 
+// handleActionsStatus answers the registry's status route, as Backstage's
+// DefaultActionsRegistryService does: whether this plugin serves actions.
+func handleActionsStatus(a Actions) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b, err := a.ListJSONFor(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		var list struct {
+			Actions []json.RawMessage `json:"actions"`
+		}
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]bool{"hasActions": len(list.Actions) > 0})
+	}
+}
+
 // handleInvoke serves both invoke versions: v1's body is the raw input, v2's is
 // {"input": …, "secrets": …}.
 func handleInvoke(a Actions, version int, maxBody int64) echo.HandlerFunc {

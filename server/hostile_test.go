@@ -440,6 +440,7 @@ var hostileRoutes = []hostileRoute{
 	{"GET", "/metrics", "/metrics", false},
 	{"GET", "/api/paved/.backstage/auth/v1/jwks.json", "/api/paved/.backstage/auth/v1/jwks.json", false},
 	{"GET", "/api/paved/.backstage/actions/v1/actions", "/api/paved/.backstage/actions/v1/actions", true},
+	{"GET", "/api/paved/.backstage/actions/v1/status", "/api/paved/.backstage/actions/v1/status", true},
 	{"POST", "/api/paved/.backstage/actions/v1/actions/:id/invoke", hostileV1 + "paved:list-infra-kinds/invoke", true},
 	{"POST", "/api/paved/.backstage/actions/v2/actions/:id/invoke", hostileV2 + "paved:list-infra-kinds/invoke", true},
 	{"GET", "/api/paved/.well-known/backstage/permissions/metadata", "/api/paved/.well-known/backstage/permissions/metadata", true},

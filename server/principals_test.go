@@ -37,6 +37,7 @@ var principalTable = []principalRow{
 	{"GET /metrics", "200 200 200 200 200"},
 	{"GET /api/paved/.backstage/auth/v1/jwks.json", "200 200 200 200 200"},
 	{"GET /api/paved/.backstage/actions/v1/actions", "401 200 200 200 200"},
+	{"GET /api/paved/.backstage/actions/v1/status", "401 200 200 403 403"},
 	{"GET /api/paved/.well-known/backstage/permissions/metadata", "401 200 200 200 200"},
 	{"POST /api/paved/.well-known/backstage/permissions/apply-conditions", "401 200 200 403 403"},
 	{"GET /api/paved/invocations", "401 200 200 403 403"},

@@ -34,6 +34,7 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api := e.Group("/api/" + d.PluginID)
 	api.GET("/.backstage/auth/v1/jwks.json", handleJWKS(d.Keys))                  // public, like every Backstage plugin's
 	api.GET("/.backstage/actions/v1/actions", handleListActions(d.Actions), auth) // filtered per caller
+	api.GET("/.backstage/actions/v1/status", handleActionsStatus(d.Actions), auth, serviceOnly("the actions status"))
 	// Their errors carry paved's reason in the HTTP status line too (reason.go):
 	// it is what Backstage's task log prints for a remote action.
 	reason := statusReason()

@@ -170,6 +170,7 @@ func TestRoutes(t *testing.T) {
 		{"list needs a token", "GET", actions, "", "", 401, "AuthenticationError", ""},
 		{"list with a bad token", "GET", actions, "nope", "", 401, "AuthenticationError", ""},
 		{"list", "GET", actions, testToken, "", 200, "", `"paved:greet"`},
+		{"actions status", "GET", "/api/paved/.backstage/actions/v1/status", testToken, "", 200, "", `{"hasActions":true}`},
 		{"invoke v1", "POST", actions + "/paved:greet/invoke", testToken, `{"name":"jane"}`, 200, "", `"hello jane"`},
 		{"invoke v1 url-encoded id", "POST", actions + "/paved%3Agreet/invoke", testToken, `{"name":"jane"}`, 200, "", `"caller":"test"`},
 		{"invoke v2 with secrets", "POST", "/api/paved/.backstage/actions/v2/actions/paved%3Agreet/invoke", testToken, `{"input":{"name":"jo"},"secrets":{"k":"v"}}`, 200, "", `"secretSeen":true`},
