@@ -51,15 +51,15 @@ type StaticToken struct {
 type VerifierConfig struct {
 	PluginID  string // paved's own plugin id: the required aud of plugin tokens
 	Discovery *Discovery
-	// AllowedPlugins may call paved with a plugin token; default scaffolder
-	// and mcp-actions. Others get 403.
+	// AllowedPlugins may call paved with a plugin token; others get 403 (nil:
+	// none). The default list is config's (backstage.allowedPlugins).
 	AllowedPlugins []string
 	StaticTokens   []StaticToken
 	// AuthPluginID is the plugin whose JWKS signs user tokens; default "auth".
 	AuthPluginID string
 	HTTPClient   *http.Client
-	// Leeway tolerates clock skew on exp, nbf and iat; default 10s, the clock
-	// margin Backstage's JwksClient uses.
+	// Leeway tolerates clock skew on exp, nbf and iat (zero: none). The
+	// default is config's (auth.leeway).
 	Leeway time.Duration
 	// MinRefetchInterval spaces the fetches of one JWKS that tokens with an
 	// unknown kid cause; a token that needs a fetch sooner waits for it.
@@ -104,17 +104,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Discovery == nil {
 		return nil, errors.New("backstage: verifier needs discovery")
 	}
-	if cfg.AllowedPlugins == nil {
-		cfg.AllowedPlugins = []string{"scaffolder", "mcp-actions"}
-	}
 	if cfg.AuthPluginID == "" {
 		cfg.AuthPluginID = "auth"
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
-	}
-	if cfg.Leeway == 0 {
-		cfg.Leeway = 10 * time.Second
 	}
 	if cfg.MinRefetchInterval == 0 {
 		cfg.MinRefetchInterval = time.Second

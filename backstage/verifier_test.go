@@ -167,11 +167,13 @@ func newFixture(t testing.TB, mutate ...func(*VerifierConfig)) *fixture {
 	f.catalog = f.bs.addKey(t, pluginJWKS("catalog"))
 	f.auth = f.bs.addKey(t, authJWKS)
 	cfg := VerifierConfig{
-		PluginID:     "paved",
-		Discovery:    f.bs.discovery(),
-		StaticTokens: []StaticToken{{Token: "cli-token-0123456789", Subject: "cli"}, {Token: "ci-token-abcdefgh", Subject: "ci"}},
-		HTTPClient:   f.bs.srv.Client(),
-		Now:          f.clock.Now,
+		PluginID:       "paved",
+		Discovery:      f.bs.discovery(),
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+		Leeway:         10 * time.Second,
+		StaticTokens:   []StaticToken{{Token: "cli-token-0123456789", Subject: "cli"}, {Token: "ci-token-abcdefgh", Subject: "ci"}},
+		HTTPClient:     f.bs.srv.Client(),
+		Now:            f.clock.Now,
 	}
 	for _, m := range mutate {
 		m(&cfg)

@@ -31,9 +31,10 @@ func TestBackstageIngestsEntitiesYAML(t *testing.T) {
 	infra := &memInfra{list: []catalog.Infra{{ID: "r1", Name: "shop-db", Type: "database", App: paved.AppRef{Instance: "prod", Name: "shop"}}}}
 
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
-		PluginID:     "paved",
-		Discovery:    backstage.NewDiscovery("http://127.0.0.1:1/api/{{pluginId}}", nil),
-		StaticTokens: []backstage.StaticToken{{Token: "e2e-static-token-0123456789", Subject: "e2e"}},
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+		PluginID:       "paved",
+		Discovery:      backstage.NewDiscovery("http://127.0.0.1:1/api/{{pluginId}}", nil),
+		StaticTokens:   []backstage.StaticToken{{Token: "e2e-static-token-0123456789", Subject: "e2e"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +100,7 @@ func TestBackstageIngestsThroughTheProviderModule(t *testing.T) {
 		PluginID:       "paved",
 		Discovery:      backstage.NewDiscovery(fmt.Sprintf("http://127.0.0.1:%d/api/{{pluginId}}", bsPort), nil),
 		AllowedPlugins: []string{"catalog"},
+		Leeway:         10 * time.Second, // Backstage's own clock margin
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func benchServer(b *testing.B) (base, token string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Discovery: backstage.NewDiscovery(jwks.URL+"/api/{{pluginId}}", nil)})
+	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{AllowedPlugins: []string{"scaffolder", "mcp-actions"}, PluginID: "paved", Discovery: backstage.NewDiscovery(jwks.URL+"/api/{{pluginId}}", nil)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -59,9 +59,10 @@ func newCatalogServer(t *testing.T, yamlPublic bool, apps ...string) catalogFixt
 	}
 	t.Cleanup(func() { store.Close() })
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
-		PluginID:     "paved",
-		Discovery:    backstage.NewDiscovery("http://127.0.0.1:1/api/{{pluginId}}", nil),
-		StaticTokens: []backstage.StaticToken{{Token: testToken, Subject: "test"}},
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+		PluginID:       "paved",
+		Discovery:      backstage.NewDiscovery("http://127.0.0.1:1/api/{{pluginId}}", nil),
+		StaticTokens:   []backstage.StaticToken{{Token: testToken, Subject: "test"}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -40,9 +40,10 @@ func newDevexServer(t *testing.T) devexFixture {
 	bs.AddUser("user:default/carol", "group:default/platform")
 	bs.AddUser("user:default/dave", "group:default/other")
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
-		PluginID:     "paved",
-		Discovery:    backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
-		StaticTokens: []backstage.StaticToken{{Token: testToken, Subject: "test"}},
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+		PluginID:       "paved",
+		Discovery:      backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
+		StaticTokens:   []backstage.StaticToken{{Token: testToken, Subject: "test"}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -175,9 +175,10 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 	}
 	users := backstagetest.NewUsers(t)
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
-		PluginID:     "paved",
-		Discovery:    backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
-		StaticTokens: []backstage.StaticToken{{Token: testToken, Subject: "test"}},
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+		PluginID:       "paved",
+		Discovery:      backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
+		StaticTokens:   []backstage.StaticToken{{Token: testToken, Subject: "test"}},
 	})
 	if err != nil {
 		t.Fatal(err)

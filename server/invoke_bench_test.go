@@ -358,7 +358,7 @@ func TestInvokeServerProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Logger: logger,
+	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{AllowedPlugins: []string{"scaffolder", "mcp-actions"}, PluginID: "paved", Logger: logger,
 		Discovery: backstage.NewDiscovery(os.Getenv("PAVED_BENCH_BACKSTAGE")+"/api/{{pluginId}}", nil)})
 	if err != nil {
 		t.Fatal(err)

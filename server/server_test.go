@@ -47,9 +47,10 @@ func newServerWith(t testing.TB, change func(*server.Deps)) fixture {
 		t.Fatal(err)
 	}
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
-		PluginID:     "paved",
-		Discovery:    backstage.NewDiscovery("http://127.0.0.1:1/api/{{pluginId}}", nil),
-		StaticTokens: []backstage.StaticToken{{Token: testToken, Subject: "test"}},
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"},
+		PluginID:       "paved",
+		Discovery:      backstage.NewDiscovery("http://127.0.0.1:1/api/{{pluginId}}", nil),
+		StaticTokens:   []backstage.StaticToken{{Token: testToken, Subject: "test"}},
 	})
 	if err != nil {
 		t.Fatal(err)

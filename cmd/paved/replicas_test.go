@@ -236,8 +236,9 @@ func (g *gateway) verify(ctx context.Context, audience, authorization string) er
 			PluginID:  audience,
 			Discovery: backstage.NewDiscovery(g.jwksBase+"/api/{{pluginId}}", nil),
 			// Backstage refetches a JWKS when it meets an unknown kid on a
-			// token issued after its last fetch; so does the default verifier.
+			// token issued after its last fetch, with its 10s clock margin.
 			AllowedPlugins: []string{"paved"},
+			Leeway:         10 * time.Second,
 		})
 		if err != nil {
 			g.mu.Unlock()
@@ -557,7 +558,7 @@ func TestReplicasShareSigningKeys(t *testing.T) {
 	}
 	// A token signed before the rotation still verifies against b's JWKS,
 	// read by a verifier that never saw it.
-	v, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "catalog", AllowedPlugins: []string{"paved"},
+	v, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "catalog", AllowedPlugins: []string{"paved"}, Leeway: 10 * time.Second,
 		Discovery: backstage.NewDiscovery(p.b.base+"/api/{{pluginId}}", nil)})
 	if err != nil {
 		t.Fatal(err)

@@ -174,7 +174,8 @@ func TestBackstageCallsPavedAndPavedCallsBackstage(t *testing.T) {
 	s := newStandIn(t)
 	b := StartT(t, Options{PavedBaseURL: s.srv.URL + "/api/{{pluginId}}", TemplatesDir: "testdata/templates"})
 	discovery := backstage.NewDiscovery(b.BaseURL()+"/api/{{pluginId}}", map[string]string{"paved": s.srv.URL + "/api/paved"})
-	v, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Discovery: discovery})
+	v, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Discovery: discovery,
+		AllowedPlugins: []string{"scaffolder", "mcp-actions"}, Leeway: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -388,7 +388,7 @@ func TestConnectionEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	users := backstagetest.NewUsers(t)
-	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{PluginID: "paved", Discovery: backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
+	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{AllowedPlugins: []string{"scaffolder", "mcp-actions"}, PluginID: "paved", Discovery: backstage.NewDiscovery(users.URL+"/api/{{pluginId}}", nil),
 		StaticTokens: []backstage.StaticToken{{Token: "operator-token-0123456789", Subject: "ops"}}})
 	if err != nil {
 		t.Fatal(err)
