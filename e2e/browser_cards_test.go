@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,20 +20,20 @@ import (
 
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/backstage/backstagetest"
-	"github.com/paved-dev/paved/devex/devextest"
+	"github.com/paved-dev/paved/e2e/backstagehost"
 	"github.com/paved-dev/paved/e2e/pavedproc"
 )
 
 // TestBrowserEntityCards opens paved's entity cards and resource page in a
 // real Chromium, in the e2e Backstage app (e2e/browser/src: EntityPage reads
 // the entity from the catalog's by-name route and provides it to the cards),
-// against the real paved binary on PostgreSQL, whose postgres driver
-// provisions a real database on the test server. The catalog and the users'
-// memberships come from a fake Backstage speaking the catalog's protocol
-// (devextest), Argo CD from argocdtest (Argo CD's API, in process): the full
-// Backstage backend and a real Argo CD are in TestExampleTemplates and
-// TestScenarios. Two users: carol owns the database and the component,
-// dave does not.
+// whose catalog calls go to the real e2e Backstage backend (backstagehost)
+// and paved calls to the real paved binary on PostgreSQL, whose postgres
+// driver provisions a real database on the test server; paved reads
+// memberships and owners from that catalog with its own plugin token. Argo
+// CD is argocdtest (Argo CD's API, in process); a real Argo CD is in
+// TestScenarios. Two users: carol is in payments, which owns the database
+// and the component; dave is not.
 //
 // carol sees the app's status and syncs it (argocdtest records the sync),
 // sees the resource card, reveals and copies the connection details (the
@@ -60,21 +61,24 @@ func TestBrowserEntityCards(t *testing.T) {
 	argo.Start()
 	t.Cleanup(argo.Close)
 
-	bs := devextest.New(t, "browser-cards-backstage-token-0123456789")
-	bs.AcceptPluginTokens() // paved reads users and owners with its own plugin token
-	bs.AddUser("user:default/carol", "group:default/payments")
-	bs.AddUser("user:default/dave", "group:default/other")
 	users := backstagetest.NewUsers(t)
 	store := scenarioDatabase(t)
 	admin := serverURL(t, store)
-
-	p := pavedproc.Start(t, pavedproc.Options{Database: store, Config: fmt.Sprintf(`
+	pavedAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
 backstage:
-  discovery: %s
+  discovery: http://%s/api/{{pluginId}}
   endpoints: {auth: %s/api/auth}
 devex:
   interval: 1h
-  backstageToken: ${CARDS_BACKSTAGE_TOKEN}
 argocd:
   instances:
     - name: default
@@ -84,15 +88,36 @@ argocd:
       password: ${ARGO_PASSWORD}
 infra:
   kindsDir: %s
-`, bs.Discovery(), users.URL, argo.Addr(), filepath.Join(root, "examples", "infra-kinds")),
-		Env: []string{"CARDS_BACKSTAGE_TOKEN=" + bs.Token, "ARGO_PASSWORD=e2e-argo-password", "PAVED_INFRA_POSTGRES_URL=" + admin}})
+`, bsAddr, users.URL, argo.Addr(), filepath.Join(root, "examples", "infra-kinds")),
+		Env: []string{"ARGO_PASSWORD=e2e-argo-password", "PAVED_INFRA_POSTGRES_URL=" + admin}})
 	api := pavedHTTP{p: p, client: http.DefaultClient}
 
-	// What the golden paths made for carol: a database and her service's app.
+	// The catalog: carol in payments, dave not, and payments' service.
+	entities := t.TempDir()
+	if err := os.WriteFile(filepath.Join(entities, "people.yaml"), []byte(templatesPeople+`---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: shop
+spec:
+  type: service
+  lifecycle: production
+  owner: group:default/payments
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs := backstagehost.StartT(t, backstagehost.Options{Port: bsPort, PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}", TemplatesDir: entities})
+	waitMemberOf(t, ctx, bs, "carol", "group:default/payments")
+	if _, err := bs.WaitEntity(ctx, "component", "default", "shop"); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the golden paths made for payments: a database and the service's
+	// app, whose owner paved reads from the catalog (the component's).
 	name := "cards-" + randomHex(3)
 	ident := strings.ReplaceAll(name, "-", "_")
 	dropLater(t, admin, ident)
-	db := api.invoke(t, ctx, "paved:provision-infra", map[string]any{"kind": "postgresql", "name": name, "owner": "user:default/carol",
+	db := api.invoke(t, ctx, "paved:provision-infra", map[string]any{"kind": "postgresql", "name": name, "owner": "group:default/payments",
 		"parameters": map[string]any{"size": "small", "region": "us-east-1"}, "ttl": "2d", "entityRef": "component:default/shop"})
 	id, _ := db.Output["id"].(string)
 	if id == "" {
@@ -103,21 +128,31 @@ infra:
 		"source":      map[string]any{"repoURL": "https://git.example.com/shop/deploy.git", "path": "deploy"},
 		"destination": map[string]any{"namespace": app}, "createNamespace": true,
 		"automated": map[string]any{"prune": true, "selfHeal": true}, "wait": true, "waitTimeout": "60s",
-		"entityRef": "component:default/shop", "annotations": map[string]any{"paved.dev/owner": "user:default/carol"}})
-	bs.AddEntity(map[string]any{"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
-		"metadata": map[string]any{"name": "shop", "annotations": map[string]any{}},
-		"spec":     map[string]any{"type": "service", "lifecycle": "production", "owner": "user:default/carol"}})
-	// As paved's catalog provider writes a Resource of what it provisioned.
-	bs.AddEntity(map[string]any{"apiVersion": "backstage.io/v1alpha1", "kind": "Resource",
-		"metadata": map[string]any{"name": name, "annotations": map[string]any{"paved.dev/infra-id": id}},
-		"spec":     map[string]any{"type": "database", "owner": "user:default/carol"}})
+		"entityRef": "component:default/shop"})
+	// The Resource as paved's catalog provider writes it, in a file the
+	// catalog's location picks up.
+	if err := os.WriteFile(filepath.Join(entities, "resource.yaml"), []byte(fmt.Sprintf(`apiVersion: backstage.io/v1alpha1
+kind: Resource
+metadata:
+  name: %s
+  annotations: {paved.dev/infra-id: %s}
+spec:
+  type: database
+  owner: group:default/payments
+`, name, id)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.WaitEntity(ctx, "resource", "default", name); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := <-bundled; err != nil {
 		t.Fatal(err)
 	}
 	dist := filepath.Join(dir, "dist")
 	appFor := func(user string) string {
 		return browserApp(t, dist,
-			browserBackend{"/api/catalog/", bs.URL, bs.Token},
+			browserBackend{"/api/catalog/", bs.BaseURL(), bs.Token()},
 			browserBackend{"/api/paved/", p.BaseURL, users.Mint(t, user)}).URL
 	}
 	ownerURL, outsiderURL := appFor("user:default/carol"), appFor("user:default/dave")
@@ -182,7 +217,7 @@ infra:
 	}
 
 	// The resource card.
-	want := map[string]string{"kind": "postgresql", "size": "small · us-east-1", "status": "ready", "owner": "user:default/carol", "expiry": "expires in"}
+	want := map[string]string{"kind": "postgresql", "size": "small · us-east-1", "status": "ready", "owner": "group:default/payments", "expiry": "expires in"}
 	for k, v := range want {
 		if !strings.Contains(o.Resource[k], v) {
 			t.Errorf("resource card %s = %q, want %q in it", k, o.Resource[k], v)

@@ -6,7 +6,6 @@
 package devextest
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,9 +26,7 @@ type Backstage struct {
 	mu         sync.Mutex
 	tasks      map[string]*task
 	components []component
-	users      map[string][]string       // user ref → group refs
-	entities   map[string]map[string]any // "kind/namespace/name" (lower case) → entity, for by-name
-	plugins    bool                      // accept plugin tokens (AcceptPluginTokens)
+	users      map[string][]string // user ref → group refs
 	requests   int
 	failAfter  int // fail every request after this many (0 = never)
 	listed     int // task list requests
@@ -54,7 +51,7 @@ type component struct {
 
 // New starts the fake; it stops when t ends.
 func New(t testing.TB, token string) *Backstage {
-	b := &Backstage{Token: token, tasks: map[string]*task{}, users: map[string][]string{}, entities: map[string]map[string]any{}}
+	b := &Backstage{Token: token, tasks: map[string]*task{}, users: map[string][]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(srv.Close)
 	b.URL = srv.URL
@@ -109,44 +106,6 @@ func (b *Backstage) AddComponent(name, owner, sourceTemplate string) {
 	b.components = append(b.components, component{name, owner, sourceTemplate})
 }
 
-// AddEntity adds an entity that GET /api/catalog/entities/by-name/:kind/:namespace/:name
-// serves as the catalog does (apiVersion, kind, metadata with name and
-// namespace, spec…), for pages that show one entity.
-func (b *Backstage) AddEntity(entity map[string]any) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	meta, _ := entity["metadata"].(map[string]any)
-	ns, _ := meta["namespace"].(string)
-	if ns == "" {
-		ns = "default"
-		meta["namespace"] = ns
-	}
-	kind, _ := entity["kind"].(string)
-	name, _ := meta["name"].(string)
-	b.entities[strings.ToLower(kind+"/"+ns+"/"+name)] = entity
-}
-
-// AcceptPluginTokens makes the fake accept, besides Token, a Backstage
-// plugin token (header typ vnd.backstage.plugin) as the catalog accepts
-// paved's own; unlike the catalog it does not check the signature against
-// the plugin's JWKS.
-func (b *Backstage) AcceptPluginTokens() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.plugins = true
-}
-
-func isPluginToken(auth string) bool {
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	head, _, found := strings.Cut(tok, ".")
-	if !ok || !found {
-		return false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	var h struct{ Typ string }
-	return err == nil && json.Unmarshal(raw, &h) == nil && h.Typ == "vnd.backstage.plugin"
-}
-
 // AddUser adds a User entity that is a member of groups.
 func (b *Backstage) AddUser(ref string, groups ...string) {
 	b.mu.Lock()
@@ -199,7 +158,7 @@ func (b *Backstage) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusInternalServerError, "Error", "database is gone")
 		return
 	}
-	if auth := r.Header.Get("Authorization"); auth != "Bearer "+b.Token && !(b.plugins && isPluginToken(auth)) {
+	if r.Header.Get("Authorization") != "Bearer "+b.Token {
 		writeError(w, r, http.StatusUnauthorized, "AuthenticationError", "Illegal token")
 		return
 	}
@@ -229,8 +188,6 @@ func (b *Backstage) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	case path == "/api/catalog/entities/by-query":
 		b.queryEntities(w, r)
-	case strings.HasPrefix(path, "/api/catalog/entities/by-name/") && b.entities[strings.ToLower(strings.TrimPrefix(path, "/api/catalog/entities/by-name/"))] != nil:
-		writeJSON(w, b.entities[strings.ToLower(strings.TrimPrefix(path, "/api/catalog/entities/by-name/"))])
 	case strings.HasPrefix(path, "/api/catalog/entities/by-name/user/"):
 		parts := strings.Split(strings.TrimPrefix(path, "/api/catalog/entities/by-name/user/"), "/")
 		ref := "user:" + strings.Join(parts, "/")
