@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -309,7 +310,7 @@ func (v *Verifier) verifyPlugin(ctx context.Context, jt jwtParts) (paved.Princip
 	if err != nil {
 		return paved.Principal{}, time.Time{}, unauthenticated("invalid plugin token: no endpoint for its plugin")
 	}
-	if err := v.verifySignature(ctx, base+pluginJWKSPath, jt, c.IssuedAt.Time); err != nil {
+	if err := v.verifySignature(ctx, c.Subject, base+pluginJWKSPath, jt, c.IssuedAt.Time); err != nil {
 		return paved.Principal{}, time.Time{}, unauthenticated("invalid plugin token: " + err.Error())
 	}
 	p := paved.Principal{Kind: paved.PrincipalPlugin, Subject: c.Subject}
@@ -372,14 +373,22 @@ func (v *Verifier) verifyUser(ctx context.Context, jt jwtParts, typ string) (use
 	if err != nil {
 		return userClaims{}, unauthenticated("invalid user token: no endpoint for the auth plugin")
 	}
-	if err := v.verifySignature(ctx, base+authJWKSPath, jt, c.IssuedAt.Time); err != nil {
+	if err := v.verifySignature(ctx, v.authPluginID, base+authJWKSPath, jt, c.IssuedAt.Time); err != nil {
 		return userClaims{}, unauthenticated("invalid user token: " + err.Error())
 	}
 	return c, nil
 }
 
-func (v *Verifier) verifySignature(ctx context.Context, jwksURL string, jt jwtParts, issuedAt time.Time) error {
+// verifySignature checks jt against the keys of plugin at jwksURL. When the
+// keys cannot be fetched, the error names the plugin and the URL tried: the
+// usual cause is paved's discovery not reaching the Backstage that runs the
+// plugin, and the caller (a plugin such as mcp-actions, which otherwise
+// shows its user zero tools) can say so.
+func (v *Verifier) verifySignature(ctx context.Context, plugin, jwksURL string, jt jwtParts, issuedAt time.Time) error {
 	key, err := v.jwks.key(ctx, jwksURL, jt.header.Kid, issuedAt)
+	if errors.Is(err, errJWKSFetch) {
+		return fmt.Errorf("paved cannot fetch the signing keys of plugin %q from %s; paved's backstage.discovery (or backstage.endpoints.%s) must reach the Backstage backend that runs it", plugin, jwksURL, plugin)
+	}
 	if err != nil {
 		return err
 	}

@@ -365,7 +365,10 @@ func TestAuthenticateJWKSDownAtStart(t *testing.T) {
 	f := newFixture(t)
 	f.bs.down.Store(true)
 	_, err := f.v.Authenticate(context.Background(), "Bearer "+mint(t, f.scaffolder, TypPlugin, pluginClaimsAt(f.clock.Now(), "scaffolder", "paved")))
-	if paved.ErrorCode(err) != paved.EUnauthenticated || !strings.Contains(err.Error(), "signing keys unavailable") {
+	// The refusal says which plugin's keys and which URL (what an MCP client
+	// or a plugin's operator needs to fix discovery).
+	if paved.ErrorCode(err) != paved.EUnauthenticated || !strings.Contains(err.Error(), `cannot fetch the signing keys of plugin "scaffolder" from http`) ||
+		!strings.Contains(err.Error(), "/api/scaffolder/.backstage/auth/v1/jwks.json") || !strings.Contains(err.Error(), "backstage.discovery") {
 		t.Fatalf("err = %v", err)
 	}
 }
