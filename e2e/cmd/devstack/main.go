@@ -129,8 +129,24 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 	if err := printEnv(dir, stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "try: . %s; curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" \"$BACKSTAGE_URL/api/scaffolder/v2/actions\"  # then POST $BACKSTAGE_URL/api/scaffolder/v2/tasks {\"templateRef\":\"template:default/paved-new-service\",\"values\":{...}}\n", envPath(dir))
+	printTry(stdout, dir, s)
 	return nil
+}
+
+// printTry prints a first run a newcomer can paste: the golden path that
+// creates Argo CD applications directly (the ApplicationSet template, with
+// the values TestAppSetTemplate runs in the same stack), since the dev stack
+// has no GitOps root application for the gitops template to reach Argo CD
+// through; then where the result shows.
+func printTry(stdout io.Writer, dir string, s *stack.Stack) {
+	values := fmt.Sprintf(`{"templateRef":"template:default/paved-service-environments","values":{"name":"web","owner":"group:default/platform","repoUrl":"%s","revision":"main","prodServer":"https://kubernetes.default.svc"}}`,
+		s.GitURL("environments"))
+	fmt.Fprintf(stdout, "try (a service in three environments, Argo CD applications web-dev, web-staging, web-prod):\n")
+	fmt.Fprintf(stdout, "  . %s\n", envPath(dir))
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" -H 'Content-Type: application/json' \"$BACKSTAGE_URL/api/scaffolder/v2/tasks\" -d '%s'\n", values)
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" \"$BACKSTAGE_URL/api/scaffolder/v2/tasks/<id>/events\"   # the task log, with paved's reasons\n")
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $ARGOCD_TOKEN\" \"$ARGOCD_URL/api/v1/applications?selector=app.kubernetes.io/managed-by=paved\"   # the apps in Argo CD\n")
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $PAVED_TOKEN\" \"$PAVED_URL/api/paved/apps/v1/by-entity?entityRef=component:default/web\"   # what paved's app card shows\n")
 }
 
 func envPath(dir string) string { return filepath.Join(dir, "stack.env") }
