@@ -133,3 +133,15 @@ type SigningKey struct {
 	// published until every token it signed has expired.
 	RetiredAt time.Time
 }
+
+// Sleep waits for d, or returns ctx's error as soon as ctx ends.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -62,7 +62,7 @@ func AppActions(o AppActionsOptions) []Action {
 		o.PollInterval = time.Second
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = paved.Sleep
 	}
 	h := &appActions{o}
 	return []Action{h.create(), h.get(), h.sync(), h.wait(), h.delete()}

@@ -100,17 +100,6 @@ func orUnknown(s string) string {
 	return s
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func (h *appActions) wait() Action {
 	props := refProps()
 	props["timeout"] = pattern(str("Timeout", "How long to wait, e.g. 90s or 5m (default 3m)."), durationRE, 32)

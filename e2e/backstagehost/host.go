@@ -32,6 +32,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/paved-dev/paved"
 )
 
 //go:embed app-config.yaml.tmpl
@@ -471,7 +473,7 @@ func (b *Backstage) WaitEntity(ctx context.Context, kind, namespace, name string
 		if !IsNotFound(err) {
 			return nil, err
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := paved.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return nil, fmt.Errorf("entity %s:%s/%s never appeared: %w", kind, namespace, name, err)
 		}
 	}
@@ -614,7 +616,7 @@ func (b *Backstage) WaitTask(ctx context.Context, id string) (Task, error) {
 		if status.Status != "open" && status.Status != "processing" {
 			break
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := paved.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return Task{}, fmt.Errorf("task %s still %s: %w", id, status.Status, err)
 		}
 	}
@@ -647,17 +649,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func tail(s string, n int) string {
