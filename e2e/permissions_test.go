@@ -151,6 +151,7 @@ permission:
 		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
 		TemplatesDir: entities,
 		Permissions:  true,
+		MCP:          true,
 	})
 	for _, tmpl := range []string{"e2e-perm-provision", "e2e-perm-deprovision"} {
 		if _, err := bs.WaitEntity(ctx, "template", "default", tmpl); err != nil {
@@ -242,7 +243,7 @@ permission:
 		forbidden(t, "bob invokes delete-argocd-app", res.Status, res.Error.Name, res.Error.Message, "user:default/bob", "paved.action.delete-argocd-app.invoke")
 	})
 
-	var bobDB string
+	var bobDB, platformDB string
 	t.Run("size large only for group platform", func(t *testing.T) {
 		small := "perm-small-" + suffix
 		dropLater(t, admin, strings.ReplaceAll(small, "-", "_"))
@@ -264,12 +265,13 @@ permission:
 		}
 		forbidden(t, "bob provisions large with his token", res.Status, res.Error.Name, res.Error.Message, "paved.infra.provision", "not HAS_PARAMETER")
 
-		platformDB := "perm-platform-" + suffix
-		dropLater(t, admin, strings.ReplaceAll(platformDB, "-", "_"))
-		task = run(t, "alice", "e2e-perm-provision", map[string]any{"name": platformDB, "owner": "group:default/platform", "size": "large"})
+		platformName := "perm-platform-" + suffix
+		dropLater(t, admin, strings.ReplaceAll(platformName, "-", "_"))
+		task = run(t, "alice", "e2e-perm-provision", map[string]any{"name": platformName, "owner": "group:default/platform", "size": "large"})
 		if task.Status != "completed" {
 			t.Fatalf("alice (platform) provisions a large database: %s", taskFailure(task))
 		}
+		platformDB, _ = task.Output["id"].(string)
 	})
 
 	t.Run("members of the owner group may deprovision", func(t *testing.T) {
@@ -300,6 +302,52 @@ permission:
 		task = run(t, "bob", "e2e-perm-deprovision", map[string]any{"id": bobDB})
 		if task.Status != "completed" || task.Output["deprovisioned"] != true {
 			t.Fatalf("bob deprovisions his team's database: %s (output %v)", taskFailure(task), task.Output)
+		}
+	})
+
+	// An AI agent: the official MCP SDK through Backstage's mcp-actions
+	// plugin, signed in as the user; paved sees the plugin acting for them.
+	t.Run("an MCP client sees and may call what the user may", func(t *testing.T) {
+		toolNamed := func(tools []backstagehost.MCPTool, action string) (backstagehost.MCPTool, bool) {
+			for _, tool := range tools {
+				if strings.HasSuffix(tool.Name, action) {
+					return tool, true
+				}
+			}
+			return backstagehost.MCPTool{}, false
+		}
+		bobTools, err := bs.MCPListTools(ctx, token["bob"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		aliceTools, err := bs.MCPListTools(ctx, token["alice"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := toolNamed(bobTools, "list-infra-kinds"); !ok {
+			t.Fatalf("bob's MCP tools lack list-infra-kinds: %+v", bobTools)
+		}
+		if _, ok := toolNamed(bobTools, "delete-argocd-app"); ok {
+			t.Errorf("bob's MCP tools hold delete-argocd-app, which the policy keeps for platform")
+		}
+		if tool, ok := toolNamed(aliceTools, "delete-argocd-app"); !ok || !tool.Annotations.DestructiveHint {
+			t.Errorf("alice's MCP tools: delete-argocd-app %+v (found %t), want it, destructive", tool, ok)
+		}
+		list, _ := toolNamed(bobTools, "list-infra-kinds")
+		res, err := bs.MCPCallTool(ctx, token["bob"], list.Name, map[string]any{})
+		if err != nil || res.IsError || !strings.Contains(res.Text(), "postgresql") {
+			t.Fatalf("bob calls %s: %+v, %v", list.Name, res, err)
+		}
+		if platformDB == "" {
+			t.Skip("no database of platform")
+		}
+		deprovision, ok := toolNamed(bobTools, "deprovision-infra")
+		if !ok {
+			t.Fatalf("bob's MCP tools lack deprovision-infra")
+		}
+		res, err = bs.MCPCallTool(ctx, token["bob"], deprovision.Name, map[string]any{"id": platformDB})
+		if err != nil || !res.IsError || !strings.Contains(res.Text(), "NotAllowedError") || !strings.Contains(res.Text(), "IS_OWNER") {
+			t.Errorf("bob deprovisions platform's database through MCP: %+v, %v; want an error naming IS_OWNER", res, err)
 		}
 	})
 

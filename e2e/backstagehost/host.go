@@ -40,7 +40,7 @@ import (
 var configTemplate string
 
 // npmFiles are copied from the source directory to the install directory.
-var npmFiles = []string{"package.json", "package-lock.json", "index.js", "permission-policy.js"}
+var npmFiles = []string{"package.json", "package-lock.json", "index.js", "permission-policy.js", "mcp-client.js"}
 
 // stampFile records what node_modules was installed from.
 const stampFile = ".paved-install-stamp"
@@ -154,6 +154,9 @@ type Options struct {
 	// backend with the policy of permission-policy.js, and the auth backend
 	// so users sign in (SignIn) and call with their own token.
 	Permissions bool
+	// MCP adds Backstage's MCP actions plugin (POST /api/mcp-actions/v1);
+	// MCPCall speaks to it with the official MCP client.
+	MCP bool
 }
 
 // Backstage is a running backend.
@@ -214,6 +217,9 @@ func Start(ctx context.Context, opts Options) (*Backstage, error) {
 	b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_EXTRA_MODULES="+strings.Join(opts.ExtraModules, string(os.PathListSeparator)))
 	if opts.Permissions {
 		b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_PERMISSIONS=1")
+	}
+	if opts.MCP {
+		b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_MCP=1")
 	}
 	// Its own process group so Stop can kill everything it spawned; the
 	// death signal covers a test binary that dies without calling Stop.
@@ -311,7 +317,9 @@ func WriteConfig(dir string, opts Options, port int) (args []string, token strin
 }
 
 func (b *Backstage) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	// Loading the backend's modules alone took 2 minutes on the 2 shared
+	// cores under a full build load.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -544,6 +552,71 @@ func (b *Backstage) SignIn(ctx context.Context, userName string) (token string, 
 		return "", nil, fmt.Errorf("sign-in of %s: no Backstage token in %.300s", userName, raw)
 	}
 	return out.BackstageIdentity.Token, out.BackstageIdentity.Identity.OwnershipEntityRefs, nil
+}
+
+// MCPListTools lists the tools of the MCP actions plugin as the holder of
+// token sees them, with the official MCP TypeScript SDK (mcp-client.js).
+func (b *Backstage) MCPListTools(ctx context.Context, token string) ([]MCPTool, error) {
+	var out struct {
+		Tools []MCPTool `json:"tools"`
+	}
+	if err := b.mcp(ctx, &out, token, "list"); err != nil {
+		return nil, err
+	}
+	return out.Tools, nil
+}
+
+// MCPTool is a tool as an MCP client lists it.
+type MCPTool struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Annotations struct {
+		ReadOnlyHint    bool `json:"readOnlyHint"`
+		DestructiveHint bool `json:"destructiveHint"`
+	} `json:"annotations"`
+}
+
+// MCPResult is a tool call's result: its text, and whether it is an error.
+type MCPResult struct {
+	IsError bool `json:"isError"`
+	Content []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+}
+
+// Text is the result's text content, joined.
+func (r MCPResult) Text() string {
+	var parts []string
+	for _, c := range r.Content {
+		parts = append(parts, c.Text)
+	}
+	return strings.Join(parts, "\n")
+}
+
+// MCPCallTool calls a tool with args as the holder of token.
+func (b *Backstage) MCPCallTool(ctx context.Context, token, tool string, args any) (MCPResult, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return MCPResult{}, err
+	}
+	var out MCPResult
+	err = b.mcp(ctx, &out, token, "call", tool, string(raw))
+	return out, err
+}
+
+func (b *Backstage) mcp(ctx context.Context, out any, token string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "node", append([]string{"mcp-client.js", b.baseURL + "/api/mcp-actions/v1", token}, args...)...)
+	cmd.Dir = InstallDir()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("mcp %s: %v: %s", args[0], err, tail(stderr.String(), 4000))
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		return fmt.Errorf("mcp %s: %v: %s", args[0], err, tail(stdout.String(), 2000))
+	}
+	return nil
 }
 
 // CreateTask starts a scaffolder task from a template ref such as

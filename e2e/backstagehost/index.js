@@ -3,7 +3,9 @@
 // built) come from BACKSTAGE_EXTRA_MODULES: a path-delimiter-separated list
 // of package names or paths. BACKSTAGE_PERMISSIONS=1 adds the auth backend
 // (users sign in through the oauth2-proxy provider), the permission backend
-// and the policy of permission-policy.js.
+// and the policy of permission-policy.js; BACKSTAGE_MCP=1 adds the MCP
+// actions plugin (POST /api/mcp-actions/v1), which serves the actions
+// registry's actions, paved's among them, as MCP tools.
 const path = require('node:path');
 const { createBackend } = require('@backstage/backend-defaults');
 
@@ -16,6 +18,9 @@ if (process.env.BACKSTAGE_PERMISSIONS === '1') {
   backend.add(require('@backstage/plugin-auth-backend-module-oauth2-proxy-provider'));
   backend.add(require('@backstage/plugin-permission-backend'));
   backend.add(require('./permission-policy.js'));
+}
+if (process.env.BACKSTAGE_MCP === '1') {
+  backend.add(require('@backstage/plugin-mcp-actions-backend'));
 }
 
 for (const spec of (process.env.BACKSTAGE_EXTRA_MODULES || '').split(path.delimiter)) {
