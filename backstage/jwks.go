@@ -20,6 +20,12 @@ import (
 // keys, so anything near this size is broken or hostile.
 const maxJWKSBytes = 256 << 10
 
+// jwksClockMargin is how much earlier than a set's fetch a token may say it
+// was issued and still make an unknown kid refetch the set: the issuer's
+// clock may run behind, and iat has whole seconds. Backstage's JwksClient
+// uses the same 10 s (CLOCK_MARGIN_S).
+const jwksClockMargin = 10 * time.Second
+
 var (
 	errUnknownKID    = errors.New("unknown signing key")
 	errJWKSFetch     = errors.New("signing keys unavailable")
@@ -64,7 +70,6 @@ type jwksCache struct {
 	fetchTimeout time.Duration
 	minRefetch   time.Duration
 	maxAge       time.Duration
-	clockMargin  time.Duration
 	now          func() time.Time
 	after        func(time.Duration) <-chan time.Time // time.After, but for tests
 	log          *slog.Logger
@@ -127,7 +132,7 @@ func (c *jwksCache) key(ctx context.Context, url, kid string, issuedAt time.Time
 		// A fetch that started after this caller arrived has answered for it;
 		// and a token issued before the set was fetched names a key the set
 		// would have had.
-		if !s.lastAttempt.Before(arrived) || issuedAt.Before(set.fetchedAt.Add(-c.clockMargin)) {
+		if !s.lastAttempt.Before(arrived) || issuedAt.Before(set.fetchedAt.Add(-jwksClockMargin)) {
 			return nil, errUnknownKID
 		}
 		if wait := c.minRefetch - c.now().Sub(s.lastAttempt); wait > 0 {

@@ -139,7 +139,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			fetchTimeout: cfg.FetchTimeout,
 			minRefetch:   cfg.MinRefetchInterval,
 			maxAge:       cfg.JWKSMaxAge,
-			clockMargin:  cfg.Leeway,
 			now:          cfg.Now,
 			after:        time.After,
 			log:          cfg.Logger,
