@@ -37,7 +37,7 @@ import (
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/e2e/pavedproc"
-	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/gitops/gitopstest"
 	"github.com/paved-dev/paved/sqlstore"
 	"github.com/paved-dev/paved/sqlstore/postgres"
 	"github.com/paved-dev/paved/sqlstore/sqlite"
@@ -116,11 +116,11 @@ func runChaos(t *testing.T, engine, targetURL string) {
 	}
 	argo.Start()
 	t.Cleanup(argo.Close)
-	s.repo = filepath.Join(t.TempDir(), "gitops.git")
-	repoURL, err := gitops.InitBare(s.repo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The GitOps remote is a git server of its own (git daemon), as in
+	// production: a file:// remote is written by paved's own process, so a
+	// SIGKILL during a push can leave the remote's ref file empty.
+	repoURL, repo := gitopstest.Serve(t)
+	s.repo = repo
 	kinds, err := filepath.Abs(filepath.Join("..", "..", "examples", "infra-kinds"))
 	if err != nil {
 		t.Fatal(err)
