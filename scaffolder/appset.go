@@ -285,9 +285,10 @@ func checkPlaceholders(field, s string) []paved.FieldError {
 			fields = append(fields, paved.FieldError{Field: field, Message: fmt.Sprintf("unknown placeholder %s; use {{.environment}}, {{.namespace}} or {{.server}}", m[0])})
 		}
 	}
-	rest := placeholderRE.ReplaceAllString(s, "")
-	if strings.Contains(rest, "{{") || strings.Contains(rest, "}}") {
-		fields = append(fields, paved.FieldError{Field: field, Message: "has unbalanced {{ }}; placeholders are {{.environment}}, {{.namespace}} and {{.server}}"})
+	// Any brace outside a placeholder is refused: a lone one next to a
+	// placeholder ("{{{.namespace}}") opens a Go template action too.
+	if rest := placeholderRE.ReplaceAllString(s, ""); strings.ContainsAny(rest, "{}") {
+		fields = append(fields, paved.FieldError{Field: field, Message: "has a brace outside a placeholder; placeholders are {{.environment}}, {{.namespace}} and {{.server}}"})
 	}
 	return fields
 }
