@@ -35,11 +35,14 @@ type githubPR struct {
 }
 
 func (p githubPR) pr() paved.PullRequest {
+	// The state decides: an open pull request is open whatever else it says
+	// (GitHub's own documented example is open with a merged_at).
 	state := paved.PullRequestOpen
 	switch {
+	case p.State == "open":
 	case p.Merged || p.MergedAt != nil:
 		state = paved.PullRequestMerged
-	case p.State == "closed":
+	default:
 		state = paved.PullRequestClosed
 	}
 	return paved.PullRequest{Number: p.Number, URL: p.HTMLURL, State: state, Branch: p.Head.Ref, Base: p.Base.Ref, Title: p.Title, Body: deref(p.Body)}

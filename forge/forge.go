@@ -202,8 +202,11 @@ func (c *Client) apiError(method, path string, status int, raw []byte) error {
 	var e struct {
 		Message any `json:"message"`
 		Error   string
-		Errors  []struct {
+		// GitHub's validation errors: a message, or resource, field and code.
+		Errors []struct {
 			Message string `json:"message"`
+			Field   string `json:"field"`
+			Code    string `json:"code"`
 		} `json:"errors"`
 	}
 	_ = json.Unmarshal(raw, &e)
@@ -221,8 +224,11 @@ func (c *Client) apiError(method, path string, status int, raw []byte) error {
 		parts = append(parts, e.Error)
 	}
 	for _, x := range e.Errors {
-		if x.Message != "" {
+		switch {
+		case x.Message != "":
 			parts = append(parts, x.Message)
+		case x.Code != "":
+			parts = append(parts, strings.TrimSpace(x.Field+" "+x.Code))
 		}
 	}
 	msg := strings.Join(parts, ": ")
