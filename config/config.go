@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,6 +124,11 @@ type Limits struct {
 	MaxWait      Duration `yaml:"maxWait"`
 	// BodyTimeout is how long a client may take to send a request body.
 	BodyTimeout Duration `yaml:"bodyTimeout"`
+	// CallerWait bounds one call's in-step wait by the calling plugin's id,
+	// below the client's own request timeout: Backstage's MCP actions plugin
+	// answers an agent whose client gives up after 60 s. Past it the call
+	// answers waitStatus "progressing" instead of waiting for nobody.
+	CallerWait map[string]Duration `yaml:"callerWait"`
 }
 
 // Telemetry configures OpenTelemetry; OTLP push is enabled by the standard
@@ -165,8 +172,9 @@ func Default() Config {
 			AllowedPlugins: []string{"scaffolder", "mcp-actions", "catalog", "permission"},
 			AuthPluginID:   "auth",
 		},
-		Auth:       Auth{TokenTTL: Duration(time.Hour), Leeway: Duration(30 * time.Second)},
-		Limits:     Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute), BodyTimeout: Duration(30 * time.Second)},
+		Auth: Auth{TokenTTL: Duration(time.Hour), Leeway: Duration(30 * time.Second)},
+		Limits: Limits{MaxBodyBytes: 1 << 20, MaxWait: Duration(30 * time.Minute), BodyTimeout: Duration(30 * time.Second),
+			CallerWait: map[string]Duration{"mcp-actions": Duration(50 * time.Second)}},
 		Telemetry:  Telemetry{ServiceName: "paved"},
 		Catalog:    DefaultCatalog(),
 		DevEx:      DefaultDevEx(),
@@ -391,6 +399,14 @@ func (c Config) Validate() error {
 	if c.Limits.BodyTimeout.D() <= 0 {
 		p.add("limits.bodyTimeout", "must be positive")
 	}
+	for _, id := range slices.Sorted(maps.Keys(c.Limits.CallerWait)) {
+		if !pluginIDPattern.MatchString(id) {
+			p.add("limits.callerWait", "%q is not a Backstage plugin id", id)
+		}
+		if c.Limits.CallerWait[id].D() <= 0 {
+			p.add("limits.callerWait."+id, "must be positive")
+		}
+	}
 	c.Catalog.validate(&p, c.ArgoCD)
 	c.DevEx.validate(&p)
 	c.GitOps.validate(&p)
@@ -467,4 +483,13 @@ func MaskURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// CallerWaits returns CallerWait as durations.
+func (l Limits) CallerWaits() map[string]time.Duration {
+	m := make(map[string]time.Duration, len(l.CallerWait))
+	for id, d := range l.CallerWait {
+		m[id] = d.D()
+	}
+	return m
 }

@@ -25,6 +25,10 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	if cfg.BaseURL != "http://127.0.0.1:7010" {
 		t.Fatalf("base url = %q", cfg.BaseURL)
 	}
+	// Below an MCP client's usual 60 s request timeout.
+	if d := cfg.Limits.CallerWaits()["mcp-actions"]; d != 50*time.Second {
+		t.Fatalf("limits.callerWait[mcp-actions] = %s, want 50s", d)
+	}
 }
 
 func TestLoadFileWithEnvSubstitutionAndOverrides(t *testing.T) {
@@ -86,6 +90,8 @@ argocd:
       username: u
 auth:
   staticTokens: [{token: short, subject: ""}]
+limits:
+  callerWait: {"MCP Actions": 10s, scaffolder: 0s}
 `)
 	_, err := Load(path, env(nil))
 	var p *Problems
@@ -94,7 +100,8 @@ auth:
 	}
 	want := []string{"pluginId", "listen", "log.level", "argocd.instances[0].server",
 		"argocd.instances[0]: needs a token", "argocd.instances[1].name: duplicate",
-		"argocd.instances[1]: set either", "auth.staticTokens[0].token", "auth.staticTokens[0].subject"}
+		"argocd.instances[1]: set either", "auth.staticTokens[0].token", "auth.staticTokens[0].subject",
+		`limits.callerWait: "MCP Actions" is not a Backstage plugin id`, "limits.callerWait.scaffolder: must be positive"}
 	msg := err.Error()
 	for _, w := range want {
 		if !strings.Contains(msg, w) {

@@ -29,7 +29,12 @@ type AppActionsOptions struct {
 	DefaultWait time.Duration
 	// PollInterval is the first interval between status polls while waiting.
 	PollInterval time.Duration
-	Sleep        func(ctx context.Context, d time.Duration) error
+	// CallerWait bounds one call's wait by the calling plugin's id, for
+	// callers that give up sooner than the wait asked for (an MCP client
+	// after 60 s): past it the call answers waitStatus "progressing" with the
+	// app's state rather than keep waiting for a caller that has left.
+	CallerWait map[string]time.Duration
+	Sleep      func(ctx context.Context, d time.Duration) error
 	// GitOps writes Applications to the GitOps repository (mode: gitops);
 	// nil refuses that mode.
 	GitOps AppCommitter
@@ -223,12 +228,12 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 		return nil, err
 	}
 	created := app.Created
+	out := appOutputValues(app)
 	if ci.Wait {
-		if app, err = h.waitHealthy(ctx, app.AppRef, timeout, false); err != nil {
+		if _, out, err = h.waitOutput(ctx, app.AppRef, timeout, false); err != nil {
 			return nil, err
 		}
 	}
-	out := appOutputValues(app)
 	out["created"] = created
 	return out, nil
 }

@@ -126,12 +126,12 @@ func (h *appActions) sync() Action {
 			if err != nil {
 				return nil, err
 			}
+			out := appOutputValues(app)
 			if si.Wait && !si.DryRun {
-				if app, err = h.waitHealthy(ctx, app.AppRef, timeout, false); err != nil {
+				if app, out, err = h.waitOutput(ctx, app.AppRef, timeout, false); err != nil {
 					return nil, err
 				}
 			}
-			out := appOutputValues(app)
 			out["operationPhase"] = app.OperationPhase
 			out["operationMessage"] = app.OperationMessage
 			return out, nil

@@ -65,6 +65,8 @@ func appOutput(extra Schema) Schema {
 		"syncStatus":           Schema{"type": "string", "description": "Synced, OutOfSync or Unknown; absent until Argo CD reports it (right after a create)."},
 		"healthStatus":         Schema{"type": "string", "description": "Healthy, Progressing, Degraded, Suspended, Missing or Unknown; absent until Argo CD reports it."},
 		"revision":             Schema{"type": "string"},
+		"waitStatus":           Schema{"type": "string", "enum": []string{"healthy", "progressing"}, "description": "After a wait: healthy, or progressing when the wait ended at the calling client's own limit (an MCP client's request timeout) before the application was Synced and Healthy; absent without a wait."},
+		"waitMessage":          Schema{"type": "string", "description": "With waitStatus progressing: the application's state and how to keep waiting."},
 	}
 	for k, v := range extra {
 		props[k] = v

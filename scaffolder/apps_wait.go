@@ -66,6 +66,34 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 	}
 }
 
+// waitOutput waits like waitHealthy and returns the app's outputs with
+// waitStatus "healthy", within the caller's own limit (CallerWait): when that
+// limit, not the timeout asked for, ends the wait of an app that has not
+// failed, the outputs say "progressing", with its state and what to do next.
+// A caller that leaves cancels the wait with its request.
+func (h *appActions) waitOutput(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear bool) (paved.App, map[string]any, error) {
+	limit := timeout
+	if p, ok := paved.PrincipalFrom(ctx); ok && p.Kind == paved.PrincipalPlugin {
+		if d := h.CallerWait[p.Subject]; d > 0 && d < timeout {
+			limit = d
+		}
+	}
+	app, err := h.waitHealthy(ctx, ref, limit, appear)
+	if err == nil {
+		out := appOutputValues(app)
+		out["waitStatus"] = "healthy"
+		return app, out, nil
+	}
+	if limit == timeout || paved.ErrorCode(err) != paved.ETimeout || ctx.Err() != nil || app.Name == "" {
+		return app, nil, err
+	}
+	out := appOutputValues(app)
+	out["waitStatus"] = "progressing"
+	out["waitMessage"] = fmt.Sprintf("application %q still progressing after %s (sync=%s health=%s), the longest one call from this caller waits; "+
+		"call paved:wait-argocd-app again to keep waiting", ref.Name, limit, orUnknown(app.SyncStatus), orUnknown(app.HealthStatus))
+	return app, out, nil
+}
+
 func timeoutError(ref paved.AppRef, timeout time.Duration, last paved.App, lastErr error) error {
 	msg := fmt.Sprintf("timed out after %s waiting for application %q to be Synced and Healthy", timeout, ref.Name)
 	if last.Name != "" {
@@ -134,11 +162,8 @@ func (h *appActions) wait() Action {
 				fields[0].Field = "timeout"
 				return nil, paved.InvalidFields(fields...)
 			}
-			app, err := h.waitHealthy(ctx, ref, timeout, wi.Appear)
-			if err != nil {
-				return nil, err
-			}
-			return appOutputValues(app), nil
+			_, out, err := h.waitOutput(ctx, ref, timeout, wi.Appear)
+			return out, err
 		},
 	}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,11 +35,12 @@ var errorTable = map[paved.Code]errorKind{
 	paved.ENotFound:        {http.StatusNotFound, "NotFoundError"},
 	paved.EConflict:        {http.StatusConflict, "ConflictError"},
 	paved.EUnavailable:     {http.StatusServiceUnavailable, "ServiceUnavailableError"},
-	// A name Backstage's clients know, so the reason reaches them: the MCP
-	// actions plugin passes on only known names, a plain "Error" becomes
-	// "Request failed with 504".
+	// Names Backstage's clients know, so the reason reaches them: the MCP
+	// actions plugin passes on only known names, a plain "Error" (the name
+	// Backstage itself gives an unknown error) becomes "Request failed with
+	// 504" or "500" for the agent, without the reason or the error id.
 	paved.ETimeout:  {http.StatusGatewayTimeout, "ServiceUnavailableError"},
-	paved.EInternal: {http.StatusInternalServerError, "Error"},
+	paved.EInternal: {http.StatusInternalServerError, "ServiceUnavailableError"},
 }
 
 // errorBody is Backstage's serialized error response.
@@ -72,6 +75,12 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		var body errorBody
 		body.Error.Name = kind.name
 		body.Error.Message = maskSecrets(c, paved.ErrorMessage(err))
+		var errorID string
+		if kind.status == http.StatusInternalServerError {
+			// The detail stays in the log; the caller gets the id that finds it.
+			errorID = newErrorID()
+			body.Error.Message = fmt.Sprintf("internal error %s: paved's log has its cause under errorId=%s", errorID, errorID)
+		}
 		var pe *paved.Error
 		if errors.As(err, &pe) && code != paved.EInternal {
 			body.Error.Fields = make([]paved.FieldError, len(pe.Fields))
@@ -86,7 +95,11 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if kind.status >= 500 {
 			span.SetStatus(codes.Error, body.Error.Message)
 			span.RecordError(err)
-			logger.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", kind.status, "error", err)
+			attrs := []any{"method", c.Request().Method, "route", c.Path(), "status", kind.status, "error", err}
+			if errorID != "" {
+				attrs = append(attrs, "errorId", errorID)
+			}
+			logger.Error("request failed", attrs...)
 		}
 		if d := paved.RetryAfter(err); d > 0 && (kind.status == http.StatusConflict || kind.status == http.StatusServiceUnavailable) {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
@@ -130,4 +143,11 @@ func fromEcho(err error) error {
 		return fmt.Errorf("echo: %d %s", he.Code, msg)
 	}
 	return paved.Errorf(paved.EInvalid, "%s", msg)
+}
+
+// newErrorID names one internal error for the caller and the log.
+func newErrorID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

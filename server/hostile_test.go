@@ -327,7 +327,7 @@ func (f *hostileFixture) serve(t testing.TB, r hostileRequest) hostileResponse {
 // backstageErrorNames are the names errors.go gives each status.
 var backstageErrorNames = map[int]string{
 	400: "InputError", 413: "InputError", 401: "AuthenticationError", 403: "NotAllowedError",
-	404: "NotFoundError", 409: "ConflictError", 503: "ServiceUnavailableError", 504: "ServiceUnavailableError", 500: "Error",
+	404: "NotFoundError", 409: "ConflictError", 503: "ServiceUnavailableError", 504: "ServiceUnavailableError", 500: "ServiceUnavailableError",
 }
 
 // checkError fails unless resp is a client error in Backstage's error JSON,

@@ -1,13 +1,16 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,7 +187,7 @@ func TestRoutes(t *testing.T) {
 		{"invoke not JSON", "POST", actions + "/paved:greet/invoke", testToken, `{"name":`, 400, "InputError", ""},
 		{"invoke oversize body", "POST", actions + "/paved:greet/invoke", testToken, `{"name":"` + strings.Repeat("a", 5000) + `"}`, 413, "InputError", "too large"},
 		{"invoke needs a token", "POST", actions + "/paved:greet/invoke", "", `{"name":"jane"}`, 401, "AuthenticationError", ""},
-		{"panic is a 500 without detail", "POST", actions + "/paved:explode/invoke", testToken, `{}`, 500, "Error", "internal error"},
+		{"panic is a 500 without detail", "POST", actions + "/paved:explode/invoke", testToken, `{}`, 500, "ServiceUnavailableError", "paved's log has its cause under errorId="},
 		{"unknown route", "GET", "/api/paved/nothing-here", testToken, "", 404, "NotFoundError", ""},
 		{"other plugin id", "GET", "/api/other/.backstage/actions/v1/actions", testToken, "", 404, "NotFoundError", ""},
 		{"invocations", "GET", "/api/paved/invocations?limit=5", testToken, "", 200, "", `"items"`},
@@ -328,5 +331,29 @@ func TestAuditLogPagesFiltersAndCSV(t *testing.T) {
 		if r.status != 400 || !strings.Contains(r.raw, `"field":"`+field+`"`) {
 			t.Errorf("%s: %d %s, want 400 naming %s", q, r.status, r.raw, field)
 		}
+	}
+}
+
+// An internal error's cause stays in the log; the caller gets an id that
+// finds it there, under a name Backstage's MCP actions plugin passes on.
+func TestInternalErrorIDFindsTheCauseInTheLog(t *testing.T) {
+	var log bytes.Buffer
+	f := newServerWith(t, func(d *server.Deps) { d.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	r := f.do(t, "POST", "/api/paved/.backstage/actions/v1/actions/paved:explode/invoke", testToken, `{}`)
+	m := regexp.MustCompile(`^internal error ([0-9a-f]{12}): paved's log has its cause under errorId=([0-9a-f]{12})$`).FindStringSubmatch(errorMessage(r))
+	if r.status != 500 || m == nil || m[1] != m[2] {
+		t.Fatalf("got %d %s", r.status, r.raw)
+	}
+	var line string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, "errorId="+m[1]) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "secret detail") {
+		t.Fatalf("no log line with errorId=%s and the cause:\n%s", m[1], log.String())
+	}
+	if again := f.do(t, "POST", "/api/paved/.backstage/actions/v1/actions/paved:explode/invoke", testToken, `{}`); strings.Contains(again.raw, m[1]) {
+		t.Fatalf("two errors share the id %s", m[1])
 	}
 }
