@@ -256,6 +256,11 @@ func checkSource(field string, s paved.AppSource, multi bool) []paved.FieldError
 	if s.Ref != "" && !multi {
 		fields = append(fields, paved.FieldError{Field: field + ".ref", Message: "is only meaningful in sources"})
 	}
+	if h := s.Helm; h != nil && h.Values != "" && len(h.ValuesObject) > 0 {
+		// Argo CD renders valuesObject alone when both are set: values would
+		// be dropped without a word.
+		fields = append(fields, paved.FieldError{Field: field + ".helm.values", Message: "set either values or valuesObject, not both (Argo CD ignores values when valuesObject is set)"})
+	}
 	return fields
 }
 

@@ -46,7 +46,13 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 				return app, nil
 			}
 			if app.OperationPhase == "Failed" || app.OperationPhase == "Error" {
-				return app, paved.Errorf(paved.EConflict, "sync of application %q failed (%s): %s%s", ref.Name, app.OperationPhase, app.OperationMessage, problemText(app.Problems))
+				msg := fmt.Sprintf("sync of application %q failed (%s)", ref.Name, app.OperationPhase)
+				if len(app.Problems) > 0 {
+					msg += ": " + problemList(app.Problems) + "; operation: " + app.OperationMessage
+				} else {
+					msg += ": " + app.OperationMessage
+				}
+				return app, paved.Errorf(paved.EConflict, "%s", msg)
 			}
 		case paved.ErrorCode(err) == paved.EUnavailable || ctx.Err() != nil:
 			lastErr = err
@@ -98,10 +104,12 @@ func timeoutError(ref paved.AppRef, timeout time.Duration, last paved.App, lastE
 	msg := fmt.Sprintf("timed out after %s waiting for application %q to be Synced and Healthy", timeout, ref.Name)
 	if last.Name != "" {
 		msg += fmt.Sprintf(": sync=%s health=%s", orUnknown(last.SyncStatus), orUnknown(last.HealthStatus))
-		if last.OperationPhase != "" {
-			msg += fmt.Sprintf(", last operation %s: %s", last.OperationPhase, last.OperationMessage)
+		if len(last.Problems) > 0 {
+			msg += "; resources: " + problemList(last.Problems)
 		}
-		msg += problemText(last.Problems)
+		if last.OperationPhase != "" {
+			msg += fmt.Sprintf("; last operation %s: %s", last.OperationPhase, last.OperationMessage)
+		}
 	}
 	if lastErr != nil {
 		msg += "; last error: " + paved.ErrorMessage(lastErr)
@@ -109,16 +117,16 @@ func timeoutError(ref paved.AppRef, timeout time.Duration, last paved.App, lastE
 	return &paved.Error{Code: paved.ETimeout, Message: msg, Err: lastErr}
 }
 
-// problemText lists the resources in trouble for a wait's error message.
-func problemText(ps []paved.AppProblem) string {
-	if len(ps) == 0 {
-		return ""
-	}
+// problemList lists the resources in trouble for a wait's error message.
+// They come before the operation's message, which often repeats them at
+// length: the actions registry path shows only the first 400 bytes of the
+// message in the task log (see server/reason.go).
+func problemList(ps []paved.AppProblem) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
 		parts[i] = p.String()
 	}
-	return "; resources: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 func orUnknown(s string) string {

@@ -83,6 +83,17 @@ func TestWaitNamesTheFailedResources(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
+	resourcesFirst(t, msg, "ConfigMap shop/Bad_Name", "one or more objects failed to apply")
+}
+
+// resourcesFirst checks that the resource comes before the operation's
+// message: the task log of the actions registry path shows only the
+// message's first 400 bytes, and the operation's message can fill them.
+func resourcesFirst(t *testing.T, msg, resource, operation string) {
+	t.Helper()
+	if r, o := strings.Index(msg, resource), strings.Index(msg, operation); r < 0 || o < 0 || r > o {
+		t.Errorf("message %q: the resource %q should come before the operation's %q", msg, resource, operation)
+	}
 }
 
 func TestWaitTimeoutNamesTheUnhealthyResources(t *testing.T) {
@@ -98,6 +109,7 @@ func TestWaitTimeoutNamesTheUnhealthyResources(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
+	resourcesFirst(t, msg, "Deployment shop/api", "last operation Succeeded")
 }
 
 func TestWaitForAnAppToAppear(t *testing.T) {

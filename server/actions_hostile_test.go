@@ -303,6 +303,7 @@ func hostileBodies() []hostileBody {
 	add("number as string", provision, notes(`{"note":"x","copies":"2"}`), "parameters.copies")
 	add("NUL in a key", provision, notes(`{"note":"x","a\u0000":1}`), "parameters.a")
 	add("NUL in a helm value", create, `{"name":"demo","source":{"repoURL":"r","chart":"c","helm":{"values":"a: \u0000"}},"destination":{"namespace":"demo"}}`, "source.helm.values")
+	add("helm values and valuesObject", create, `{"name":"demo","sources":[{"repoURL":"r","path":"p","helm":{"values":"a: 1","valuesObject":{"a":2}}}],"destination":{"namespace":"demo"}}`, "sources.0.helm.values")
 	add("out of range in valuesObject", create, `{"name":"demo","source":{"repoURL":"r","chart":"c","helm":{"valuesObject":{"n":[1e400]}}},"destination":{"namespace":"demo"}}`, "source.helm.valuesObject.n.0")
 
 	const deprovision = "paved:deprovision-infra"
