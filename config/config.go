@@ -294,6 +294,7 @@ func (c *Config) fillDerived() {
 	}
 	c.GitOps.fill(c.DataDir)
 	c.Infra.fill(c.DataDir)
+	c.DevEx.fillSLODefaults()
 	for i := range c.ArgoCD.Instances {
 		in := &c.ArgoCD.Instances[i]
 		if in.DefaultProject == "" {

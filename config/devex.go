@@ -33,6 +33,26 @@ type DevEx struct {
 	BackstageToken Secret `yaml:"backstageToken"`
 	// Feedback configures developers' ratings of their runs.
 	Feedback DevExFeedback `yaml:"feedback"`
+	// SLOs are the service level objectives of the golden paths and of
+	// paved itself (docs/slo.md). Setting the list replaces the defaults.
+	SLOs []SLO `yaml:"slos"`
+}
+
+// SLO is one service level objective: a share of good events of an
+// indicator (sli) to keep over a compliance window, for one template or,
+// without template, for all.
+type SLO struct {
+	Name string `yaml:"name"`
+	// SLI is runSuccess, timeToHealthy or availability.
+	SLI      string `yaml:"sli"`
+	Template string `yaml:"template"`
+	// Objective is the target share of good events, e.g. 0.95.
+	Objective float64 `yaml:"objective"`
+	// Threshold is the time to healthy that counts as good (timeToHealthy).
+	Threshold Duration `yaml:"threshold"`
+	// Window is the compliance window of the error budget (default 720h,
+	// the 30 days the burn-rate alert factors assume).
+	Window Duration `yaml:"window"`
 }
 
 // DevExFeedback configures developers' ratings of their golden-path runs.
@@ -59,8 +79,63 @@ func DefaultDevEx() DevEx {
 		RawRetention:    Duration(400 * 24 * time.Hour),
 		RollupRetention: Duration(5 * 365 * 24 * time.Hour),
 		Feedback:        DevExFeedback{EditWindow: Duration(7 * 24 * time.Hour)},
+		SLOs: []SLO{
+			{Name: "run-success", SLI: "runSuccess", Objective: 0.95},
+			{Name: "time-to-healthy", SLI: "timeToHealthy", Objective: 0.95, Threshold: Duration(10 * time.Minute)},
+			{Name: "action-availability", SLI: "availability", Objective: 0.995},
+		},
 	}
 }
+
+// DefaultSLOWindow is the compliance window of an objective without one.
+const DefaultSLOWindow = 30 * 24 * time.Hour
+
+var sloNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func (d *DevEx) fillSLODefaults() {
+	for i := range d.SLOs {
+		if d.SLOs[i].Window == 0 {
+			d.SLOs[i].Window = Duration(DefaultSLOWindow)
+		}
+	}
+}
+
+func validateSLOs(slos []SLO, p *problems) {
+	names := map[string]bool{}
+	for i, s := range slos {
+		f := fmt.Sprintf("devex.slos[%d]", i)
+		switch {
+		case !sloNamePattern.MatchString(s.Name):
+			p.add(f+".name", "must be lowercase letters, digits and dashes (at most 63), got %q", s.Name)
+		case names[s.Name]:
+			p.add(f+".name", "%q is used by another objective", s.Name)
+		}
+		names[s.Name] = true
+		switch s.SLI {
+		case "runSuccess", "availability":
+			if s.Threshold != 0 {
+				p.add(f+".threshold", "applies to sli timeToHealthy only")
+			}
+		case "timeToHealthy":
+			if s.Threshold.D() < time.Second {
+				p.add(f+".threshold", "must be at least 1s for timeToHealthy")
+			}
+		default:
+			p.add(f+".sli", "must be runSuccess, timeToHealthy or availability, got %q", s.SLI)
+		}
+		if !(s.Objective > 0 && s.Objective < 1) {
+			p.add(f+".objective", "must be between 0 and 1 exclusive (0.95 for 95 %%), got %v", s.Objective)
+		}
+		if w := s.Window.D(); w != 0 && (w < time.Hour || w > 366*24*time.Hour) {
+			p.add(f+".window", "must be between 1h and 8784h")
+		}
+		if s.Template != "" && !templateRefPattern.MatchString(s.Template) {
+			p.add(f+".template", "must be a template entity ref like template:default/service, got %q", s.Template)
+		}
+	}
+}
+
+var templateRefPattern = regexp.MustCompile(`^(?i)template:([a-z0-9][-a-z0-9_.]*/)?[a-z0-9][-a-z0-9_.]*$`)
 
 var groupRefPattern = regexp.MustCompile(`^(?i)(group:)?([a-z0-9][-a-z0-9_.]*/)?[a-z0-9][-a-z0-9_.]*$`)
 
@@ -93,6 +168,7 @@ func (d DevEx) validate(p *problems) {
 			p.add(fmt.Sprintf("devex.feedback.commentReaderGroups[%d]", i), "must be a group entity ref like group:default/platform, got %q", g)
 		}
 	}
+	validateSLOs(d.SLOs, p)
 	if d.BackstageToken != "" && len(d.BackstageToken) < 16 {
 		p.add("devex.backstageToken", "must be at least 16 characters")
 	}

@@ -84,8 +84,7 @@ func TestPrometheusExposition(t *testing.T) {
 	if strings.Contains(text, "user:default/") {
 		t.Errorf("a user id is in the exposition:\n%s", text)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	families, err := parseExposition(text)
 	if err != nil {
 		t.Fatalf("the exposition does not parse: %v\n%s", err, text)
 	}
@@ -99,20 +98,7 @@ func TestPrometheusExposition(t *testing.T) {
 		if f.GetType() != typ {
 			t.Errorf("%s is a %v, want %v", name, f.GetType(), typ)
 		}
-	metrics:
-		for _, m := range f.Metric {
-			got := map[string]string{}
-			for _, l := range m.Label {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue metrics
-				}
-			}
-			if len(labels) == 0 && len(got) > 0 {
-				continue
-			}
+		if m := sampleWith(f, labels); m != nil {
 			switch typ {
 			case dto.MetricType_COUNTER:
 				return m.Counter.GetValue()
@@ -299,4 +285,32 @@ func TestOTLPExport(t *testing.T) {
 	if count != 2 {
 		t.Errorf("duration histogram count %d, want 2", count)
 	}
+}
+
+// parseExposition parses a /metrics body with Prometheus' own text parser.
+func parseExposition(text string) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(strings.NewReader(text))
+}
+
+// sampleWith is the first sample of f carrying labels; with no labels, the
+// first sample without any.
+func sampleWith(f *dto.MetricFamily, labels map[string]string) *dto.Metric {
+next:
+	for _, m := range f.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if got[k] != v {
+				continue next
+			}
+		}
+		if len(labels) == 0 && len(got) > 0 {
+			continue
+		}
+		return m
+	}
+	return nil
 }

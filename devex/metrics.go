@@ -39,6 +39,8 @@ type MetricsOptions struct {
 	GaugeTTL time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// SLOs, when set, export the objectives' states as gauges.
+	SLOs *SLOs
 }
 
 // Metrics are the adoption metrics of devex-metrics.md on paved's
@@ -159,7 +161,54 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.SLOs != nil {
+		if err := registerSLOGauges(mt, o.SLOs, o.Logger); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// registerSLOGauges exports the objectives: target, indicator and budget
+// over the compliance window, burn rate per window (attribute window), each
+// with the objective's name, indicator and template.
+func registerSLOGauges(mt metric.Meter, slos *SLOs, logger *slog.Logger) error {
+	var errs []error
+	gauge := func(name, desc string) metric.Float64ObservableGauge {
+		g, err := mt.Float64ObservableGauge(name, metric.WithUnit("1"), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return g
+	}
+	objective := gauge("devex.slo.objective", "Target share of good events of a service level objective.")
+	sli := gauge("devex.slo.sli", "Share of good events over the objective's compliance window; absent without events.")
+	budget := gauge("devex.slo.error_budget.remaining", "Unspent share of the compliance window's error budget (negative when overspent).")
+	// A burn rate is a multiple, not a share: no unit, so no _ratio suffix.
+	burn, err := mt.Float64ObservableGauge("devex.slo.burn_rate",
+		metric.WithDescription("Error budget burn rate over the window (1 spends the budget exactly over the compliance window)."))
+	if err := errors.Join(append(errs, err)...); err != nil {
+		return err
+	}
+	_, err = mt.RegisterCallback(func(ctx context.Context, obs metric.Observer) error {
+		states, err := slos.Statuses(ctx)
+		if err != nil {
+			logger.Warn("devex: SLO gauges from the store", "error", err)
+			return nil
+		}
+		for _, st := range states {
+			base := []attribute.KeyValue{attribute.String("slo", st.Name), attribute.String("sli", st.SLI), attribute.String("template", st.Template)}
+			attrs := metric.WithAttributes(base...)
+			obs.ObserveFloat64(objective, st.Objective, attrs)
+			obs.ObserveFloat64(budget, st.BudgetRemaining, attrs)
+			if st.Current != nil {
+				obs.ObserveFloat64(sli, *st.Current, attrs)
+			}
+			for _, w := range BurnWindows {
+				obs.ObserveFloat64(burn, st.BurnRates[w.Name], metric.WithAttributes(append(base, attribute.String("window", w.Name))...))
+			}
+		}
+		return nil
+	}, objective, sli, budget, burn)
+	return err
 }
 
 // gaugeValues returns the gauges, from the store at most every GaugeTTL. A

@@ -28,10 +28,20 @@ type QueryStore interface {
 // Service answers the adoption page's questions (docs/api.md, DevEx).
 type Service struct {
 	store QueryStore
+	slos  *SLOs
 }
 
 // NewService returns a Service over store.
 func NewService(store QueryStore) *Service { return &Service{store: store} }
+
+// WithSLOs makes the service answer for the objectives o.
+func (s *Service) WithSLOs(o *SLOs) *Service {
+	s.slos = o
+	return s
+}
+
+// SLOs returns the state of every objective in the configuration.
+func (s *Service) SLOs(ctx context.Context) ([]SLOStatus, error) { return s.slos.Statuses(ctx) }
 
 // Groupings of the time series.
 const (

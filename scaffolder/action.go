@@ -112,7 +112,7 @@ type registered struct {
 	input      compiledSchema
 	output     compiledSchema
 	// The metric attributes of each result, built once.
-	succeeded, failed metric.MeasurementOption
+	succeeded metric.MeasurementOption
 }
 
 // RegistryOptions are the registry's dependencies.
@@ -193,8 +193,7 @@ func (r *Registry) Register(actions ...Action) error {
 		}
 		r.actions[id] = &registered{Action: a, id: id, input: in, output: out,
 			permission: permission.ActionInvoke(a.Name, a.Attributes.ReadOnly, a.Attributes.Destructive),
-			succeeded:  metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "success"))),
-			failed:     metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "failure")))}
+			succeeded:  metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "success")))}
 	}
 	return r.rebuildList()
 }
@@ -330,7 +329,10 @@ func (r *Registry) Invoke(ctx context.Context, id string, input json.RawMessage,
 	elapsed := r.now().Sub(start)
 	attrs := a.succeeded
 	if err != nil {
-		attrs = a.failed
+		// error.type (OTel's convention) is the error's code: availability
+		// objectives count only paved's own failures (5xx) as bad.
+		attrs = metric.WithAttributes(attribute.String("action", a.id), attribute.String("result", "failure"),
+			attribute.String("error.type", string(paved.ErrorCode(err))))
 		span.SetStatus(codes.Error, paved.ErrorMessage(err))
 		span.SetAttributes(attribute.String("paved.error_code", string(paved.ErrorCode(err))))
 	}

@@ -23,6 +23,7 @@ type DevEx interface {
 	Funnel(ctx context.Context, f devex.Filter) ([]devex.Stage, error)
 	Satisfaction(ctx context.Context, f devex.Filter, grouping string) (devex.Satisfaction, error)
 	FeedbackComments(ctx context.Context, f devex.Filter, limit int) ([]devex.Feedback, error)
+	SLOs(ctx context.Context) ([]devex.SLOStatus, error)
 }
 
 var _ DevEx = (*devex.Service)(nil)
@@ -235,5 +236,14 @@ func handleDevexFunnel(d DevEx) echo.HandlerFunc {
 	return handleDevex(d, "funnel", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
 		stages, err := d.Funnel(ctx, q.filter)
 		return map[string]any{"stages": stages}, devex.FunnelTable(stages), err
+	})
+}
+
+// handleDevexSLOs answers the objectives' states now: their windows end at
+// the time of the call, so from, to, owner and template do not apply.
+func handleDevexSLOs(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "slos", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		items, err := d.SLOs(ctx)
+		return map[string]any{"items": items, "windows": devex.BurnWindows, "alerts": devex.BurnAlerts}, devex.SLOsTable(items), err
 	})
 }

@@ -53,7 +53,10 @@ func newDevexServer(t *testing.T) devexFixture {
 	seedDevex(t, store, day)
 	h := server.New(server.Deps{
 		PluginID: "paved", Auth: verifier, Invocations: store,
-		DevEx: devex.NewService(store), DevExReaders: []string{"group:default/platform"}, Membership: reader,
+		DevEx: devex.NewService(store).WithSLOs(devex.NewSLOs(store, []devex.SLO{
+			{Name: "service-runs", SLI: devex.SLIRunSuccess, Template: "template:default/service", Objective: 0.9, Window: 30 * 24 * time.Hour},
+			{Name: "availability", SLI: devex.SLIAvailability, Objective: 0.999, Window: 30 * 24 * time.Hour},
+		}, 0, nil)), DevExReaders: []string{"group:default/platform"}, Membership: reader,
 		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
 	})
 	return devexFixture{fixture: fixture{handler: h}, users: users, bs: bs, day: day}

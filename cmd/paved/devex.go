@@ -26,11 +26,12 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 	}
 	reader := backstage.NewReadClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), tokens, nil)
 	logger = logger.With("component", "devex")
-	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger})
+	slos := devex.NewSLOs(store, sloConfig(cfg.DevEx.SLOs), 0, nil)
+	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger, SLOs: slos})
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("devex metrics: %w", err)
 	}
-	svc := devex.NewService(store)
+	svc := devex.NewService(store).WithSLOs(slos)
 	feedback := devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader, EditWindow: cfg.DevEx.Feedback.EditWindow.D()})
 	if cfg.DevEx.Disabled {
 		return svc, feedback, reader, func() {}, nil
@@ -50,4 +51,15 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 		_ = collector.Run(ctx)
 	}()
 	return svc, feedback, reader, func() { cancel(); wg.Wait() }, nil
+}
+
+// sloConfig turns the configured objectives into the domain's.
+func sloConfig(in []config.SLO) []devex.SLO {
+	out := make([]devex.SLO, 0, len(in))
+	for _, s := range in {
+		// GroupRef normalizes any entity ref ("template:service"), keeping its kind.
+		out = append(out, devex.SLO{Name: s.Name, SLI: s.SLI, Template: devex.GroupRef(s.Template), Objective: s.Objective,
+			Threshold: s.Threshold.D(), Window: s.Window.D()})
+	}
+	return out
 }

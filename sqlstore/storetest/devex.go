@@ -23,6 +23,7 @@ var devexTests = []struct {
 	{"DevexRetention", testDevexRetention},
 	{"DevexDistinctUsersOverRanges", testDevexDistinctUsers},
 	{"DevexFeedback", testDevexFeedback},
+	{"DevexSLICounts", testDevexSLICounts},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)
