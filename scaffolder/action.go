@@ -72,7 +72,11 @@ type Action struct {
 	Examples    []Example
 	Input       Schema
 	Output      Schema
-	Handler     Handler
+	// Secrets is the schema of the secrets the action needs (v2 invoke's
+	// "secrets", as Backstage's actions registry declares them); nil: the
+	// action accepts none, and a call that sends some is refused.
+	Secrets Schema
+	Handler Handler
 	// Summarize returns the part of an output worth keeping in the audit log
 	// (nil keeps the whole output). It must drop anything secret.
 	Summarize func(out map[string]any) map[string]any
@@ -111,6 +115,7 @@ type registered struct {
 	permission paved.Permission // paved.action.<name>.invoke
 	input      compiledSchema
 	output     compiledSchema
+	secrets    *compiledSchema // nil: accepts none
 	// The metric attributes of each result, built once.
 	succeeded metric.MeasurementOption
 }
@@ -186,12 +191,20 @@ func (r *Registry) Register(actions ...Action) error {
 		if err != nil {
 			return err
 		}
+		var sec *compiledSchema
+		if a.Secrets != nil {
+			c, err := compile(a.Name+".secrets", a.Secrets)
+			if err != nil {
+				return err
+			}
+			sec = &c
+		}
 		for i, ex := range a.Examples {
 			if err := in.validate(ex.Input); err != nil {
 				return fmt.Errorf("action %s example %d does not match its own input schema: %w", id, i, err)
 			}
 		}
-		r.actions[id] = &registered{Action: a, id: id, input: in, output: out,
+		r.actions[id] = &registered{Action: a, id: id, input: in, output: out, secrets: sec,
 			permission: permission.ActionInvoke(a.Name, a.Attributes.ReadOnly, a.Attributes.Destructive),
 			succeeded:  metric.WithAttributeSet(attribute.NewSet(attribute.String("action", id), attribute.String("result", "success")))}
 	}
@@ -207,8 +220,9 @@ type listedAction struct {
 	Attributes  Attributes `json:"attributes"`
 	Examples    []Example  `json:"examples"`
 	Schema      struct {
-		Input  Schema `json:"input"`
-		Output Schema `json:"output"`
+		Input   Schema `json:"input"`
+		Output  Schema `json:"output"`
+		Secrets Schema `json:"secrets,omitempty"`
 	} `json:"schema"`
 }
 
@@ -226,7 +240,7 @@ func (r *Registry) rebuildList() error {
 		if la.Examples == nil {
 			la.Examples = []Example{}
 		}
-		la.Schema.Input, la.Schema.Output = a.Input, a.Output
+		la.Schema.Input, la.Schema.Output, la.Schema.Secrets = a.Input, a.Output, a.Secrets
 		list = append(list, la)
 		one, err := json.Marshal(la)
 		if err != nil {
@@ -361,6 +375,9 @@ func (r *Registry) run(ctx context.Context, a *registered, input json.RawMessage
 	}
 	if len(odd) > 0 {
 		return nil, nil, paved.InvalidFields(odd...)
+	}
+	if err := a.checkSecrets(secrets); err != nil {
+		return nil, nil, err
 	}
 	if len(bytes.TrimSpace(input)) == 0 {
 		input = json.RawMessage("{}") // no input is the empty object, for the handler as for the schema
@@ -527,4 +544,38 @@ func auditText(s string, max int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// checkSecrets applies Backstage's actions registry rules to a call's
+// secrets (nil: none sent, as with v1 invoke): an action that declares none
+// refuses any, one that declares some requires them, matching its schema.
+func (a *registered) checkSecrets(secrets map[string]string) error {
+	switch {
+	case a.secrets == nil && secrets != nil:
+		return paved.InvalidFields(paved.FieldError{Field: "secrets", Message: fmt.Sprintf("action %q does not accept secrets", a.id)})
+	case a.secrets != nil && secrets == nil:
+		return paved.InvalidFields(paved.FieldError{Field: "secrets", Message: fmt.Sprintf("action %q requires secrets but none were provided (invoke it with v2)", a.id)})
+	case a.secrets == nil:
+		return nil
+	}
+	v := make(map[string]any, len(secrets))
+	for k, s := range secrets {
+		v[k] = s
+	}
+	if err := a.secrets.validate(v); err != nil {
+		var pe *paved.Error
+		if errors.As(err, &pe) {
+			// The schema's messages may quote a value: name the field only.
+			fields := make([]paved.FieldError, len(pe.Fields))
+			for i, f := range pe.Fields {
+				fields[i] = paved.FieldError{Field: "secrets." + f.Field, Message: "does not match the action's secrets schema"}
+				if f.Message == "is required" {
+					fields[i].Message = f.Message
+				}
+			}
+			return paved.InvalidFields(fields...)
+		}
+		return paved.InvalidFields(paved.FieldError{Field: "secrets", Message: "do not match the action's secrets schema"})
+	}
+	return nil
 }

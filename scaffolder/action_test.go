@@ -44,7 +44,7 @@ func echoAction() Action {
 			if v.Name == "boom" {
 				return nil, paved.Errorf(paved.EConflict, "boom happened")
 			}
-			return map[string]any{"name": v.Name, "secret": in.Secrets["token"] != ""}, nil
+			return map[string]any{"name": v.Name}, nil
 		},
 		Summarize: func(out map[string]any) map[string]any { return map[string]any{"name": out["name"]} },
 	}
@@ -125,9 +125,26 @@ func TestInvokeUnknownActionIsNotFound(t *testing.T) {
 	}
 }
 
+// loginAction declares the secrets it needs, as a Backstage action's
+// schema.secrets does.
+func loginAction() Action {
+	return Action{
+		Name: "login", Title: "Login",
+		Input:   object(Schema{}),
+		Output:  Schema{"type": "object"},
+		Secrets: Schema{"type": "object", "properties": Schema{"token": Schema{"type": "string", "minLength": 8}}, "required": []string{"token"}},
+		Handler: func(_ context.Context, in Input) (map[string]any, error) {
+			return map[string]any{"secret": in.Secrets["token"] != ""}, nil
+		},
+	}
+}
+
 func TestSecretsReachTheHandlerButNotTheAuditLog(t *testing.T) {
 	r, rec := newTestRegistry(t)
-	out, err := r.Invoke(context.Background(), "paved:echo", json.RawMessage(`{"name":"a"}`), map[string]string{"token": "s3cret-value"})
+	if err := r.Register(loginAction()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Invoke(context.Background(), "paved:login", json.RawMessage(`{}`), map[string]string{"token": "s3cret-value"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +153,57 @@ func TestSecretsReachTheHandlerButNotTheAuditLog(t *testing.T) {
 	}
 	for _, inv := range rec.list {
 		if strings.Contains(string(inv.Output), "s3cret") {
-			t.Fatalf("secret in audit log: %s", inv.Output)
+			t.Fatalf("secret in audit log: %+v", inv)
 		}
+	}
+}
+
+// Backstage's actions registry rules for v2 secrets: an action that
+// declares none refuses any; one that declares them requires them, matching
+// its schema, and the refusal never quotes a secret.
+func TestSecretsFollowTheActionsDeclaration(t *testing.T) {
+	r, _ := newTestRegistry(t)
+	if err := r.Register(loginAction()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, action string
+		secrets      map[string]string
+		wantField    string // "" = accepted
+		wantMessage  string
+	}{
+		{"undeclared, none sent", "paved:echo", nil, "", ""},
+		{"undeclared, some sent", "paved:echo", map[string]string{"token": "s3cret-value"}, "secrets", `action "paved:echo" does not accept secrets`},
+		{"undeclared, empty object sent", "paved:echo", map[string]string{}, "secrets", "does not accept secrets"},
+		{"declared, none sent (v1)", "paved:login", nil, "secrets", "requires secrets but none were provided"},
+		{"declared, one missing", "paved:login", map[string]string{"other": "s3cret-value"}, "secrets.token", "is required"},
+		{"declared, one too short", "paved:login", map[string]string{"token": "s3cret"}, "secrets.token", "secrets schema"},
+		{"declared and given", "paved:login", map[string]string{"token": "s3cret-value"}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			input := `{"name":"a"}`
+			if tt.action == "paved:login" {
+				input = `{}`
+			}
+			_, err := r.Invoke(context.Background(), tt.action, json.RawMessage(input), tt.secrets)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var pe *paved.Error
+			if !errors.As(err, &pe) || pe.Code != paved.EInvalid || len(pe.Fields) == 0 {
+				t.Fatalf("err = %v, want an invalid-input error naming %s", err, tt.wantField)
+			}
+			if pe.Fields[0].Field != tt.wantField || !strings.Contains(pe.Fields[0].Message, tt.wantMessage) {
+				t.Fatalf("fields = %+v, want %s: …%s…", pe.Fields, tt.wantField, tt.wantMessage)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("the refusal quotes a secret: %v", err)
+			}
+		})
 	}
 }
 

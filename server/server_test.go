@@ -100,7 +100,7 @@ func greetAction() scaffolder.Action {
 				return nil, err
 			}
 			p, _ := paved.PrincipalFrom(ctx)
-			return map[string]any{"greeting": "hello " + v.Name, "caller": p.Subject, "secretSeen": in.Secrets["k"] != ""}, nil
+			return map[string]any{"greeting": "hello " + v.Name, "caller": p.Subject}, nil
 		},
 	}
 }
@@ -177,7 +177,9 @@ func TestRoutes(t *testing.T) {
 		{"actions status", "GET", "/api/paved/.backstage/actions/v1/status", testToken, "", 200, "", `{"hasActions":true}`},
 		{"invoke v1", "POST", actions + "/paved:greet/invoke", testToken, `{"name":"jane"}`, 200, "", `"hello jane"`},
 		{"invoke v1 url-encoded id", "POST", actions + "/paved%3Agreet/invoke", testToken, `{"name":"jane"}`, 200, "", `"caller":"test"`},
-		{"invoke v2 with secrets", "POST", "/api/paved/.backstage/actions/v2/actions/paved%3Agreet/invoke", testToken, `{"input":{"name":"jo"},"secrets":{"k":"v"}}`, 200, "", `"secretSeen":true`},
+		{"invoke v2", "POST", "/api/paved/.backstage/actions/v2/actions/paved%3Agreet/invoke", testToken, `{"input":{"name":"jo"}}`, 200, "", `"hello jo"`},
+		// As Backstage's actions registry: an action that declares no secrets accepts none.
+		{"invoke v2 with undeclared secrets", "POST", "/api/paved/.backstage/actions/v2/actions/paved%3Agreet/invoke", testToken, `{"input":{"name":"jo"},"secrets":{"k":"v"}}`, 400, "InputError", `"field":"secrets","message":"action \"paved:greet\" does not accept secrets"`},
 		{"invoke v2 bad envelope", "POST", "/api/paved/.backstage/actions/v2/actions/paved:greet/invoke", testToken, `[1]`, 400, "InputError", ""},
 		{"invoke unknown action", "POST", actions + "/paved:nope/invoke", testToken, `{}`, 404, "NotFoundError", "paved:greet"},
 		// A name Backstage's clients pass on (the MCP actions plugin drops a plain "Error" and its reason).
