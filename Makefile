@@ -39,6 +39,7 @@ test: lint
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 $(GOPKGS)
 	cd deploy/image && GOWORK=off $(GO) vet . && GOWORK=off $(GO) test -count=1 .
+	cd deploy/prometheus && GOWORK=off $(GO) vet . && GOWORK=off $(GO) test -count=1 .
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory test-ts
 
