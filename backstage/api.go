@@ -1,6 +1,7 @@
 package backstage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,19 @@ func newPluginAPI(pluginID string, d *Discovery, tokens TokenSource, client *htt
 }
 
 func (a pluginAPI) get(ctx context.Context, path string, q url.Values, out any) error {
+	return a.do(ctx, http.MethodGet, path, q, nil, out)
+}
+
+// post sends in as JSON and decodes the answer into out (nil: ignored).
+func (a pluginAPI) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return a.do(ctx, http.MethodPost, path, nil, body, out)
+}
+
+func (a pluginAPI) do(ctx context.Context, method, path string, q url.Values, payload []byte, out any) error {
 	base, err := a.discovery.BaseURL(a.pluginID)
 	if err != nil {
 		return err
@@ -61,9 +75,16 @@ func (a pluginAPI) get(ctx context.Context, path string, q url.Values, out any) 
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var reqBody io.Reader
+	if payload != nil {
+		reqBody = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
 	if err != nil {
 		return err
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
@@ -81,6 +102,9 @@ func (a pluginAPI) get(ctx context.Context, path string, q url.Values, out any) 
 	}
 	if resp.StatusCode != http.StatusOK {
 		return responseError(a.pluginID, resp.StatusCode, body)
+	}
+	if out == nil {
+		return nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("decode %s response: %w", a.pluginID, err)

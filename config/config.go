@@ -45,6 +45,7 @@ type Config struct {
 	Permission Permission `yaml:"permission"`
 	Audit      Audit      `yaml:"audit"`
 	Guardrails Guardrails `yaml:"guardrails"`
+	Approvals  Approvals  `yaml:"approvals"`
 }
 
 // Log configures the process log.
@@ -180,6 +181,7 @@ func Default() Config {
 		DevEx:      DefaultDevEx(),
 		GitOps:     DefaultGitOps(),
 		Infra:      DefaultInfra(),
+		Approvals:  DefaultApprovals(),
 		Permission: DefaultPermission(),
 		Audit:      DefaultAudit(),
 	}
@@ -295,6 +297,7 @@ func (c *Config) fillDerived() {
 	c.GitOps.fill(c.DataDir)
 	c.Infra.fill(c.DataDir)
 	c.DevEx.fillSLODefaults()
+	c.Approvals.fill()
 	for i := range c.ArgoCD.Instances {
 		in := &c.ArgoCD.Instances[i]
 		if in.DefaultProject == "" {
@@ -414,6 +417,7 @@ func (c Config) Validate() error {
 	c.Infra.validate(&p)
 	c.Audit.validate(&p)
 	c.Guardrails.validate(&p)
+	c.Approvals.validate(&p, c.Infra.Budgets)
 	return p.err()
 }
 

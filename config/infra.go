@@ -136,9 +136,9 @@ func (in Infra) validate(p *problems) {
 		}
 	}
 	switch b.OverBudget {
-	case "", "refuse":
+	case "", "refuse", "approval":
 	default:
-		p.add("infra.budgets.overBudget", "must be refuse, got %.32q", b.OverBudget)
+		p.add("infra.budgets.overBudget", "must be refuse or approval, got %.32q", b.OverBudget)
 	}
 	if in.ReapInterval.D() < time.Second {
 		p.add("infra.reapInterval", "must be at least 1s")

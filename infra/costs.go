@@ -69,7 +69,10 @@ func (s *Service) Cost(r Resource) (Cost, bool) {
 // the team's budget is checked and the ledger entry opened under a lock per
 // team (a store lease, so across replicas), so that two requests at once
 // cannot both fit a budget only one of them fits.
-func (s *Service) claim(ctx context.Context, k Kind, r Resource) error {
+//
+// An approved request (approved) was sent for approval because it exceeds
+// the budget, or was admitted before: it is not refused, its entry opens.
+func (s *Service) claim(ctx context.Context, k Kind, r Resource, approved bool) error {
 	cost, priced := k.MonthlyCost(r.Parameters)
 	if !priced || s.o.Costs == nil {
 		return s.o.Store.CreateInfraResource(ctx, r)
@@ -88,7 +91,7 @@ func (s *Service) claim(ctx context.Context, k Kind, r Resource) error {
 	if err != nil {
 		return err
 	}
-	if v.OverBudget {
+	if v.OverBudget && !approved {
 		return paved.Errorf(paved.EForbidden, "%s", v.Reason)
 	}
 	if err := l.Fence(lctx); err != nil {
@@ -102,6 +105,30 @@ func (s *Service) claim(ctx context.Context, k Kind, r Resource) error {
 		return err
 	}
 	return nil
+}
+
+// OverBudget reports whether req (checked by Admit) would take its team
+// over budget, with the budget's reason, when the policy sends such
+// requests for approval; under the refusing policy it is the 403 Provision
+// would answer. An unpriced kind, or no cost ledger, is never over.
+func (s *Service) OverBudget(ctx context.Context, req Request) (string, bool, error) {
+	k, ok := s.kinds[req.Kind]
+	if !ok || s.o.Costs == nil {
+		return "", false, nil
+	}
+	cost, priced := k.MonthlyCost(req.Parameters)
+	if !priced {
+		return "", false, nil
+	}
+	team, err := s.Team(ctx, req.Owner)
+	if err != nil {
+		return "", false, err
+	}
+	v, err := s.o.Costs.Admit(ctx, team, cost)
+	if err != nil {
+		return "", false, err
+	}
+	return v.Reason, v.OverBudget, nil
 }
 
 // forget removes the record (and ledger entry) of a resource whose

@@ -100,6 +100,11 @@ type Request struct {
 	Parameters map[string]any
 	TTL        time.Duration // 0: the resource does not expire
 	EntityRef  string
+	// Approval is the id of the approved request this provisioning carries
+	// out (package approval). Its requester's permission and budget were
+	// checked when it was made and an approver accepted it: neither is
+	// checked again; the guardrails are. Set by paved only, never from input.
+	Approval string
 }
 
 var ownerRE = regexp.MustCompile(`^(user|group):([a-z0-9][-a-z0-9_.]*/)?[a-z0-9][-a-z0-9_.]*$`)
@@ -126,8 +131,10 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 	if err := s.o.Guardrails.CheckInfra(k.Name, owner, params); err != nil {
 		return Resource{}, false, err
 	}
-	if err := s.authorizeProvision(ctx, k, params, owner); err != nil {
-		return Resource{}, false, err
+	if req.Approval == "" {
+		if err := s.authorizeProvision(ctx, k, params, owner); err != nil {
+			return Resource{}, false, err
+		}
 	}
 	l, wctx, err := s.lock(ctx, k.Name, req.Name, provisionWait)
 	if err != nil {
@@ -162,13 +169,13 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 	if !resumed {
 		now := s.o.Now().UTC()
 		r = Resource{
-			ID: newID(), Kind: k.Name, Name: req.Name, Driver: k.Driver, Owner: owner, CreatedBy: actor(p),
+			ID: NewID(), Kind: k.Name, Name: req.Name, Driver: k.Driver, Owner: owner, CreatedBy: actor(p),
 			EntityRef: req.EntityRef, Parameters: params, Status: StatusProvisioning, CreatedAt: now, UpdatedAt: now,
 		}
 		if req.TTL > 0 {
 			r.ExpiresAt = now.Add(req.TTL)
 		}
-		if err := s.claim(wctx, k, r); err != nil {
+		if err := s.claim(wctx, k, r, req.Approval != ""); err != nil {
 			return Resource{}, false, err
 		}
 	}
@@ -179,6 +186,24 @@ func (s *Service) Provision(ctx context.Context, req Request) (Resource, bool, e
 		return Resource{}, false, err
 	}
 	return done, true, nil
+}
+
+// Admit checks req as Provision would before it provisions (its fields,
+// the guardrails, the caller's permission) and returns it with its owner
+// and parameter defaults filled in.
+func (s *Service) Admit(ctx context.Context, req Request) (Request, error) {
+	k, params, owner, err := s.check(ctx, req)
+	if err != nil {
+		return Request{}, err
+	}
+	if err := s.o.Guardrails.CheckInfra(k.Name, owner, params); err != nil {
+		return Request{}, err
+	}
+	if err := s.authorizeProvision(ctx, k, params, owner); err != nil {
+		return Request{}, err
+	}
+	req.Kind, req.Owner, req.Parameters = k.Name, owner, params
+	return req, nil
 }
 
 // provisionWait bounds how long a call waits for another call on the same
@@ -563,7 +588,7 @@ func (s *Service) reap(ctx context.Context, r Resource) (bool, error) {
 
 func (s *Service) record(ctx context.Context, r Resource, op, who string, start time.Time, err error) {
 	pr := Provisioning{
-		ID: newID(), ResourceID: r.ID, Kind: r.Kind, Name: r.Name, Operation: op, Actor: who,
+		ID: NewID(), ResourceID: r.ID, Kind: r.Kind, Name: r.Name, Operation: op, Actor: who,
 		Status: paved.StatusSucceeded, StartedAt: start.UTC(), Duration: s.o.Now().Sub(start),
 	}
 	if err != nil {
@@ -595,8 +620,8 @@ func normalize(m map[string]any) map[string]any {
 	return out
 }
 
-// newID returns a random (version 4) UUID.
-func newID() string {
+// NewID returns a random (version 4) UUID, the id of resources and requests.
+func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

@@ -56,6 +56,13 @@ var (
 	AppSync = resource("paved.argocd.app.sync", "update", paved.ResourceArgoApp)
 	// AppDelete deletes an application; with force also one paved did not create.
 	AppDelete = resource("paved.argocd.app.delete", "delete", paved.ResourceArgoApp)
+	// ApprovalRead lists and reads approval requests (approvals/v1);
+	// a request's requester and approvers read it without.
+	ApprovalRead = basic("paved.approval.read", "read")
+	// ApprovalDecide approves or rejects a request; the decider must also be
+	// one of its approvers and not its requester (package approval).
+	ApprovalDecide = basic("paved.approval.decide", "update")
+
 	// ProjectWiden adds destinations or source repositories to an existing
 	// Argo CD project (createProject).
 	ProjectWiden = basic("paved.argocd.project.widen", "update")
@@ -79,7 +86,7 @@ func ActionInvoke(name string, readOnly, destructive bool) paved.Permission {
 func Fixed() []paved.Permission {
 	return []paved.Permission{AuditRead, DevExRead, FeedbackCommentsRead, KeysRotate, CatalogRead,
 		InfraProvision, InfraConnectionRead, InfraDeprovision, InfraExtend, InfraOperate,
-		AppCreate, AppRead, AppSync, AppDelete, ProjectWiden}
+		AppCreate, AppRead, AppSync, AppDelete, ProjectWiden, ApprovalRead, ApprovalDecide}
 }
 
 func sortPermissions(ps []paved.Permission) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/infra"
 )
 
@@ -26,7 +27,16 @@ type InfraActionsOptions struct {
 	Infra Infra
 	// ConnectionURL returns where the owner fetches a resource's connection details.
 	ConnectionURL func(id string) string
+	// Approvals sends the requests a rule names for approval; nil: none.
+	Approvals Approvals
 }
+
+// Approvals holds back the requests that need an approver's yes.
+type Approvals interface {
+	Gate(ctx context.Context, req infra.Request) (approval.Pending, bool, error)
+}
+
+var _ Approvals = (*approval.Service)(nil)
 
 type infraActions struct{ InfraActionsOptions }
 
@@ -124,7 +134,10 @@ func (h *infraActions) provision() Action {
 			"kind":          Schema{"type": "string"},
 			"name":          Schema{"type": "string"},
 			"owner":         Schema{"type": "string"},
-			"status":        Schema{"type": "string"},
+			"status":        Schema{"type": "string", "description": "ready, or pending-approval when a rule sends the request for approval: nothing is provisioned until an approver says yes (see approvalUrl)."},
+			"approvalId":    Schema{"type": "string", "description": "With status pending-approval: the request's id."},
+			"approvalUrl":   Schema{"type": "string", "description": "With status pending-approval: the request's page in Backstage, where approvers decide."},
+			"reason":        Schema{"type": "string", "description": "With status pending-approval: the rule that asks for approval."},
 			"entityRef":     Schema{"type": "string", "description": "The Resource entity paved's catalog provider publishes for it."},
 			"connectionUrl": Schema{"type": "string", "description": "Where the owner fetches connection details (GET with a Backstage user token)."},
 			"commit":        Schema{"type": "string"},
@@ -173,7 +186,17 @@ func (h *infraActions) handleProvision(ctx context.Context, in Input) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	r, created, err := h.Infra.Provision(ctx, infra.Request{Kind: pi.Kind, Name: pi.Name, Owner: pi.Owner, Parameters: pi.Parameters, TTL: ttl, EntityRef: pi.EntityRef})
+	req := infra.Request{Kind: pi.Kind, Name: pi.Name, Owner: pi.Owner, Parameters: pi.Parameters, TTL: ttl, EntityRef: pi.EntityRef}
+	if h.Approvals != nil {
+		p, pending, err := h.Approvals.Gate(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if pending {
+			return pendingOutput(p), nil
+		}
+	}
+	r, created, err := h.Infra.Provision(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +218,17 @@ func (h *infraActions) handleProvision(ctx context.Context, in Input) (map[strin
 		out["cost"] = map[string]any{"monthly": c.Monthly, "currency": c.Currency, "text": c.String()}
 	}
 	return out, nil
+}
+
+// pendingOutput is the step's output for a request sent for approval: the
+// step finishes at once, and the requester is notified of the decision.
+func pendingOutput(p approval.Pending) map[string]any {
+	r := p.Request
+	return map[string]any{
+		"id": "", "kind": r.Kind, "name": r.Name, "owner": r.Owner, "status": "pending-approval",
+		"entityRef": "resource:default/" + r.Name, "created": false, "details": map[string]string{},
+		"approvalId": r.ID, "approvalUrl": p.URL, "reason": r.Reason,
+	}
 }
 
 func parseTTL(s string) (time.Duration, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/backstage"
@@ -86,6 +87,9 @@ type hostileFixture struct {
 	users    *backstagetest.Users
 	readerTk string // a user token of a member of the reader group
 	otherTk  string // a user token of nobody in particular
+	// approvals holds postgresql-crossplane requests of size large for
+	// group platform's approval.
+	approvals *approval.Service
 }
 
 // hostileEngines runs fn on SQLite and, when the test server is configured,
@@ -218,6 +222,14 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 		t.Fatal(err)
 	}
 
+	approvals, err := approval.NewService(approval.Options{
+		Rules: []approval.Rule{{Kind: "postgresql-crossplane", Parameters: map[string][]string{"size": {"large"}}, Approvers: "group:default/platform"}},
+		Store: store, Infra: svc, Membership: reader, Leases: store,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved", Recorder: store})
 	if err != nil {
 		t.Fatal(err)
@@ -273,12 +285,12 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 		DevEx:          devex.NewService(store), DevExReaders: []string{"group:default/platform"}, Membership: reader,
 		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
 		Infra:    svc, Resources: svc, Apps: argo,
-		Costs: &costs.Reporter{Store: store},
+		Costs: &costs.Reporter{Store: store}, Approvals: approvals,
 	})
 	return &hostileFixture{
 		handler: e, echo: e, store: store, argo: fake, repo: repoDir, users: users,
 		readerTk: users.Mint(t, "user:default/carol"),
-		otherTk:  users.Mint(t, "user:default/mallory"),
+		otherTk:  users.Mint(t, "user:default/mallory"), approvals: approvals,
 	}
 }
 
@@ -471,6 +483,10 @@ var hostileRoutes = []hostileRoute{
 	{"DELETE", "/api/paved/infra/v1/resources/:id", "/api/paved/infra/v1/resources/" + hostileResourceID, true},
 	{"GET", "/api/paved/apps/v1/by-entity", "/api/paved/apps/v1/by-entity?entityRef=component:default/shop", true},
 	{"POST", "/api/paved/apps/v1/instances/:instance/apps/:name/sync", "/api/paved/apps/v1/instances/prod/apps/shop/sync", true},
+	{"GET", "/api/paved/approvals/v1/requests", "/api/paved/approvals/v1/requests?state=pending", true},
+	{"GET", "/api/paved/approvals/v1/requests/:id", "/api/paved/approvals/v1/requests/" + hostileResourceID, true},
+	{"POST", "/api/paved/approvals/v1/requests/:id/approve", "/api/paved/approvals/v1/requests/" + hostileResourceID + "/approve", true},
+	{"POST", "/api/paved/approvals/v1/requests/:id/reject", "/api/paved/approvals/v1/requests/" + hostileResourceID + "/reject", true},
 }
 
 // hostileNoValidCall are the routes whose valid call needs a resource or an
@@ -481,6 +497,9 @@ var hostileNoValidCall = map[string]bool{
 	"/api/paved/infra/v1/resources/:id":                      true,
 	"/api/paved/infra/v1/resources/:id/extend":               true,
 	"/api/paved/apps/v1/instances/:instance/apps/:name/sync": true,
+	"/api/paved/approvals/v1/requests/:id":                   true,
+	"/api/paved/approvals/v1/requests/:id/approve":           true,
+	"/api/paved/approvals/v1/requests/:id/reject":            true,
 }
 
 // userRoute says whether a route answers user tokens about the user's own

@@ -65,6 +65,10 @@ var principalTable = []principalRow{
 	{"DELETE /api/paved/infra/v1/resources/:id", "401 404 404 404 404"},
 	{"GET /api/paved/apps/v1/by-entity", "401 200 200 200 200"},
 	{"POST /api/paved/apps/v1/instances/:instance/apps/:name/sync", "401 404 404 404 404"},
+	{"GET /api/paved/approvals/v1/requests", "401 200 200 200 200"},
+	{"GET /api/paved/approvals/v1/requests/:id", "401 404 404 404 404"},
+	{"POST /api/paved/approvals/v1/requests/:id/approve", "401 404 404 404 404"},
+	{"POST /api/paved/approvals/v1/requests/:id/reject", "401 400 400 400 400"}, // a rejection without its comment
 	// Every action, through v1 and v2 invoke alike, with an empty input.
 	{"invoke paved:create-argocd-app", "401 400 400 400 400"},
 	{"invoke paved:get-argocd-app", "401 400 400 400 400"},

@@ -97,5 +97,15 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/apps/v1/by-entity", handleEntityApps(d.Apps, appAuthz), auth)
 	api.POST("/apps/v1/instances/:instance/apps/:name/sync", handleSyncApp(d.Apps, appAuthz), auth)
 
+	// Requests sent for approval (approvals_handlers.go): reading them needs
+	// paved.approval.read, deciding paved.approval.decide, and
+	// approval.Service.Decide lets only a member of the request's approvers
+	// who is not its requester decide.
+	approvalRead := can(permission.ApprovalRead)
+	api.GET("/approvals/v1/requests", handleListApprovals(d.Approvals), auth, approvalRead)
+	api.GET("/approvals/v1/requests/:id", handleGetApproval(d.Approvals), auth, approvalRead)
+	api.POST("/approvals/v1/requests/:id/approve", handleDecideApproval(d.Approvals, true, d.MaxBodyBytes), auth, can(permission.ApprovalDecide), limit)
+	api.POST("/approvals/v1/requests/:id/reject", handleDecideApproval(d.Approvals, false, d.MaxBodyBytes), auth, can(permission.ApprovalDecide), limit)
+
 	e.RouteNotFound("/*", func(echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
 }

@@ -103,6 +103,9 @@ type Deps struct {
 	// says who owns an entity (for the sync decision).
 	Apps   EntityApps
 	Owners EntityOwners
+	// Approvals lists requests sent for approval and takes decisions; nil
+	// answers with 503.
+	Approvals Approvals
 }
 
 // New builds paved's HTTP server.

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/catalog"
@@ -39,6 +40,7 @@ type infraWiring struct {
 	resources   server.InfraResources
 	catalog     catalog.InfraLister
 	costs       server.Costs
+	approvals   server.Approvals
 	ready       []server.Check
 	stop        func()
 	// permissionResources load resources for the permission backend's apply-conditions.
@@ -147,7 +149,15 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 		return nil, err
 	}
 	w.costs = &costs.Reporter{Store: store, Budgets: budgets}
-	w.actions = scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)})
+	approvals, err := newApprovals(cfg, store, svc, membership, signer, logger)
+	if err != nil {
+		return nil, err
+	}
+	actionOpts := scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)}
+	if approvals != nil {
+		actionOpts.Approvals, w.approvals = approvals, approvals
+	}
+	w.actions = scaffolder.InfraActions(actionOpts)
 	w.connections, w.resources = svc, svc
 	w.permissionResources = map[string]permission.Resources{paved.ResourceInfra: svc}
 	w.catalog = infraLister{store: store, kinds: kinds}
@@ -161,8 +171,37 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	wg.Go(func() {
 		costs.Reconciler{Store: store, Infra: svc, Logger: logger}.Run(rctx, cfg.Infra.ReapInterval.D())
 	})
+	if approvals != nil {
+		wg.Go(func() { approvals.Run(rctx, cfg.Approvals.SweepInterval.D()) })
+	}
 	w.stop = chain(w.stop, func() { cancel(); wg.Wait() })
 	return w, nil
+}
+
+// newApprovals returns the approval service when approval rules are
+// configured (nil otherwise): notifications go through Backstage's
+// notifications backend with paved's plugin token, and link to the request
+// page of paved's frontend plugin and to the Resource entity.
+func newApprovals(cfg config.Config, store *sqlstore.DB, svc *infra.Service, membership approval.Membership, signer *backstage.Signer, logger *slog.Logger) (*approval.Service, error) {
+	a := cfg.Approvals
+	if len(a.Rules) == 0 {
+		return nil, nil
+	}
+	app := a.AppURL
+	notifier := backstage.NewNotificationsClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
+	svc2, err := approval.NewService(approval.Options{
+		Rules: a.DomainRules(), ExpireAfter: a.ExpireAfter.D(), Store: store, Infra: svc, Membership: membership,
+		Notifier: notifier, Leases: store, Logger: logger.With("component", "approvals"),
+		Links: approval.Links{
+			Request:  func(id string) string { return app + "/paved/approvals/" + id },
+			Resource: func(r infra.Resource) string { return app + "/catalog/default/resource/" + r.Name },
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("approval rules loaded", "rules", len(a.Rules), "expireAfter", a.ExpireAfter.D().String())
+	return svc2, nil
 }
 
 func chain(a, b func()) func() { return func() { b(); a() } }

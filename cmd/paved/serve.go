@@ -191,6 +191,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Infra:     inf.connections,
 		Costs:     inf.costs,
 		Resources: inf.resources,
+		Approvals: inf.approvals,
 		Apps:      argo,
 		Owners:    entityOwners{backstage.NewCatalogClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)},
 

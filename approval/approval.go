@@ -1,0 +1,181 @@
+// Package approval holds infrastructure requests that a rule sends for a
+// human look: the rules, the requests and their state machine (pending →
+// approved → provisioning → done, or rejected, expired, failed), the
+// decisions and their audit trail, and the notifications to approvers and
+// requesters. Provisioning itself is infra's: an approved request is
+// provisioned by infra.Service, recorded and resumable as every other one.
+package approval
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paved-dev/paved/infra"
+)
+
+// The states of a request. Only pending, approved and provisioning move on;
+// the others are final.
+const (
+	StatePending      = "pending"
+	StateApproved     = "approved"
+	StateProvisioning = "provisioning"
+	StateDone         = "done"
+	StateRejected     = "rejected"
+	StateExpired      = "expired"
+	StateFailed       = "failed"
+)
+
+// States lists every state, in the order of the machine.
+var States = []string{StatePending, StateApproved, StateProvisioning, StateDone, StateRejected, StateExpired, StateFailed}
+
+// Open reports whether a request in state s may still change.
+func Open(s string) bool {
+	return s == StatePending || s == StateApproved || s == StateProvisioning
+}
+
+// Request is one infrastructure request waiting for, or past, a decision.
+type Request struct {
+	ID         string         `json:"id"`
+	Kind       string         `json:"kind"`
+	Name       string         `json:"name"`
+	Owner      string         `json:"owner"`
+	Parameters map[string]any `json:"parameters"`
+	TTL        time.Duration  `json:"-"`
+	EntityRef  string         `json:"entityRef,omitempty"`
+	// Requester is the user the request was made for (the scaffolder's obo
+	// user); nobody approves their own request.
+	Requester string `json:"requester"`
+	// Approvers is the group whose members may decide.
+	Approvers string `json:"approvers"`
+	// Reason says which rule asked for approval and why.
+	Reason string `json:"reason"`
+	State  string `json:"state"`
+	// DecidedBy and Comment are the approver's decision.
+	DecidedBy string `json:"decidedBy,omitempty"`
+	Comment   string `json:"comment,omitempty"`
+	// ResourceID is the provisioned resource, once done.
+	ResourceID string `json:"resourceId,omitempty"`
+	// Error is why provisioning failed.
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// InfraRequest is the provisioning the request asks for, marked approved.
+func (r Request) InfraRequest() infra.Request {
+	return infra.Request{Kind: r.Kind, Name: r.Name, Owner: r.Owner, Parameters: r.Parameters, TTL: r.TTL, EntityRef: r.EntityRef, Approval: r.ID}
+}
+
+// Event is one line of a request's audit trail.
+type Event struct {
+	RequestID string    `json:"requestId"`
+	State     string    `json:"state"`
+	Actor     string    `json:"actor"`
+	Comment   string    `json:"comment,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// Change moves a request from one state to another: the store applies it
+// only when the request is still in From (so two approvers at once, or two
+// replicas, make one change) and appends the audit event in the same
+// transaction.
+type Change struct {
+	ID   string
+	From string
+	To   string
+	// Actor made the change ("paved:expiry" for paved itself).
+	Actor   string
+	Comment string
+	// ResourceID and Error are set on done and failed.
+	ResourceID string
+	Error      string
+	At         time.Time
+}
+
+// Filter selects requests.
+type Filter struct {
+	// State: only requests in this state; empty: all.
+	State string
+	// Limit bounds the list (default and maximum 200).
+	Limit int
+}
+
+// Store keeps requests and their audit trail.
+type Store interface {
+	// CreateApproval stores a new pending request and its first event; an
+	// open request for the same kind and name is an EConflict error.
+	CreateApproval(ctx context.Context, r Request) error
+	GetApproval(ctx context.Context, id string) (Request, error)
+	// FindOpenApproval returns the open request for kind and name, or ENotFound.
+	FindOpenApproval(ctx context.Context, kind, name string) (Request, error)
+	// ListApprovals returns requests, newest first.
+	ListApprovals(ctx context.Context, f Filter) ([]Request, error)
+	// ChangeApproval applies c; false when the request is not in c.From.
+	ChangeApproval(ctx context.Context, c Change) (bool, error)
+	// ExpiredApprovals returns pending requests whose expiry is at or before at.
+	ExpiredApprovals(ctx context.Context, at time.Time, limit int) ([]Request, error)
+	// StalledApprovals returns approved or provisioning requests last
+	// changed at or before before: their provisioner died.
+	StalledApprovals(ctx context.Context, before time.Time, limit int) ([]Request, error)
+	ApprovalEvents(ctx context.Context, id string) ([]Event, error)
+}
+
+// Rule marks the requests that need approval.
+type Rule struct {
+	// Kind is the infra kind the rule is for; empty: every kind.
+	Kind string
+	// Parameters match when every named parameter has one of the values
+	// ("size in [large]").
+	Parameters map[string][]string
+	// OverBudget matches requests that would exceed their team's budget
+	// (with the budgets' overBudget: approval).
+	OverBudget bool
+	// Approvers is the group that decides, or "owner": the members of the
+	// request's owner group (other than the requester).
+	Approvers string
+}
+
+// ApproversOwner is the Approvers of a rule decided by the owner group.
+const ApproversOwner = "owner"
+
+// matches reports whether r matches a request of kind with params (the
+// over-budget condition is checked by the caller).
+func (ru Rule) matches(kind string, params map[string]any) bool {
+	if ru.Kind != "" {
+		if ok, _ := path.Match(ru.Kind, kind); !ok {
+			return false
+		}
+	}
+	for name, values := range ru.Parameters {
+		v, ok := params[name]
+		if !ok || !slices.Contains(values, fmt.Sprint(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+// describe says what the rule asks for, for the request's reason.
+func (ru Rule) describe(i int) string {
+	var parts []string
+	if ru.Kind != "" {
+		parts = append(parts, "kind "+ru.Kind)
+	}
+	names := make([]string, 0, len(ru.Parameters))
+	for n := range ru.Parameters {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s in [%s]", n, strings.Join(ru.Parameters[n], ", ")))
+	}
+	if ru.OverBudget {
+		parts = append(parts, "over budget")
+	}
+	return fmt.Sprintf("approvals.rules[%d] (%s)", i, strings.Join(parts, ", "))
+}

@@ -1,0 +1,548 @@
+package approval
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/infra"
+	"github.com/paved-dev/paved/lease"
+)
+
+// Infra is what approvals need from the infra service.
+type Infra interface {
+	// Admit checks a request as provisioning would (fields, guardrails,
+	// the caller's permission) and returns it with its owner and defaults.
+	Admit(ctx context.Context, req infra.Request) (infra.Request, error)
+	// OverBudget reports whether the request would exceed its team's
+	// budget under the approval policy (a refusing budget is an error).
+	OverBudget(ctx context.Context, req infra.Request) (string, bool, error)
+	Provision(ctx context.Context, req infra.Request) (infra.Resource, bool, error)
+}
+
+var _ Infra = (*infra.Service)(nil)
+
+// Membership resolves a user's groups from the catalog.
+type Membership interface {
+	UserGroups(ctx context.Context, user string) ([]string, error)
+}
+
+// Notification is one Backstage notification.
+type Notification struct {
+	// Recipients are entity refs: users, or groups (their members).
+	Recipients []string
+	// Exclude are users left out (the requester, from their approvers).
+	Exclude     []string
+	Title       string
+	Description string
+	// Link is where the notification leads in Backstage.
+	Link     string
+	Severity string // low, normal, high, critical
+	Topic    string
+}
+
+// Notifier sends notifications (Backstage's notifications backend).
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// Links are the Backstage pages notifications lead to.
+type Links struct {
+	// Request returns the page of a request.
+	Request func(id string) string
+	// Resource returns the page of a provisioned resource.
+	Resource func(r infra.Resource) string
+}
+
+// Options configure the service.
+type Options struct {
+	Rules []Rule
+	// ExpireAfter is how long a request waits for a decision.
+	ExpireAfter time.Duration
+	Store       Store
+	Infra       Infra
+	Membership  Membership
+	// Notifier: nil sends none.
+	Notifier Notifier
+	Links    Links
+	// Leases: one provisioning of a request at a time, on every replica.
+	Leases lease.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Service decides which requests need approval and carries them through.
+type Service struct {
+	o Options
+}
+
+// NewService returns the approval service.
+func NewService(o Options) (*Service, error) {
+	if o.Store == nil || o.Infra == nil {
+		return nil, fmt.Errorf("approval: the service needs a store and the infra service")
+	}
+	if o.ExpireAfter <= 0 {
+		o.ExpireAfter = DefaultExpireAfter
+	}
+	if o.Leases == nil {
+		o.Leases = lease.NewMemory()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Links.Request == nil {
+		o.Links.Request = func(string) string { return "" }
+	}
+	if o.Links.Resource == nil {
+		o.Links.Resource = func(infra.Resource) string { return "" }
+	}
+	return &Service{o: o}, nil
+}
+
+// DefaultExpireAfter is how long a request waits for a decision by default.
+const DefaultExpireAfter = 72 * time.Hour
+
+// Topic of paved's notifications (Backstage groups notifications by topic).
+const Topic = "paved-approvals"
+
+// Pending is what Gate answers for a request sent for approval.
+type Pending struct {
+	Request Request
+	// URL is the request's page in Backstage.
+	URL string
+}
+
+// Gate checks req as provisioning would and, when a rule asks for approval,
+// stores it as a pending request and notifies its approvers; ok false means
+// no rule matched and the caller provisions. Asking again for a request
+// already pending (a retried step) returns it.
+func (s *Service) Gate(ctx context.Context, req infra.Request) (Pending, bool, error) {
+	if len(s.o.Rules) == 0 {
+		return Pending{}, false, nil
+	}
+	req, err := s.o.Infra.Admit(ctx, req)
+	if err != nil {
+		return Pending{}, false, err
+	}
+	rule, reason, ok, err := s.match(ctx, req)
+	if err != nil || !ok {
+		return Pending{}, false, err
+	}
+	p, _ := paved.PrincipalFrom(ctx)
+	requester := p.User
+	if requester == "" {
+		return Pending{}, false, paved.Errorf(paved.EForbidden, "%s %q needs approval (%s), and only a request made on behalf of a user can be sent for approval", req.Kind, req.Name, reason)
+	}
+	approvers := rule.Approvers
+	if approvers == ApproversOwner {
+		if !strings.HasPrefix(req.Owner, "group:") {
+			return Pending{}, false, paved.Errorf(paved.EForbidden, "%s %q needs approval by its owner group (%s), and its owner %s is not a group", req.Kind, req.Name, reason, req.Owner)
+		}
+		approvers = req.Owner
+	}
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	r := Request{
+		ID: infra.NewID(), Kind: req.Kind, Name: req.Name, Owner: req.Owner, Parameters: req.Parameters, TTL: req.TTL,
+		EntityRef: req.EntityRef, Requester: requester, Approvers: approvers, Reason: reason, State: StatePending,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.o.ExpireAfter),
+	}
+	if err := s.o.Store.CreateApproval(ctx, r); paved.ErrorCode(err) == paved.EConflict {
+		open, ferr := s.o.Store.FindOpenApproval(ctx, req.Kind, req.Name)
+		if ferr != nil {
+			return Pending{}, false, err
+		}
+		if open.Requester != requester || open.Owner != req.Owner || !sameParams(open.Parameters, req.Parameters) {
+			return Pending{}, false, paved.Errorf(paved.EConflict, "%s %q is already requested by %s (request %s, %s)", req.Kind, req.Name, open.Requester, open.ID, open.State)
+		}
+		return Pending{Request: open, URL: s.o.Links.Request(open.ID)}, true, nil
+	} else if err != nil {
+		return Pending{}, false, err
+	}
+	s.o.Logger.InfoContext(ctx, "request sent for approval", "approval", r.ID, "kind", r.Kind, "name", r.Name, "approvers", r.Approvers, "reason", r.Reason)
+	s.notify(ctx, r, Notification{
+		Recipients:  []string{r.Approvers},
+		Exclude:     []string{r.Requester},
+		Title:       fmt.Sprintf("Approval needed: %s %s for %s", r.Kind, r.Name, r.Owner),
+		Description: fmt.Sprintf("%s asks for %s %q (%s). Needs approval: %s. Expires %s.", r.Requester, r.Kind, r.Name, paramText(r.Parameters), r.Reason, r.ExpiresAt.Format(time.RFC3339)),
+		Link:        s.o.Links.Request(r.ID),
+		Severity:    "high",
+	})
+	return Pending{Request: r, URL: s.o.Links.Request(r.ID)}, true, nil
+}
+
+// match returns the first rule req matches and why. The budget is checked
+// first whatever the rules: a budget that refuses refuses now, not after an
+// approver's yes.
+func (s *Service) match(ctx context.Context, req infra.Request) (Rule, string, bool, error) {
+	budget, over, err := s.o.Infra.OverBudget(ctx, req)
+	if err != nil {
+		return Rule{}, "", false, err
+	}
+	for i, ru := range s.o.Rules {
+		if !ru.matches(req.Kind, req.Parameters) || (ru.OverBudget && !over) {
+			continue
+		}
+		if ru.OverBudget {
+			return ru, ru.describe(i) + ": " + budget, true, nil
+		}
+		return ru, ru.describe(i), true, nil
+	}
+	if over {
+		// The policy sends it for approval and no rule says to whom.
+		return Rule{}, "", false, paved.Errorf(paved.EForbidden, "%s, and no approval rule (overBudget: true) names its approvers", budget)
+	}
+	return Rule{}, "", false, nil
+}
+
+// Decision is an approver's answer.
+type Decision struct {
+	Approve bool
+	Comment string
+}
+
+// MaxComment bounds a decision's comment, in characters.
+const MaxComment = 2000
+
+// Decide records the caller's decision on request id: the caller must be a
+// user, a member of the request's approvers, and not its requester. Of two
+// decisions at once, one wins; the other is a conflict naming the state.
+// An approval provisions at once (and the request becomes done or failed);
+// a rejection provisions nothing. The requester is notified either way.
+func (s *Service) Decide(ctx context.Context, id string, d Decision) (Request, error) {
+	var bad []paved.FieldError
+	if utf8.RuneCountInString(d.Comment) > MaxComment {
+		bad = append(bad, paved.FieldError{Field: "comment", Message: fmt.Sprintf("must be at most %d characters", MaxComment)})
+	}
+	if !d.Approve && strings.TrimSpace(d.Comment) == "" {
+		bad = append(bad, paved.FieldError{Field: "comment", Message: "is required to reject: tell the requester why"})
+	}
+	if len(bad) > 0 {
+		return Request{}, paved.InvalidFields(bad...)
+	}
+	r, err := s.o.Store.GetApproval(ctx, id)
+	if err != nil {
+		return Request{}, err
+	}
+	p, _ := paved.PrincipalFrom(ctx)
+	if p.User == "" || p.Kind != paved.PrincipalUser {
+		return Request{}, paved.Errorf(paved.EForbidden, "a decision is made by a Backstage user with their own token, not by %s", who(p))
+	}
+	user := strings.ToLower(p.User)
+	if user == strings.ToLower(r.Requester) {
+		return Request{}, paved.Errorf(paved.EForbidden, "nobody approves their own request: %s asked for %s %q", r.Requester, r.Kind, r.Name)
+	}
+	member, err := s.member(ctx, user, r.Approvers)
+	if err != nil {
+		return Request{}, err
+	}
+	if !member {
+		return Request{}, paved.Errorf(paved.EForbidden, "%s is not a member of %s, who decide on this request", user, r.Approvers)
+	}
+	to := StateRejected
+	if d.Approve {
+		to = StateApproved
+	}
+	c := Change{ID: id, From: StatePending, To: to, Actor: user, Comment: strings.TrimSpace(d.Comment), At: s.o.Now()}
+	changed, err := s.o.Store.ChangeApproval(ctx, c)
+	if err != nil {
+		return Request{}, err
+	}
+	if !changed {
+		cur, err := s.o.Store.GetApproval(ctx, id)
+		if err != nil {
+			return Request{}, err
+		}
+		return Request{}, paved.Errorf(paved.EConflict, "the request is %s, no longer pending%s", cur.State, decidedBy(cur))
+	}
+	r.State, r.DecidedBy, r.Comment = to, user, c.Comment
+	s.o.Logger.InfoContext(ctx, "request decided", "approval", id, "state", to, "by", user)
+	if !d.Approve {
+		s.notify(ctx, r, Notification{
+			Recipients:  []string{r.Requester},
+			Title:       fmt.Sprintf("Rejected: %s %s", r.Kind, r.Name),
+			Description: fmt.Sprintf("%s rejected your request for %s %q: %s", user, r.Kind, r.Name, c.Comment),
+			Link:        s.o.Links.Request(r.ID),
+			Severity:    "normal",
+		})
+		return s.o.Store.GetApproval(ctx, id)
+	}
+	return s.provision(context.WithoutCancel(ctx), r)
+}
+
+func who(p paved.Principal) string {
+	if p.User != "" {
+		return string(p.Kind) + " " + p.Subject + " on behalf of " + p.User
+	}
+	return string(p.Kind) + " " + p.Subject
+}
+
+func decidedBy(r Request) string {
+	if r.DecidedBy == "" {
+		return ""
+	}
+	return " (decided by " + r.DecidedBy + ")"
+}
+
+// member reports whether user belongs to group.
+func (s *Service) member(ctx context.Context, user, group string) (bool, error) {
+	if strings.EqualFold(user, group) {
+		return true, nil
+	}
+	if s.o.Membership == nil {
+		return false, nil
+	}
+	groups, err := s.o.Membership.UserGroups(ctx, user)
+	if err != nil && paved.ErrorCode(err) != paved.ENotFound {
+		return false, err
+	}
+	for _, g := range groups {
+		if strings.EqualFold(g, group) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// provisionWait bounds the wait for another replica provisioning the same
+// request; the sweep retries later.
+const provisionWait = 50 * time.Second
+
+// provision carries an approved (or stalled provisioning) request through
+// infra's provisioning, under the request's lock so one replica does it.
+// infra records its provisioning before it starts and resumes a dead one,
+// so a kill at any line is finished by the sweep (Resume).
+func (s *Service) provision(ctx context.Context, r Request) (Request, error) {
+	l, wctx, err := lease.Acquire(ctx, s.o.Leases, "approval:"+r.ID, lease.Options{Wait: provisionWait,
+		Busy: fmt.Sprintf("request %s is being provisioned by another call", r.ID)})
+	if err != nil {
+		return Request{}, err
+	}
+	defer l.Release()
+	if r, err = s.o.Store.GetApproval(wctx, r.ID); err != nil {
+		return Request{}, err
+	}
+	switch r.State {
+	case StateApproved:
+		if _, err := s.o.Store.ChangeApproval(wctx, Change{ID: r.ID, From: StateApproved, To: StateProvisioning, Actor: "paved", At: s.o.Now()}); err != nil {
+			return Request{}, err
+		}
+	case StateProvisioning:
+		s.o.Logger.InfoContext(ctx, "resuming the provisioning of an approved request", "approval", r.ID)
+	default:
+		return r, nil // done by another call meanwhile
+	}
+	// The requester's request, checked when it was made; infra skips the
+	// permission and budget checks of an approved request, not the guardrails.
+	pctx := paved.WithPrincipal(wctx, paved.Principal{Kind: paved.PrincipalPlugin, Subject: "paved", User: r.Requester})
+	res, _, perr := s.o.Infra.Provision(pctx, r.InfraRequest())
+	if code := paved.ErrorCode(perr); code == paved.EUnavailable || code == paved.ETimeout || code == paved.EInternal {
+		// Transient: the request stays provisioning for the sweep.
+		s.o.Logger.WarnContext(ctx, "provisioning an approved request failed; will retry", "approval", r.ID, "error", paved.ErrorMessage(perr))
+		return s.o.Store.GetApproval(wctx, r.ID)
+	}
+	c := Change{ID: r.ID, From: StateProvisioning, To: StateDone, Actor: "paved", ResourceID: res.ID, At: s.o.Now()}
+	if perr != nil {
+		c.To, c.ResourceID, c.Error = StateFailed, "", paved.ErrorMessage(perr)
+	}
+	if err := l.Fence(wctx); err != nil {
+		return Request{}, err
+	}
+	if _, err := s.o.Store.ChangeApproval(wctx, c); err != nil {
+		return Request{}, err
+	}
+	if perr != nil {
+		s.notify(ctx, r, Notification{
+			Recipients:  []string{r.Requester},
+			Title:       fmt.Sprintf("Failed: %s %s", r.Kind, r.Name),
+			Description: fmt.Sprintf("Your request for %s %q was approved by %s, but provisioning failed: %s", r.Kind, r.Name, r.DecidedBy, c.Error),
+			Link:        s.o.Links.Request(r.ID),
+			Severity:    "high",
+		})
+	} else {
+		s.notify(ctx, r, Notification{
+			Recipients:  []string{r.Requester},
+			Title:       fmt.Sprintf("Ready: %s %s", r.Kind, r.Name),
+			Description: fmt.Sprintf("%s approved your request%s; %s %q is ready.", r.DecidedBy, commentSuffix(r.Comment), r.Kind, r.Name),
+			Link:        s.o.Links.Resource(res),
+			Severity:    "normal",
+		})
+	}
+	return s.o.Store.GetApproval(wctx, r.ID)
+}
+
+func commentSuffix(c string) string {
+	if c == "" {
+		return ""
+	}
+	return " (" + c + ")"
+}
+
+// Expire closes the pending requests whose time ran out and notifies their
+// requesters; it returns how many. Safe on every replica at once: each
+// request expires by one conditional change.
+func (s *Service) Expire(ctx context.Context) (int, error) {
+	due, err := s.o.Store.ExpiredApprovals(ctx, s.o.Now().UTC(), 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range due {
+		ok, err := s.o.Store.ChangeApproval(ctx, Change{ID: r.ID, From: StatePending, To: StateExpired, Actor: "paved:expiry", At: s.o.Now()})
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			continue
+		}
+		n++
+		s.o.Logger.InfoContext(ctx, "request expired without a decision", "approval", r.ID, "kind", r.Kind, "name", r.Name)
+		s.notify(ctx, r, Notification{
+			Recipients:  []string{r.Requester},
+			Title:       fmt.Sprintf("Expired: %s %s", r.Kind, r.Name),
+			Description: fmt.Sprintf("Nobody of %s decided on your request for %s %q in time; nothing was provisioned. Ask again if you still need it.", r.Approvers, r.Kind, r.Name),
+			Link:        s.o.Links.Request(r.ID),
+			Severity:    "normal",
+		})
+	}
+	return n, nil
+}
+
+// stallAfter is how long an approved request may go unchanged before the
+// sweep takes it over from a provisioner that died.
+const stallAfter = time.Minute
+
+// Resume finishes the approved requests whose provisioner died; it returns
+// how many it carried to a final state.
+func (s *Service) Resume(ctx context.Context) (int, error) {
+	stalled, err := s.o.Store.StalledApprovals(ctx, s.o.Now().UTC().Add(-stallAfter), 20)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range stalled {
+		done, err := s.provision(ctx, r)
+		if err != nil {
+			s.o.Logger.WarnContext(ctx, "resuming an approved request failed; will retry", "approval", r.ID, "error", paved.ErrorMessage(err))
+			continue
+		}
+		if !Open(done.State) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Run expires and resumes requests every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
+			s.o.Logger.WarnContext(ctx, "expiring approval requests", "error", paved.ErrorMessage(err))
+		}
+		if _, err := s.Resume(ctx); err != nil && ctx.Err() == nil {
+			s.o.Logger.WarnContext(ctx, "resuming approved requests", "error", paved.ErrorMessage(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Get returns a request with its audit trail to a caller who may read it:
+// its requester, a member of its approvers, or (checked by the route) a
+// holder of paved.approval.read.
+func (s *Service) Get(ctx context.Context, id string) (View, error) {
+	r, err := s.o.Store.GetApproval(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	events, err := s.o.Store.ApprovalEvents(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, r, events)
+}
+
+// List returns requests, newest first, with what the caller may do on each.
+func (s *Service) List(ctx context.Context, f Filter) ([]View, error) {
+	list, err := s.o.Store.ListApprovals(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, 0, len(list))
+	for _, r := range list {
+		v, err := s.view(ctx, r, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// View is a request as the page shows it.
+type View struct {
+	Request
+	// URL is the request's page in Backstage.
+	URL string `json:"url,omitempty"`
+	// CanDecide: the caller may approve or reject it now.
+	CanDecide bool    `json:"canDecide"`
+	Events    []Event `json:"events,omitempty"`
+}
+
+func (s *Service) view(ctx context.Context, r Request, events []Event) (View, error) {
+	v := View{Request: r, URL: s.o.Links.Request(r.ID), Events: events}
+	if p, _ := paved.PrincipalFrom(ctx); r.State == StatePending && p.Kind == paved.PrincipalUser && !strings.EqualFold(p.User, r.Requester) {
+		ok, err := s.member(ctx, strings.ToLower(p.User), r.Approvers)
+		if err != nil {
+			return View{}, err
+		}
+		v.CanDecide = ok
+	}
+	return v, nil
+}
+
+// notify sends n, logging a failure: a decision stands whether or not its
+// notification went out.
+func (s *Service) notify(ctx context.Context, r Request, n Notification) {
+	if s.o.Notifier == nil {
+		return
+	}
+	n.Topic = Topic
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.o.Notifier.Notify(nctx, n); err != nil {
+		s.o.Logger.WarnContext(ctx, "sending a notification failed", "approval", r.ID, "title", n.Title, "error", paved.ErrorMessage(err))
+	}
+}
+
+func paramText(params map[string]any) string {
+	if len(params) == 0 {
+		return "no parameters"
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, params[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sameParams(a, b map[string]any) bool {
+	return paramText(a) == paramText(b)
+}

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/approval"
+)
+
+func TestApprovals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paved.yaml")
+	writeFile(t, path, `
+infra:
+  budgets: {currency: USD, default: 500, overBudget: approval}
+approvals:
+  appUrl: https://backstage.example.com/
+  expireAfter: 48h
+  rules:
+    - {kind: postgresql, parameters: {size: [large]}, approvers: platform}
+    - {overBudget: true, approvers: owner}
+`)
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Approvals
+	if a.AppURL != "https://backstage.example.com" || a.ExpireAfter.D() != 48*time.Hour || a.SweepInterval.D() != 30*time.Second {
+		t.Errorf("approvals = %+v", a)
+	}
+	want := []approval.Rule{
+		{Kind: "postgresql", Parameters: map[string][]string{"size": {"large"}}, Approvers: "group:default/platform"},
+		{OverBudget: true, Approvers: approval.ApproversOwner},
+	}
+	if got := a.DomainRules(); !reflect.DeepEqual(got, want) {
+		t.Errorf("rules = %+v, want %+v", got, want)
+	}
+}
+
+func TestApprovalsReportEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paved.yaml")
+	writeFile(t, path, `
+approvals:
+  appUrl: "javascript:alert(1)"
+  expireAfter: 1s
+  rules:
+    - {kind: "[", approvers: platform}
+    - {kind: postgresql, parameters: {size: []}, approvers: "user:default/jane"}
+    - {approvers: platform}
+    - {overBudget: true, approvers: platform}
+`)
+	_, err := Load(path, env(nil))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{
+		"approvals.appUrl: must be Backstage's app URL",
+		"approvals.expireAfter: must be at least 1m",
+		"approvals.rules[0].kind: must be a kind name or glob",
+		"approvals.rules[1].parameters.size: must list at least one value",
+		"approvals.rules[1].approvers: must be a group",
+		"approvals.rules[2]: matches every request",
+		"approvals.rules[3].overBudget: needs infra.budgets.overBudget: approval",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in:\n%v", w, err)
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
+)
+
+var _ approval.Store = (*DB)(nil)
+
+const approvalColumns = `id, kind, name, owner, parameters, ttl_seconds, entity_ref, requester, approvers, reason, state,
+	decided_by, comment, resource_id, error, created_at, updated_at, expires_at`
+
+// CreateApproval stores a new pending request and its first audit event in
+// one transaction. An open request for the same kind and name (or the same
+// id) is an EConflict error.
+func (db *DB) CreateApproval(ctx context.Context, r approval.Request) error {
+	var bad []paved.FieldError
+	if r.ID == "" || r.Kind == "" || r.Name == "" {
+		bad = append(bad, paved.FieldError{Field: "id", Message: "id, kind and name are required"})
+	}
+	if r.Requester == "" || r.Approvers == "" {
+		bad = append(bad, paved.FieldError{Field: "requester", Message: "requester and approvers are required"})
+	}
+	if r.State != approval.StatePending {
+		bad = append(bad, paved.FieldError{Field: "state", Message: "a new request is pending"})
+	}
+	if r.ExpiresAt.IsZero() {
+		bad = append(bad, paved.FieldError{Field: "expiresAt", Message: "is required"})
+	}
+	if len(bad) > 0 {
+		return paved.InvalidFields(bad...)
+	}
+	params := r.Parameters
+	if params == nil {
+		params = map[string]any{}
+	}
+	p, err := json.Marshal(params)
+	if err != nil {
+		return paved.Errorf(paved.EInvalid, "parameters: %v", err)
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now()
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	return db.inTx(ctx, "create approval", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.dialect.Rebind(`
+			INSERT INTO approval_requests (`+approvalColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?, ?)
+			ON CONFLICT DO NOTHING`),
+			r.ID, r.Kind, r.Name, r.Owner, string(p), int64(r.TTL/time.Second), r.EntityRef, r.Requester, r.Approvers, r.Reason, r.State,
+			db.dialect.Time(r.CreatedAt), db.dialect.Time(r.UpdatedAt), db.dialect.Time(r.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return paved.Errorf(paved.EConflict, "%s %q already has an open request", r.Kind, r.Name)
+		}
+		return db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: r.ID, State: r.State, Actor: r.Requester, Comment: r.Reason, At: r.CreatedAt})
+	})
+}
+
+// GetApproval returns a request by id, or an ENotFound error.
+func (db *DB) GetApproval(ctx context.Context, id string) (approval.Request, error) {
+	return db.oneApproval(ctx, `WHERE id = ?`, id)
+}
+
+// FindOpenApproval returns the open request for kind and name, or ENotFound.
+func (db *DB) FindOpenApproval(ctx context.Context, kind, name string) (approval.Request, error) {
+	return db.oneApproval(ctx, `WHERE kind = ? AND name = ? AND state IN (?, ?, ?)`, kind, name,
+		approval.StatePending, approval.StateApproved, approval.StateProvisioning)
+}
+
+func (db *DB) oneApproval(ctx context.Context, where string, args ...any) (approval.Request, error) {
+	r, err := scanApproval(db.queryRow(ctx, `SELECT `+approvalColumns+` FROM approval_requests `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return approval.Request{}, paved.Errorf(paved.ENotFound, "approval request not found")
+	}
+	if err != nil {
+		return approval.Request{}, fmt.Errorf("get approval: %w", err)
+	}
+	return r, nil
+}
+
+// MaxApprovalLimit bounds a list of requests.
+const MaxApprovalLimit = 200
+
+// ListApprovals returns requests, newest first.
+func (db *DB) ListApprovals(ctx context.Context, f approval.Filter) ([]approval.Request, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > MaxApprovalLimit {
+		limit = MaxApprovalLimit
+	}
+	if f.State != "" {
+		return db.listApprovals(ctx, `WHERE state = ? ORDER BY created_at DESC, id DESC LIMIT ?`, f.State, limit)
+	}
+	return db.listApprovals(ctx, `ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
+}
+
+// ExpiredApprovals returns pending requests whose expiry is at or before at,
+// the longest expired first.
+func (db *DB) ExpiredApprovals(ctx context.Context, at time.Time, limit int) ([]approval.Request, error) {
+	if limit <= 0 || limit > MaxApprovalLimit {
+		limit = MaxApprovalLimit
+	}
+	return db.listApprovals(ctx, `WHERE state = ? AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
+		approval.StatePending, db.dialect.Time(at), limit)
+}
+
+// StalledApprovals returns approved or provisioning requests last changed at
+// or before before, oldest first.
+func (db *DB) StalledApprovals(ctx context.Context, before time.Time, limit int) ([]approval.Request, error) {
+	if limit <= 0 || limit > MaxApprovalLimit {
+		limit = MaxApprovalLimit
+	}
+	return db.listApprovals(ctx, `WHERE state IN (?, ?) AND updated_at <= ? ORDER BY updated_at, id LIMIT ?`,
+		approval.StateApproved, approval.StateProvisioning, db.dialect.Time(before), limit)
+}
+
+func (db *DB) listApprovals(ctx context.Context, tail string, args ...any) ([]approval.Request, error) {
+	rows, err := db.query(ctx, `SELECT `+approvalColumns+` FROM approval_requests `+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list approvals: %w", err)
+	}
+	defer rows.Close()
+	out := []approval.Request{}
+	for rows.Next() {
+		r, err := scanApproval(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list approvals: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanApproval(row interface{ Scan(...any) error }) (approval.Request, error) {
+	var r approval.Request
+	var params []byte
+	var ttl int64
+	err := row.Scan(&r.ID, &r.Kind, &r.Name, &r.Owner, &params, &ttl, &r.EntityRef, &r.Requester, &r.Approvers, &r.Reason, &r.State,
+		&r.DecidedBy, &r.Comment, &r.ResourceID, &r.Error,
+		timeColumn{&r.CreatedAt}, timeColumn{&r.UpdatedAt}, timeColumn{&r.ExpiresAt})
+	if err != nil {
+		return approval.Request{}, err
+	}
+	r.TTL = time.Duration(ttl) * time.Second
+	if err := json.Unmarshal(params, &r.Parameters); err != nil {
+		return approval.Request{}, fmt.Errorf("parameters: %w", err)
+	}
+	return r, nil
+}
+
+// ChangeApproval moves a request from c.From to c.To, if it is still in
+// c.From, and appends the audit event in the same transaction; false when
+// it was not (another decision, replica or sweep went first). A decision
+// (approved, rejected) records its actor and comment; done its resource;
+// failed its error.
+func (db *DB) ChangeApproval(ctx context.Context, c approval.Change) (bool, error) {
+	if !validTransition(c.From, c.To) {
+		return false, paved.InvalidFields(paved.FieldError{Field: "state", Message: fmt.Sprintf("%s cannot become %s", c.From, c.To)})
+	}
+	if c.At.IsZero() {
+		c.At = now()
+	}
+	set := []string{"state = ?", "updated_at = ?"}
+	args := []any{c.To, db.dialect.Time(c.At)}
+	switch c.To {
+	case approval.StateApproved, approval.StateRejected:
+		set = append(set, "decided_by = ?", "comment = ?")
+		args = append(args, c.Actor, c.Comment)
+	case approval.StateDone:
+		set = append(set, "resource_id = ?")
+		args = append(args, c.ResourceID)
+	case approval.StateFailed:
+		set = append(set, "error = ?")
+		args = append(args, c.Error)
+	}
+	args = append(args, c.ID, c.From)
+	changed := false
+	err := db.inTx(ctx, "change approval", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.dialect.Rebind(`UPDATE approval_requests SET `+strings.Join(set, ", ")+` WHERE id = ? AND state = ?`), args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		changed = true
+		comment := c.Comment
+		if c.To == approval.StateFailed {
+			comment = c.Error
+		}
+		return db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: c.ID, State: c.To, Actor: c.Actor, Comment: comment, At: c.At})
+	})
+	return changed, err
+}
+
+// validTransition is the state machine of a request.
+func validTransition(from, to string) bool {
+	switch from {
+	case approval.StatePending:
+		return to == approval.StateApproved || to == approval.StateRejected || to == approval.StateExpired
+	case approval.StateApproved:
+		return to == approval.StateProvisioning
+	case approval.StateProvisioning:
+		return to == approval.StateDone || to == approval.StateFailed
+	}
+	return false
+}
+
+func (db *DB) appendApprovalEvent(ctx context.Context, tx *sql.Tx, e approval.Event) error {
+	_, err := tx.ExecContext(ctx, db.dialect.Rebind(`INSERT INTO approval_events (request_id, state, actor, comment, at) VALUES (?, ?, ?, ?, ?)`),
+		e.RequestID, e.State, e.Actor, e.Comment, db.dialect.Time(e.At))
+	return err
+}
+
+// ApprovalEvents returns the audit trail of a request, oldest first.
+func (db *DB) ApprovalEvents(ctx context.Context, id string) ([]approval.Event, error) {
+	rows, err := db.query(ctx, `SELECT request_id, state, actor, comment, at FROM approval_events WHERE request_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("approval events: %w", err)
+	}
+	defer rows.Close()
+	out := []approval.Event{}
+	for rows.Next() {
+		var e approval.Event
+		if err := rows.Scan(&e.RequestID, &e.State, &e.Actor, &e.Comment, timeColumn{&e.At}); err != nil {
+			return nil, fmt.Errorf("approval events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// inTx runs f in a transaction, committed when f returns nil. A paved
+// error from f is returned as it is; others are wrapped with what.
+func (db *DB) inTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		if paved.ErrorCode(err) != paved.EInternal {
+			return err
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
