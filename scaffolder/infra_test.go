@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
@@ -36,8 +37,8 @@ func newGitOpsRegistry(t *testing.T, withGitOps bool) gitopsFixture {
 	return newGitOpsRegistryWith(t, withGitOps, nil)
 }
 
-// newGitOpsRegistryWith is newGitOpsRegistry with guardrails.
-func newGitOpsRegistryWith(t *testing.T, withGitOps bool, guards *guardrail.Set) gitopsFixture {
+// newGitOpsRegistryWith is newGitOpsRegistry with guardrails and approval rules.
+func newGitOpsRegistryWith(t *testing.T, withGitOps bool, guards *guardrail.Set, rules ...approval.Rule) gitopsFixture {
 	t.Helper()
 	url, dir := gitopstest.Serve(t)
 	repo, err := gitops.Open(gitops.Config{URL: url})
@@ -72,7 +73,16 @@ func newGitOpsRegistryWith(t *testing.T, withGitOps bool, guards *guardrail.Set)
 	if err := reg.Register(scaffolder.AppActions(o)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Register(scaffolder.InfraActions(scaffolder.InfraActionsOptions{Infra: svc})...); err != nil {
+	io := scaffolder.InfraActionsOptions{Infra: svc}
+	if len(rules) > 0 {
+		a, err := approval.NewService(approval.Options{Rules: rules, Store: store, Infra: svc, Leases: store,
+			Links: approval.Links{Request: func(id string) string { return "https://backstage.test/paved/approvals/" + id }}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Approvals = a
+	}
+	if err := reg.Register(scaffolder.InfraActions(io)...); err != nil {
 		t.Fatal(err)
 	}
 	return gitopsFixture{reg: reg, store: store, dir: dir}
@@ -242,6 +252,39 @@ func TestInfraCostInKindsAndOutput(t *testing.T) {
 	cost, _ := json.Marshal(out["cost"])
 	if string(cost) != `{"currency":"USD","monthly":580,"text":"580 USD/month"}` {
 		t.Errorf("cost = %s, want 20 + 560 USD", cost)
+	}
+}
+
+// TestProvisionPendingApproval: a request a rule holds ends the step at once
+// with status pending-approval and the request's page; nothing is
+// provisioned; the retried step finds the same request; a bad request is
+// refused, never held; a request no rule matches is provisioned.
+func TestProvisionPendingApproval(t *testing.T) {
+	f := newGitOpsRegistryWith(t, true, nil, approval.Rule{Kind: "postgresql-*", Parameters: map[string][]string{"size": {"large"}}, Approvers: "group:default/platform"})
+	in := json.RawMessage(`{"kind":"postgresql-crossplane","name":"big","owner":"user:default/jane","parameters":{"size":"large","region":"us-east-1"}}`)
+	out, err := f.reg.Invoke(jane(), "paved:provision-infra", in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := out["approvalId"].(string)
+	if out["status"] != "pending-approval" || id == "" || out["approvalUrl"] != "https://backstage.test/paved/approvals/"+id ||
+		out["created"] != false || !strings.Contains(out["reason"].(string), "approvals.rules[0] (kind postgresql-*, size in [large])") {
+		t.Errorf("output = %v", out)
+	}
+	if _, err := f.store.FindInfraResource(t.Context(), "postgresql-crossplane", "big"); paved.ErrorCode(err) != paved.ENotFound {
+		t.Errorf("a pending request was provisioned: %v", err)
+	}
+	again, err := f.reg.Invoke(jane(), "paved:provision-infra", in, nil)
+	if err != nil || again["approvalId"] != id {
+		t.Errorf("retried step = %v, %v; want the same request %s", again, err, id)
+	}
+	_, err = f.reg.Invoke(jane(), "paved:provision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"big2","parameters":{"size":"large","region":"mars"}}`), nil)
+	if got := fieldsOf(err); len(got) != 1 || got[0] != "parameters.region" {
+		t.Errorf("a bad request: %v (fields %v), want a 400 naming parameters.region", err, got)
+	}
+	small, err := f.reg.Invoke(jane(), "paved:provision-infra", json.RawMessage(`{"kind":"postgresql-crossplane","name":"tiny","parameters":{"size":"small","region":"us-east-1"}}`), nil)
+	if err != nil || small["status"] != infra.StatusReady || small["created"] != true {
+		t.Errorf("a request no rule holds = %v, %v; want it provisioned", small, err)
 	}
 }
 
