@@ -6,9 +6,10 @@
 # chromium (with a font, for readable failure screenshots) is the browser the
 # adoption page's browser test drives (e2e/browser_test.go): playwright-core
 # cannot download its own.
+# gcc and libc6-dev build Gitea (e2e/tools/gitea) with cgo, for its SQLite driver.
 set -euo pipefail
 
-packages=(etcd-server redis-server git openssl ca-certificates chromium fonts-liberation)
+packages=(etcd-server redis-server git openssl ca-certificates chromium fonts-liberation gcc libc6-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -25,6 +25,9 @@ type Bins struct {
 	ArgoCD3   string
 	Helm      string
 	Kustomize string
+	// Gitea is the forge of GitOps review mode (built only when asked for);
+	// its options/, templates/ and public/ are beside it.
+	Gitea string
 }
 
 // tool is one Go module under e2e/tools and the commands built from it. Each
@@ -38,6 +41,14 @@ type tool struct {
 	ldflags func(version string) string
 	// argo is the Argo CD line this tool builds ("v2", "v3"), empty for the others.
 	argo string
+	// onDemand tools are built only when BuildOptions asks for them.
+	onDemand bool
+	// cgo builds with cgo (Gitea's SQLite driver); tags are Go build tags.
+	cgo  bool
+	tags string
+	// assets are directories of the module copied beside the binaries: what
+	// the command reads at run time from its source tree.
+	assets []string
 }
 
 var tools = []tool{
@@ -87,6 +98,20 @@ var tools = []tool{
 		// Argo CD's repo-server reads "kustomize version" to pick flags.
 		ldflags: func(v string) string { return "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/" + v },
 	},
+	{
+		// Gitea (SQLite, on loopback) is the real forge of GitOps review mode:
+		// paved opens pull requests on it and Argo CD syncs from its git.
+		name:     "gitea",
+		module:   "code.gitea.io/gitea",
+		pkgs:     map[string]string{"gitea": "code.gitea.io/gitea"},
+		onDemand: true,
+		cgo:      true,
+		tags:     "sqlite sqlite_unlock_notify",
+		// Without the bindata tag Gitea reads its locales, templates and
+		// static files from STATIC_ROOT_PATH: the binary's directory.
+		assets:  []string{"options", "templates", "public"},
+		ldflags: func(v string) string { return "-X main.Version=" + strings.TrimPrefix(v, "v") },
+	},
 }
 
 func kubeMajorMinor(v string) (string, string) {
@@ -105,8 +130,11 @@ type BuildOptions struct {
 	// ArgoCD is the Argo CD line to build: "v2" (default), "v3" or "both"
 	// (each a cold build of several minutes).
 	ArgoCD string
-	// Only names the tools to build (e.g. kube, helm); empty means all.
+	// Only names the tools to build (e.g. kube, helm); empty means all but
+	// the on-demand ones.
 	Only []string
+	// Gitea builds Gitea too (an on-demand tool: minutes, with cgo).
+	Gitea bool
 }
 
 // Build builds the stack's commands from the tools modules under e2e/tools into
@@ -132,6 +160,9 @@ func Build(ctx context.Context, opts BuildOptions) (Bins, error) {
 		if t.argo != "" && line != "both" && t.argo != line || len(opts.Only) > 0 && !slices.Contains(opts.Only, t.name) {
 			continue
 		}
+		if t.onDemand && !(t.name == "gitea" && opts.Gitea) && !slices.Contains(opts.Only, t.name) {
+			continue
+		}
 		dir, err := t.ensure(ctx, root, logf)
 		if err != nil {
 			return Bins{}, err
@@ -148,6 +179,7 @@ func Build(ctx context.Context, opts BuildOptions) (Bins, error) {
 		ArgoCD3:               paths["argocd3"],
 		Helm:                  paths["helm"],
 		Kustomize:             paths["kustomize"],
+		Gitea:                 paths["gitea"],
 	}, nil
 }
 
@@ -169,14 +201,25 @@ func (t tool) ensure(ctx context.Context, root string, logf func(string, ...any)
 	}
 	logf("building %s %s (first run only; takes minutes)", t.name, version)
 	began := time.Now()
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=readonly")
+	if t.cgo {
+		env = append(env, "CGO_ENABLED=1")
+	}
 	for bin, pkg := range t.pkgs {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
-			"-ldflags", "-s -w "+t.ldflags(version),
-			"-o", filepath.Join(tmp, bin), pkg)
+		args := []string{"build", "-trimpath", "-ldflags", "-s -w " + t.ldflags(version), "-o", filepath.Join(tmp, bin)}
+		if t.tags != "" {
+			args = append(args, "-tags", t.tags)
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
 		cmd.Dir = modDir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=readonly")
+		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		}
+	}
+	if len(t.assets) > 0 {
+		if err := copyAssets(ctx, modDir, env, t.module, t.assets, tmp); err != nil {
+			return "", err
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -187,6 +230,25 @@ func (t tool) ensure(ctx context.Context, root string, logf func(string, ...any)
 	}
 	logf("built %s %s in %s", t.name, version, time.Since(began).Round(time.Second))
 	return dir, nil
+}
+
+// copyAssets copies directories of module's source (from the module cache)
+// into dst (writable copies: CopyFS does not keep the cache's read-only modes).
+func copyAssets(ctx context.Context, modDir string, env []string, module string, dirs []string, dst string) error {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = modDir
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("go list -m %s: %w", module, err)
+	}
+	src := strings.TrimSpace(string(out))
+	for _, d := range dirs {
+		if err := os.CopyFS(filepath.Join(dst, d), os.DirFS(filepath.Join(src, d))); err != nil {
+			return fmt.Errorf("copy %s of %s: %w", d, module, err)
+		}
+	}
+	return nil
 }
 
 // BinCacheEnv names a directory that replaces e2e/.cache/bin, so that fresh

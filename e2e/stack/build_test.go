@@ -19,6 +19,7 @@ func TestToolVersionsMatchTheirModules(t *testing.T) {
 		"argocd3":   ArgoCD3Version,
 		"helm":      "v3.16.3",
 		"kustomize": "v5.4.3",
+		"gitea":     GiteaVersion,
 	}
 	for _, tl := range tools {
 		got, err := requiredVersion(filepath.Join(root, "e2e", "tools", tl.name, "go.mod"), tl.module)

@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch fs.Arg(0) {
 	case "build":
 		began := time.Now()
-		bins, err := stack.Build(ctx, stack.BuildOptions{Root: root, Logf: logf, ArgoCD: *argo})
+		// Gitea too: CI builds every binary here, once, before the suite.
+		bins, err := stack.Build(ctx, stack.BuildOptions{Root: root, Logf: logf, ArgoCD: *argo, Gitea: true})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,345 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/e2e/backstagehost"
+	"github.com/paved-dev/paved/e2e/pavedproc"
+	"github.com/paved-dev/paved/e2e/stack"
+)
+
+// reviewTemplate commits an application in gitops mode with review, which
+// opens its pull request, and then (follow) waits until the application,
+// created by the root application once the pull request is merged, is
+// Synced and Healthy.
+const reviewTemplate = `apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: e2e-gitops-review
+  title: e2e gitops review, followed to Healthy
+spec:
+  owner: group:default/platform
+  type: service
+  parameters:
+    - title: App
+      required: [name, repoURL, path]
+      properties:
+        name: {type: string}
+        repoURL: {type: string}
+        path: {type: string}
+        follow: {type: boolean, default: true}
+  steps:
+    - id: app
+      name: Open the pull request of the Argo CD application
+      action: paved:create-argocd-app
+      input:
+        mode: gitops
+        name: ${{ parameters.name }}
+        source:
+          repoURL: ${{ parameters.repoURL }}
+          targetRevision: main
+          path: ${{ parameters.path }}
+        destination:
+          namespace: ${{ parameters.name }}
+        createNamespace: true
+        automated:
+          prune: true
+          selfHeal: true
+        templateRef: template:default/e2e-gitops-review
+    - id: follow
+      name: Follow it to merged, synced and healthy
+      if: ${{ parameters.follow }}
+      action: paved:wait-argocd-app
+      input:
+        name: ${{ parameters.name }}
+        appear: true
+        timeout: 10m
+  output:
+    links:
+      - title: Pull request
+        url: ${{ steps.app.output.pullRequestUrl }}
+    pullRequestUrl: ${{ steps.app.output.pullRequestUrl }}
+    pullRequestNumber: ${{ steps.app.output.pullRequestNumber }}
+    pullRequestState: ${{ steps.app.output.pullRequestState }}
+    branch: ${{ steps.app.output.branch }}
+    syncStatus: ${{ steps.follow.output.syncStatus }}
+    healthStatus: ${{ steps.follow.output.healthStatus }}
+`
+
+// rootApp is the app-of-apps of the GitOps repository: every Application
+// under apps/ on main, created in the argocd namespace.
+const rootApp = `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: root
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: %s
+    targetRevision: main
+    path: apps
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: argocd
+  syncPolicy:
+    automated:
+      prune: true
+`
+
+// giteaPR is the part of Gitea's pull request JSON the test reads.
+type giteaPR struct {
+	Number  int    `json:"number"`
+	HTMLURL string `json:"html_url"`
+	State   string `json:"state"`
+	Merged  bool   `json:"merged"`
+	Title   string `json:"title"`
+	Head    struct {
+		Ref string `json:"ref"`
+		Sha string `json:"sha"`
+	} `json:"head"`
+}
+
+// TestGitOpsPullRequest runs GitOps review mode against a real forge: a
+// Gitea server (built from its Go module) hosts the GitOps repository, and
+// the stack's Argo CD syncs its root application from Gitea's HTTP git. A
+// template run through the real Backstage opens a pull request on Gitea
+// (its URL in the task's output and links) and follows the application; the same
+// request again finds the same pull request; merging it through Gitea's API
+// lets the root application create the application, which Argo CD syncs to
+// Healthy and the follow step reports. A pull request closed without merging
+// is reported by the next run, not reopened.
+func TestGitOpsPullRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	st := stack.StartForTest(ctx, t, "gitea", "argocd-server", "argocd-application-controller", "argocd-repo-server")
+	gitea, err := st.StartGitea(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const repo = "paved-admin/deploy"
+	cloneURL, err := gitea.CreateRepo(ctx, "deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The root application's directory exists before any pull request.
+	if err := gitea.API(ctx, http.MethodPost, "/repos/"+repo+"/contents/apps/README.md", map[string]any{
+		"content": base64.StdEncoding.EncodeToString([]byte("Argo CD Applications, one file each; the root application creates them.\n")),
+		"message": "apps: the root application's directory", "branch": "main",
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Gitea tells Argo CD of each push, as a platform team sets it up.
+	if err := gitea.AddWebhook(ctx, repo, "http://"+st.ArgoCDAddr+"/api/webhook"); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root.yaml")
+	if err := os.WriteFile(root, []byte(fmt.Sprintf(rootApp, cloneURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := st.Kubectl("apply", "-f", root); err != nil {
+		t.Fatalf("kubectl apply root application: %v\n%s", err, out)
+	}
+
+	pavedAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsPort, err := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tokens come from the environment, as an operator would pass them.
+	pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr,
+		Env: []string{"ARGO_TOKEN=" + st.PavedToken, "PAVED_GITOPS_TOKEN=" + gitea.Token, "PAVED_GITOPS_PR_TOKEN=" + gitea.Token},
+		Config: fmt.Sprintf(`
+backstage:
+  discovery: http://%s/api/{{pluginId}}
+argocd:
+  instances:
+    - name: stack
+      server: %s
+      plainText: true
+      token: ${ARGO_TOKEN}
+gitops:
+  url: %s
+  username: %s
+  review: true
+  pullRequests:
+    kind: gitea
+    apiURL: %s
+    repo: %s
+`, bsAddr, st.ArgoCDAddr, cloneURL, gitea.Admin, gitea.URL, repo)})
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "e2e-gitops-review.yaml"), []byte(reviewTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs := backstagehost.StartT(t, backstagehost.Options{
+		Port:         bsPort,
+		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
+		TemplatesDir: dir,
+	})
+	if _, err := bs.WaitEntity(ctx, "template", "default", "e2e-gitops-review"); err != nil {
+		t.Fatal(err)
+	}
+	pulls := func() []giteaPR {
+		t.Helper()
+		var list []giteaPR
+		if err := gitea.API(ctx, http.MethodGet, "/repos/"+repo+"/pulls?state=all&limit=50", nil, &list); err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	prOf := func(branch string) []giteaPR {
+		var mine []giteaPR
+		for _, p := range pulls() {
+			if p.Head.Ref == branch {
+				mine = append(mine, p)
+			}
+		}
+		return mine
+	}
+
+	name := "reviewed-" + randomHex(3)
+	branch := "paved/apps/" + name
+	values := map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": ".", "follow": true}
+
+	// The pull request is opened, the application does not exist until it is merged.
+	began := time.Now()
+	first := runTask(t, ctx, bs, "e2e-gitops-review", map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": ".", "follow": false})
+	if first.Status != "completed" {
+		t.Fatal(taskFailure(first))
+	}
+	opened := prOf(branch)
+	if len(opened) != 1 || opened[0].State != "open" {
+		t.Fatalf("pull requests of %s on Gitea = %+v, want one open", branch, opened)
+	}
+	pr := opened[0]
+	wantURL := gitea.URL + "/" + repo + "/pulls/" + strconv.Itoa(pr.Number)
+	if pr.HTMLURL != wantURL || first.Output["pullRequestUrl"] != wantURL || fmt.Sprint(first.Output["pullRequestNumber"]) != strconv.Itoa(pr.Number) || first.Output["pullRequestState"] != "open" {
+		t.Errorf("task output = %v; Gitea's pull request %d at %s", first.Output, pr.Number, pr.HTMLURL)
+	}
+	if links := fmt.Sprint(first.Output["links"]); !strings.Contains(links, wantURL) {
+		t.Errorf("task output links = %s, want the pull request %s", links, wantURL)
+	}
+	fmt.Printf("E2E gitops review: pull request #%d opened on Gitea (%s) %s after the task was created\n", pr.Number, pr.HTMLURL, time.Since(began).Round(time.Millisecond))
+	if code, _ := appCode(t, st, name, "default"); code != http.StatusNotFound {
+		t.Fatalf("the application exists before its pull request is merged: HTTP %d", code)
+	}
+
+	// The same request again, now followed: the same pull request, no new
+	// commit on its branch, none opened beside it. The merge happens while
+	// its follow step waits.
+	id, err := bs.CreateTask(ctx, "template:default/e2e-gitops-review", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "the second run reaches its follow step", func() (bool, string) {
+		steps := taskSteps(t, ctx, bs, id)
+		return steps["follow"], fmt.Sprint(steps)
+	})
+	if again := prOf(branch); len(again) != 1 || again[0].Number != pr.Number || again[0].Head.Sha != pr.Head.Sha || again[0].State != "open" {
+		t.Fatalf("after the same request again, pull requests of %s = %+v; want only #%d at %s, open", branch, again, pr.Number, pr.Head.Sha)
+	}
+
+	// A reviewer merges it on Gitea; the root application creates the
+	// application, Argo CD syncs it, and the follow step sees it Healthy.
+	mergeCtx, stopMerge := context.WithTimeout(ctx, 2*time.Minute)
+	defer stopMerge()
+	if err := gitea.Merge(mergeCtx, repo, pr.Number); err != nil {
+		t.Fatal(err)
+	}
+	merged := time.Now()
+	second, err := bs.WaitTask(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Status != "completed" {
+		t.Fatal(taskFailure(second))
+	}
+	if fmt.Sprint(second.Output["pullRequestNumber"]) != strconv.Itoa(pr.Number) || second.Output["pullRequestUrl"] != wantURL {
+		t.Errorf("second run's output = %v, want pull request #%d (%s)", second.Output, pr.Number, wantURL)
+	}
+	if second.Output["syncStatus"] != "Synced" || second.Output["healthStatus"] != "Healthy" {
+		t.Errorf("second run's follow step = %v/%v, want Synced/Healthy", second.Output["syncStatus"], second.Output["healthStatus"])
+	}
+	fmt.Printf("E2E gitops review: merged on Gitea → Application created by the root application, Synced and Healthy %s after the merge\n", time.Since(merged).Round(time.Millisecond))
+	if code, app := appCode(t, st, name, "default"); code != http.StatusOK || app.Status.Health.Status != "Healthy" {
+		t.Errorf("Argo CD's application %s: HTTP %d, %+v", name, code, app.Status)
+	}
+	if cm := kubeNames(t, st, "get", "configmap", "-n", name); len(cm) == 0 {
+		t.Errorf("namespace %s holds no ConfigMap: the fixture was not applied", name)
+	}
+	if all := prOf(branch); len(all) != 1 || !all[0].Merged {
+		t.Errorf("pull requests of %s after the merge = %+v, want only #%d, merged", branch, all, pr.Number)
+	}
+
+	// A rejected pull request: closed on Gitea without merging, the next run
+	// of the same request fails naming it, and nothing is reopened.
+	rejected := "rejected-" + randomHex(3)
+	rValues := map[string]any{"name": rejected, "repoURL": st.GitURL("plain"), "path": ".", "follow": false}
+	opened3 := runTask(t, ctx, bs, "e2e-gitops-review", rValues)
+	if opened3.Status != "completed" {
+		t.Fatal(taskFailure(opened3))
+	}
+	rPRs := prOf("paved/apps/" + rejected)
+	if len(rPRs) != 1 {
+		t.Fatalf("pull requests of %s = %+v, want one", rejected, rPRs)
+	}
+	if err := gitea.ClosePullRequest(ctx, repo, rPRs[0].Number); err != nil {
+		t.Fatal(err)
+	}
+	refused := runTask(t, ctx, bs, "e2e-gitops-review", rValues)
+	if refused.Status != "failed" {
+		t.Fatalf("a run after the pull request was closed: task %s, want failed; output %v", refused.Status, refused.Output)
+	}
+	log := refused.Error + "\n" + strings.Join(refused.Log, "\n")
+	wantRef := fmt.Sprintf("pull request #%d (%s/%s/pulls/%d)", rPRs[0].Number, gitea.URL, repo, rPRs[0].Number)
+	if !strings.Contains(log, wantRef) || !strings.Contains(log, "closed without merging") {
+		t.Errorf("the failed task does not name the closed pull request %q:\n%s", wantRef, log)
+	}
+	fmt.Printf("E2E gitops review: the run after the pull request was closed failed with: %s\n", refused.Error)
+	if after := prOf("paved/apps/" + rejected); len(after) != 1 || after[0].State != "closed" {
+		t.Errorf("pull requests of %s after the refused run = %+v, want the one, still closed", rejected, after)
+	}
+	if code, _ := appCode(t, st, rejected, "default"); code != http.StatusNotFound {
+		t.Errorf("the rejected application exists in Argo CD: HTTP %d", code)
+	}
+}
+
+// taskSteps returns the steps of a running task that have begun.
+func taskSteps(t *testing.T, ctx context.Context, bs *backstagehost.Backstage, id string) map[string]bool {
+	t.Helper()
+	var events []backstagehost.TaskEvent
+	if err := bs.Do(ctx, http.MethodGet, "/api/scaffolder/v2/tasks/"+url.PathEscape(id)+"/events", nil, &events); err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]bool{}
+	for _, ev := range events {
+		var body struct {
+			StepID string `json:"stepId"`
+		}
+		if json.Unmarshal(ev.Body, &body) == nil && body.StepID != "" {
+			steps[body.StepID] = true
+		}
+	}
+	return steps
+}
