@@ -103,6 +103,8 @@ type replicaOptions struct {
 	devexOff bool
 	// seed fills the fake Backstage before the replicas start.
 	seed func(*devextest.Backstage)
+	// config is appended to the replicas' configuration.
+	config string
 }
 
 // startPair starts replica a, then replica b, on one fresh database.
@@ -143,7 +145,7 @@ gitops:
 infra:
   kindsDir: %s
   reapInterval: 1s
-`, gw.URL, users.URL, o.devexOff, repoURL, kinds)
+`, gw.URL, users.URL, o.devexOff, repoURL, kinds) + o.config
 	env := func(replica string) map[string]string {
 		e := map[string]string{
 			"PAVED_DATABASE_URL": dsn, "PAVED_STATIC_TOKEN": replicaToken, "PAVED_TOKEN": replicaToken, "ARGO_PASSWORD": argoPassword,
