@@ -365,17 +365,9 @@ func (w *world) restartAndRelogin(t *testing.T) {
 		err error
 	}
 	// argocd-server logs each gRPC call with its request: the wait's polls
-	// are the Gets of this app after this point. Argo CD 2 writes the request
-	// in protobuf text (name:"…"), Argo CD 3 as JSON ("name":"…").
+	// are the Gets of this app after this point.
 	polls := func() int {
-		n := 0
-		for _, line := range strings.Split(w.st.Logs("argocd-server", 1<<20), "\n") {
-			if strings.Contains(line, "received unary call /application.ApplicationService/Get") &&
-				(strings.Contains(line, `name:\"`+name+`\"`) || strings.Contains(line, `\"name\":\"`+name+`\"`)) {
-				n++
-			}
-		}
-		return n
+		return w.st.ArgoCDServerCalls("/application.ApplicationService/Get", name)
 	}
 	before := polls()
 	done := make(chan result, 1)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -313,4 +314,43 @@ func httpOK(ctx context.Context, url string) error {
 		return errors.New(url + ": " + resp.Status)
 	}
 	return nil
+}
+
+// ArgoCDServerCalls counts the unary gRPC calls of method (for example
+// "/application.ApplicationService/Get") that argocd-server logged with a
+// request naming name. Both Argo CD lines log each call's request, in
+// different forms: 2.14 in logrus' text form with the request in protobuf
+// text (grpc.request.content="name:\"app\" …"), 3.x in JSON, its default
+// log format from 3.0 on, with the request as a JSON object
+// ("grpc.request.content":{"name":"app",…}).
+func (s *Stack) ArgoCDServerCalls(method, name string) int {
+	return countUnaryCalls(s.Logs("argocd-server", 1<<20), method, name)
+}
+
+func countUnaryCalls(log, method, name string) int {
+	msg := "received unary call " + method
+	// logrus' text formatter quotes a value holding quotes with %q.
+	textMsg := "msg=" + strconv.Quote(msg) + " "
+	textName := strings.Trim(strconv.Quote("name:"+strconv.Quote(name)), `"`)
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		if strings.HasPrefix(line, "{") {
+			var e struct {
+				Msg     string `json:"msg"`
+				Request struct {
+					Name string `json:"name"`
+				} `json:"grpc.request.content"`
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Msg == msg && e.Request.Name == name {
+				n++
+			}
+			continue
+		}
+		_, content, ok := strings.Cut(line, ` grpc.request.content="`)
+		if ok && strings.Contains(line, textMsg) &&
+			(strings.HasPrefix(content, textName) || strings.Contains(content, " "+textName)) {
+			n++
+		}
+	}
+	return n
 }
