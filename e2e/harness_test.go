@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -398,27 +399,49 @@ type invocation struct {
 
 // invocations reads paved's audit log, newest first.
 func (c pavedHTTP) invocations(ctx context.Context, action string) ([]invocation, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.p.BaseURL+"/api/paved/invocations?limit=200&action="+url.QueryEscape(action), nil)
-	if err != nil {
+	var out struct {
+		Items []invocation `json:"items"`
+	}
+	if err := c.get(ctx, "/api/paved/invocations?limit=200&action="+url.QueryEscape(action), &out); err != nil {
 		return nil, err
+	}
+	return out.Items, nil
+}
+
+// get reads one of paved's routes with the local CLI token into out.
+func (c pavedHTTP) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.p.BaseURL+path, nil)
+	if err != nil {
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.p.Token)
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Items []invocation `json:"items"`
-	}
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("invocations: %d %s", resp.StatusCode, raw)
+		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, raw)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, err
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// freeAddrs picks free loopback addresses for paved and a Backstage backend,
+// and the backend's port, which backstagehost takes as a number.
+func freeAddrs(t *testing.T) (pavedAddr, bsAddr string, bsPort int) {
+	t.Helper()
+	pavedAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out.Items, nil
+	if bsAddr, err = pavedproc.FreeAddr(); err != nil {
+		t.Fatal(err)
+	}
+	if bsPort, err = strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:]); err != nil {
+		t.Fatal(err)
+	}
+	return pavedAddr, bsAddr, bsPort
 }
 
 // runTask runs a template through the scaffolder's REST API and returns the finished task.

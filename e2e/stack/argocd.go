@@ -42,6 +42,12 @@ p, role:paved, projects, delete, *, allow
 g, ` + pavedAccount + `, role:paved
 `
 
+// AppNamespaces is where, beside argocd, Argo CD's server and controller
+// take Applications (apps-in-any-namespace, --application-namespaces). A
+// project admits an app of such a namespace only when its sourceNamespaces
+// lists it.
+const AppNamespaces = "apps-*"
+
 // argoConfig is what Argo CD's components read from the argocd namespace at
 // start; all of it labelled part-of argocd, which is how Argo CD finds it.
 func argoConfig(serverURL, adminPassword, policy string) ([]kubeObject, error) {
@@ -130,7 +136,7 @@ func (s *Stack) argoServerSpec() procSpec {
 		args: []string{
 			"--insecure", "--address", "127.0.0.1", "--port", port(s.ArgoCDAddr),
 			"--metrics-address", "127.0.0.1", "--metrics-port", s.ports["argocd-server-metrics"],
-			"--namespace", "argocd",
+			"--namespace", "argocd", "--application-namespaces", AppNamespaces,
 			"--repo-server", s.repoServerAddr, "--repo-server-plaintext",
 			"--redis", s.redisAddr,
 			// No Dex: local accounts only; the port is never listened on.
@@ -158,7 +164,7 @@ func (s *Stack) controllerSpec() procSpec {
 		name: "argocd-application-controller",
 		path: s.bins.ArgoCD,
 		args: []string{
-			"--namespace", "argocd",
+			"--namespace", "argocd", "--application-namespaces", AppNamespaces,
 			"--repo-server", s.repoServerAddr, "--repo-server-plaintext",
 			"--redis", s.redisAddr,
 			// Its metrics server binds every interface; a port of our own avoids clashes.
