@@ -157,6 +157,11 @@ type Options struct {
 	// MCP adds Backstage's MCP actions plugin (POST /api/mcp-actions/v1);
 	// MCPCall speaks to it with the official MCP client.
 	MCP bool
+	// Notifications adds Backstage's notifications backend
+	// (@backstage/plugin-notifications-backend): plugins send with a service
+	// token, users read theirs with their own (Notifications; needs
+	// Permissions for users to sign in).
+	Notifications bool
 }
 
 // Backstage is a running backend.
@@ -220,6 +225,9 @@ func Start(ctx context.Context, opts Options) (*Backstage, error) {
 	}
 	if opts.MCP {
 		b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_MCP=1")
+	}
+	if opts.Notifications {
+		b.cmd.Env = append(b.cmd.Env, "BACKSTAGE_NOTIFICATIONS=1")
 	}
 	// Its own process group so Stop can kill everything it spawned; the
 	// death signal covers a test binary that dies without calling Stop.
@@ -552,6 +560,32 @@ func (b *Backstage) SignIn(ctx context.Context, userName string) (token string, 
 		return "", nil, fmt.Errorf("sign-in of %s: no Backstage token in %.300s", userName, raw)
 	}
 	return out.BackstageIdentity.Token, out.BackstageIdentity.Identity.OwnershipEntityRefs, nil
+}
+
+// Notification is one notification as its recipient reads it
+// (GET /api/notifications/notifications).
+type Notification struct {
+	ID      string `json:"id"`
+	User    string `json:"user"`
+	Origin  string `json:"origin"`
+	Payload struct {
+		Title       string `json:"title"`
+		Description string `json:"description"`
+		Link        string `json:"link"`
+		Severity    string `json:"severity"`
+		Topic       string `json:"topic"`
+	} `json:"payload"`
+}
+
+// Notifications returns the notifications of the holder of a user token,
+// newest first, through the notifications backend's API. Only with
+// Notifications.
+func (b *Backstage) Notifications(ctx context.Context, token string) ([]Notification, error) {
+	var out struct {
+		Notifications []Notification `json:"notifications"`
+	}
+	err := b.DoAs(ctx, token, http.MethodGet, "/api/notifications/notifications?limit=50", nil, &out)
+	return out.Notifications, err
 }
 
 // MCPListTools lists the tools of the MCP actions plugin as the holder of

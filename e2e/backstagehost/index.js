@@ -5,7 +5,9 @@
 // (users sign in through the oauth2-proxy provider), the permission backend
 // and the policy of permission-policy.js; BACKSTAGE_MCP=1 adds the MCP
 // actions plugin (POST /api/mcp-actions/v1), which serves the actions
-// registry's actions, paved's among them, as MCP tools.
+// registry's actions, paved's among them, as MCP tools;
+// BACKSTAGE_NOTIFICATIONS=1 adds the notifications backend (plugins send
+// with a service token, users read theirs with their own).
 const path = require('node:path');
 const { createBackend } = require('@backstage/backend-defaults');
 
@@ -21,6 +23,9 @@ if (process.env.BACKSTAGE_PERMISSIONS === '1') {
 }
 if (process.env.BACKSTAGE_MCP === '1') {
   backend.add(require('@backstage/plugin-mcp-actions-backend'));
+}
+if (process.env.BACKSTAGE_NOTIFICATIONS === '1') {
+  backend.add(require('@backstage/plugin-notifications-backend'));
 }
 
 for (const spec of (process.env.BACKSTAGE_EXTRA_MODULES || '').split(path.delimiter)) {
