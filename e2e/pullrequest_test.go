@@ -65,7 +65,7 @@ spec:
       action: paved:wait-argocd-app
       input:
         name: ${{ parameters.name }}
-        appear: true
+        pullRequest: ${{ steps.app.output.pullRequestNumber }}
         timeout: 10m
   output:
     links:
@@ -121,7 +121,8 @@ type giteaPR struct {
 // request again finds the same pull request; merging it through Gitea's API
 // lets the root application create the application, which Argo CD syncs to
 // Healthy and the follow step reports. A pull request closed without merging
-// is reported by the next run, not reopened.
+// ends the follow step waiting for it and is reported by the next run, not
+// reopened.
 func TestGitOpsPullRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
@@ -248,14 +249,7 @@ gitops:
 	// The same request again, now followed: the same pull request, no new
 	// commit on its branch, none opened beside it. The merge happens while
 	// its follow step waits.
-	id, err := bs.CreateTask(ctx, "template:default/e2e-gitops-review", values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 3*time.Minute, "the second run reaches its follow step", func() (bool, string) {
-		steps := taskSteps(t, ctx, bs, id)
-		return steps["follow"], fmt.Sprint(steps)
-	})
+	id := startFollowing(t, ctx, bs, values)
 	if again := prOf(branch); len(again) != 1 || again[0].Number != pr.Number || again[0].Head.Sha != pr.Head.Sha || again[0].State != "open" {
 		t.Fatalf("after the same request again, pull requests of %s = %+v; want only #%d at %s, open", branch, again, pr.Number, pr.Head.Sha)
 	}
@@ -304,15 +298,29 @@ gitops:
 	if len(rPRs) != 1 {
 		t.Fatalf("pull requests of %s = %+v, want one", rejected, rPRs)
 	}
+	// A run that follows it is waiting when the reviewer closes it: its
+	// follow step ends (long before its 10 minutes), naming the pull request.
+	rFollow := map[string]any{"name": rejected, "repoURL": st.GitURL("plain"), "path": ".", "follow": true}
+	waiting := startFollowing(t, ctx, bs, rFollow)
 	if err := gitea.ClosePullRequest(ctx, repo, rPRs[0].Number); err != nil {
 		t.Fatal(err)
 	}
+	closedAt := time.Now()
+	ended, err := bs.WaitTask(ctx, waiting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRef := fmt.Sprintf("pull request #%d (%s/%s/pulls/%d)", rPRs[0].Number, gitea.URL, repo, rPRs[0].Number)
+	if endLog := ended.Error + "\n" + strings.Join(ended.Log, "\n"); ended.Status != "failed" || !strings.Contains(endLog, wantRef) || !strings.Contains(endLog, "closed without merging") {
+		t.Fatalf("the follow step of a run whose pull request was closed: task %s, want failed naming %q:\n%s", ended.Status, wantRef, endLog)
+	}
+	fmt.Printf("E2E gitops review: pull request closed on Gitea → the waiting follow step failed %s later with: %s\n", time.Since(closedAt).Round(time.Millisecond), ended.Error)
+
 	refused := runTask(t, ctx, bs, "e2e-gitops-review", rValues)
 	if refused.Status != "failed" {
 		t.Fatalf("a run after the pull request was closed: task %s, want failed; output %v", refused.Status, refused.Output)
 	}
 	log := refused.Error + "\n" + strings.Join(refused.Log, "\n")
-	wantRef := fmt.Sprintf("pull request #%d (%s/%s/pulls/%d)", rPRs[0].Number, gitea.URL, repo, rPRs[0].Number)
 	if !strings.Contains(log, wantRef) || !strings.Contains(log, "closed without merging") {
 		t.Errorf("the failed task does not name the closed pull request %q:\n%s", wantRef, log)
 	}
@@ -323,6 +331,21 @@ gitops:
 	if code, _ := appCode(t, st, rejected, "default"); code != http.StatusNotFound {
 		t.Errorf("the rejected application exists in Argo CD: HTTP %d", code)
 	}
+}
+
+// startFollowing starts a run of the review template and returns its task
+// once the run is in its follow step (the pull request is open by then).
+func startFollowing(t *testing.T, ctx context.Context, bs *backstagehost.Backstage, values map[string]any) string {
+	t.Helper()
+	id, err := bs.CreateTask(ctx, "template:default/e2e-gitops-review", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "the run reaches its follow step", func() (bool, string) {
+		steps := taskSteps(t, ctx, bs, id)
+		return steps["follow"], fmt.Sprint(steps)
+	})
+	return id
 }
 
 // taskSteps returns the steps of a running task that have begun.

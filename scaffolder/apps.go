@@ -230,7 +230,7 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	created := app.Created
 	out := appOutputValues(app)
 	if ci.Wait {
-		if _, out, err = h.waitOutput(ctx, app.AppRef, timeout, false); err != nil {
+		if _, out, err = h.waitOutput(ctx, app.AppRef, timeout, appearing{}); err != nil {
 			return nil, err
 		}
 	}

@@ -128,7 +128,7 @@ func (h *appActions) sync() Action {
 			}
 			out := appOutputValues(app)
 			if si.Wait && !si.DryRun {
-				if app, out, err = h.waitOutput(ctx, app.AppRef, timeout, false); err != nil {
+				if app, out, err = h.waitOutput(ctx, app.AppRef, timeout, appearing{}); err != nil {
 					return nil, err
 				}
 			}

@@ -30,14 +30,16 @@ func (h *appActions) waitTimeout(w waitInput) (time.Duration, []paved.FieldError
 // being unavailable for a while (a restart) is retried until the deadline; a
 // failed sync operation ends the wait at once with Argo CD's message.
 //
-// With appear, an application that does not exist (yet) is waited for too.
-func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear bool) (paved.App, error) {
+// With appear, an application that does not exist (yet) is waited for too;
+// while it does not, the pull request that adds it (when known) is looked at
+// every few polls, and one closed without merging ends the wait.
+func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear appearing) (paved.App, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	interval := h.PollInterval
 	var last paved.App
 	var lastErr error
-	for {
+	for poll := 0; ; poll++ {
 		app, err := h.Apps.GetApp(ctx, ref, false)
 		switch {
 		case err == nil:
@@ -56,10 +58,15 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 			}
 		case paved.ErrorCode(err) == paved.EUnavailable || ctx.Err() != nil:
 			lastErr = err
-		case appear && paved.ErrorCode(err) == paved.ENotFound:
+		case appear.yes && paved.ErrorCode(err) == paved.ENotFound:
 			// A gitops-mode app exists once the root application has synced
 			// the commit: waiting for it is waiting until it appears.
 			last, lastErr = paved.App{}, err
+			if appear.pullRequest > 0 && poll%prEvery == 0 {
+				if err := h.pullRequestAlive(ctx, ref, appear.pullRequest); err != nil {
+					return last, err
+				}
+			}
 		default:
 			return app, err
 		}
@@ -72,12 +79,38 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 	}
 }
 
+// appearing says whether a wait also waits for the application to appear,
+// and the pull request whose merge makes it appear (0: none known).
+type appearing struct {
+	yes         bool
+	pullRequest int
+}
+
+// prEvery is how many polls apart a wait looks at the pull request: a forge's
+// API is rate-limited (GitHub: 5,000 calls an hour per token).
+const prEvery = 3
+
+// pullRequestAlive is nil unless the pull request is closed without merging:
+// then the application will not appear, and the wait ends with a conflict
+// naming it. Not reaching the forge is not a reason to stop waiting.
+func (h *appActions) pullRequestAlive(ctx context.Context, ref paved.AppRef, number int) error {
+	pr, err := h.PullRequests.PullRequest(ctx, number)
+	switch {
+	case paved.ErrorCode(err) == paved.ENotFound:
+		return paved.InvalidFields(paved.FieldError{Field: "pullRequest", Message: fmt.Sprintf("pull request #%d does not exist in the GitOps repository", number)})
+	case err != nil || pr.State != paved.PullRequestClosed:
+		return nil
+	}
+	return &paved.Error{Code: paved.EConflict, Message: fmt.Sprintf(
+		"pull request #%d (%s) that adds application %q was closed without merging: the application will not appear", number, pr.URL, ref.Name)}
+}
+
 // waitOutput waits like waitHealthy and returns the app's outputs with
 // waitStatus "healthy", within the caller's own limit (CallerWait): when that
 // limit, not the timeout asked for, ends the wait of an app that has not
 // failed, the outputs say "progressing", with its state and what to do next.
 // A caller that leaves cancels the wait with its request.
-func (h *appActions) waitOutput(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear bool) (paved.App, map[string]any, error) {
+func (h *appActions) waitOutput(ctx context.Context, ref paved.AppRef, timeout time.Duration, appear appearing) (paved.App, map[string]any, error) {
 	limit := timeout
 	if p, ok := paved.PrincipalFrom(ctx); ok && p.Kind == paved.PrincipalPlugin {
 		if d := h.CallerWait[p.Subject]; d > 0 && d < timeout {
@@ -140,6 +173,8 @@ func (h *appActions) wait() Action {
 	props := refProps()
 	props["timeout"] = pattern(str("Timeout", "How long to wait, e.g. 90s or 5m (default 3m)."), durationRE, 32)
 	props["appear"] = boolean("Wait for it to appear", "The application may not exist yet: a gitops-mode app (or one a pull request adds) appears when the root application syncs the commit. Without it, a missing application is a 404 at once.", false)
+	props["pullRequest"] = Schema{"type": "integer", "minimum": 1, "title": "Pull request",
+		"description": "The pull request that adds the application (create-argocd-app's pullRequestNumber in gitops review mode); implies appear. While the application has not appeared, the pull request closed without merging ends the wait with a 409 naming it."}
 	return Action{
 		Name:        "wait-argocd-app",
 		Title:       "Wait for an Argo CD application",
@@ -155,8 +190,9 @@ func (h *appActions) wait() Action {
 		Handler: func(ctx context.Context, in Input) (map[string]any, error) {
 			var wi struct {
 				appRefInput
-				Timeout string `json:"timeout"`
-				Appear  bool   `json:"appear"`
+				Timeout     string `json:"timeout"`
+				Appear      bool   `json:"appear"`
+				PullRequest int    `json:"pullRequest"`
 			}
 			if err := in.Decode(&wi); err != nil {
 				return nil, err
@@ -170,7 +206,10 @@ func (h *appActions) wait() Action {
 				fields[0].Field = "timeout"
 				return nil, paved.InvalidFields(fields...)
 			}
-			_, out, err := h.waitOutput(ctx, ref, timeout, wi.Appear)
+			if wi.PullRequest > 0 && h.PullRequests == nil {
+				return nil, paved.InvalidFields(paved.FieldError{Field: "pullRequest", Message: "paved opens no pull requests (gitops.pullRequests is not configured)"})
+			}
+			_, out, err := h.waitOutput(ctx, ref, timeout, appearing{yes: wi.Appear || wi.PullRequest > 0, pullRequest: wi.PullRequest})
 			return out, err
 		},
 	}

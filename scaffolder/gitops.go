@@ -29,6 +29,8 @@ var _ AppCommitter = gitops.Writer{}
 // branch on the forge that hosts the GitOps repository.
 type PullRequests interface {
 	EnsurePullRequest(ctx context.Context, s forge.Spec) (pr paved.PullRequest, created bool, err error)
+	// PullRequest reads one by number (wait-argocd-app's pullRequest).
+	PullRequest(ctx context.Context, number int) (paved.PullRequest, error)
 }
 
 var _ PullRequests = (*forge.Client)(nil)

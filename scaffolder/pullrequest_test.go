@@ -3,8 +3,10 @@ package scaffolder
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/argocd"
@@ -17,6 +19,19 @@ import (
 type recordedPRs struct {
 	specs []forge.Spec
 	state string
+	reads int // PullRequest calls
+}
+
+func (r *recordedPRs) PullRequest(_ context.Context, number int) (paved.PullRequest, error) {
+	r.reads++
+	if number != 7 {
+		return paved.PullRequest{}, paved.Errorf(paved.ENotFound, "no pull request #%d", number)
+	}
+	state := r.state
+	if state == "" {
+		state = paved.PullRequestOpen
+	}
+	return paved.PullRequest{Number: 7, URL: "https://forge.example.test/platform/deploy/pulls/7", State: state}, nil
 }
 
 func (r *recordedPRs) EnsurePullRequest(_ context.Context, s forge.Spec) (paved.PullRequest, bool, error) {
@@ -84,5 +99,61 @@ func TestGitOpsReviewOpensAPullRequest(t *testing.T) {
 	prs.state = paved.PullRequestClosed
 	if _, err := run(); paved.ErrorCode(err) != paved.EConflict || !strings.Contains(paved.ErrorMessage(err), "closed without merging") {
 		t.Fatalf("closed: %v", err)
+	}
+}
+
+// waitWithPRs runs wait-argocd-app with a forge configured (prs nil: none).
+func waitWithPRs(t *testing.T, apps Apps, prs PullRequests, input map[string]any) (map[string]any, error) {
+	t.Helper()
+	opts := AppActionsOptions{Apps: apps, PollInterval: time.Millisecond, Sleep: func(ctx context.Context, d time.Duration) error {
+		return ctx.Err()
+	}}
+	if prs != nil {
+		opts.PullRequests = prs
+	}
+	raw, _ := json.Marshal(input)
+	for _, a := range AppActions(opts) {
+		if a.Name == "wait-argocd-app" {
+			return a.Handler(t.Context(), Input{Raw: raw})
+		}
+	}
+	t.Fatal("no wait-argocd-app")
+	return nil, nil
+}
+
+func TestWaitFollowsThePullRequest(t *testing.T) {
+	missing := paved.Errorf(paved.ENotFound, "application not found")
+	healthy := paved.App{SyncStatus: "Synced", HealthStatus: "Healthy"}
+
+	// Open, then merged: the application appears and the wait ends Healthy;
+	// the forge is asked every few polls, not at each.
+	prs := &recordedPRs{}
+	apps := &scriptedApps{states: []paved.App{{}, {}, {}, {}, {}, {}, healthy}, errs: []error{missing, missing, missing, missing, missing, missing}}
+	out, err := waitWithPRs(t, apps, prs, map[string]any{"name": "shop", "timeout": "1m", "pullRequest": 7})
+	if err != nil || out["healthStatus"] != "Healthy" {
+		t.Fatalf("open pull request: %v, %v", out, err)
+	}
+	if prs.reads != 2 {
+		t.Errorf("the forge was asked %d times over 6 polls of a missing app, want 2 (every %d polls)", prs.reads, prEvery)
+	}
+
+	// Closed without merging: the application will never appear; the wait
+	// ends at once with a conflict naming the pull request.
+	prs = &recordedPRs{state: paved.PullRequestClosed}
+	apps = &scriptedApps{states: []paved.App{{}}, errs: []error{missing}}
+	_, err = waitWithPRs(t, apps, prs, map[string]any{"name": "shop", "timeout": "10m", "pullRequest": 7})
+	msg := paved.ErrorMessage(err)
+	if paved.ErrorCode(err) != paved.EConflict || !strings.Contains(msg, "#7 (https://forge.example.test/platform/deploy/pulls/7)") || !strings.Contains(msg, "closed without merging") || apps.calls != 1 {
+		t.Fatalf("closed pull request: %q (%s) after %d polls", msg, paved.ErrorCode(err), apps.calls)
+	}
+
+	// A pull request that is not there, or no forge at all: the field is wrong.
+	for name, prs := range map[string]PullRequests{"unknown number": &recordedPRs{}, "no forge": nil} {
+		apps = &scriptedApps{states: []paved.App{{}}, errs: []error{missing}}
+		_, err = waitWithPRs(t, apps, prs, map[string]any{"name": "shop", "timeout": "10m", "pullRequest": 8})
+		var e *paved.Error
+		if !errors.As(err, &e) || e.Code != paved.EInvalid || len(e.Fields) != 1 || e.Fields[0].Field != "pullRequest" {
+			t.Errorf("%s: err = %v, want a field error on pullRequest", name, err)
+		}
 	}
 }

@@ -93,9 +93,14 @@ func (s *Stack) StartGitea(ctx context.Context) (*Gitea, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The token is the last line: Gitea's console log may come before it.
+	// The token is the line of 40 hex digits: Gitea's console log shares stdout.
 	lines := strings.Split(out, "\n")
-	if g.Token = strings.TrimSpace(lines[len(lines)-1]); len(g.Token) != 40 || strings.Trim(g.Token, "0123456789abcdef") != "" {
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); len(l) == 40 && strings.Trim(l, "0123456789abcdef") == "" {
+			g.Token = l
+		}
+	}
+	if g.Token == "" {
 		return nil, fmt.Errorf("gitea admin user generate-access-token printed no token (%d lines)", len(lines))
 	}
 	spec := procSpec{name: "gitea", path: bin, dir: dir,
