@@ -84,12 +84,15 @@ lint:
 	$(GO) vet $(GOPKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## e2e: the end-to-end suite against a real Argo CD, Kubernetes API and Backstage
+## e2e: the end-to-end suite against a real Argo CD (v2.14), Kubernetes API and Backstage,
+## then the scenario suite again on Argo CD 3
+# Both Argo CD lines are built into the bin cache once (devstack -argocd both build).
 e2e: build-ts
 	@bash e2e/install-deps.sh
-	$(GO) run ./e2e/cmd/devstack build
+	$(GO) run ./e2e/cmd/devstack -argocd both build
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -p 1 -tags e2e -timeout 75m -v ./e2e/... ./catalog/...
+	@eval "$$($(PG_SCRIPT) env)" && PAVED_E2E_ARGOCD=v3 $(GO) test -count=1 -p 1 -tags e2e -timeout 40m -v -run '^TestScenarios$$' ./e2e/
 
 ## chaos: the crash suite: the real paved (SQLite, then PostgreSQL) killed with SIGKILL at random
 ## moments under concurrent provisionings, deprovisionings and creates; retries checked (CHAOS_ROUNDS)

@@ -166,6 +166,15 @@ func (w *world) createAndWait(t *testing.T) {
 	if err != nil || got != "template:default/e2e-create" {
 		t.Errorf("source-template annotation = %q (%v)", got, err)
 	}
+	// Each line's default resource tracking, as README's "Argo CD versions"
+	// says: 2.14 labels what it deploys, 3.x annotates it.
+	path, want := `jsonpath={.metadata.labels.app\.kubernetes\.io/instance}`, name
+	if strings.HasPrefix(w.st.ArgoCDVersion, "v3.") {
+		path, want = `jsonpath={.metadata.annotations.argocd\.argoproj\.io/tracking-id}`, name+":apps/Deployment:"+name+"/plain-app"
+	}
+	if got, err := w.st.Kubectl("-n", name, "get", "deployment.apps/plain-app", "-o", path); err != nil || got != want {
+		t.Errorf("Argo CD %s tracking of deployment plain-app (%s) = %q (%v), want %q", w.st.ArgoCDVersion, path, got, err, want)
+	}
 }
 
 // Scenario 2: the same values again → completed, created false, still one
