@@ -134,6 +134,19 @@ devex:
 	}
 	mustJSON(t, pavedAPI("timeseries", withParam(range90, "grouping", "week")), &week90)
 	csv28 := pavedAPI("templates", withParam(withParam(range28, "grouping", "day"), "format", "csv"))
+	// The default objectives; run success has the seeded runs of the last 30 days.
+	slosRaw := pavedAPI("slos", url.Values{})
+	var slos struct {
+		Items []struct {
+			Name    string   `json:"name"`
+			Current *float64 `json:"current"`
+			Total   int64    `json:"total"`
+		} `json:"items"`
+	}
+	mustJSON(t, slosRaw, &slos)
+	if len(slos.Items) != 3 || slos.Items[0].Name != "run-success" || slos.Items[0].Current == nil || slos.Items[0].Total == 0 {
+		t.Fatalf("slos: %s, want the three default objectives, run success with events", slosRaw)
+	}
 
 	if err := <-bundled; err != nil {
 		t.Fatal(err)
@@ -165,6 +178,7 @@ devex:
 		"dayPeriods28":     28,
 		"weekPeriods90":    len(week90.Items),
 		"csvTemplates28":   string(csv28),
+		"slos":             json.RawMessage(slosRaw),
 		"forbiddenMessage": "user:default/dave may not paved.devex.read",
 		"feedback": []map[string]any{
 			{"url": alice.URL, "taskId": "b3", "template": "go-service", "score": 2, "comment": "the database step timed out twice",
@@ -238,10 +252,19 @@ devex:
 		t.Errorf("a refused user was told %q, want paved's reason", forbidden.Reason)
 	}
 
+	var shownSLOs []struct{ Name, Target, Current, Burn1h, Status string }
+	mustJSON(t, result.Observed["slos"], &shownSLOs)
+	if len(shownSLOs) != len(slos.Items) || shownSLOs[0].Current == "no events" || shownSLOs[0].Status == "" {
+		t.Errorf("the page's objectives %+v, want the %d paved reports, run success with a current value", shownSLOs, len(slos.Items))
+	}
+	for _, s := range shownSLOs {
+		fmt.Printf("E2E browser SLO %s: target %s, current %s, burn 1h %s, status %s (as paved's devex/v1/slos)\n", s.Name, s.Target, s.Current, s.Burn1h, s.Status)
+	}
+
 	checkBrowserFeedback(t, p.BaseURL, readerToken, range28)
 
 	var steps []string
-	for _, s := range []string{"first render", "templates table", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
+	for _, s := range []string{"first render", "templates table", "slos", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
 		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
 	}
 	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))

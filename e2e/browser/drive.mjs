@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
-const { formatCount, formatDuration, formatRatio } = await import(spec.formatModule);
+const { formatCount, formatDuration, formatPercent, formatRatio } = await import(spec.formatModule);
 
 const timeout = spec.timeoutMs ?? 60000;
 
@@ -116,6 +116,18 @@ try {
   });
 
   await step('templates table', () => checkTemplates(spec.templates28, 'templates28'));
+
+  await step('slos', async () => {
+    observed.slos = [];
+    for (const s of spec.slos.items) {
+      const current = s.current === null ? 'no events' : formatPercent(s.current);
+      await waitForTestIdText(`slo-${s.name}-target`, formatPercent(s.objective));
+      await waitForTestIdText(`slo-${s.name}-current`, current);
+      const burn1h = await page.locator(`[data-testid="slo-${s.name}-burn-1h"]`).textContent();
+      const status = await page.locator(`[data-testid="slo-${s.name}-status"]`).textContent();
+      observed.slos.push({ name: s.name, target: formatPercent(s.objective), current, burn1h, status });
+    }
+  });
 
   await step('daily chart', async () => {
     const bars = page.getByRole('img', { name: 'Template runs per day' }).locator('[data-testid="adoption-bar"]');

@@ -101,6 +101,26 @@ export class DemoPavedApi implements PavedApi {
     };
   }
 
+  async slos() {
+    const burn = (b: number[]) => ({ '5m': b[0], '30m': b[1], '1h': b[2], '2h': b[3], '6h': b[4], '1d': b[5], '3d': b[6] });
+    return {
+      alerts: [
+        { Severity: 'page' as const, Long: '1h' as const, Short: '5m' as const, Factor: 14.4 },
+        { Severity: 'page' as const, Long: '6h' as const, Short: '30m' as const, Factor: 6 },
+        { Severity: 'ticket' as const, Long: '1d' as const, Short: '2h' as const, Factor: 3 },
+        { Severity: 'ticket' as const, Long: '3d' as const, Short: '6h' as const, Factor: 1 },
+      ],
+      items: [
+        { name: 'run-success', sli: 'runSuccess' as const, objective: 0.95, windowSeconds: 2592000, current: 0.962, good: 962, total: 1000,
+          budgetRemaining: 0.24, burnRates: burn([0, 0.4, 0.6, 0.5, 0.8, 1.1, 0.9]), alert: '' as const },
+        { name: 'time-to-healthy', sli: 'timeToHealthy' as const, objective: 0.95, thresholdSeconds: 600, windowSeconds: 2592000,
+          current: 0.91, good: 273, total: 300, budgetRemaining: -0.8, burnRates: burn([4, 3.5, 3.6, 3.4, 3.2, 2.1, 1.8]), alert: 'ticket' as const },
+        { name: 'action-availability', sli: 'availability' as const, objective: 0.995, windowSeconds: 2592000, current: 0.9991, good: 9991,
+          total: 10000, budgetRemaining: 0.82, burnRates: burn([0, 0, 0, 0, 0.1, 0.2, 0.2]), alert: '' as const },
+      ],
+    };
+  }
+
   async satisfaction() {
     const d = (a: number, b: number, c: number, e: number, f: number): [number, number, number, number, number] => [a, b, c, e, f];
     const scores = (dist: [number, number, number, number, number], previousScore: number) => {

@@ -6,6 +6,7 @@ import {
   FeedbackComment,
   RunFeedback,
   Satisfaction,
+  Slos,
   DevexQuery,
   Funnel,
   ServiceDeployments,
@@ -37,6 +38,8 @@ export interface PavedDevexApi {
   myRun(taskId: string): Promise<RunFeedback>;
   /** Rates one of the signed-in user's runs (a new answer or a change). */
   rateRun(taskId: string, answer: { score: number; comment: string }): Promise<RunFeedback>;
+  /** The service level objectives' states now: budget left and burn rates. */
+  slos(): Promise<Slos>;
   /** Infrastructure spend per team and kind, with budgets and a trend. */
   costs(query: DevexQuery): Promise<CostReport>;
   /** The `format=csv` URL of a list, for people and scripts that carry their own token. */

@@ -8,6 +8,7 @@ import {
   FeedbackComment,
   RunFeedback,
   Satisfaction,
+  Slos,
   DevexQuery,
   Funnel,
   ServiceDeployments,
@@ -58,6 +59,10 @@ export class PavedClient implements PavedApi {
 
   satisfaction(query: DevexQuery): Promise<Satisfaction> {
     return this.json('satisfaction', query);
+  }
+
+  slos(): Promise<Slos> {
+    return this.json('slos', {});
   }
 
   feedbackComments(query: DevexQuery): Promise<{ items: FeedbackComment[] }> {

@@ -10,7 +10,8 @@ export type DevexList =
   | 'funnel'
   | 'satisfaction'
   | 'feedback/comments'
-  | 'costs';
+  | 'costs'
+  | 'slos';
 
 export type Grouping = 'day' | 'week' | 'month';
 
@@ -164,4 +165,31 @@ export type CostReport = {
   teams: (CostFigures & { team: string; budget?: number })[];
   kinds: (CostFigures & { team: string; kind: string })[];
   timeseries: { period: string; spend: number }[];
+};
+
+/** The SRE workbook's burn-rate windows paved computes. */
+export type BurnWindow = '5m' | '30m' | '1h' | '2h' | '6h' | '1d' | '3d';
+
+/** One service level objective's state now (`GET devex/v1/slos`). */
+export type SloStatus = {
+  name: string;
+  sli: 'runSuccess' | 'timeToHealthy' | 'availability';
+  template?: string;
+  objective: number;
+  thresholdSeconds?: number;
+  windowSeconds: number;
+  /** Good ÷ all over the compliance window; null without events. */
+  current: number | null;
+  good: number;
+  total: number;
+  /** Unspent share of the error budget: 1 untouched, 0 spent, negative overspent. */
+  budgetRemaining: number;
+  burnRates: Record<BurnWindow, number>;
+  /** The most severe multi-window burn-rate condition that holds. */
+  alert: 'page' | 'ticket' | '';
+};
+
+export type Slos = {
+  items: SloStatus[];
+  alerts: { Severity: 'page' | 'ticket'; Long: BurnWindow; Short: BurnWindow; Factor: number }[];
 };

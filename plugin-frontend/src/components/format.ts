@@ -10,6 +10,11 @@ export function formatRatio(r: number): string {
   return `${pct < 10 && pct !== 0 ? pct.toFixed(1) : Math.round(pct)}%`;
 }
 
+/** 0.995 → "99.5%", -2.3333 → "-233.33%": objectives and error budgets need their decimals. */
+export function formatPercent(r: number): string {
+  return `${Number((r * 100).toFixed(2))}%`;
+}
+
 /** Seconds in the largest unit that keeps the number readable: 45 s, 3.5 min, 12 h, 4.2 d. */
 export function formatDuration(seconds: number): string {
   if (seconds < 60) return `${Math.round(seconds)} s`;

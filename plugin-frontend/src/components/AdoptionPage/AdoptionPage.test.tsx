@@ -110,6 +110,18 @@ class FakePaved implements PavedDevexApi {
       worstStage: 'started' as const,
     };
   }
+  async slos() {
+    this.record('slos', {});
+    return {
+      alerts: [{ Severity: 'page' as const, Long: '1h' as const, Short: '5m' as const, Factor: 14.4 }],
+      items: [
+        {
+          name: 'run-success', sli: 'runSuccess' as const, objective: 0.95, windowSeconds: 2592000, current: 0.9, good: 90, total: 100,
+          budgetRemaining: -1, burnRates: { '5m': 0, '30m': 0, '1h': 0, '2h': 0, '6h': 0, '1d': 2, '3d': 2 }, alert: '' as const,
+        },
+      ],
+    };
+  }
   async feedbackComments(query: DevexQuery) {
     this.record('feedbackComments', query);
     if (this.forbidden || this.commentsForbidden) throw await ResponseError.fromResponse(forbiddenResponse());
@@ -201,6 +213,8 @@ describe('AdoptionContent', () => {
     // In the templates table, the satisfaction table and the feedback prompt.
     expect(await screen.findAllByText('go-service')).toHaveLength(3);
     expect(await screen.findByTestId('deployments-payments-api')).toHaveTextContent('Elite');
+    expect(await screen.findByTestId('slo-run-success-status')).toHaveTextContent('Budget spent');
+    expect(screen.getByTestId('slo-run-success-current')).toHaveTextContent('90%');
 
     const summaryCall = paved.calls.find(c => c.endpoint === 'summary');
     expect(summaryCall?.query).toEqual({ from: '2026-11-01', to: '2026-11-28', grouping: 'day', owner: undefined });

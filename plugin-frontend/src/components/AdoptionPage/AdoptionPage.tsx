@@ -21,10 +21,14 @@ import { CsvExportLink } from '../CsvExportLink';
 import { DeploymentTiles } from '../DeploymentTiles';
 import { FeedbackPrompt } from '../FeedbackPrompt';
 import { Funnel } from '../Funnel';
+import { SloPanel } from '../SloPanel';
 import { FeedbackComments, Satisfaction } from '../Satisfaction';
 import { KpiCards } from '../KpiCards';
 import { TemplatesTable } from '../TemplatesTable';
 import { FilterState, Filters, isoDate, rangeDates } from './Filters';
+
+/** The objectives are measured up to now: no range, no team. */
+const now: DevexQuery = {};
 
 type Loaded<T> = { loading: boolean; error?: Error; value?: T };
 
@@ -92,6 +96,8 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
   const satisfaction = useAsync(() => paved.satisfaction(query), [paved, query]);
   const comments = useAsync(() => paved.feedbackComments(query), [paved, query]);
+  // Objectives are measured up to now, whatever the range: asked once.
+  const slos = useAsync(() => paved.slos(), [paved]);
   const focusTaskId = new URLSearchParams(useLocation().search).get('feedback') ?? undefined;
   const prompt = <FeedbackPrompt focusTaskId={focusTaskId} />;
   const owners = (coverage.value?.items ?? []).map(i => i.owner).sort();
@@ -124,6 +130,11 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       </Grid>
       <Grid item xs={12}>
         <Loading state={summary}>{value => <KpiCards summary={value} />}</Loading>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Service level objectives" list="slos" query={now}>
+          <Loading state={slos}>{value => <SloPanel slos={value} />}</Loading>
+        </Section>
       </Grid>
       <Grid item xs={12}>
         <Section title="Adoption over time" list="timeseries" query={query}>

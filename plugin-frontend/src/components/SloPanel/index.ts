@@ -1,0 +1,1 @@
+export { SloPanel } from './SloPanel';
