@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -87,14 +88,20 @@ spec:
 // with the request's page; the approvers' notification is read through the
 // notifications API as carol; the requester cannot approve her own request
 // and bob (not an approver; the policy denies paved.approval.decide) cannot
-// either; carol's approval (the route the paved page calls, with her own
-// token) provisions the database and alice gets the "Ready" notification
-// with the Resource's link; a rejection and an expiry provision nothing and
+// either; carol's approval in a real Chromium on paved's request page (the
+// e2e Backstage app with paved's plugin, her own token) provisions the
+// database and alice gets the "Ready" notification with the Resource's link; a rejection and an expiry provision nothing and
 // tell alice.
 func TestApprovals(t *testing.T) {
+	dir, chromium, node := browserPrereqs(t)
+	bundled, _ := bundleBrowserApp(node, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	root := repoRoot()
+	artifacts := filepath.Join(root, "e2e", ".run", "approvals")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	gitURL, _ := gitopstest.Serve(t)
 	store := scenarioDatabase(t)
@@ -249,9 +256,30 @@ approvals:
 		if status, out := decide(t, "bob", id, "approve", ""); status != http.StatusForbidden || !strings.Contains(message(out), "paved.approval.decide") {
 			t.Errorf("bob (not an approver) approves: %d %v", status, out)
 		}
-		status, out := decide(t, "carol", id, "approve", "fine for the launch")
-		if status != http.StatusOK || out["state"] != "done" {
-			t.Fatalf("carol approves: %d %v", status, out)
+		// carol follows her notification's link and approves on paved's page.
+		if err := <-bundled; err != nil {
+			t.Fatal(err)
+		}
+		carolURL := browserApp(t, filepath.Join(dir, "dist"),
+			browserBackend{"/api/catalog/", bs.BaseURL(), bs.Token()},
+			browserBackend{"/api/paved/", p.BaseURL, token["carol"]}).URL
+		var result struct {
+			Observed struct {
+				StateBefore, StateAfter, PageText string
+				ApproveStatus, DecisionButtons    int
+			}
+		}
+		driveBrowser(t, ctx, node, dir, "drive-approval.mjs", map[string]any{
+			"chromium": chromium, "artifacts": artifacts, "approverUrl": carolURL, "id": id, "comment": "fine for the launch",
+		}, &result)
+		o := result.Observed
+		if o.StateBefore != "pending" || o.ApproveStatus != http.StatusOK || o.StateAfter != "done" || o.DecisionButtons != 0 {
+			t.Errorf("carol approves in the browser: %+v", o)
+		}
+		for _, want := range []string{"postgresql " + name, "size=large", "user:default/alice", "approvals.rules[0] (kind postgresql, size in [large])", "group:default/platform"} {
+			if !strings.Contains(o.PageText, want) {
+				t.Errorf("the request's page does not show %q:\n%s", want, o.PageText)
+			}
 		}
 		if !exists(strings.ReplaceAll(name, "-", "_")) {
 			t.Fatalf("database %s does not exist after the approval", name)
@@ -307,4 +335,32 @@ approvals:
 			t.Errorf("database %s exists after its request expired", name)
 		}
 	})
+}
+
+// driveBrowser runs a driver script of e2e/browser with spec (a result path
+// added) and decodes the result it writes into into.
+func driveBrowser(t *testing.T, ctx context.Context, node, dir, script string, spec map[string]any, into any) {
+	t.Helper()
+	resultPath := filepath.Join(t.TempDir(), "result.json")
+	spec["resultPath"] = resultPath
+	specPath := filepath.Join(t.TempDir(), "spec.json")
+	b, _ := json.Marshal(spec)
+	if err := os.WriteFile(specPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, node, script, specPath)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s\n%s", script, err, stdout.String(), stderr.String())
+	}
+	raw, err := os.ReadFile(resultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("E2E %s: %s\n", script, strings.TrimSpace(stdout.String()))
 }

@@ -1,6 +1,6 @@
 import { PavedApi } from '../src/api';
 import { DevexList, DevexQuery, Period, RunFeedback } from '../src/api/types';
-import { EntityApp, InfraResource } from '../src/api/entityTypes';
+import { ApprovalRequest, EntityApp, InfraResource } from '../src/api/entityTypes';
 
 /**
  * Made-up adoption data, so the page can be worked on without a paved: the
@@ -277,5 +277,49 @@ export class DemoPavedApi implements PavedApi {
       a.name === app.name ? { ...a, syncStatus: 'Synced', operationPhase: 'Running', operationMessage: 'syncing' } : a,
     );
     return this.demoApps.find(a => a.name === app.name)!;
+  }
+  private demoApproval: ApprovalRequest = {
+    id: '0b6a4b8e-2f1d-4c55-9a9e-7d0c1e2f3a4b',
+    kind: 'postgresql',
+    name: 'orders-analytics',
+    owner: 'group:default/payments',
+    parameters: { size: 'large', region: 'eu-west-1', version: '16' },
+    requester: 'user:default/jane',
+    approvers: 'group:default/platform',
+    reason: 'approvals.rules[0] (kind postgresql, size in [large])',
+    state: 'pending',
+    createdAt: new Date(Date.now() - 3600_000).toISOString(),
+    updatedAt: new Date(Date.now() - 3600_000).toISOString(),
+    expiresAt: new Date(Date.now() + 71 * 3600_000).toISOString(),
+    canDecide: true,
+    events: [
+      {
+        requestId: '0b6a4b8e-2f1d-4c55-9a9e-7d0c1e2f3a4b',
+        state: 'pending',
+        actor: 'user:default/jane',
+        comment: 'approvals.rules[0] (kind postgresql, size in [large])',
+        at: new Date(Date.now() - 3600_000).toISOString(),
+      },
+    ],
+  };
+
+  async approvals() {
+    return { items: this.demoApproval.state === 'pending' ? [this.demoApproval] : [] };
+  }
+
+  async approval() {
+    return this.demoApproval;
+  }
+
+  async decideApproval(_id: string, decision: { approve: boolean; comment: string }) {
+    this.demoApproval = {
+      ...this.demoApproval,
+      state: decision.approve ? 'done' : 'rejected',
+      decidedBy: 'user:default/guest',
+      comment: decision.comment,
+      resourceId: decision.approve ? this.demoResource.id : undefined,
+      canDecide: false,
+    };
+    return this.demoApproval;
   }
 }

@@ -15,6 +15,8 @@ import { isPavedResourceAvailable } from './annotations';
 
 const rootRouteRef = createRouteRef();
 const resourceRouteRef = createRouteRef({ params: ['id'] });
+const approvalsRouteRef = createRouteRef();
+const approvalRouteRef = createRouteRef({ params: ['id'] });
 
 const pavedApi = ApiBlueprint.make({
   params: defineParams =>
@@ -50,6 +52,29 @@ const resourcePage = PageBlueprint.make({
   },
 });
 
+// The requests held for approval, and one of them (where notifications link).
+const approvalsPage = PageBlueprint.make({
+  name: 'approvals',
+  params: {
+    path: '/paved/approvals',
+    title: 'Approval requests',
+    routeRef: approvalsRouteRef,
+    loader: () =>
+      import('./components/ApprovalPage').then(m => createElement(Content, null, createElement(m.ApprovalContent))),
+  },
+});
+
+const approvalPage = PageBlueprint.make({
+  name: 'approval',
+  params: {
+    path: '/paved/approvals/:id',
+    title: 'Approval request',
+    routeRef: approvalRouteRef,
+    loader: () =>
+      import('./components/ApprovalPage').then(m => createElement(Content, null, createElement(m.ApprovalContent))),
+  },
+});
+
 // The entity cards: a Component's Argo CD applications, a Resource paved provisioned.
 const appCard = EntityCardBlueprint.make({
   name: 'app',
@@ -69,7 +94,8 @@ const resourceCard = EntityCardBlueprint.make({
 
 /**
  * paved's plugin for the new frontend system: the adoption page at `/paved`,
- * a resource's page at `/paved/resources/:id`, the entity cards of a
+ * a resource's page at `/paved/resources/:id`, the approval requests at
+ * `/paved/approvals` and `/paved/approvals/:id`, the entity cards of a
  * Component's Argo CD apps and of a Resource paved provisioned, and the API
  * they read from.
  *
@@ -79,6 +105,6 @@ export default createFrontendPlugin({
   pluginId: 'paved',
   title: 'Golden paths',
   info: { packageJson: () => import('../package.json') },
-  extensions: [pavedApi, adoptionPage, resourcePage, appCard, resourceCard],
-  routes: { root: rootRouteRef, resource: resourceRouteRef },
+  extensions: [pavedApi, adoptionPage, resourcePage, approvalsPage, approvalPage, appCard, resourceCard],
+  routes: { root: rootRouteRef, resource: resourceRouteRef, approvals: approvalsRouteRef, approval: approvalRouteRef },
 });

@@ -8,13 +8,15 @@ describe('paved frontend plugin', () => {
     expect(alphaPlugin.getExtension('page:paved')).toBeDefined();
     expect(alphaPlugin.getExtension('api:paved')).toBeDefined();
     expect(alphaPlugin.getExtension('page:paved/resource')).toBeDefined();
+    expect(alphaPlugin.getExtension('page:paved/approvals')).toBeDefined();
+    expect(alphaPlugin.getExtension('page:paved/approval')).toBeDefined();
     expect(alphaPlugin.getExtension('entity-card:paved/app')).toBeDefined();
     expect(alphaPlugin.getExtension('entity-card:paved/resource')).toBeDefined();
   });
 
   it('names the routes the templates link to', () => {
-    expect(Object.keys(pavedPlugin.routes).sort()).toEqual(['resource', 'root']);
-    expect(Object.keys(alphaPlugin.routes).sort()).toEqual(['resource', 'root']);
+    expect(Object.keys(pavedPlugin.routes).sort()).toEqual(['approval', 'resource', 'root']);
+    expect(Object.keys(alphaPlugin.routes).sort()).toEqual(['approval', 'approvals', 'resource', 'root']);
   });
 
   it('provides the paved API in the legacy system', () => {

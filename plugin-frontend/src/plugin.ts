@@ -7,7 +7,7 @@ import {
   fetchApiRef,
 } from '@backstage/core-plugin-api';
 import { PavedClient, pavedApiRef } from './api';
-import { resourceRouteRef, rootRouteRef } from './routes';
+import { approvalRouteRef, resourceRouteRef, rootRouteRef } from './routes';
 
 /**
  * paved's frontend plugin for apps on the legacy frontend system; the new
@@ -24,12 +24,14 @@ export const pavedPlugin = createPlugin({
       factory: ({ discoveryApi, fetchApi }) => new PavedClient({ discoveryApi, fetchApi }),
     }),
   ],
-  routes: { root: rootRouteRef, resource: resourceRouteRef },
+  routes: { root: rootRouteRef, resource: resourceRouteRef, approval: approvalRouteRef },
 });
 
 /**
- * paved's pages: "Golden paths adoption" at its root and one provisioned
- * resource at `resources/:id` (where the templates' output links point).
+ * paved's pages: "Golden paths adoption" at its root, one provisioned
+ * resource at `resources/:id` (where the templates' output links point), and
+ * the requests held for approval at `approvals` and `approvals/:id` (where
+ * the approvers' notifications link).
  * Mount it in the app's routes, e.g.
  * `<Route path="/paved" element={<PavedAdoptionPage />} />`.
  *

@@ -8,3 +8,10 @@ export const resourceRouteRef = createSubRouteRef({
   parent: rootRouteRef,
   path: '/resources/:id',
 });
+
+/** One request held for approval: `/paved/approvals/:id` (where notifications and step outputs link). */
+export const approvalRouteRef = createSubRouteRef({
+  id: 'paved-approval',
+  parent: rootRouteRef,
+  path: '/approvals/:id',
+});

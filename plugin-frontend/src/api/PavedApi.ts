@@ -14,7 +14,7 @@ import {
   TemplateStats,
   Timeseries,
 } from './types';
-import { ConnectionDetails, EntityApp, EntityApps, InfraResource } from './entityTypes';
+import { ApprovalRequest, ApprovalState, ConnectionDetails, EntityApp, EntityApps, InfraResource } from './entityTypes';
 
 /**
  * paved's DevEx (adoption) API as the page uses it.
@@ -75,11 +75,25 @@ export interface PavedResourcesApi {
 }
 
 /**
+ * Requests held for approval, and the approvers' decisions.
+ *
+ * @public
+ */
+export interface PavedApprovalsApi {
+  /** Requests, newest first, optionally in one state. */
+  approvals(state?: ApprovalState): Promise<{ items: ApprovalRequest[] }>;
+  /** One request with its audit trail. */
+  approval(id: string): Promise<ApprovalRequest>;
+  /** Approves (and so provisions) or rejects a request, with a comment (required to reject). */
+  decideApproval(id: string, decision: { approve: boolean; comment: string }): Promise<ApprovalRequest>;
+}
+
+/**
  * paved's API for the frontend: adoption metrics, and what paved made.
  *
  * @public
  */
-export interface PavedApi extends PavedDevexApi, PavedResourcesApi {}
+export interface PavedApi extends PavedDevexApi, PavedResourcesApi, PavedApprovalsApi {}
 
 /** @public */
 export const pavedApiRef = createApiRef<PavedApi>({ id: 'plugin.paved.api' });

@@ -16,7 +16,7 @@ import {
   TemplateStats,
   Timeseries,
 } from './types';
-import { ConnectionDetails, EntityApp, EntityApps, InfraResource } from './entityTypes';
+import { ApprovalRequest, ApprovalState, ConnectionDetails, EntityApp, EntityApps, InfraResource } from './entityTypes';
 
 /**
  * Calls paved through discovery with the fetch API, which adds the signed-in
@@ -142,6 +142,22 @@ export class PavedClient implements PavedApi {
       `apps/v1/instances/${encodeURIComponent(app.instance)}/apps/${encodeURIComponent(app.name)}/sync${ns}`,
       { method: 'POST' },
     );
+  }
+
+  approvals(state?: ApprovalState): Promise<{ items: ApprovalRequest[] }> {
+    return this.call(`approvals/v1/requests${state ? `?${new URLSearchParams({ state })}` : ''}`, { cache: 'no-store' });
+  }
+
+  approval(id: string): Promise<ApprovalRequest> {
+    return this.call(`approvals/v1/requests/${encodeURIComponent(id)}`, { cache: 'no-store' });
+  }
+
+  decideApproval(id: string, decision: { approve: boolean; comment: string }): Promise<ApprovalRequest> {
+    return this.call(`approvals/v1/requests/${encodeURIComponent(id)}/${decision.approve ? 'approve' : 'reject'}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ comment: decision.comment }),
+    });
   }
 
   /** A JSON call to a paved route (relative to the plugin's base URL). */

@@ -67,3 +67,62 @@ export type EntityApps = {
   items: EntityApp[];
   unavailable: { instance: string; message: string }[];
 };
+
+/**
+ * The state of a request held for approval: pending until an approver
+ * decides, then provisioned (done or failed), or rejected, or expired.
+ *
+ * @public
+ */
+export type ApprovalState =
+  | 'pending'
+  | 'approved'
+  | 'provisioning'
+  | 'done'
+  | 'rejected'
+  | 'expired'
+  | 'failed';
+
+/**
+ * One change of a request's state, as paved audits it.
+ *
+ * @public
+ */
+export interface ApprovalEvent {
+  requestId: string;
+  state: ApprovalState;
+  actor: string;
+  comment?: string;
+  at: string;
+}
+
+/**
+ * An infrastructure request a rule held for approval
+ * (`GET approvals/v1/requests/:id`).
+ *
+ * @public
+ */
+export interface ApprovalRequest {
+  id: string;
+  kind: string;
+  name: string;
+  owner: string;
+  parameters: Record<string, unknown>;
+  entityRef?: string;
+  requester: string;
+  approvers: string;
+  /** The rule that asked for approval. */
+  reason: string;
+  state: ApprovalState;
+  decidedBy?: string;
+  comment?: string;
+  /** The provisioned resource, once done. */
+  resourceId?: string;
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+  /** Whether the signed-in user may approve or reject it now. */
+  canDecide: boolean;
+  events?: ApprovalEvent[];
+}

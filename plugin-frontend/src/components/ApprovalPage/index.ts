@@ -1,0 +1,1 @@
+export { ApprovalContent, ApprovalPage, ApprovalRequestCard, PendingApprovals } from './ApprovalPage';
