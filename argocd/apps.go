@@ -482,6 +482,14 @@ func (in *instance) toApp(a *v1alpha1.Application, requestedNS string) paved.App
 		out.OperationPhase = string(op.Phase)
 		out.OperationMessage = op.Message
 	}
+	// An operation requested (by a Sync call) that the application
+	// controller has not started yet: operationState still describes the
+	// previous one, whose end must not read as this one's (Argo CD's UI
+	// shows it as syncing too).
+	if a.Operation != nil && (a.Status.OperationState == nil || a.Status.OperationState.Phase.Completed()) {
+		out.OperationPhase = string(synccommon.OperationRunning)
+		out.OperationMessage = "waiting for the application controller to start the requested sync"
+	}
 	out.Problems = problems(a)
 	for _, h := range a.Status.History {
 		d := paved.Deployment{ID: h.ID, Revision: h.Revision, DeployedAt: h.DeployedAt.Time}

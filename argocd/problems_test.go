@@ -65,3 +65,28 @@ func TestProblemsBounded(t *testing.T) {
 		t.Errorf("a long message is not cut on a rune boundary: %d bytes %q…", len(m), m[:10])
 	}
 }
+
+// A Sync call's answer carries the requested operation while operationState
+// still describes the last one: the app reads as syncing, not as the last
+// operation's end, until the controller takes the operation up.
+func TestRequestedOperationReadsAsRunning(t *testing.T) {
+	in := &instance{cfg: InstanceConfig{Server: "argocd.example.com"}}
+	last := &v1alpha1.OperationState{Phase: synccommon.OperationFailed, Message: "one or more objects failed to apply"}
+	requested := &v1alpha1.Operation{Sync: &v1alpha1.SyncOperation{}}
+	for _, c := range []struct {
+		name          string
+		op            *v1alpha1.Operation
+		state         *v1alpha1.OperationState
+		phase, prefix string
+	}{
+		{"no operation", nil, last, "Failed", "one or more objects"},
+		{"requested after a finished one", requested, last, "Running", "waiting for the application controller"},
+		{"requested, none before", requested, nil, "Running", "waiting for the application controller"},
+		{"started", requested, &v1alpha1.OperationState{Phase: synccommon.OperationRunning, Message: "retrying attempt #2"}, "Running", "retrying attempt #2"},
+	} {
+		got := in.toApp(&v1alpha1.Application{Operation: c.op, Status: v1alpha1.ApplicationStatus{OperationState: c.state}}, "")
+		if got.OperationPhase != c.phase || !strings.HasPrefix(got.OperationMessage, c.prefix) {
+			t.Errorf("%s: %s %q, want %s %q…", c.name, got.OperationPhase, got.OperationMessage, c.phase, c.prefix)
+		}
+	}
+}
