@@ -18,10 +18,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/paved-dev/paved/argocd/argocdtest"
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+
 	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/e2e/backstagehost"
 	"github.com/paved-dev/paved/e2e/pavedproc"
+	"github.com/paved-dev/paved/e2e/stack"
 )
 
 // TestBrowserEntityCards opens paved's entity cards and resource page in a
@@ -31,11 +33,13 @@ import (
 // and paved calls to the real paved binary on PostgreSQL, whose postgres
 // driver provisions a real database on the test server; paved reads
 // memberships and owners from that catalog with its own plugin token. Argo
-// CD is argocdtest (Argo CD's API, in process); a real Argo CD is in
-// TestScenarios. Two users: carol is in payments, which owns the database
-// and the component; dave is not.
+// CD is the real one of the e2e stack (v2.14 unless PAVED_E2E_ARGOCD=v3, on
+// a real kube-apiserver), deploying e2e/fixtures/plain. Two users: carol is
+// in payments, which owns the database and the component; dave is not.
 //
-// carol sees the app's status and syncs it (argocdtest records the sync),
+// carol sees the app's sync, health and revision as Argo CD reports them and
+// syncs it (Argo CD runs a new operation, initiated by paved's account, not
+// by the automated policy, and it succeeds),
 // sees the resource card, reveals and copies the connection details (the
 // test connects to PostgreSQL with the copied URL), extends the lifetime
 // (paved's expiry moves) and tears the database down after the
@@ -51,15 +55,9 @@ func TestBrowserEntityCards(t *testing.T) {
 		t.Fatal(err)
 	}
 	bundled, _ := bundleBrowserApp(node, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-
-	argo, err := argocdtest.NewServer(argocdtest.Options{Username: "admin", Password: "e2e-argo-password", SyncDelay: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	argo.Start()
-	t.Cleanup(argo.Close)
+	st := stack.StartForTest(ctx, t, "argocd-server", "argocd-application-controller", "argocd-repo-server")
 
 	users := backstagetest.NewUsers(t)
 	store := scenarioDatabase(t)
@@ -84,12 +82,11 @@ argocd:
     - name: default
       server: %s
       plainText: true
-      username: admin
-      password: ${ARGO_PASSWORD}
+      token: ${ARGO_TOKEN}
 infra:
   kindsDir: %s
-`, bsAddr, users.URL, argo.Addr(), filepath.Join(root, "examples", "infra-kinds")),
-		Env: []string{"ARGO_PASSWORD=e2e-argo-password", "PAVED_INFRA_POSTGRES_URL=" + admin}})
+`, bsAddr, users.URL, st.ArgoCDAddr, filepath.Join(root, "examples", "infra-kinds")),
+		Env: []string{"ARGO_TOKEN=" + st.PavedToken, "PAVED_INFRA_POSTGRES_URL=" + admin}})
 	api := pavedHTTP{p: p, client: http.DefaultClient}
 
 	// The catalog: carol in payments, dave not, and payments' service.
@@ -125,10 +122,16 @@ spec:
 	}
 	app := "shop-" + randomHex(3)
 	api.invoke(t, ctx, "paved:create-argocd-app", map[string]any{"name": app,
-		"source":      map[string]any{"repoURL": "https://git.example.com/shop/deploy.git", "path": "deploy"},
+		"source":      map[string]any{"repoURL": st.GitURL("plain"), "path": ".", "targetRevision": "main"},
 		"destination": map[string]any{"namespace": app}, "createNamespace": true,
-		"automated": map[string]any{"prune": true, "selfHeal": true}, "wait": true, "waitTimeout": "60s",
+		"automated": map[string]any{"prune": true, "selfHeal": true}, "wait": true, "waitTimeout": "3m",
 		"entityRef": "component:default/shop"})
+	// The automated policy's first sync, which the card's Sync must follow
+	// with an operation of its own.
+	created := argoApp(t, st, app, "")
+	if created.Status.OperationState == nil || created.Status.Sync.Revision == "" {
+		t.Fatalf("Argo CD's application after the wait: %+v", created.Status)
+	}
 	// The Resource as paved's catalog provider writes it, in a file the
 	// catalog's location picks up.
 	if err := os.WriteFile(filepath.Join(entities, "resource.yaml"), []byte(fmt.Sprintf(`apiVersion: backstage.io/v1alpha1
@@ -212,8 +215,26 @@ spec:
 		!strings.Contains(o.AppLink, "/applications/") {
 		t.Errorf("app card row %q (link %q): want the app, Synced, Healthy and its Argo CD link", o.AppRow, o.AppLink)
 	}
-	if o.SyncStatus != http.StatusOK || argo.Calls("/application.ApplicationService/Sync") < 1 || !strings.Contains(o.OperationAfterSync, "Running") {
-		t.Errorf("sync: paved answered %d, Argo CD saw %d syncs, the card shows %q", o.SyncStatus, argo.Calls("/application.ApplicationService/Sync"), o.OperationAfterSync)
+	if rev := created.Status.Sync.Revision; !strings.Contains(o.AppRow, rev[:7]) {
+		t.Errorf("app card row %q: want the revision Argo CD synced, %s", o.AppRow, rev)
+	}
+	if o.SyncStatus != http.StatusOK || !strings.Contains(o.OperationAfterSync, "Running") {
+		t.Errorf("sync: paved answered %d, the card shows %q", o.SyncStatus, o.OperationAfterSync)
+	}
+	// Argo CD ran the card's sync: a new operation, paved's, that succeeded.
+	first := created.Status.OperationState.StartedAt
+	var synced *v1alpha1.OperationState
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		op := argoApp(t, st, app, "").Status.OperationState
+		if op != nil && op.StartedAt.After(first.Time) && op.Phase.Completed() {
+			synced = op
+			break
+		}
+	}
+	if synced == nil || synced.Phase != "Succeeded" || synced.Operation.InitiatedBy.Automated || synced.Operation.InitiatedBy.Username == "" {
+		t.Errorf("Argo CD's operation after the card's Sync: %+v (the automated one started %s)", synced, first)
+	} else {
+		fmt.Printf("E2E browser cards: the card's Sync ran in Argo CD as %s: %s, %s\n", synced.Operation.InitiatedBy.Username, synced.Phase, synced.Message)
 	}
 
 	// The resource card.
@@ -288,4 +309,23 @@ spec:
 		t.Error("the password is in paved's log")
 	}
 	fmt.Printf("E2E browser cards: screenshots in %s\n", artifacts)
+}
+
+// argoApp is the application as the real Argo CD serves it; appNS names
+// the namespace of an application outside Argo CD's own.
+func argoApp(t *testing.T, st *stack.Stack, name, appNS string) v1alpha1.Application {
+	t.Helper()
+	path := "/api/v1/applications/" + name
+	if appNS != "" {
+		path += "?appNamespace=" + appNS
+	}
+	code, body, err := st.ArgoREST(http.MethodGet, path, nil)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET application %s: %d %s %v", name, code, body, err)
+	}
+	var app v1alpha1.Application
+	if err := json.Unmarshal(body, &app); err != nil {
+		t.Fatal(err)
+	}
+	return app
 }

@@ -597,19 +597,7 @@ func (s *shapes) createTwice(t *testing.T, ctx context.Context, template string,
 // app reads an application from Argo CD as admin; appNS empty is argocd's.
 func (s *shapes) app(t *testing.T, name, appNS string) v1alpha1.Application {
 	t.Helper()
-	path := "/api/v1/applications/" + name
-	if appNS != "" {
-		path += "?appNamespace=" + appNS
-	}
-	code, body, err := s.st.ArgoREST(http.MethodGet, path, nil)
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("GET application %s: %d %s %v", name, code, body, err)
-	}
-	var app v1alpha1.Application
-	if err := json.Unmarshal(body, &app); err != nil {
-		t.Fatal(err)
-	}
-	return app
+	return argoApp(t, s.st, name, appNS)
 }
 
 // want checks one field of an object the application deployed in namespace ns.
