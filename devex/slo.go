@@ -2,6 +2,7 @@ package devex
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -82,8 +83,16 @@ func BudgetRemaining(c SLICounts, objective float64) float64 {
 
 // BurnWindow is a window burn rates are computed over.
 type BurnWindow struct {
-	Name     string
-	Duration time.Duration
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"-"`
+}
+
+// MarshalJSON writes the window as {"name","seconds"}.
+func (w BurnWindow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Name    string  `json:"name"`
+		Seconds float64 `json:"seconds"`
+	}{w.Name, w.Duration.Seconds()})
 }
 
 // BurnWindows are the windows of the multi-window, multi-burn-rate alerts
@@ -96,9 +105,10 @@ var BurnWindows = []BurnWindow{
 // BurnAlert is one multi-window burn-rate condition: both windows above
 // Factor.
 type BurnAlert struct {
-	Severity    string // "page" or "ticket"
-	Long, Short string // BurnWindows names
-	Factor      float64
+	Severity string  `json:"severity"` // "page" or "ticket"
+	Long     string  `json:"long"`     // BurnWindows names
+	Short    string  `json:"short"`
+	Factor   float64 `json:"factor"`
 }
 
 // BurnAlerts are the workbook's recommended conditions for a 30-day

@@ -22,10 +22,15 @@ func TestDevexSLOs(t *testing.T) {
 	}
 	var body struct {
 		Items   []devex.SLOStatus
-		Windows []struct{ Name string }
-		Alerts  []struct {
-			Severity, Long, Short string
-			Factor                float64
+		Windows []struct {
+			Name    string  `json:"name"`
+			Seconds float64 `json:"seconds"`
+		}
+		Alerts []struct {
+			Severity string  `json:"severity"`
+			Long     string  `json:"long"`
+			Short    string  `json:"short"`
+			Factor   float64 `json:"factor"`
 		}
 	}
 	if err := json.Unmarshal([]byte(r.raw), &body); err != nil {
@@ -33,6 +38,12 @@ func TestDevexSLOs(t *testing.T) {
 	}
 	if len(body.Items) != 2 || len(body.Windows) != len(devex.BurnWindows) || len(body.Alerts) != 4 {
 		t.Fatalf("slos = %s, want 2 objectives, %d windows, 4 alert conditions", r.raw, len(devex.BurnWindows))
+	}
+	if w := body.Windows[2]; w.Name != "1h" || w.Seconds != 3600 {
+		t.Errorf("third window = %+v, want 1h of 3600 s", w)
+	}
+	if a := body.Alerts[0]; a.Severity != "page" || a.Long != "1h" || a.Short != "5m" || a.Factor != 14.4 {
+		t.Errorf("first alert condition = %+v, want page on 1h and 5m above 14.4", a)
 	}
 	runs := body.Items[0]
 	if runs.Name != "service-runs" || runs.Current == nil || *runs.Current != 0.6667 || runs.Good != 2 || runs.Total != 3 ||

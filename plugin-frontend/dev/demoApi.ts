@@ -105,10 +105,10 @@ export class DemoPavedApi implements PavedApi {
     const burn = (b: number[]) => ({ '5m': b[0], '30m': b[1], '1h': b[2], '2h': b[3], '6h': b[4], '1d': b[5], '3d': b[6] });
     return {
       alerts: [
-        { Severity: 'page' as const, Long: '1h' as const, Short: '5m' as const, Factor: 14.4 },
-        { Severity: 'page' as const, Long: '6h' as const, Short: '30m' as const, Factor: 6 },
-        { Severity: 'ticket' as const, Long: '1d' as const, Short: '2h' as const, Factor: 3 },
-        { Severity: 'ticket' as const, Long: '3d' as const, Short: '6h' as const, Factor: 1 },
+        { severity: 'page' as const, long: '1h' as const, short: '5m' as const, factor: 14.4 },
+        { severity: 'page' as const, long: '6h' as const, short: '30m' as const, factor: 6 },
+        { severity: 'ticket' as const, long: '1d' as const, short: '2h' as const, factor: 3 },
+        { severity: 'ticket' as const, long: '3d' as const, short: '6h' as const, factor: 1 },
       ],
       items: [
         { name: 'run-success', sli: 'runSuccess' as const, objective: 0.95, windowSeconds: 2592000, current: 0.962, good: 962, total: 1000,

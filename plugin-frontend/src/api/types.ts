@@ -191,5 +191,5 @@ export type SloStatus = {
 
 export type Slos = {
   items: SloStatus[];
-  alerts: { Severity: 'page' | 'ticket'; Long: BurnWindow; Short: BurnWindow; Factor: number }[];
+  alerts: { severity: 'page' | 'ticket'; long: BurnWindow; short: BurnWindow; factor: number }[];
 };

@@ -113,7 +113,7 @@ class FakePaved implements PavedDevexApi {
   async slos() {
     this.record('slos', {});
     return {
-      alerts: [{ Severity: 'page' as const, Long: '1h' as const, Short: '5m' as const, Factor: 14.4 }],
+      alerts: [{ severity: 'page' as const, long: '1h' as const, short: '5m' as const, factor: 14.4 }],
       items: [
         {
           name: 'run-success', sli: 'runSuccess' as const, objective: 0.95, windowSeconds: 2592000, current: 0.9, good: 90, total: 100,

@@ -5,8 +5,8 @@ import { formatPercent } from '../format';
 import { SloPanel } from './SloPanel';
 
 const alerts: Slos['alerts'] = [
-  { Severity: 'page', Long: '1h', Short: '5m', Factor: 14.4 },
-  { Severity: 'ticket', Long: '3d', Short: '6h', Factor: 1 },
+  { severity: 'page', long: '1h', short: '5m', factor: 14.4 },
+  { severity: 'ticket', long: '3d', short: '6h', factor: 1 },
 ];
 
 describe('SloPanel', () => {

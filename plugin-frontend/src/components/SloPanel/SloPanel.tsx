@@ -64,7 +64,7 @@ export function SloPanel({ slos }: { slos: Slos }) {
     return <Typography color="textSecondary">No objectives: set devex.slos in paved's configuration.</Typography>;
   }
   const conditions = slos.alerts
-    .map(a => `${a.Severity} when ${a.Long} and ${a.Short} burn above ${a.Factor}`)
+    .map(a => `${a.severity} when ${a.long} and ${a.short} burn above ${a.factor}`)
     .join('; ');
   return (
     <Box>
