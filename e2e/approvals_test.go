@@ -60,9 +60,10 @@ spec:
   owner: group:default/platform
   type: resource
   parameters:
-    - required: [name, size]
+    - required: [name, owner, size]
       properties:
         name: {type: string}
+        owner: {type: string}
         size: {type: string}
   steps:
     - id: db
@@ -71,7 +72,7 @@ spec:
       input:
         kind: postgresql
         name: ${{ parameters.name }}
-        owner: group:default/platform
+        owner: ${{ parameters.owner }}
         parameters:
           size: ${{ parameters.size }}
           region: eu-west-1
@@ -123,6 +124,9 @@ gitops:
   url: %s
 infra:
   kindsDir: %s
+  budgets:
+    currency: USD
+    teams: {team-a: 20}
 permission:
   backstage: true
 approvals:
@@ -177,7 +181,7 @@ approvals:
 	request := func(t *testing.T, name string) string {
 		t.Helper()
 		dropLater(t, admin, strings.ReplaceAll(name, "-", "_"))
-		id, err := bs.CreateTaskAs(ctx, token["alice"], "template:default/e2e-approval-provision", map[string]any{"name": name, "size": "large"})
+		id, err := bs.CreateTaskAs(ctx, token["alice"], "template:default/e2e-approval-provision", map[string]any{"name": name, "owner": "group:default/platform", "size": "large"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,6 +317,34 @@ approvals:
 		}
 		if n := notified(t, "alice", "Rejected: postgresql "+name); !strings.Contains(n.Payload.Description, "use medium first") {
 			t.Errorf("alice's rejection notification = %+v", n)
+		}
+	})
+
+	t.Run("over budget: refused with the budget in the task's log", func(t *testing.T) {
+		name := "appr-budget-" + suffix
+		dropLater(t, admin, strings.ReplaceAll(name, "-", "_"))
+		id, err := bs.CreateTaskAs(ctx, token["bob"], "template:default/e2e-approval-provision", map[string]any{"name": name, "owner": "group:default/team-a", "size": "small"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := bs.WaitTask(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Status != "failed" {
+			t.Fatalf("bob's small database over team-a's 20 USD budget: %s, want failed", task.Status)
+		}
+		var events strings.Builder
+		for _, ev := range task.Events {
+			events.Write(ev.Body)
+			events.WriteByte('\n')
+		}
+		want := "the monthly budget of group:default/team-a (20 USD) would be exceeded: 0 USD/month in use + 30 USD/month requested"
+		if !strings.Contains(events.String(), want) || !strings.Contains(events.String(), "403") {
+			t.Errorf("task %s events do not say %q:\n%s", task.ID, want, events.String())
+		}
+		if exists(strings.ReplaceAll(name, "-", "_")) {
+			t.Errorf("database %s exists after the budget refused it", name)
 		}
 	})
 
