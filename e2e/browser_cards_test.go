@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
-	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/e2e/backstagehost"
 	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
@@ -34,8 +34,11 @@ import (
 // driver provisions a real database on the test server; paved reads
 // memberships and owners from that catalog with its own plugin token. Argo
 // CD is the real one of the e2e stack (v2.14 unless PAVED_E2E_ARGOCD=v3, on
-// a real kube-apiserver), deploying e2e/fixtures/plain. Two users: carol is
-// in payments, which owns the database and the component; dave is not.
+// a real kube-apiserver), deploying e2e/fixtures/plain. Two users, signed in
+// through Backstage's real auth backend (its oauth2-proxy provider), whose
+// Backstage user tokens are the frontend's identity towards the catalog and
+// paved: carol is in payments, which owns the database and the component;
+// dave is not.
 //
 // carol sees the app's sync, health and revision as Argo CD reports them and
 // syncs it (Argo CD runs a new operation, initiated by paved's account, not
@@ -59,7 +62,6 @@ func TestBrowserEntityCards(t *testing.T) {
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "argocd-server", "argocd-application-controller", "argocd-repo-server")
 
-	users := backstagetest.NewUsers(t)
 	store := scenarioDatabase(t)
 	admin := serverURL(t, store)
 	pavedAddr, err := pavedproc.FreeAddr()
@@ -74,7 +76,6 @@ func TestBrowserEntityCards(t *testing.T) {
 	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
 backstage:
   discovery: http://%s/api/{{pluginId}}
-  endpoints: {auth: %s/api/auth}
 devex:
   interval: 1h
 argocd:
@@ -85,7 +86,7 @@ argocd:
       token: ${ARGO_TOKEN}
 infra:
   kindsDir: %s
-`, bsAddr, users.URL, st.ArgoCDAddr, filepath.Join(root, "examples", "infra-kinds")),
+`, bsAddr, st.ArgoCDAddr, filepath.Join(root, "examples", "infra-kinds")),
 		Env: []string{"ARGO_TOKEN=" + st.PavedToken, "PAVED_INFRA_POSTGRES_URL=" + admin}})
 	api := pavedHTTP{p: p, client: http.DefaultClient}
 
@@ -103,8 +104,13 @@ spec:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bs := backstagehost.StartT(t, backstagehost.Options{Port: bsPort, PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}", TemplatesDir: entities})
+	// Permissions brings Backstage's auth backend: carol and dave sign in
+	// through it (its oauth2-proxy provider), and their Backstage user
+	// tokens are the frontend's identity towards the catalog and paved,
+	// which verifies them against the auth backend's keys.
+	bs := backstagehost.StartT(t, backstagehost.Options{Port: bsPort, PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}", TemplatesDir: entities, Permissions: true})
 	waitMemberOf(t, ctx, bs, "carol", "group:default/payments")
+	waitMemberOf(t, ctx, bs, "dave", "group:default/other")
 	if _, err := bs.WaitEntity(ctx, "component", "default", "shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -153,12 +159,19 @@ spec:
 		t.Fatal(err)
 	}
 	dist := filepath.Join(dir, "dist")
-	appFor := func(user string) string {
+	appFor := func(user, group string) string {
+		token, refs, err := bs.SignIn(ctx, user)
+		if err != nil {
+			t.Fatalf("signing %s in: %v", user, err)
+		}
+		if !slices.Contains(refs, group) {
+			t.Fatalf("%s signed in with ownership refs %v, want %s in them", user, refs, group)
+		}
 		return browserApp(t, dist,
-			browserBackend{"/api/catalog/", bs.BaseURL(), bs.Token()},
-			browserBackend{"/api/paved/", p.BaseURL, users.Mint(t, user)}).URL
+			browserBackend{"/api/catalog/", bs.BaseURL(), token},
+			browserBackend{"/api/paved/", p.BaseURL, token}).URL
 	}
-	ownerURL, outsiderURL := appFor("user:default/carol"), appFor("user:default/dave")
+	ownerURL, outsiderURL := appFor("carol", "group:default/payments"), appFor("dave", "group:default/other")
 	drive := func(phase string, into any) {
 		t.Helper()
 		resultPath := filepath.Join(t.TempDir(), "result.json")
