@@ -59,6 +59,7 @@ export class DemoPavedApi implements PavedApi {
         runsStarted: started,
         runsSucceeded: started - 2,
         runsFailed: 1,
+        runsCancelled: 1,
         activeUsers: Math.round(started * 0.6),
         timeSavedSeconds: started * 4 * 3600,
       };

@@ -9,8 +9,8 @@ describe('AdoptionChart', () => {
         timeseries={{
           grouping: 'week',
           items: [
-            { period: '2026-11-02', runsStarted: 10, runsSucceeded: 7, runsFailed: 2, activeUsers: 4, timeSavedSeconds: 0 },
-            { period: '2026-11-09', runsStarted: 20, runsSucceeded: 20, runsFailed: 0, activeUsers: 9, timeSavedSeconds: 0 },
+            { period: '2026-11-02', runsStarted: 10, runsSucceeded: 7, runsFailed: 2, runsCancelled: 1, activeUsers: 4, timeSavedSeconds: 0 },
+            { period: '2026-11-09', runsStarted: 20, runsSucceeded: 20, runsFailed: 0, runsCancelled: 0, activeUsers: 9, timeSavedSeconds: 0 },
           ],
         }}
       />,

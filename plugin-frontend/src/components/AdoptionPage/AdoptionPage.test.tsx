@@ -65,7 +65,7 @@ class FakePaved implements PavedDevexApi {
     this.record('timeseries', query);
     return {
       grouping: query.grouping ?? 'day',
-      items: [{ period: '2026-11-27', runsStarted: 5, runsSucceeded: 4, runsFailed: 1, activeUsers: 3, timeSavedSeconds: 0 }],
+      items: [{ period: '2026-11-27', runsStarted: 5, runsSucceeded: 4, runsFailed: 1, runsCancelled: 0, activeUsers: 3, timeSavedSeconds: 0 }],
     };
   }
   async coverage(query: DevexQuery) {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGeneratedIsCurrent fails when plugin-frontend/src/api/generated.ts is
+// not what the Go answer types say: a renamed or retyped json field breaks
+// here, not in the browser.
+func TestGeneratedIsCurrent(t *testing.T) {
+	want, err := generate(answers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("../../" + output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("%s is out of date with the Go types: run `go run ./cmd/gen-ts-types` from the repository root", output)
+	}
+}
+
+type inner struct {
+	N int `json:"n"`
+}
+
+type base struct {
+	ID string `json:"id"`
+}
+
+type sample struct {
+	base
+	Name     string            `json:"name"`
+	Renamed  int64             `json:"renamedField"`
+	Optional string            `json:"optional,omitempty"`
+	Hidden   string            `json:"-"`
+	hidden   string            //nolint:unused // unexported: not in the JSON
+	At       time.Time         `json:"at"`
+	Until    *time.Time        `json:"until,omitempty"`
+	Current  *float64          `json:"current"`
+	Tags     []string          `json:"tags"`
+	Counts   [2]int            `json:"counts"`
+	Labels   map[string]string `json:"labels"`
+	Inner    inner             `json:"inner"`
+	Refs     []*inner          `json:"refs"`
+	Any      any               `json:"any"`
+	Quoted   int               `json:"quoted,string"`
+	Inline   struct {
+		OK bool `json:"ok"`
+	} `json:"inline"`
+	NoTag bool
+}
+
+func TestGenerateMapsJSONTags(t *testing.T) {
+	got, err := generate(sample{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+/** gen-ts-types.base */
+export interface GenTsTypesBase {
+  id: string;
+}
+
+/** gen-ts-types.inner */
+export interface GenTsTypesInner {
+  n: number;
+}
+
+/** gen-ts-types.sample */
+export interface GenTsTypesSample extends GenTsTypesBase {
+  name: string;
+  renamedField: number;
+  optional?: string;
+  at: string;
+  until?: string;
+  current: number | null;
+  tags: string[];
+  counts: [number, number];
+  labels: Record<string, string>;
+  inner: GenTsTypesInner;
+  refs: (GenTsTypesInner | null)[];
+  any: unknown;
+  quoted: string;
+  inline: {
+    ok: boolean;
+  };
+  NoTag: boolean;
+}
+`
+	if _, body, _ := strings.Cut(string(got), "json tags.\n"); body != want {
+		t.Errorf("generate:\n%s\nwant:\n%s", body, want)
+	}
+}
+
+type selfMarshaled struct{}
+
+func (selfMarshaled) MarshalJSON() ([]byte, error) { return []byte(`"x"`), nil }
+
+// A type with its own MarshalJSON has a JSON reflection cannot see: the
+// generator refuses it rather than guess.
+func TestGenerateRefusesSelfMarshaling(t *testing.T) {
+	type withMarshaler struct {
+		X selfMarshaled `json:"x"`
+	}
+	if _, err := generate(withMarshaler{}); err == nil || !strings.Contains(err.Error(), "marshals itself") {
+		t.Fatalf("err = %v, want marshals itself", err)
+	}
+	if _, err := generate(struct{ A int }{}); err == nil {
+		t.Fatal("an anonymous root: want an error")
+	}
+}
