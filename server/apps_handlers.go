@@ -31,8 +31,9 @@ type EntityOwners interface {
 	EntityOwner(ctx context.Context, ref string) (string, error)
 }
 
-// appView is one application as the card shows it.
-type appView struct {
+// AppView is one application as the card shows it (GET apps/v1/by-entity);
+// cmd/gen-ts-types writes its TypeScript shape.
+type AppView struct {
 	Instance         string `json:"instance"`
 	Name             string `json:"name"`
 	Namespace        string `json:"namespace,omitempty"`
@@ -48,7 +49,7 @@ type appView struct {
 	CanSync          bool   `json:"canSync"`
 }
 
-func toAppView(a paved.App, canSync bool) appView {
+func toAppView(a paved.App, canSync bool) AppView {
 	dest := a.Destination.Name
 	if dest == "" {
 		dest = a.Destination.Server
@@ -56,7 +57,7 @@ func toAppView(a paved.App, canSync bool) appView {
 	if a.Destination.Namespace != "" {
 		dest += " / " + a.Destination.Namespace
 	}
-	return appView{
+	return AppView{
 		Instance: a.Instance, Name: a.Name, Namespace: a.Namespace, Project: a.Project, URL: a.URL,
 		SyncStatus: a.SyncStatus, HealthStatus: a.HealthStatus, Revision: a.Revision,
 		OperationPhase: a.OperationPhase, OperationMessage: a.OperationMessage,
@@ -80,7 +81,7 @@ func handleEntityApps(apps EntityApps, authz appAuthorizer) echo.HandlerFunc {
 		}
 		ctx := c.Request().Context()
 		selector := paved.LabelManagedBy + "=" + paved.ManagedByPaved + "," + paved.LabelEntity + "=" + paved.LabelValue(ref)
-		items := []appView{}
+		items := []AppView{}
 		type unavailable struct {
 			Instance string `json:"instance"`
 			Message  string `json:"message"`

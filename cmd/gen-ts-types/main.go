@@ -17,8 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/costs"
 	"github.com/paved-dev/paved/devex"
+	"github.com/paved-dev/paved/infra"
+	"github.com/paved-dev/paved/server"
 )
 
 // output is where the file goes, from the repository root.
@@ -38,6 +41,9 @@ var answers = []any{
 	devex.SLOStatus{},
 	devex.BurnAlert{},
 	costs.Report{},
+	infra.View{},
+	approval.View{},
+	server.AppView{},
 }
 
 func main() {

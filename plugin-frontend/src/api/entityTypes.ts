@@ -2,64 +2,19 @@
  * What paved made for a developer, as its entity cards and resource page show
  * it: `infra/v1/resources` and `apps/v1/by-entity` (docs/api.md).
  */
+import type * as wire from './generated';
+import type { Narrow } from './narrow';
 
 /** A resource paved provisioned, with what the caller may do with it. Never a secret. */
-export type InfraResource = {
-  id: string;
-  kind: string;
-  /** The kind's title (the golden path's name). */
-  title: string;
-  name: string;
-  driver: string;
-  /** User or group entity ref. */
-  owner: string;
-  createdBy: string;
-  /** The component using it, if any. */
-  entityRef?: string;
-  /** The golden path's parameters: size, region… */
-  parameters: Record<string, unknown>;
-  status: string;
-  details?: Record<string, string>;
-  createdAt: string;
-  updatedAt: string;
-  /** Absent: kept until deleted. */
-  expiresAt?: string;
-  /** What it costs per month, "480 USD"; absent while unpriced. */
-  costMonthly?: string;
-  hasConnection: boolean;
-  /** The caller may extend and tear it down. */
-  canManage: boolean;
-  /** The caller may read the connection details (the owner, or a member of the owner group). */
-  canReadConnection: boolean;
-};
+export type InfraResource = wire.InfraView;
 
 /** The credentials of a resource: the postgres driver's keys. */
-export type ConnectionDetails = {
-  id: string;
-  kind: string;
-  name: string;
-  owner: string;
+export type ConnectionDetails = Pick<wire.InfraResource, 'id' | 'kind' | 'name' | 'owner'> & {
   connection: Record<string, string>;
 };
 
 /** One Argo CD application of an entity, on one instance. */
-export type EntityApp = {
-  instance: string;
-  name: string;
-  namespace?: string;
-  project: string;
-  /** The application in Argo CD's UI. */
-  url: string;
-  syncStatus: string;
-  healthStatus: string;
-  revision: string;
-  operationPhase?: string;
-  operationMessage?: string;
-  destination: string;
-  repoURL?: string;
-  /** The caller may sync it (paved.argocd.app.sync). */
-  canSync: boolean;
-};
+export type EntityApp = wire.ServerAppView;
 
 /** An entity's applications on every instance; an instance that failed is in `unavailable`. */
 export type EntityApps = {
@@ -88,13 +43,7 @@ export type ApprovalState =
  *
  * @public
  */
-export interface ApprovalEvent {
-  requestId: string;
-  state: ApprovalState;
-  actor: string;
-  comment?: string;
-  at: string;
-}
+export type ApprovalEvent = Narrow<wire.ApprovalEvent, { state: ApprovalState }>;
 
 /**
  * An infrastructure request a rule held for approval
@@ -102,27 +51,4 @@ export interface ApprovalEvent {
  *
  * @public
  */
-export interface ApprovalRequest {
-  id: string;
-  kind: string;
-  name: string;
-  owner: string;
-  parameters: Record<string, unknown>;
-  entityRef?: string;
-  requester: string;
-  approvers: string;
-  /** The rule that asked for approval. */
-  reason: string;
-  state: ApprovalState;
-  decidedBy?: string;
-  comment?: string;
-  /** The provisioned resource, once done. */
-  resourceId?: string;
-  error?: string;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string;
-  /** Whether the signed-in user may approve or reject it now. */
-  canDecide: boolean;
-  events?: ApprovalEvent[];
-}
+export type ApprovalRequest = Narrow<wire.ApprovalView, { state: ApprovalState; events?: ApprovalEvent[] }>;

@@ -6,15 +6,7 @@
  * which fails to compile when the Go side renames or retypes the field.
  */
 import type * as wire from './generated';
-
-/**
- * `W` with the fields of `R` narrowed: a key of `R` that `W` lacks, or a
- * type `W`'s field cannot hold, does not compile.
- */
-type Narrow<W, R extends { [K in keyof R]: K extends keyof W ? W[K] : never }> = Omit<W, keyof R> & R;
-
-/** `W` with fields of `R` in place of its own: a key of `R` that `W` lacks does not compile. */
-type Replace<W, R extends { [K in keyof R]: K extends keyof W ? unknown : never }> = Omit<W, keyof R> & R;
+import type { Narrow, Replace } from './narrow';
 
 /** A figure with its value for the previous period of the same length. */
 export type Kpi = wire.DevexKPI;
