@@ -46,6 +46,28 @@ var answers = []any{
 	server.AppView{},
 }
 
+// unions are the string values paved fixes in Go lists, as TypeScript
+// unions of literals.
+var unions = []union{
+	{"ApprovalState", "approval.States", approval.States},
+	{"DevexFunnelStage", "devex.FunnelStages", devex.FunnelStages},
+	{"DevexBurnWindow", "devex.BurnWindows", burnWindowNames()},
+}
+
+func burnWindowNames() []string {
+	names := make([]string, len(devex.BurnWindows))
+	for i, w := range devex.BurnWindows {
+		names[i] = w.Name
+	}
+	return names
+}
+
+// union is a TypeScript union of string literals, from the Go list source.
+type union struct {
+	name, source string
+	values       []string
+}
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "gen-ts-types:", err)
@@ -58,7 +80,7 @@ func run(args []string) error {
 	if len(args) > 0 {
 		path = args[0]
 	}
-	src, err := generate(answers...)
+	src, err := generate(unions, answers...)
 	if err != nil {
 		return err
 	}
@@ -71,10 +93,23 @@ var (
 	textType      = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-// generate returns the TypeScript declarations of roots and of every named
-// struct they refer to, sorted by name.
-func generate(roots ...any) ([]byte, error) {
+// generate returns the TypeScript declarations of unions, of roots and of
+// every named struct they refer to, sorted by name.
+func generate(unions []union, roots ...any) ([]byte, error) {
 	g := &generator{decls: map[string]string{}, seen: map[reflect.Type]string{}}
+	for _, u := range unions {
+		if len(u.values) == 0 {
+			return nil, fmt.Errorf("%s: no values", u.source)
+		}
+		lits := make([]string, len(u.values))
+		for i, v := range u.values {
+			if strings.ContainsAny(v, "'\\\n") {
+				return nil, fmt.Errorf("%s: %q needs escaping", u.source, v)
+			}
+			lits[i] = "'" + v + "'"
+		}
+		g.decls[u.name] = fmt.Sprintf("/** %s */\nexport type %s = %s;\n", u.source, u.name, strings.Join(lits, " | "))
+	}
 	for _, r := range roots {
 		if _, err := g.named(reflect.TypeOf(r)); err != nil {
 			return nil, err
@@ -127,6 +162,9 @@ func (g *generator) named(t reflect.Type) (string, error) {
 		return "", fmt.Errorf("%v: not a named struct", t)
 	}
 	name := tsName(t)
+	if _, taken := g.decls[name]; taken {
+		return "", fmt.Errorf("%v: %s is declared twice", t, name)
+	}
 	for other, n := range g.seen {
 		if n == name {
 			return "", fmt.Errorf("%v and %v are both %s", t, other, name)

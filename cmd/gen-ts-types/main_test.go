@@ -11,7 +11,7 @@ import (
 // not what the Go answer types say: a renamed or retyped json field breaks
 // here, not in the browser.
 func TestGeneratedIsCurrent(t *testing.T) {
-	want, err := generate(answers...)
+	want, err := generate(unions, answers...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +56,14 @@ type sample struct {
 }
 
 func TestGenerateMapsJSONTags(t *testing.T) {
-	got, err := generate(sample{})
+	got, err := generate([]union{{"GenStatus", "gen.Statuses", []string{"on", "off"}}}, sample{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `
+/** gen.Statuses */
+export type GenStatus = 'on' | 'off';
+
 /** gen-ts-types.base */
 export interface GenTsTypesBase {
   id: string;
@@ -107,10 +110,13 @@ func TestGenerateRefusesSelfMarshaling(t *testing.T) {
 	type withMarshaler struct {
 		X selfMarshaled `json:"x"`
 	}
-	if _, err := generate(withMarshaler{}); err == nil || !strings.Contains(err.Error(), "marshals itself") {
+	if _, err := generate(nil, withMarshaler{}); err == nil || !strings.Contains(err.Error(), "marshals itself") {
 		t.Fatalf("err = %v, want marshals itself", err)
 	}
-	if _, err := generate(struct{ A int }{}); err == nil {
+	if _, err := generate(nil, struct{ A int }{}); err == nil {
 		t.Fatal("an anonymous root: want an error")
+	}
+	if _, err := generate([]union{{"X", "x", []string{"it's"}}}); err == nil {
+		t.Fatal("a quote in a union value: want an error")
 	}
 }

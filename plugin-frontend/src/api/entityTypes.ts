@@ -29,14 +29,7 @@ export type EntityApps = {
  *
  * @public
  */
-export type ApprovalState =
-  | 'pending'
-  | 'approved'
-  | 'provisioning'
-  | 'done'
-  | 'rejected'
-  | 'expired'
-  | 'failed';
+export type ApprovalState = wire.ApprovalState;
 
 /**
  * One change of a request's state, as paved audits it.

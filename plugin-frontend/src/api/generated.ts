@@ -31,6 +31,9 @@ export interface ApprovalRequest {
   expiresAt: string;
 }
 
+/** approval.States */
+export type ApprovalState = 'pending' | 'approved' | 'provisioning' | 'done' | 'rejected' | 'expired' | 'failed';
+
 /** approval.View */
 export interface ApprovalView extends ApprovalRequest {
   url?: string;
@@ -82,6 +85,9 @@ export interface DevexBurnAlert {
   factor: number;
 }
 
+/** devex.BurnWindows */
+export type DevexBurnWindow = '5m' | '30m' | '1h' | '2h' | '6h' | '1d' | '3d';
+
 /** devex.CoverageFigures */
 export interface DevexCoverageFigures {
   owner?: string;
@@ -106,6 +112,9 @@ export interface DevexFeedback {
   createdAt: string;
   updatedAt: string;
 }
+
+/** devex.FunnelStages */
+export type DevexFunnelStage = 'started' | 'succeeded' | 'registered' | 'healthy';
 
 /** devex.KPI */
 export interface DevexKPI {

@@ -72,7 +72,7 @@ export type Tier = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'none';
 
 export type ServiceDeployments = Narrow<wire.DevexServiceDeployments, { tier: Tier }>;
 
-export type FunnelStageName = 'started' | 'succeeded' | 'registered' | 'healthy';
+export type FunnelStageName = wire.DevexFunnelStage;
 
 export type Funnel = { stages: Narrow<wire.DevexStage, { name: FunnelStageName }>[] };
 
@@ -104,7 +104,7 @@ export type CostFigures = wire.CostsFigures;
 export type CostReport = wire.CostsReport;
 
 /** The SRE workbook's burn-rate windows paved computes. */
-export type BurnWindow = '5m' | '30m' | '1h' | '2h' | '6h' | '1d' | '3d';
+export type BurnWindow = wire.DevexBurnWindow;
 
 /** One service level objective's state now (`GET devex/v1/slos`). */
 export type SloStatus = Narrow<
