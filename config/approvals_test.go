@@ -69,3 +69,22 @@ approvals:
 		}
 	}
 }
+
+func TestInfraTTLNotice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paved.yaml")
+	writeFile(t, path, "infra:\n  ttlNotice: 72h\n")
+	cfg, err := Load(path, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Infra.TTLNotice.D() != 72*time.Hour {
+		t.Errorf("ttlNotice = %v, want 72h", cfg.Infra.TTLNotice.D())
+	}
+	if Default().Infra.TTLNotice != 0 {
+		t.Errorf("TTL notices are on by default")
+	}
+	writeFile(t, path, "infra:\n  ttlNotice: -1h\n")
+	if _, err := Load(path, env(nil)); err == nil || !strings.Contains(err.Error(), "infra.ttlNotice: must be 0 (no notices) or positive") {
+		t.Errorf("a negative ttlNotice: %v", err)
+	}
+}

@@ -21,6 +21,11 @@ type Infra struct {
 	ReapInterval Duration `yaml:"reapInterval"`
 	// MaxTTL bounds the ttl a request may ask for.
 	MaxTTL Duration `yaml:"maxTTL"`
+	// TTLNotice is how long before a resource's TTL ends its owner is
+	// notified through Backstage's notifications (once per TTL), and makes
+	// the reaper notify the owner of each teardown; 0 (the default) sends
+	// no TTL notices.
+	TTLNotice Duration `yaml:"ttlNotice"`
 	// Postgres lists the servers the postgres driver creates databases on;
 	// PAVED_INFRA_POSTGRES_URL sets the admin URL of the one named "default".
 	// Servers with a region serve the kinds whose region parameter picks
@@ -145,6 +150,9 @@ func (in Infra) validate(p *problems) {
 	}
 	if in.MaxTTL.D() <= 0 {
 		p.add("infra.maxTTL", "must be positive")
+	}
+	if in.TTLNotice.D() < 0 {
+		p.add("infra.ttlNotice", "must be 0 (no notices) or positive")
 	}
 	names, regions := map[string]int{}, map[string]int{}
 	for i, s := range in.Postgres {

@@ -145,6 +145,35 @@ type Store interface {
 	// provisioning or deprovisioning, last changed at or before before.
 	UnfinishedInfraResources(ctx context.Context, before time.Time, limit int) ([]Resource, error)
 	RecordInfraProvisioning(ctx context.Context, p Provisioning) error
+	// RecordInfraNotice stores a notice to send unless one of its type
+	// for the same resource and TTL exists; it reports whether it did.
+	RecordInfraNotice(ctx context.Context, n Notice) (bool, error)
+	// DropInfraNotices removes the unsent notices of a type of a resource.
+	DropInfraNotices(ctx context.Context, resourceID, notice string) error
+}
+
+// Notices to a resource's owner about its TTL (package ttlnotice sends them).
+const (
+	// NoticeExpiring: the TTL ends soon; extend it to keep the resource.
+	NoticeExpiring = "expiring"
+	// NoticeTornDown: the TTL ended and the reaper tore the resource down.
+	NoticeTornDown = "torn-down"
+)
+
+// Notice is a notice to a resource's owner about one TTL of it, recorded
+// before it is sent (an outbox: a kill between the two sends it later).
+type Notice struct {
+	ID         string
+	ResourceID string
+	Kind       string
+	Name       string
+	Owner      string
+	Notice     string // NoticeExpiring | NoticeTornDown
+	// ExpiresAt is the TTL the notice is about.
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	// Attempts counts the sends tried.
+	Attempts int
 }
 
 // Membership answers which groups a user belongs to (from the Backstage catalog).

@@ -159,6 +159,10 @@ func (s *Service) Extend(ctx context.Context, id string, by time.Duration) (View
 	}
 	r.ExpiresAt, r.UpdatedAt = next.UTC(), start.UTC()
 	if err = l.Fence(wctx); err == nil {
+		// A reap that failed left its torn-down notice for the old TTL.
+		err = s.o.Store.DropInfraNotices(wctx, r.ID, NoticeTornDown)
+	}
+	if err == nil {
 		err = s.o.Store.UpdateInfraResource(wctx, r)
 	}
 	p, _ := paved.PrincipalFrom(ctx)

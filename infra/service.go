@@ -40,8 +40,11 @@ type Options struct {
 	// at a time provisions or tears down a resource, and a dead call's lock
 	// frees within seconds. nil: locks of this process only.
 	Leases lease.Store
-	Logger *slog.Logger
-	Now    func() time.Time
+	// TTLNotices: the reaper records a torn-down notice to the owner
+	// before it tears a resource down (package ttlnotice sends it).
+	TTLNotices bool
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Service provisions, deprovisions and reaps resources of the loaded kinds.
@@ -354,6 +357,16 @@ func (s *Service) teardown(ctx context.Context, l *lease.Lock, r Resource, op, w
 	k, ok := s.kinds[r.Kind]
 	if !ok {
 		return paved.Errorf(paved.EConflict, "the kind %q of %s is no longer configured; it cannot be deprovisioned", r.Kind, r.Name)
+	}
+	if op == OpReap && s.o.TTLNotices {
+		// Recorded first, so that a kill anywhere in the teardown cannot
+		// lose it; it is sent once the resource is gone.
+		if _, err := s.o.Store.RecordInfraNotice(ctx, Notice{
+			ID: NewID(), ResourceID: r.ID, Kind: r.Kind, Name: r.Name, Owner: r.Owner,
+			Notice: NoticeTornDown, ExpiresAt: r.ExpiresAt, CreatedAt: s.o.Now().UTC(),
+		}); err != nil {
+			return err
+		}
 	}
 	start := s.o.Now()
 	prev := r.Status

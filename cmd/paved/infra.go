@@ -28,6 +28,7 @@ import (
 	"github.com/paved-dev/paved/scaffolder"
 	"github.com/paved-dev/paved/server"
 	"github.com/paved-dev/paved/sqlstore"
+	"github.com/paved-dev/paved/ttlnotice"
 )
 
 // infraWiring is GitOps mode and the infrastructure golden paths, built
@@ -141,6 +142,7 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	svc, err := infra.NewService(infra.Options{
 		Kinds: kinds, Drivers: drivers, Store: store, Sealer: sealer, Membership: membership,
 		MaxTTL: cfg.Infra.MaxTTL.D(), Leases: store, Costs: ledger, Logger: logger, Guardrails: guards,
+		TTLNotices: cfg.Infra.TTLNotice.D() > 0,
 	})
 	if err != nil {
 		return nil, err
@@ -174,6 +176,21 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 	if approvals != nil {
 		wg.Go(func() { approvals.Run(rctx, cfg.Approvals.SweepInterval.D()) })
 	}
+	if before := cfg.Infra.TTLNotice.D(); before > 0 {
+		app := cfg.Approvals.AppURL
+		notices, err := ttlnotice.NewSender(ttlnotice.Options{
+			Before: before, Store: store, Notifier: newNotifier(cfg, signer), Logger: logger.With("component", "ttl-notices"),
+			Resource:  func(id string) string { return app + "/paved/resources/" + id },
+			Resources: app + "/paved",
+		})
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, err
+		}
+		logger.Info("TTL notices on", "before", before.String())
+		wg.Go(func() { notices.Run(rctx, cfg.Infra.ReapInterval.D()) })
+	}
 	w.stop = chain(w.stop, func() { cancel(); wg.Wait() })
 	return w, nil
 }
@@ -188,10 +205,9 @@ func newApprovals(cfg config.Config, store *sqlstore.DB, svc *infra.Service, mem
 		return nil, nil
 	}
 	app := a.AppURL
-	notifier := backstage.NewNotificationsClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
 	svc2, err := approval.NewService(approval.Options{
 		Rules: a.DomainRules(), ExpireAfter: a.ExpireAfter.D(), Store: store, Infra: svc, Membership: membership,
-		Notifier: notifier, Leases: store, Logger: logger.With("component", "approvals"),
+		Notifier: newNotifier(cfg, signer), Leases: store, Logger: logger.With("component", "approvals"),
 		Links: approval.Links{
 			Request:  func(id string) string { return app + "/paved/approvals/" + id },
 			Resource: func(r infra.Resource) string { return app + "/catalog/default/resource/" + r.Name },
@@ -202,6 +218,12 @@ func newApprovals(cfg config.Config, store *sqlstore.DB, svc *infra.Service, mem
 	}
 	logger.Info("approval rules loaded", "rules", len(a.Rules), "expireAfter", a.ExpireAfter.D().String())
 	return svc2, nil
+}
+
+// newNotifier returns the client of Backstage's notifications backend, which
+// paved calls with its plugin token.
+func newNotifier(cfg config.Config, signer *backstage.Signer) *backstage.NotificationsClient {
+	return backstage.NewNotificationsClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), signer, nil)
 }
 
 func chain(a, b func()) func() { return func() { b(); a() } }

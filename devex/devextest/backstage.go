@@ -30,6 +30,7 @@ type Backstage struct {
 	requests   int
 	failAfter  int // fail every request after this many (0 = never)
 	listed     int // task list requests
+	notes      []map[string]any
 }
 
 type task struct {
@@ -128,6 +129,14 @@ func (b *Backstage) FailAfter(n int) {
 	}
 }
 
+// Notifications returns the bodies sent to the notifications backend
+// ({recipients, payload}), in order.
+func (b *Backstage) Notifications() []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]map[string]any(nil), b.notes...)
+}
+
 // TaskListRequests counts the task list requests served.
 func (b *Backstage) TaskListRequests() int {
 	b.mu.Lock()
@@ -186,6 +195,16 @@ func (b *Backstage) serve(w http.ResponseWriter, r *http.Request) {
 		default:
 			writeError(w, r, http.StatusNotFound, "NotFoundError", "no such route")
 		}
+	case (path == "/api/notifications/" || path == "/api/notifications") && r.Method == http.MethodPost:
+		// The notifications backend's send route (POST / of the plugin,
+		// service principals only): it answers the notifications it created.
+		var n map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			writeError(w, r, http.StatusBadRequest, "InputError", err.Error())
+			return
+		}
+		b.notes = append(b.notes, n)
+		writeJSON(w, []any{})
 	case path == "/api/catalog/entities/by-query":
 		b.queryEntities(w, r)
 	case strings.HasPrefix(path, "/api/catalog/entities/by-name/user/"):

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, devexTests...)
 	tests = append(tests, infraTests...)
 	tests = append(tests, approvalTests...)
+	tests = append(tests, noticeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.test(t, open(t))
