@@ -148,7 +148,7 @@ func (s *Sender) message(ctx context.Context, n infra.Notice) (approval.Notifica
 		return approval.Notification{
 			Recipients:  []string{n.Owner},
 			Title:       fmt.Sprintf("Torn down: %s %s", n.Kind, n.Name),
-			Description: fmt.Sprintf("The TTL of %s %q (owner %s) ended on %s; paved tore it down.", n.Kind, n.Name, n.Owner, ends),
+			Description: fmt.Sprintf("The TTL of %s %q (owner %s) ended on %s; it has been torn down, and what it held is gone.", n.Kind, n.Name, n.Owner, ends),
 			Link:        s.o.Resources,
 			Severity:    "normal",
 			Topic:       Topic,
