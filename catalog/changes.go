@@ -40,11 +40,14 @@ func (s State) Cursor() string {
 	return s.Epoch + "." + strconv.FormatInt(s.Seq, 10)
 }
 
-// parseCursor reads a changes cursor.
+// parseCursor reads a changes cursor, exactly as Cursor writes it: the
+// sequence in plain decimal digits (no sign, no leading zero), so that one
+// position has one cursor.
 func parseCursor(c string) (epoch string, seq int64, err error) {
 	epoch, n, ok := strings.Cut(c, ".")
 	if ok {
 		seq, err = strconv.ParseInt(n, 10, 64)
+		ok = err == nil && n == strconv.FormatInt(seq, 10)
 	}
 	if !ok || err != nil || seq < 0 || epoch == "" {
 		return "", 0, paved.InvalidFields(paved.FieldError{Field: "cursor", Message: "is not a cursor from a previous response"})
