@@ -129,23 +129,10 @@ func (db *DB) StalledApprovals(ctx context.Context, before time.Time, limit int)
 }
 
 func (db *DB) listApprovals(ctx context.Context, tail string, args ...any) ([]approval.Request, error) {
-	rows, err := db.query(ctx, `SELECT `+approvalColumns+` FROM approval_requests `+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list approvals: %w", err)
-	}
-	defer rows.Close()
-	out := []approval.Request{}
-	for rows.Next() {
-		r, err := scanApproval(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list approvals: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryList(ctx, db, "list approvals", `SELECT `+approvalColumns+` FROM approval_requests `+tail, scanApproval, args...)
 }
 
-func scanApproval(row interface{ Scan(...any) error }) (approval.Request, error) {
+func scanApproval(row rowScanner) (approval.Request, error) {
 	var r approval.Request
 	var params []byte
 	var ttl int64
@@ -229,20 +216,12 @@ func (db *DB) appendApprovalEvent(ctx context.Context, tx *sql.Tx, e approval.Ev
 
 // ApprovalEvents returns the audit trail of a request, oldest first.
 func (db *DB) ApprovalEvents(ctx context.Context, id string) ([]approval.Event, error) {
-	rows, err := db.query(ctx, `SELECT request_id, state, actor, comment, at FROM approval_events WHERE request_id = ? ORDER BY seq`, id)
-	if err != nil {
-		return nil, fmt.Errorf("approval events: %w", err)
-	}
-	defer rows.Close()
-	out := []approval.Event{}
-	for rows.Next() {
-		var e approval.Event
-		if err := rows.Scan(&e.RequestID, &e.State, &e.Actor, &e.Comment, timeColumn{&e.At}); err != nil {
-			return nil, fmt.Errorf("approval events: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return queryList(ctx, db, "approval events", `SELECT request_id, state, actor, comment, at FROM approval_events WHERE request_id = ? ORDER BY seq`,
+		func(row rowScanner) (approval.Event, error) {
+			var e approval.Event
+			err := row.Scan(&e.RequestID, &e.State, &e.Actor, &e.Comment, timeColumn{&e.At})
+			return e, err
+		}, id)
 }
 
 // inTx runs f in a transaction, committed when f returns nil. A paved

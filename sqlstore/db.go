@@ -80,3 +80,28 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // now is the time stamped on records whose caller left it zero.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// rowScanner is a row of *sql.Rows or the *sql.Row of a single-row query.
+type rowScanner = interface{ Scan(...any) error }
+
+// queryList runs q and scans every row with scan; what names the list in
+// errors. No rows is an empty slice, never nil (JSON []).
+func queryList[T any](ctx context.Context, db *DB, what, q string, scan func(rowScanner) (T, error), args ...any) ([]T, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

@@ -129,23 +129,10 @@ func (db *DB) ListInfraResources(ctx context.Context) ([]infra.Resource, error) 
 }
 
 func (db *DB) listInfraResources(ctx context.Context, tail string, args ...any) ([]infra.Resource, error) {
-	rows, err := db.query(ctx, `SELECT `+infraResourceColumns+` FROM infra_resources `+tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list infra resources: %w", err)
-	}
-	defer rows.Close()
-	out := []infra.Resource{}
-	for rows.Next() {
-		r, err := scanInfraResource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list infra resources: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryList(ctx, db, "list infra resources", `SELECT `+infraResourceColumns+` FROM infra_resources `+tail, scanInfraResource, args...)
 }
 
-func scanInfraResource(row interface{ Scan(...any) error }) (infra.Resource, error) {
+func scanInfraResource(row rowScanner) (infra.Resource, error) {
 	var r infra.Resource
 	var params, details, secret []byte
 	err := row.Scan(&r.ID, &r.Kind, &r.Name, &r.Driver, &r.Owner, &r.CreatedBy, &r.EntityRef, &params, &r.Status,
@@ -263,20 +250,11 @@ func (db *DB) InfraProvisionings(ctx context.Context, resourceID string, limit i
 	}
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("infra provisionings: %w", err)
-	}
-	defer rows.Close()
-	out := []infra.Provisioning{}
-	for rows.Next() {
+	return queryList(ctx, db, "infra provisionings", q, func(row rowScanner) (infra.Provisioning, error) {
 		var p infra.Provisioning
 		var ms int64
-		if err := rows.Scan(&p.ID, &p.ResourceID, &p.Kind, &p.Name, &p.Operation, &p.Actor, &p.Status, &p.Error, timeColumn{&p.StartedAt}, &ms); err != nil {
-			return nil, fmt.Errorf("infra provisionings: %w", err)
-		}
+		err := row.Scan(&p.ID, &p.ResourceID, &p.Kind, &p.Name, &p.Operation, &p.Actor, &p.Status, &p.Error, timeColumn{&p.StartedAt}, &ms)
 		p.Duration = time.Duration(ms) * time.Millisecond
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		return p, err
+	}, args...)
 }

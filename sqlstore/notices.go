@@ -78,28 +78,16 @@ func (db *DB) DueInfraNotices(ctx context.Context, claimedBefore time.Time, limi
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := db.query(ctx, `SELECT `+infraNoticeColumns+` FROM infra_notices
+	return queryList(ctx, db, "due infra notices", `SELECT `+infraNoticeColumns+` FROM infra_notices
 		WHERE done_at IS NULL AND (claimed_at IS NULL OR claimed_at <= ?)
 		AND (notice = ? OR NOT EXISTS (SELECT 1 FROM infra_resources r WHERE r.id = infra_notices.resource_id))
 		ORDER BY created_at, id LIMIT ?`,
-		db.dialect.Time(claimedBefore), infra.NoticeExpiring, limit)
-	if err != nil {
-		return nil, fmt.Errorf("due infra notices: %w", err)
-	}
-	defer rows.Close()
-	out := []infra.Notice{}
-	for rows.Next() {
-		var n infra.Notice
-		if err := rows.Scan(&n.ID, &n.ResourceID, &n.Kind, &n.Name, &n.Owner, &n.Notice,
-			timeColumn{&n.ExpiresAt}, timeColumn{&n.CreatedAt}, &n.Attempts); err != nil {
-			return nil, fmt.Errorf("due infra notices: %w", err)
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("due infra notices: %w", err)
-	}
-	return out, nil
+		func(row rowScanner) (infra.Notice, error) {
+			var n infra.Notice
+			err := row.Scan(&n.ID, &n.ResourceID, &n.Kind, &n.Name, &n.Owner, &n.Notice,
+				timeColumn{&n.ExpiresAt}, timeColumn{&n.CreatedAt}, &n.Attempts)
+			return n, err
+		}, db.dialect.Time(claimedBefore), infra.NoticeExpiring, limit)
 }
 
 // ClaimInfraNotice takes a notice for sending at at, unless it is done or
