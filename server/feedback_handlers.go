@@ -134,7 +134,7 @@ func decodeFeedback(body []byte) (devex.FeedbackInput, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil || raw == nil {
-		return in, paved.InvalidFields(paved.FieldError{Field: "", Message: "the body must be a JSON object: {\"score\": 1-5, \"comment\": \"…\"}"})
+		return in, paved.Errorf(paved.EInvalid, "the body must be a JSON object: {\"score\": 1-5, \"comment\": \"…\"}")
 	}
 	var bad []paved.FieldError
 	for name, v := range raw {
