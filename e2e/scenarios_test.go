@@ -438,6 +438,19 @@ func (w *world) restartAndRelogin(t *testing.T) {
 	// which is how a password change revokes sessions.
 	relogins := strings.Count(w.p.Log(), "logging in again")
 	oldAdmin := w.st.AdminToken()
+	// Argo CD compares whole seconds (iat before mtime): a session issued in
+	// the same second as the change stays valid. The stack logs in again when
+	// a restart refused its session (Argo CD 3 does), which can be a second
+	// before this point; the change must come in a later second than that.
+	_, claims, err := jwtParts(oldAdmin)
+	if err != nil {
+		t.Fatalf("admin session: %v", err)
+	}
+	issued, _ := claims["iat"].(float64)
+	for time.Now().Unix() <= int64(issued) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("admin session issued %s before the password change", time.Since(time.Unix(int64(issued), 0)).Round(time.Second))
 	mtime := time.Now().UTC().Format(time.RFC3339)
 	if _, err := w.st.Kubectl("-n", "argocd", "patch", "secret", "argocd-secret", "--type", "merge",
 		"-p", `{"stringData":{"admin.passwordMtime":"`+mtime+`"}}`); err != nil {
