@@ -116,11 +116,12 @@ func New(instances []InstanceConfig, opts ...Option) (*Client, error) {
 		if cfg.Token == "" && (cfg.Username == "" || cfg.Password == "") {
 			fields = append(fields, paved.FieldError{Field: at("token"), Message: "a token, or a username and password, is required"})
 		}
+		// The defaults are config's (config.fill); a constructor takes values.
 		if cfg.DefaultProject == "" {
-			cfg.DefaultProject = "default"
+			fields = append(fields, paved.FieldError{Field: at("defaultProject"), Message: "is required"})
 		}
 		if cfg.Timeout <= 0 {
-			cfg.Timeout = 30 * time.Second
+			fields = append(fields, paved.FieldError{Field: at("timeout"), Message: "must be positive"})
 		}
 		c.instances[cfg.Name] = &instance{
 			cfg:     cfg,

@@ -40,13 +40,14 @@ func startFake(t testing.TB, opts argocdtest.Options) *argocdtest.Server {
 func newClient(t testing.TB, srv *argocdtest.Server, edit func(*InstanceConfig), opts ...Option) *Client {
 	t.Helper()
 	cfg := InstanceConfig{
-		Name:      "default",
-		Server:    srv.Addr(),
-		UIURL:     "https://argocd.example",
-		Username:  testUser,
-		Password:  testPassword,
-		PlainText: true,
-		Timeout:   10 * time.Second,
+		Name:           "default",
+		Server:         srv.Addr(),
+		UIURL:          "https://argocd.example",
+		Username:       testUser,
+		Password:       testPassword,
+		PlainText:      true,
+		Timeout:        10 * time.Second,
+		DefaultProject: "default",
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -478,9 +479,11 @@ func TestSpansPerCall(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	_, err := New([]InstanceConfig{{Name: "a"}, {Name: "a", Server: "x", Token: "t"}})
+	_, err := New([]InstanceConfig{{Name: "a", DefaultProject: "default", Timeout: time.Second},
+		{Name: "a", Server: "x", Token: "t"}})
 	var pe *paved.Error
-	if !errors.As(err, &pe) || len(pe.Fields) != 3 {
+	// a: no server, no credentials; the second: the name again, no default project, no timeout.
+	if !errors.As(err, &pe) || len(pe.Fields) != 5 {
 		t.Fatalf("got %v", err)
 	}
 }

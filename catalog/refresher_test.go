@@ -37,7 +37,7 @@ func argo(t *testing.T, names ...string) (*argocd.Client, map[string]*argocdtest
 		t.Cleanup(s.Close)
 		servers[n] = s
 		cfgs = append(cfgs, argocd.InstanceConfig{Name: n, Server: s.Addr(), UIURL: "https://" + n + ".argocd.test",
-			Token: argoToken, PlainText: true, Timeout: 5 * time.Second})
+			Token: argoToken, PlainText: true, DefaultProject: "default", Timeout: 5 * time.Second})
 	}
 	c, err := argocd.New(cfgs)
 	if err != nil {

@@ -22,7 +22,7 @@ func TestWatchRealArgoCD(t *testing.T) {
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "argocd-server")
 	client, err := argocd.New([]argocd.InstanceConfig{{Name: "stack", Server: st.ArgoCDAddr, PlainText: true,
-		Token: st.PavedToken, Timeout: time.Minute}})
+		Token: st.PavedToken, DefaultProject: "default", Timeout: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}

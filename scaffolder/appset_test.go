@@ -32,7 +32,7 @@ func newAppSetRegistry(t *testing.T, gitURL string) (*scaffolder.Registry, *argo
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), UIURL: "https://argocd.example", Token: "argo-token", PlainText: true, Timeout: 10 * time.Second}})
+	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), UIURL: "https://argocd.example", Token: "argo-token", PlainText: true, DefaultProject: "default", Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

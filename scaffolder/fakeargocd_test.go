@@ -18,7 +18,7 @@ func newFakeArgoCD(t *testing.T) (*argocdtest.Server, *argocd.Client) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), Token: "argo-token", PlainText: true, Timeout: 10 * time.Second}})
+	client, err := argocd.New([]argocd.InstanceConfig{{Name: "prod", Server: srv.Addr(), Token: "argo-token", PlainText: true, DefaultProject: "default", Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

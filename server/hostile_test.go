@@ -166,7 +166,7 @@ func newHostileWith(t testing.TB, store *sqlstore.DB, policy []permission.Policy
 	fake.Start()
 	t.Cleanup(fake.Close)
 	argo, err := argocd.New([]argocd.InstanceConfig{{
-		Name: "prod", Server: fake.Addr(), UIURL: "https://argocd.test", Token: argoToken, PlainText: true, Timeout: 10 * time.Second,
+		Name: "prod", Server: fake.Addr(), UIURL: "https://argocd.test", Token: argoToken, PlainText: true, DefaultProject: "default", Timeout: 10 * time.Second,
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 func TestServeCatalog(t *testing.T) {
 	fake := fakeArgoCD(t)
 	client, err := argocd.New([]argocd.InstanceConfig{{Name: "default", Server: fake.Addr(), PlainText: true,
-		Username: "admin", Password: "argo-pass-123", Timeout: 10 * time.Second}})
+		Username: "admin", Password: "argo-pass-123", DefaultProject: "default", Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

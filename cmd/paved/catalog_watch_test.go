@@ -25,7 +25,7 @@ func TestServeCatalogWatch(t *testing.T) {
 		}
 	}
 	client, err := argocd.New([]argocd.InstanceConfig{{Name: "default", Server: fake.Addr(), PlainText: true,
-		Username: "admin", Password: "argo-pass-123", Timeout: 10 * time.Second}})
+		Username: "admin", Password: "argo-pass-123", DefaultProject: "default", Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

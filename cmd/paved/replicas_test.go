@@ -764,7 +764,7 @@ func entities(t *testing.T, r *running) (string, string) {
 func TestReplicasServeOneCatalogAndAuditLog(t *testing.T) {
 	p := startPair(t, replicaOptions{devexOff: true})
 	client, err := argocd.New([]argocd.InstanceConfig{{Name: "default", Server: p.argo.Addr(), PlainText: true,
-		Username: "admin", Password: argoPassword, Timeout: 10 * time.Second}})
+		Username: "admin", Password: argoPassword, DefaultProject: "default", Timeout: 10 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
