@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,6 +31,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/paved-dev/paved/e2e/loopback"
 
 	"github.com/paved-dev/paved"
 )
@@ -185,7 +186,7 @@ func Start(ctx context.Context, opts Options) (*Backstage, error) {
 	}
 	port := opts.Port
 	if port == 0 {
-		p, err := freePort()
+		p, err := loopback.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -747,15 +748,6 @@ func (b *Backstage) WaitTask(ctx context.Context, id string) (Task, error) {
 		}
 	}
 	return t, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func tail(s string, n int) string {

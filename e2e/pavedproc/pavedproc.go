@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paved-dev/paved/e2e/loopback"
 )
 
 var (
@@ -48,15 +49,8 @@ func Binary() (string, error) {
 	return binPath, buildErr
 }
 
-// FreeAddr returns a free loopback host:port.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// FreeAddr returns a free loopback host:port (see package loopback).
+func FreeAddr() (string, error) { return loopback.FreeAddr() }
 
 // Options start one paved.
 type Options struct {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/paved-dev/paved/e2e/loopback"
 )
 
 // GiteaVersion is the Gitea e2e/tools/gitea builds: the newest release on the
@@ -51,7 +53,7 @@ func (s *Stack) StartGitea(ctx context.Context) (*Gitea, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	l, err := listenLoopback()
+	l, err := loopback.Listen()
 	if err != nil {
 		return nil, err
 	}

@@ -22,16 +22,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/paved-dev/paved/e2e/loopback"
 )
 
 // ArgoCDVersion is the Argo CD the stack runs by default; its CRDs come from
@@ -320,36 +320,6 @@ func (s *Stack) parallel(ctx context.Context, steps ...step) error {
 	return errors.Join(errs...)
 }
 
-// listenLoopback listens on a free loopback port below the kernel's
-// ephemeral range when there is room for one. A port in that range can be
-// taken by any outgoing connection while its component is down for a
-// restart, which then cannot bind it again ("address already in use": seen
-// for argocd-server's metrics port after a 30 s outage).
-func listenLoopback() (net.Listener, error) {
-	if lo := ephemeralLow(); lo > 20000 {
-		for range 50 {
-			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(lo-10000))); err == nil {
-				return l, nil
-			}
-		}
-	}
-	return net.Listen("tcp", "127.0.0.1:0")
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range, 0 when unknown.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[0])
-	return n
-}
-
 // pickPorts reserves free loopback ports. Another process may take one
 // between here and the component's start; that fails Start loudly, not silently.
 func (s *Stack) pickPorts() error {
@@ -363,7 +333,7 @@ func (s *Stack) pickPorts() error {
 		}
 	}()
 	for _, n := range names {
-		l, err := listenLoopback()
+		l, err := loopback.Listen()
 		if err != nil {
 			return err
 		}
