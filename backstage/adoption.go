@@ -44,6 +44,27 @@ func (c *ReadClient) Components(ctx context.Context) ([]devex.Component, error) 
 	return out, nil
 }
 
+// Templates returns every Template entity of the catalog with its current
+// version (devex.TemplateVersionOf its annotations and etag).
+func (c *ReadClient) Templates(ctx context.Context) ([]devex.TemplateVersion, error) {
+	entities, err := c.catalog.QueryEntities(ctx, "kind=template",
+		[]string{"kind", "metadata.name", "metadata.namespace", "metadata.annotations", "metadata.etag"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]devex.TemplateVersion, 0, len(entities))
+	for _, e := range entities {
+		version := devex.TemplateVersionOf(e.Metadata.Annotations, e.Metadata.Etag)
+		if e.Metadata.Name == "" || version == "" {
+			continue
+		}
+		out = append(out, devex.TemplateVersion{TemplateRef: e.Ref(), Version: version, Current: true})
+	}
+	return out, nil
+}
+
+var _ devex.TemplateCatalog = (*ReadClient)(nil)
+
 // UserGroups returns the group refs the user is a member of.
 func (c *ReadClient) UserGroups(ctx context.Context, userRef string) ([]string, error) {
 	return c.catalog.UserGroups(ctx, userRef)

@@ -22,6 +22,7 @@ type Entity struct {
 // EntityMeta is an entity's metadata.
 type EntityMeta struct {
 	UID         string            `json:"uid,omitempty"`
+	Etag        string            `json:"etag,omitempty"`
 	Name        string            `json:"name"`
 	Namespace   string            `json:"namespace,omitempty"`
 	Title       string            `json:"title,omitempty"`

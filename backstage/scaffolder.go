@@ -23,6 +23,7 @@ type serializedTask struct {
 			Entity    struct {
 				Metadata struct {
 					Annotations map[string]string `json:"annotations"`
+					Etag        string            `json:"etag"`
 				} `json:"metadata"`
 			} `json:"entity"`
 		} `json:"templateInfo"`
@@ -71,7 +72,9 @@ func (st serializedTask) task() (devex.Task, error) {
 	if owner, ok := st.Spec.Parameters["owner"].(string); ok {
 		t.Owner = devex.GroupRef(owner)
 	}
-	if v := st.Spec.TemplateInfo.Entity.Metadata.Annotations[devex.AnnotationTimeSaved]; v != "" {
+	meta := st.Spec.TemplateInfo.Entity.Metadata
+	t.TemplateVersion = devex.TemplateVersionOf(meta.Annotations, meta.Etag)
+	if v := meta.Annotations[devex.AnnotationTimeSaved]; v != "" {
 		// A malformed annotation saves nothing rather than failing the task.
 		t.TimeSaved, _ = devex.ParseISODuration(v)
 	}

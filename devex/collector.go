@@ -39,6 +39,7 @@ type CollectorStore interface {
 	UpsertRuns(ctx context.Context, runs []Run) (Change, error)
 	UnfinishedRuns(ctx context.Context) ([]Run, error)
 	SyncComponents(ctx context.Context, comps []Component, at time.Time) ([]Component, bool, error)
+	SyncTemplateVersions(ctx context.Context, current []TemplateVersion, at time.Time) error
 	RecordApps(ctx context.Context, obs []AppObservation) (AppChange, error)
 	DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore time.Time) (int64, error)
 }
@@ -60,10 +61,11 @@ const (
 // CollectorOptions configure a Collector.
 type CollectorOptions struct {
 	Store      CollectorStore
-	Scaffolder Scaffolder // nil: no scaffolder collection
-	Catalog    Catalog    // nil: no coverage
-	Apps       Apps       // nil: no Argo CD collection
-	Recorder   Recorder   // nil: no metrics
+	Scaffolder Scaffolder      // nil: no scaffolder collection
+	Catalog    Catalog         // nil: no coverage
+	Templates  TemplateCatalog // nil: templates' current versions only from their runs
+	Apps       Apps            // nil: no Argo CD collection
+	Recorder   Recorder        // nil: no metrics
 	// Holder names this replica in the lease.
 	Holder string
 	// Interval between collections (default 1m); the catalog and retention
@@ -218,6 +220,11 @@ func (c *Collector) CollectOnce(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("catalog: %w", err))
 			}
 		}
+		if c.o.Templates != nil {
+			if err := c.CollectTemplates(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("catalog templates: %w", err))
+			}
+		}
 		now := c.o.Now()
 		if _, err := c.o.Store.DeleteDevexBefore(ctx, now.Add(-c.o.RawRetention), now.Add(-c.o.RollupRetention)); err != nil {
 			errs = append(errs, err)
@@ -326,7 +333,7 @@ func (c *Collector) storeTasks(ctx context.Context, tasks []Task) (int, error) {
 	runs := make([]Run, 0, len(tasks))
 	for _, t := range tasks {
 		r := Run{TaskID: t.ID, TemplateRef: t.TemplateRef, Owner: t.Owner, UserRef: t.CreatedBy, Status: t.Status,
-			CreatedAt: t.CreatedAt, HeartbeatAt: t.HeartbeatAt, TimeSaved: t.TimeSaved}
+			CreatedAt: t.CreatedAt, HeartbeatAt: t.HeartbeatAt, TimeSaved: t.TimeSaved, TemplateVersion: t.TemplateVersion}
 		if Final(t.Status) {
 			finished, entity, err := c.finish(ctx, t)
 			if err != nil {
@@ -388,6 +395,16 @@ func (c *Collector) CollectComponents(ctx context.Context) error {
 		c.o.Recorder.RecordComponents(ctx, added)
 	}
 	return nil
+}
+
+// CollectTemplates stores the current version of every template of the
+// catalog.
+func (c *Collector) CollectTemplates(ctx context.Context) error {
+	current, err := c.o.Templates.Templates(ctx)
+	if err != nil {
+		return err
+	}
+	return c.o.Store.SyncTemplateVersions(ctx, current, c.o.Now())
 }
 
 // CollectApps looks at every application paved created, on every instance.

@@ -61,6 +61,9 @@ type Task struct {
 	// TimeSaved is the template's backstage.io/time-saved annotation as the
 	// task carried it when it was created.
 	TimeSaved time.Duration
+	// TemplateVersion is the version of the template the task ran
+	// (TemplateVersionOf its metadata as the task carried it), "" when unknown.
+	TemplateVersion string
 }
 
 // TaskEvent is one event of a task's log (GET /v2/tasks/:id/events).
@@ -84,6 +87,10 @@ type Run struct {
 	HeartbeatAt time.Time
 	FinishedAt  time.Time // zero until the run is final
 	TimeSaved   time.Duration
+	// TemplateVersion is the version of the template the run ran, "" when
+	// unknown; a succeeded run that registered an entity records it as the
+	// entity's version (freshness.go).
+	TemplateVersion string
 }
 
 // Day is the UTC date of t, the key of daily rollups ("2026-11-01").

@@ -41,6 +41,8 @@ type MetricsOptions struct {
 	Now      func() time.Time
 	// SLOs, when set, export the objectives' states as gauges.
 	SLOs *SLOs
+	// Freshness, when set, exports golden-path freshness per template.
+	Freshness *Service
 }
 
 // Metrics are the adoption metrics of devex-metrics.md on paved's
@@ -163,6 +165,11 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	}
 	if o.SLOs != nil {
 		if err := registerSLOGauges(mt, o.SLOs, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if o.Freshness != nil {
+		if err := registerFreshnessGauges(mt, o.Freshness, o.GaugeTTL, o.Now, o.Logger); err != nil {
 			return nil, err
 		}
 	}

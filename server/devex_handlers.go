@@ -24,6 +24,8 @@ type DevEx interface {
 	Satisfaction(ctx context.Context, f devex.Filter, grouping string) (devex.Satisfaction, error)
 	FeedbackComments(ctx context.Context, f devex.Filter, limit int) ([]devex.Feedback, error)
 	SLOs(ctx context.Context) ([]devex.SLOStatus, error)
+	Freshness(ctx context.Context, f devex.Filter) (devex.Freshness, error)
+	FreshnessServices(ctx context.Context, f devex.Filter) ([]devex.ServiceFreshness, error)
 }
 
 var _ DevEx = (*devex.Service)(nil)
@@ -236,6 +238,20 @@ func handleDevexFunnel(d DevEx) echo.HandlerFunc {
 	return handleDevex(d, "funnel", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
 		stages, err := d.Funnel(ctx, q.filter)
 		return map[string]any{"stages": stages}, devex.FunnelTable(stages), err
+	})
+}
+
+// handleDevexFreshness answers golden-path freshness now, of the owner and
+// template filters (from and to do not apply): JSON sums per template and
+// team with the furthest-behind laggards, CSV every service.
+func handleDevexFreshness(d DevEx) echo.HandlerFunc {
+	return handleDevex(d, "freshness", func(ctx context.Context, d DevEx, q devexQuery) (any, [][]string, error) {
+		if q.csv {
+			items, err := d.FreshnessServices(ctx, q.filter)
+			return nil, devex.FreshnessTable(items), err
+		}
+		f, err := d.Freshness(ctx, q.filter)
+		return f, nil, err
 	})
 }
 

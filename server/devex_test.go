@@ -26,6 +26,7 @@ type devexFixture struct {
 	users *backstagetest.Users
 	bs    *devextest.Backstage
 	day   time.Time // the first day of the seeded events
+	store *sqlstore.DB
 }
 
 func newDevexServer(t *testing.T) devexFixture {
@@ -59,7 +60,7 @@ func newDevexServer(t *testing.T) devexFixture {
 		}, 0, nil)), DevExReaders: []string{"group:default/platform"}, Membership: reader,
 		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
 	})
-	return devexFixture{fixture: fixture{handler: h}, users: users, bs: bs, day: day}
+	return devexFixture{fixture: fixture{handler: h}, users: users, bs: bs, day: day, store: store}
 }
 
 // seedDevex stores, on day: 3 runs of the service template (2 succeeded in

@@ -471,6 +471,7 @@ var hostileRoutes = []hostileRoute{
 	{"GET", "/api/paved/devex/v1/funnel", "/api/paved/devex/v1/funnel", true},
 	{"GET", "/api/paved/devex/v1/satisfaction", "/api/paved/devex/v1/satisfaction", true},
 	{"GET", "/api/paved/devex/v1/slos", "/api/paved/devex/v1/slos", true},
+	{"GET", "/api/paved/devex/v1/freshness", "/api/paved/devex/v1/freshness", true},
 	{"GET", "/api/paved/devex/v1/feedback/comments", "/api/paved/devex/v1/feedback/comments", true},
 	{"GET", "/api/paved/devex/v1/feedback/runs", "/api/paved/devex/v1/feedback/runs", true},
 	{"GET", "/api/paved/devex/v1/feedback/runs/:taskId", "/api/paved/devex/v1/feedback/runs/task-1", true},

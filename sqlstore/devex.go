@@ -115,6 +115,9 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 	if err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
+	if err := db.recordRunVersions(ctx, tx, write, ch.Finished); err != nil {
+		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
@@ -394,6 +397,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 	}{
 		{`DELETE FROM devex_runs WHERE day < ? AND status NOT IN ('open', 'processing')`, raw},
 		{`DELETE FROM devex_deployments WHERE day < ?`, raw},
+		{`DELETE FROM devex_service_versions WHERE entity_ref IN (SELECT entity_ref FROM devex_components WHERE removed_at < ?)`, db.dialect.Time(rawBefore)},
 		{`DELETE FROM devex_components WHERE removed_at < ?`, db.dialect.Time(rawBefore)},
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},

@@ -40,6 +40,7 @@ var answers = []any{
 	devex.Satisfaction{},
 	devex.SLOStatus{},
 	devex.BurnAlert{},
+	devex.Freshness{},
 	costs.Report{},
 	infra.View{},
 	approval.View{},

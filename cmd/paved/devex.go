@@ -27,17 +27,18 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 	reader := backstage.NewReadClient(backstage.NewDiscovery(cfg.Backstage.Discovery, cfg.Backstage.Endpoints), tokens, nil)
 	logger = logger.With("component", "devex")
 	slos := devex.NewSLOs(store, sloConfig(cfg.DevEx.SLOs), 0, nil)
-	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger, SLOs: slos})
+	svc := devex.NewService(store).WithSLOs(slos)
+	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger,
+		SLOs: slos, Freshness: svc})
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("devex metrics: %w", err)
 	}
-	svc := devex.NewService(store).WithSLOs(slos)
 	feedback := devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader, EditWindow: cfg.DevEx.Feedback.EditWindow.D()})
 	if cfg.DevEx.Disabled {
 		return svc, feedback, reader, func() {}, nil
 	}
 	collector := devex.NewCollector(devex.CollectorOptions{
-		Store: store, Scaffolder: reader, Catalog: reader, Apps: apps, Recorder: metrics,
+		Store: store, Scaffolder: reader, Catalog: reader, Templates: reader, Apps: apps, Recorder: metrics,
 		Holder:   leaseHolder(),
 		Interval: cfg.DevEx.Interval.D(), CatalogEvery: cfg.DevEx.CatalogEvery,
 		RawRetention: cfg.DevEx.RawRetention.D(), RollupRetention: cfg.DevEx.RollupRetention.D(),

@@ -26,7 +26,8 @@ type Backstage struct {
 	mu         sync.Mutex
 	tasks      map[string]*task
 	components []component
-	users      map[string][]string // user ref → group refs
+	templates  map[string]*templateEntity // template ref → entity
+	users      map[string][]string        // user ref → group refs
 	requests   int
 	failAfter  int // fail every request after this many (0 = never)
 	listed     int // task list requests
@@ -35,6 +36,7 @@ type Backstage struct {
 
 type task struct {
 	id, template, status, createdBy, owner, timeSaved string
+	version, etag                                     string // of the template when the task was created
 	createdAt, heartbeat                              time.Time
 	events                                            []event
 }
@@ -46,13 +48,19 @@ type event struct {
 	createdAt time.Time
 }
 
+type templateEntity struct {
+	version string // paved.dev/template-version, "" for none
+	etag    string
+	edits   int
+}
+
 type component struct {
 	name, owner, template string
 }
 
 // New starts the fake; it stops when t ends.
 func New(t testing.TB, token string) *Backstage {
-	b := &Backstage{Token: token, tasks: map[string]*task{}, users: map[string][]string{}}
+	b := &Backstage{Token: token, tasks: map[string]*task{}, users: map[string][]string{}, templates: map[string]*templateEntity{}}
 	srv := httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(srv.Close)
 	b.URL = srv.URL
@@ -71,7 +79,27 @@ func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00
 func (b *Backstage) AddTask(id, template, user, owner, timeSaved string, created time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.tasks[id] = &task{id: id, template: template, status: "open", createdBy: user, owner: owner, timeSaved: timeSaved, createdAt: created}
+	t := &task{id: id, template: template, status: "open", createdBy: user, owner: owner, timeSaved: timeSaved, createdAt: created}
+	if e := b.templates[template]; e != nil { // the scaffolder copies the template's metadata into the task
+		t.version, t.etag = e.version, e.etag
+	}
+	b.tasks[id] = t
+}
+
+// EditTemplate adds or changes the Template entity ref: a new etag, as the
+// catalog gives every changed entity, and version as its
+// paved.dev/template-version annotation ("" for none). Tasks created after
+// carry the new metadata.
+func (b *Backstage) EditTemplate(ref, version string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.templates[ref]
+	if e == nil {
+		e = &templateEntity{}
+		b.templates[ref] = e
+	}
+	e.edits++
+	e.version, e.etag = version, fmt.Sprintf("etag-%s-%d", ref, e.edits)
 }
 
 // Claim moves a task to processing with a heartbeat at at.
@@ -232,6 +260,9 @@ func (t *task) serialize() map[string]any {
 	if t.timeSaved != "" {
 		ann["backstage.io/time-saved"] = t.timeSaved
 	}
+	if t.version != "" {
+		ann["paved.dev/template-version"] = t.version
+	}
 	params := map[string]any{"name": t.id}
 	if t.owner != "" {
 		params["owner"] = t.owner
@@ -256,7 +287,7 @@ func (t *task) serialize() map[string]any {
 			"templateInfo": map[string]any{
 				"entityRef": t.template,
 				"baseUrl":   "file:///templates/" + name + "/template.yaml",
-				"entity":    map[string]any{"metadata": map[string]any{"name": name, "annotations": ann}},
+				"entity":    map[string]any{"metadata": map[string]any{"name": name, "annotations": ann, "etag": t.etag}},
 			},
 		},
 		"status":          t.status,
@@ -303,9 +334,24 @@ func (b *Backstage) listTasks(w http.ResponseWriter, r *http.Request) {
 }
 
 // queryEntities serves by-query for kind=component with a cursor of one
-// page of two entities, so that clients must page.
+// page of two entities, so that clients must page, and kind=template in one
+// page.
 func (b *Backstage) queryEntities(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Get("filter") == "kind=template" {
+		items := []any{}
+		for ref, e := range b.templates {
+			_, name, _ := strings.Cut(ref, "/")
+			ann := map[string]any{}
+			if e.version != "" {
+				ann["paved.dev/template-version"] = e.version
+			}
+			items = append(items, map[string]any{"kind": "Template",
+				"metadata": map[string]any{"name": name, "namespace": "default", "annotations": ann, "etag": e.etag}})
+		}
+		writeJSON(w, map[string]any{"items": items, "totalItems": len(items), "pageInfo": map[string]any{}})
+		return
+	}
 	start := 0
 	if c := q.Get("cursor"); c != "" {
 		start, _ = strconv.Atoi(c)

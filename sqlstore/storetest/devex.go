@@ -24,6 +24,7 @@ var devexTests = []struct {
 	{"DevexDistinctUsersOverRanges", testDevexDistinctUsers},
 	{"DevexFeedback", testDevexFeedback},
 	{"DevexSLICounts", testDevexSLICounts},
+	{"DevexFreshness", testDevexFreshness},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

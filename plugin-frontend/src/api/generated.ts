@@ -113,6 +113,16 @@ export interface DevexFeedback {
   updatedAt: string;
 }
 
+/** devex.Freshness */
+export interface DevexFreshness {
+  services: number;
+  outdated: number;
+  templates: DevexTemplateFreshness[];
+  teams: DevexTeamFreshness[];
+  laggards: DevexServiceFreshness[];
+  laggardsTotal: number;
+}
+
 /** devex.FunnelStages */
 export type DevexFunnelStage = 'started' | 'succeeded' | 'registered' | 'healthy';
 
@@ -196,6 +206,19 @@ export interface DevexServiceDeployments {
   tier: string;
 }
 
+/** devex.ServiceFreshness */
+export interface DevexServiceFreshness {
+  service: string;
+  templateRef: string;
+  owner: string;
+  version: string;
+  currentVersion: string;
+  outdated: boolean;
+  versionsBehind: number;
+  daysBehind: number;
+  createdAt: string;
+}
+
 /** devex.Stage */
 export interface DevexStage {
   name: string;
@@ -216,6 +239,25 @@ export interface DevexSummary {
   previousFrom: string;
   previousTo: string;
   kpis: Record<string, DevexKPI>;
+}
+
+/** devex.TeamFreshness */
+export interface DevexTeamFreshness {
+  owner: string;
+  services: number;
+  outdated: number;
+  maxVersionsBehind: number;
+  maxDaysBehind: number;
+}
+
+/** devex.TemplateFreshness */
+export interface DevexTemplateFreshness {
+  templateRef: string;
+  currentVersion: string;
+  services: number;
+  outdated: number;
+  maxVersionsBehind: number;
+  maxDaysBehind: number;
 }
 
 /** devex.TemplateSatisfaction */
