@@ -132,8 +132,12 @@ func responseError(pluginID string, status int, body []byte) error {
 	case status == http.StatusBadRequest:
 		code = paved.EInvalid
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		// Backstage refusing paved is paved's misconfiguration, not the caller's.
-		code = paved.EInternal
+		// Backstage refusing paved's own token is a set-up fault between the
+		// two, not the caller's: a 503 that says so (a plain 500 would reach
+		// the task log and MCP clients without its reason).
+		return paved.Wrap(paved.EUnavailable, errors.New(msg),
+			"%s refused paved's service token (%d %s): check that Backstage trusts the paved plugin (discovery of paved's JWKS, backend.auth)",
+			pluginID, status, msg)
 	case status >= 500:
 		code = paved.EUnavailable
 	}

@@ -133,7 +133,10 @@ func TestCatalogClient(t *testing.T) {
 
 	bad := NewCatalogClient(d, StaticTokenSource("wrong-token"), nil)
 	_, err = bad.GetEntityByRef(ctx, "user:default/jane")
-	if paved.ErrorCode(err) != paved.EInternal || !strings.Contains(err.Error(), "Illegal token") {
+	// Backstage refusing paved's own token is not the caller's fault and
+	// must not be a bare 500: a 503 naming what to check.
+	if paved.ErrorCode(err) != paved.EUnavailable || !strings.Contains(err.Error(), "Illegal token") ||
+		!strings.Contains(err.Error(), "refused paved's service token") {
 		t.Fatalf("rejected token: %v", err)
 	}
 }
