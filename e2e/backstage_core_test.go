@@ -236,6 +236,18 @@ func checkDevexSummary(t *testing.T, ctx context.Context, p *pavedproc.Paved, ta
 // Backstage backend with the core template, extraModules added.
 func startCoreBackstage(t *testing.T, extraModules ...string) (*argocdtest.Server, *pavedproc.Paved, *backstagehost.Backstage) {
 	t.Helper()
+	templates := t.TempDir()
+	if err := os.WriteFile(filepath.Join(templates, "template.yaml"), []byte(coreTemplate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startBackstageOn(t, templates, extraModules...)
+}
+
+// startBackstageOn is startCoreBackstage with the catalog entity files of
+// templates (a directory the test may change: the catalog reads it again
+// every 5 seconds).
+func startBackstageOn(t *testing.T, templates string, extraModules ...string) (*argocdtest.Server, *pavedproc.Paved, *backstagehost.Backstage) {
+	t.Helper()
 	argo, err := argocdtest.NewServer(argocdtest.Options{Username: "admin", Password: "e2e-argo-password", SyncDelay: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -268,10 +280,6 @@ argocd:
       password: ${ARGO_PASSWORD}
 `, bsAddr, argo.Addr()), Env: []string{"ARGO_PASSWORD=e2e-argo-password"}})
 
-	templates := t.TempDir()
-	if err := os.WriteFile(filepath.Join(templates, "template.yaml"), []byte(coreTemplate), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	bs := backstagehost.StartT(t, backstagehost.Options{
 		Port:         bsPort,
 		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
