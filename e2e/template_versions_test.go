@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,17 +89,7 @@ func TestGoldenPathFreshness(t *testing.T) {
 		Services, Outdated, LaggardsTotal int64
 		Laggards                          []service
 	}
-	get := func(path string) (int, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.BaseURL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+p.Token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return httpGet(ctx, p.BaseURL+path, p.Token) }
 	// The collector reads the scaffolder every 10 s.
 	eventually(t, 2*time.Minute, "paved's freshness to count both runs", func() (bool, string) {
 		code, body := get("/api/paved/devex/v1/freshness?template=" + ref)
