@@ -1,5 +1,5 @@
-// Package approval holds infrastructure requests that a rule sends for a
-// human look: the rules, the requests and their state machine (pending →
+// Package approval holds infrastructure requests, and Argo CD applications
+// to create, that a rule sends for a human look: the rules, the requests and their state machine (pending →
 // approved → provisioning → done, or rejected, expired, failed), the
 // decisions and their audit trail, and the notifications to approvers and
 // requesters. Provisioning itself is infra's: an approved request is
@@ -14,7 +14,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/infra"
+)
+
+// KindArgoCDApp is the kind of a request for an Argo CD application
+// (paved:create-argocd-app); its name is the application's instance and
+// name, instance/name or instance/namespace/name.
+const KindArgoCDApp = "argocd-app"
+
+// Actions a rule applies to.
+const (
+	ActionProvisionInfra = "provision-infra"
+	ActionCreateApp      = "create-argocd-app"
 )
 
 // The states of a request. Only pending, approved and provisioning move on;
@@ -57,8 +69,12 @@ type Request struct {
 	// DecidedBy and Comment are the approver's decision.
 	DecidedBy string `json:"decidedBy,omitempty"`
 	Comment   string `json:"comment,omitempty"`
-	// ResourceID is the provisioned resource, once done.
+	// ResourceID is the provisioned resource, once done (none for an app).
 	ResourceID string `json:"resourceId,omitempty"`
+	// App is the Argo CD application a request of kind argocd-app creates
+	// once approved, as the step asked for it; its parameters are what an
+	// approver reads of it.
+	App *paved.AppRequest `json:"-"`
 	// Error is why provisioning failed.
 	Error     string    `json:"error,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -127,6 +143,9 @@ type Store interface {
 
 // Rule marks the requests that need approval.
 type Rule struct {
+	// Action is what the rule applies to: provision-infra (empty) or
+	// create-argocd-app.
+	Action string
 	// Kind is the infra kind the rule is for; empty: every kind.
 	Kind string
 	// Parameters match when every named parameter has one of the values
@@ -135,6 +154,9 @@ type Rule struct {
 	// OverBudget matches requests that would exceed their team's budget
 	// (with the budgets' overBudget: approval).
 	OverBudget bool
+	// Instance, Project and Namespace (globs) match an Argo CD application
+	// by its instance, project and destination namespace; empty: any.
+	Instance, Project, Namespace string
 	// Approvers is the group that decides, or "owner": the members of the
 	// request's owner group (other than the requester).
 	Approvers string
@@ -146,6 +168,9 @@ const ApproversOwner = "owner"
 // matches reports whether r matches a request of kind with params (the
 // over-budget condition is checked by the caller).
 func (ru Rule) matches(kind string, params map[string]any) bool {
+	if ru.Action == ActionCreateApp {
+		return false
+	}
 	if ru.Kind != "" {
 		if ok, _ := path.Match(ru.Kind, kind); !ok {
 			return false
@@ -160,9 +185,37 @@ func (ru Rule) matches(kind string, params map[string]any) bool {
 	return true
 }
 
+// matchesApp reports whether ru matches the creation of app.
+func (ru Rule) matchesApp(app paved.AppRequest) bool {
+	if ru.Action != ActionCreateApp {
+		return false
+	}
+	project := app.Project
+	if project == "" {
+		project = "default"
+	}
+	for _, m := range [][2]string{{ru.Instance, app.Instance}, {ru.Project, project}, {ru.Namespace, app.Destination.Namespace}} {
+		if m[0] == "" {
+			continue
+		}
+		if ok, _ := path.Match(m[0], m[1]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // describe says what the rule asks for, for the request's reason.
 func (ru Rule) describe(i int) string {
 	var parts []string
+	if ru.Action == ActionCreateApp {
+		parts = append(parts, "action "+ru.Action)
+		for _, m := range [][2]string{{"instance", ru.Instance}, {"project", ru.Project}, {"namespace", ru.Namespace}} {
+			if m[1] != "" {
+				parts = append(parts, m[0]+" "+m[1])
+			}
+		}
+	}
 	if ru.Kind != "" {
 		parts = append(parts, "kind "+ru.Kind)
 	}

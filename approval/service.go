@@ -1,7 +1,9 @@
 package approval
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -26,6 +28,13 @@ type Infra interface {
 }
 
 var _ Infra = (*infra.Service)(nil)
+
+// Apps creates the Argo CD applications of approved requests (the Argo CD
+// client): creating the same application again changes nothing, so a
+// resumed creation makes it once.
+type Apps interface {
+	CreateApp(ctx context.Context, req paved.AppRequest) (paved.App, error)
+}
 
 // Membership resolves a user's groups from the catalog.
 type Membership interface {
@@ -57,6 +66,8 @@ type Links struct {
 	Request func(id string) string
 	// Resource returns the page of a provisioned resource.
 	Resource func(r infra.Resource) string
+	// App returns the page of a created application.
+	App func(a paved.App) string
 }
 
 // Options configure the service.
@@ -66,7 +77,10 @@ type Options struct {
 	ExpireAfter time.Duration
 	Store       Store
 	Infra       Infra
-	Membership  Membership
+	// Apps creates approved applications; nil: rules for
+	// create-argocd-app are refused at start.
+	Apps       Apps
+	Membership Membership
 	// Notifier: nil sends none.
 	Notifier Notifier
 	Links    Links
@@ -86,6 +100,11 @@ func NewService(o Options) (*Service, error) {
 	if o.Store == nil || o.Infra == nil {
 		return nil, fmt.Errorf("approval: the service needs a store and the infra service")
 	}
+	for i, ru := range o.Rules {
+		if ru.Action == ActionCreateApp && o.Apps == nil {
+			return nil, fmt.Errorf("approval: rule %d is for %s, and no Argo CD client creates approved applications", i, ActionCreateApp)
+		}
+	}
 	if o.ExpireAfter <= 0 {
 		o.ExpireAfter = DefaultExpireAfter
 	}
@@ -103,6 +122,9 @@ func NewService(o Options) (*Service, error) {
 	}
 	if o.Links.Resource == nil {
 		o.Links.Resource = func(infra.Resource) string { return "" }
+	}
+	if o.Links.App == nil {
+		o.Links.App = func(a paved.App) string { return a.URL }
 	}
 	return &Service{o: o}, nil
 }
@@ -149,18 +171,100 @@ func (s *Service) Gate(ctx context.Context, req infra.Request) (Pending, bool, e
 		approvers = req.Owner
 	}
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
-	r := Request{
+	return s.open(ctx, Request{
 		ID: infra.NewID(), Kind: req.Kind, Name: req.Name, Owner: req.Owner, Parameters: req.Parameters, TTL: req.TTL,
 		EntityRef: req.EntityRef, Requester: requester, Approvers: approvers, Reason: reason, State: StatePending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.o.ExpireAfter),
+	})
+}
+
+// AppRule returns the reason of the first rule that sends the creation of
+// app for approval; ok false: none does.
+func (s *Service) AppRule(app paved.AppRequest) (Rule, string, bool) {
+	for i, ru := range s.o.Rules {
+		if ru.matchesApp(app) {
+			return ru, ru.describe(i), true
+		}
 	}
+	return Rule{}, "", false
+}
+
+// GateApp stores the creation of app (checked by the caller as creating it
+// would: fields, guardrails, permission) as a pending request and notifies
+// its approvers when a rule asks for approval; ok false means no rule
+// matched and the caller creates it. Asking again for an application
+// already pending (a retried step) returns its request.
+func (s *Service) GateApp(ctx context.Context, app paved.AppRequest) (Pending, bool, error) {
+	rule, reason, ok := s.AppRule(app)
+	if !ok {
+		return Pending{}, false, nil
+	}
+	name := AppName(app.AppRef)
+	p, _ := paved.PrincipalFrom(ctx)
+	if p.User == "" {
+		return Pending{}, false, paved.Errorf(paved.EForbidden, "Argo CD application %s needs approval (%s), and only a request made on behalf of a user can be sent for approval", name, reason)
+	}
+	owner := app.Annotations[paved.AnnotationEntityRef]
+	if owner == "" {
+		owner = p.User
+	}
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	return s.open(ctx, Request{
+		ID: infra.NewID(), Kind: KindArgoCDApp, Name: name, Owner: owner, Parameters: appParams(app), App: &app,
+		EntityRef: app.Annotations[paved.AnnotationEntityRef], Requester: p.User, Approvers: rule.Approvers, Reason: reason,
+		State: StatePending, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.o.ExpireAfter),
+	})
+}
+
+// AppName is the name of an application's request: instance/name, or
+// instance/namespace/name for an application outside Argo CD's namespace.
+func AppName(ref paved.AppRef) string {
+	if ref.Namespace != "" {
+		return ref.Instance + "/" + ref.Namespace + "/" + ref.Name
+	}
+	return ref.Instance + "/" + ref.Name
+}
+
+// appParams is what an approver reads of an application: where it deploys
+// from and to.
+func appParams(app paved.AppRequest) map[string]any {
+	project := app.Project
+	if project == "" {
+		project = "default"
+	}
+	params := map[string]any{"instance": app.Instance, "project": project, "namespace": app.Destination.Namespace}
+	if app.Destination.Name != "" {
+		params["cluster"] = app.Destination.Name
+	} else {
+		params["cluster"] = app.Destination.Server
+	}
+	for i, src := range app.Sources {
+		key := "source"
+		if len(app.Sources) > 1 {
+			key = fmt.Sprintf("sources.%d", i)
+		}
+		what := src.Path
+		if src.Chart != "" {
+			what = "chart " + src.Chart
+		}
+		params[key] = strings.TrimSpace(fmt.Sprintf("%s %s %s", src.RepoURL, what, src.TargetRevision))
+	}
+	if app.Automated != nil {
+		params["automated"] = fmt.Sprintf("prune=%t selfHeal=%t", app.Automated.Prune, app.Automated.SelfHeal)
+	}
+	return params
+}
+
+// open stores r, pending, and notifies its approvers; an open request for
+// the same kind and name by the same requester asking the same is returned.
+func (s *Service) open(ctx context.Context, r Request) (Pending, bool, error) {
 	if err := s.o.Store.CreateApproval(ctx, r); paved.ErrorCode(err) == paved.EConflict {
-		open, ferr := s.o.Store.FindOpenApproval(ctx, req.Kind, req.Name)
+		open, ferr := s.o.Store.FindOpenApproval(ctx, r.Kind, r.Name)
 		if ferr != nil {
 			return Pending{}, false, err
 		}
-		if open.Requester != requester || open.Owner != req.Owner || !sameParams(open.Parameters, req.Parameters) {
-			return Pending{}, false, paved.Errorf(paved.EConflict, "%s %q is already requested by %s (request %s, %s)", req.Kind, req.Name, open.Requester, open.ID, open.State)
+		if open.Requester != r.Requester || open.Owner != r.Owner || !sameParams(open.Parameters, r.Parameters) || !sameApp(open.App, r.App) {
+			return Pending{}, false, paved.Errorf(paved.EConflict, "%s %q is already requested by %s (request %s, %s)", r.Kind, r.Name, open.Requester, open.ID, open.State)
 		}
 		return Pending{Request: open, URL: s.o.Links.Request(open.ID)}, true, nil
 	} else if err != nil {
@@ -274,7 +378,8 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision) (Request, e
 		})
 		return s.o.Store.GetApproval(ctx, id)
 	}
-	return s.provision(context.WithoutCancel(ctx), r)
+	r, _, err = s.provision(context.WithoutCancel(ctx), r)
+	return r, err
 }
 
 func who(p paved.Principal) string {
@@ -319,44 +424,45 @@ const provisionWait = 50 * time.Second
 // infra's provisioning, under the request's lock so one replica does it.
 // infra records its provisioning before it starts and resumes a dead one,
 // so a kill at any line is finished by the sweep (Resume).
-func (s *Service) provision(ctx context.Context, r Request) (Request, error) {
+func (s *Service) provision(ctx context.Context, r Request) (Request, bool, error) {
 	l, wctx, err := lease.Acquire(ctx, s.o.Leases, "approval:"+r.ID, lease.Options{Wait: provisionWait,
 		Busy: fmt.Sprintf("request %s is being provisioned by another call", r.ID)})
 	if err != nil {
-		return Request{}, err
+		return Request{}, false, err
 	}
 	defer l.Release()
 	if r, err = s.o.Store.GetApproval(wctx, r.ID); err != nil {
-		return Request{}, err
+		return Request{}, false, err
 	}
 	switch r.State {
 	case StateApproved:
 		if _, err := s.o.Store.ChangeApproval(wctx, Change{ID: r.ID, From: StateApproved, To: StateProvisioning, Actor: "paved", At: s.o.Now()}); err != nil {
-			return Request{}, err
+			return Request{}, false, err
 		}
 	case StateProvisioning:
 		s.o.Logger.InfoContext(ctx, "resuming the provisioning of an approved request", "approval", r.ID)
 	default:
-		return r, nil // done by another call meanwhile
+		return r, false, nil // done by another call meanwhile
 	}
 	// The requester's request, checked when it was made; infra skips the
 	// permission and budget checks of an approved request, not the guardrails.
 	pctx := paved.WithPrincipal(wctx, paved.Principal{Kind: paved.PrincipalPlugin, Subject: "paved", User: r.Requester})
-	res, _, perr := s.o.Infra.Provision(pctx, r.InfraRequest())
+	resourceID, link, perr := s.create(pctx, r)
 	if code := paved.ErrorCode(perr); code == paved.EUnavailable || code == paved.ETimeout || code == paved.EInternal {
 		// Transient: the request stays provisioning for the sweep.
 		s.o.Logger.WarnContext(ctx, "provisioning an approved request failed; will retry", "approval", r.ID, "error", paved.ErrorMessage(perr))
-		return s.o.Store.GetApproval(wctx, r.ID)
+		r, err := s.o.Store.GetApproval(wctx, r.ID)
+		return r, false, err
 	}
-	c := Change{ID: r.ID, From: StateProvisioning, To: StateDone, Actor: "paved", ResourceID: res.ID, At: s.o.Now()}
+	c := Change{ID: r.ID, From: StateProvisioning, To: StateDone, Actor: "paved", ResourceID: resourceID, At: s.o.Now()}
 	if perr != nil {
 		c.To, c.ResourceID, c.Error = StateFailed, "", paved.ErrorMessage(perr)
 	}
 	if err := l.Fence(wctx); err != nil {
-		return Request{}, err
+		return Request{}, false, err
 	}
 	if _, err := s.o.Store.ChangeApproval(wctx, c); err != nil {
-		return Request{}, err
+		return Request{}, false, err
 	}
 	if perr != nil {
 		s.notify(ctx, r, Notification{
@@ -371,11 +477,38 @@ func (s *Service) provision(ctx context.Context, r Request) (Request, error) {
 			Recipients:  []string{r.Requester},
 			Title:       fmt.Sprintf("Ready: %s %s", r.Kind, r.Name),
 			Description: fmt.Sprintf("%s approved your request%s; %s %q is ready.", r.DecidedBy, commentSuffix(r.Comment), r.Kind, r.Name),
-			Link:        s.o.Links.Resource(res),
+			Link:        link,
 			Severity:    "normal",
 		})
 	}
-	return s.o.Store.GetApproval(wctx, r.ID)
+	r, err = s.o.Store.GetApproval(wctx, r.ID)
+	return r, err == nil, err
+}
+
+// create makes what an approved request asks for: the Argo CD application
+// (the same again changes nothing) or the infra resource (infra resumes a
+// provisioning it recorded). It returns the resource's id (none for an
+// application) and the link the requester is sent.
+func (s *Service) create(ctx context.Context, r Request) (string, string, error) {
+	if r.Kind == KindArgoCDApp {
+		if r.App == nil || s.o.Apps == nil {
+			return "", "", paved.Errorf(paved.EInvalid, "request %s names no application paved can create", r.ID)
+		}
+		app, err := s.o.Apps.CreateApp(ctx, *r.App)
+		if err != nil {
+			return "", "", err
+		}
+		link := s.o.Links.App(app)
+		if link == "" {
+			link = s.o.Links.Request(r.ID)
+		}
+		return "", link, nil
+	}
+	res, _, err := s.o.Infra.Provision(ctx, r.InfraRequest())
+	if err != nil {
+		return "", "", err
+	}
+	return res.ID, s.o.Links.Resource(res), nil
 }
 
 func commentSuffix(c string) string {
@@ -420,7 +553,8 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 const stallAfter = time.Minute
 
 // Resume finishes the approved requests whose provisioner died; it returns
-// how many it carried to a final state.
+// how many this call carried to a final state (not those another replica
+// finished meanwhile).
 func (s *Service) Resume(ctx context.Context) (int, error) {
 	stalled, err := s.o.Store.StalledApprovals(ctx, s.o.Now().UTC().Add(-stallAfter), 20)
 	if err != nil {
@@ -428,12 +562,12 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range stalled {
-		done, err := s.provision(ctx, r)
+		_, finished, err := s.provision(ctx, r)
 		if err != nil {
 			s.o.Logger.WarnContext(ctx, "resuming an approved request failed; will retry", "approval", r.ID, "error", paved.ErrorMessage(err))
 			continue
 		}
-		if !Open(done.State) {
+		if finished {
 			n++
 		}
 	}
@@ -545,4 +679,13 @@ func paramText(params map[string]any) string {
 
 func sameParams(a, b map[string]any) bool {
 	return paramText(a) == paramText(b)
+}
+
+func sameApp(a, b *paved.AppRequest) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && bytes.Equal(ja, jb)
 }

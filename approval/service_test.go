@@ -82,8 +82,10 @@ func (n *notifier) last() approval.Notification {
 
 type fixture struct {
 	svc   *approval.Service
+	opts  approval.Options
 	store *sqlstore.DB
 	infra *fakeInfra
+	apps  *fakeArgoCD
 	notes *notifier
 	now   *atomic.Int64
 }
@@ -102,14 +104,15 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	f := &fixture{store: db, infra: &fakeInfra{}, notes: &notifier{}, now: &atomic.Int64{}}
+	f := &fixture{store: db, infra: &fakeInfra{}, apps: newFakeArgoCD(), notes: &notifier{}, now: &atomic.Int64{}}
 	f.now.Store(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC).UnixMicro())
-	f.svc, err = approval.NewService(approval.Options{
+	f.opts = approval.Options{
 		Rules: []approval.Rule{
 			{Kind: "postgresql", Parameters: map[string][]string{"size": {"large"}}, Approvers: "group:default/platform"},
 			{OverBudget: true, Approvers: approval.ApproversOwner},
+			{Action: approval.ActionCreateApp, Namespace: "prod-*", Approvers: "group:default/platform"},
 		},
-		ExpireAfter: time.Hour, Store: db, Infra: f.infra, Leases: db, Notifier: f.notes,
+		ExpireAfter: time.Hour, Store: db, Infra: f.infra, Apps: f.apps, Leases: db, Notifier: f.notes,
 		Membership: groups{jane: {"group:default/payments"}, paula: {"group:default/platform"}, pete: {"group:default/platform", "group:default/payments"}},
 		Links: approval.Links{
 			Request: func(id string) string { return "https://backstage.example.com/paved/approvals/" + id },
@@ -118,7 +121,8 @@ func newFixture(t *testing.T) *fixture {
 			},
 		},
 		Now: func() time.Time { return time.UnixMicro(f.now.Load()).UTC() },
-	})
+	}
+	f.svc, err = approval.NewService(f.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ type Approvals struct {
 
 // ApprovalRule marks requests that need approval, and who decides.
 type ApprovalRule struct {
+	// Action is what the rule is for: provision-infra (the default) or
+	// create-argocd-app.
+	Action string `yaml:"action"`
 	// Kind is an infra kind, or a glob of kinds; empty: every kind.
 	Kind string `yaml:"kind"`
 	// Parameters match when each named parameter has one of the values,
@@ -37,6 +40,12 @@ type ApprovalRule struct {
 	// OverBudget matches requests that would exceed their team's budget
 	// (needs infra.budgets.overBudget: approval).
 	OverBudget bool `yaml:"overBudget"`
+	// Instance, Project and Namespace match an Argo CD application (action
+	// create-argocd-app) by its Argo CD instance, project and destination
+	// namespace: a name or glob, e.g. namespace: prod-*; empty: any.
+	Instance  string `yaml:"instance"`
+	Project   string `yaml:"project"`
+	Namespace string `yaml:"namespace"`
 	// Approvers is a group entity ref (group:default/platform), or owner:
 	// the members of the request's owner group other than the requester.
 	Approvers string `yaml:"approvers"`
@@ -55,7 +64,12 @@ func (a Approvals) DomainRules() []approval.Rule {
 		if approvers != approval.ApproversOwner {
 			approvers = TeamRef(approvers)
 		}
-		out = append(out, approval.Rule{Kind: r.Kind, Parameters: r.Parameters, OverBudget: r.OverBudget, Approvers: approvers})
+		action := r.Action
+		if action == approval.ActionProvisionInfra {
+			action = ""
+		}
+		out = append(out, approval.Rule{Action: action, Kind: r.Kind, Parameters: r.Parameters, OverBudget: r.OverBudget,
+			Instance: r.Instance, Project: r.Project, Namespace: r.Namespace, Approvers: approvers})
 	}
 	return out
 }
@@ -79,6 +93,18 @@ func (a Approvals) validate(p *problems, budgets InfraBudgets) {
 	overBudgetRule := false
 	for i, r := range a.Rules {
 		f := fmt.Sprintf("approvals.rules[%d]", i)
+		if r.Action == approval.ActionCreateApp {
+			validateAppRule(p, f, r)
+			continue
+		}
+		if r.Action != "" && r.Action != approval.ActionProvisionInfra {
+			p.add(f+".action", "must be %s (the default) or %s, got %.64q", approval.ActionProvisionInfra, approval.ActionCreateApp, r.Action)
+		}
+		for _, m := range appMatchers(r) {
+			if m[1] != "" {
+				p.add(f+"."+m[0], "matches Argo CD applications: only with action: %s", approval.ActionCreateApp)
+			}
+		}
 		if _, err := path.Match(r.Kind, ""); err != nil {
 			p.add(f+".kind", "must be a kind name or glob, got %.64q", r.Kind)
 		}
@@ -105,4 +131,29 @@ func (a Approvals) validate(p *problems, budgets InfraBudgets) {
 	if budgets.OverBudget == "approval" && !overBudgetRule {
 		p.add("infra.budgets.overBudget", "approval needs an approvals rule with overBudget: true naming the approvers")
 	}
+}
+
+// validateAppRule checks a rule for paved:create-argocd-app: it matches by
+// instance, project and destination namespace, and names its approvers (an
+// application has no owner group paved knows of).
+func validateAppRule(p *problems, f string, r ApprovalRule) {
+	if r.Kind != "" || len(r.Parameters) > 0 || r.OverBudget {
+		p.add(f, "kind, parameters and overBudget match infrastructure requests, not action %s (use instance, project, namespace)", approval.ActionCreateApp)
+	}
+	for _, m := range appMatchers(r) {
+		if _, err := path.Match(m[1], ""); err != nil {
+			p.add(f+"."+m[0], "must be a name or glob, got %.64q", m[1])
+		}
+	}
+	if r.Instance == "" && r.Project == "" && r.Namespace == "" {
+		p.add(f, "matches every application; name an instance, project or namespace (e.g. namespace: prod-*)")
+	}
+	if r.Approvers == "" || r.Approvers == approval.ApproversOwner || !strings.HasPrefix(TeamRef(r.Approvers), "group:") {
+		p.add(f+".approvers", "must be a group (platform or group:default/platform): an application's owner group is not known to paved, got %.64q", r.Approvers)
+	}
+}
+
+// appMatchers are a rule's application fields, by name.
+func appMatchers(r ApprovalRule) [][2]string {
+	return [][2]string{{"instance", r.Instance}, {"project", r.Project}, {"namespace", r.Namespace}}
 }

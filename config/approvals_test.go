@@ -21,6 +21,7 @@ approvals:
   rules:
     - {kind: postgresql, parameters: {size: [large]}, approvers: platform}
     - {overBudget: true, approvers: owner}
+    - {action: create-argocd-app, namespace: "prod-*", project: payments, approvers: platform}
 `)
 	cfg, err := Load(path, env(nil))
 	if err != nil {
@@ -33,6 +34,7 @@ approvals:
 	want := []approval.Rule{
 		{Kind: "postgresql", Parameters: map[string][]string{"size": {"large"}}, Approvers: "group:default/platform"},
 		{OverBudget: true, Approvers: approval.ApproversOwner},
+		{Action: approval.ActionCreateApp, Namespace: "prod-*", Project: "payments", Approvers: "group:default/platform"},
 	}
 	if got := a.DomainRules(); !reflect.DeepEqual(got, want) {
 		t.Errorf("rules = %+v, want %+v", got, want)
@@ -50,6 +52,9 @@ approvals:
     - {kind: postgresql, parameters: {size: []}, approvers: "user:default/jane"}
     - {approvers: platform}
     - {overBudget: true, approvers: platform}
+    - {action: create-argocd-app, approvers: owner}
+    - {action: create-argocd-app, namespace: "[", kind: postgresql, approvers: platform}
+    - {action: delete-everything, kind: postgresql, namespace: prod, approvers: platform}
 `)
 	_, err := Load(path, env(nil))
 	if err == nil {
@@ -63,6 +68,12 @@ approvals:
 		"approvals.rules[1].approvers: must be a group",
 		"approvals.rules[2]: matches every request",
 		"approvals.rules[3].overBudget: needs infra.budgets.overBudget: approval",
+		"approvals.rules[4]: matches every application; name an instance, project or namespace",
+		"approvals.rules[4].approvers: must be a group (platform or group:default/platform): an application's owner group is not known to paved",
+		"approvals.rules[5]: kind, parameters and overBudget match infrastructure requests, not action create-argocd-app",
+		"approvals.rules[5].namespace: must be a name or glob",
+		"approvals.rules[6].action: must be provision-infra (the default) or create-argocd-app",
+		"approvals.rules[6].namespace: matches Argo CD applications: only with action: create-argocd-app",
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("missing %q in:\n%v", w, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/guardrail"
 )
 
@@ -47,7 +48,19 @@ type AppActionsOptions struct {
 	// Guardrails limit each golden path's projects, destinations and
 	// repositories, whoever calls; nil: none.
 	Guardrails *guardrail.Set
+	// Approvals holds back the applications a rule sends for approval
+	// (e.g. destination namespace prod-*); nil: none.
+	Approvals AppApprovals
 }
+
+// AppApprovals holds back the applications that need an approver's yes.
+type AppApprovals interface {
+	// AppRule returns the rule that sends app for approval, and why.
+	AppRule(app paved.AppRequest) (approval.Rule, string, bool)
+	GateApp(ctx context.Context, app paved.AppRequest) (approval.Pending, bool, error)
+}
+
+var _ AppApprovals = (*approval.Service)(nil)
 
 type appActions struct{ AppActionsOptions }
 
@@ -116,6 +129,11 @@ func (h *appActions) create() Action {
 		Output: withRequired(appOutput(gitOpsOutputs(Schema{
 			"created": Schema{"type": "boolean", "description": "Whether this call created the application (gitops mode: whether it made a commit)."},
 			"mode":    Schema{"type": "string"},
+			"status": Schema{"type": "string", "enum": []string{"pending-approval"}, "description": "pending-approval when an approval rule (e.g. destination namespace prod-*) sends the application for approval: " +
+				"nothing is created until an approver says yes, then paved creates it and notifies the requester; url is then the request's page. Absent otherwise."},
+			"approvalId":  pendingOutputs["approvalId"],
+			"approvalUrl": pendingOutputs["approvalUrl"],
+			"reason":      pendingOutputs["reason"],
 			// gitops mode needs no Argo CD instance, so may not know one.
 			"instance": Schema{"type": "string", "description": "The Argo CD instance; in gitops mode absent when paved has none or several and the input names none."},
 		}, "the Application's file", "holds the Application")), "name", "project", "url"),
@@ -215,6 +233,21 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 		Annotations:     annotations,
 		Upsert:          ci.Upsert,
 	}
+	if h.Approvals != nil {
+		if ci.Mode == ModeGitOps {
+			if _, reason, ok := h.Approvals.AppRule(req); ok {
+				return nil, paved.Errorf(paved.EForbidden, "application %s needs approval (%s), and paved holds only mode api for an approval: create it with mode api, or have the GitOps repository's review approve it", ci.Name, reason)
+			}
+		} else {
+			p, pending, err := h.Approvals.GateApp(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			if pending {
+				return appPendingOutput(p, req), nil
+			}
+		}
+	}
 	if ci.Mode == ModeGitOps {
 		return h.commitApp(ctx, req)
 	}
@@ -236,6 +269,23 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	}
 	out["created"] = created
 	return out, nil
+}
+
+// appPendingOutput is the step's output for an application sent for
+// approval: the step finishes at once (no wait), and url leads to the
+// request's page.
+func appPendingOutput(p approval.Pending, req paved.AppRequest) map[string]any {
+	project := req.Project
+	if project == "" {
+		project = "default"
+	}
+	out := map[string]any{
+		"instance": req.Instance, "name": req.Name, "project": project, "url": p.URL, "created": false, "mode": ModeAPI,
+		"status": "pending-approval", "approvalId": p.Request.ID, "approvalUrl": p.URL, "reason": p.Request.Reason,
+	}
+	setIfKnown(out, "namespace", req.Namespace)
+	setIfKnown(out, "destinationNamespace", req.Destination.Namespace)
+	return out
 }
 
 func checkSource(field string, s paved.AppSource, multi bool) []paved.FieldError {

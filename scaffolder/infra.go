@@ -135,9 +135,6 @@ func (h *infraActions) provision() Action {
 			"name":          Schema{"type": "string"},
 			"owner":         Schema{"type": "string"},
 			"status":        Schema{"type": "string", "description": "ready, or pending-approval when a rule sends the request for approval: nothing is provisioned until an approver says yes (see approvalUrl)."},
-			"approvalId":    Schema{"type": "string", "description": "With status pending-approval: the request's id."},
-			"approvalUrl":   Schema{"type": "string", "description": "With status pending-approval: the request's page in Backstage, where approvers decide."},
-			"reason":        Schema{"type": "string", "description": "With status pending-approval: the rule that asks for approval."},
 			"entityRef":     Schema{"type": "string", "description": "The Resource entity paved's catalog provider publishes for it."},
 			"connectionUrl": Schema{"type": "string", "description": "Where the owner fetches connection details (GET with a Backstage user token)."},
 			"commit":        Schema{"type": "string"},
@@ -148,6 +145,9 @@ func (h *infraActions) provision() Action {
 			"details":       Schema{"type": "object", "description": "Non-secret facts about the resource (host, database, path in the repository)."},
 			"cost": Schema{"type": "object", "description": "What the resource costs per month at its kind's price; absent when the kind is not priced.",
 				"properties": Schema{"monthly": Schema{"type": "number"}, "currency": Schema{"type": "string"}, "text": Schema{"type": "string"}}},
+			"approvalId":  pendingOutputs["approvalId"],
+			"approvalUrl": pendingOutputs["approvalUrl"],
+			"reason":      pendingOutputs["reason"],
 		}},
 		Examples: []Example{{
 			Description: "A small PostgreSQL database in eu-west-1 owned by the team, torn down after a week.",
@@ -218,6 +218,14 @@ func (h *infraActions) handleProvision(ctx context.Context, in Input) (map[strin
 		out["cost"] = map[string]any{"monthly": c.Monthly, "currency": c.Currency, "text": c.String()}
 	}
 	return out, nil
+}
+
+// pendingOutputs describe what a step sent for approval outputs besides its
+// status.
+var pendingOutputs = Schema{
+	"approvalId":  Schema{"type": "string", "description": "With status pending-approval: the request's id."},
+	"approvalUrl": Schema{"type": "string", "description": "With status pending-approval: the request's page in Backstage, where approvers decide."},
+	"reason":      Schema{"type": "string", "description": "With status pending-approval: the rule that asks for approval."},
 }
 
 // pendingOutput is the step's output for a request sent for approval: the

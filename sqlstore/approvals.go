@@ -16,7 +16,7 @@ import (
 var _ approval.Store = (*DB)(nil)
 
 const approvalColumns = `id, kind, name, owner, parameters, ttl_seconds, entity_ref, requester, approvers, reason, state,
-	decided_by, comment, resource_id, error, created_at, updated_at, expires_at`
+	decided_by, comment, resource_id, error, created_at, updated_at, expires_at, app`
 
 // CreateApproval stores a new pending request and its first audit event in
 // one transaction. An open request for the same kind and name (or the same
@@ -46,6 +46,14 @@ func (db *DB) CreateApproval(ctx context.Context, r approval.Request) error {
 	if err != nil {
 		return paved.Errorf(paved.EInvalid, "parameters: %v", err)
 	}
+	app := ""
+	if r.App != nil {
+		b, err := json.Marshal(r.App)
+		if err != nil {
+			return paved.Errorf(paved.EInvalid, "app: %v", err)
+		}
+		app = string(b)
+	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = now()
 	}
@@ -55,10 +63,10 @@ func (db *DB) CreateApproval(ctx context.Context, r approval.Request) error {
 	return db.inTx(ctx, "create approval", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.dialect.Rebind(`
 			INSERT INTO approval_requests (`+approvalColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`),
 			r.ID, r.Kind, r.Name, r.Owner, string(p), int64(r.TTL/time.Second), r.EntityRef, r.Requester, r.Approvers, r.Reason, r.State,
-			db.dialect.Time(r.CreatedAt), db.dialect.Time(r.UpdatedAt), db.dialect.Time(r.ExpiresAt))
+			db.dialect.Time(r.CreatedAt), db.dialect.Time(r.UpdatedAt), db.dialect.Time(r.ExpiresAt), app)
 		if err != nil {
 			return err
 		}
@@ -136,15 +144,22 @@ func scanApproval(row rowScanner) (approval.Request, error) {
 	var r approval.Request
 	var params []byte
 	var ttl int64
+	var app string
 	err := row.Scan(&r.ID, &r.Kind, &r.Name, &r.Owner, &params, &ttl, &r.EntityRef, &r.Requester, &r.Approvers, &r.Reason, &r.State,
 		&r.DecidedBy, &r.Comment, &r.ResourceID, &r.Error,
-		timeColumn{&r.CreatedAt}, timeColumn{&r.UpdatedAt}, timeColumn{&r.ExpiresAt})
+		timeColumn{&r.CreatedAt}, timeColumn{&r.UpdatedAt}, timeColumn{&r.ExpiresAt}, &app)
 	if err != nil {
 		return approval.Request{}, err
 	}
 	r.TTL = time.Duration(ttl) * time.Second
 	if err := json.Unmarshal(params, &r.Parameters); err != nil {
 		return approval.Request{}, fmt.Errorf("parameters: %w", err)
+	}
+	if app != "" {
+		r.App = new(paved.AppRequest)
+		if err := json.Unmarshal([]byte(app), r.App); err != nil {
+			return approval.Request{}, fmt.Errorf("app: %w", err)
+		}
 	}
 	return r, nil
 }

@@ -42,8 +42,10 @@ type infraWiring struct {
 	catalog     catalog.InfraLister
 	costs       server.Costs
 	approvals   server.Approvals
-	ready       []server.Check
-	stop        func()
+	// appApprovals holds back the Argo CD applications a rule names; nil: none.
+	appApprovals scaffolder.AppApprovals
+	ready        []server.Check
+	stop         func()
 	// permissionResources load resources for the permission backend's apply-conditions.
 	permissionResources map[string]permission.Resources
 }
@@ -62,7 +64,7 @@ func newSealer(cfg config.Config) (*infra.Sealer, error) {
 // newInfra opens the GitOps repository (creating the embedded one under the
 // data directory when none is configured), loads the golden paths, and
 // starts the reaper, which runs until stop.
-func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer *backstage.Signer, sealer *infra.Sealer, guards *guardrail.Set, meter metric.Meter, logger *slog.Logger) (*infraWiring, error) {
+func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, argo approval.Apps, signer *backstage.Signer, sealer *infra.Sealer, guards *guardrail.Set, meter metric.Meter, logger *slog.Logger) (*infraWiring, error) {
 	g := cfg.GitOps
 	logger = logger.With("component", "infra")
 	url := g.URL
@@ -151,13 +153,13 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 		return nil, err
 	}
 	w.costs = &costs.Reporter{Store: store, Budgets: budgets}
-	approvals, err := newApprovals(cfg, store, svc, membership, signer, logger)
+	approvals, err := newApprovals(cfg, store, svc, argo, membership, signer, logger)
 	if err != nil {
 		return nil, err
 	}
 	actionOpts := scaffolder.InfraActionsOptions{Infra: svc, ConnectionURL: scaffolder.InfraConnectionURL(cfg.BaseURL, cfg.PluginID)}
 	if approvals != nil {
-		actionOpts.Approvals, w.approvals = approvals, approvals
+		actionOpts.Approvals, w.approvals, w.appApprovals = approvals, approvals, approvals
 	}
 	w.actions = scaffolder.InfraActions(actionOpts)
 	w.connections, w.resources = svc, svc
@@ -198,15 +200,16 @@ func newInfra(ctx context.Context, cfg config.Config, store *sqlstore.DB, signer
 // newApprovals returns the approval service when approval rules are
 // configured (nil otherwise): notifications go through Backstage's
 // notifications backend with paved's plugin token, and link to the request
-// page of paved's frontend plugin and to the Resource entity.
-func newApprovals(cfg config.Config, store *sqlstore.DB, svc *infra.Service, membership approval.Membership, signer *backstage.Signer, logger *slog.Logger) (*approval.Service, error) {
+// page of paved's frontend plugin, to the Resource entity and to an approved
+// application in Argo CD's UI.
+func newApprovals(cfg config.Config, store *sqlstore.DB, svc *infra.Service, argo approval.Apps, membership approval.Membership, signer *backstage.Signer, logger *slog.Logger) (*approval.Service, error) {
 	a := cfg.Approvals
 	if len(a.Rules) == 0 {
 		return nil, nil
 	}
 	app := a.AppURL
 	svc2, err := approval.NewService(approval.Options{
-		Rules: a.DomainRules(), ExpireAfter: a.ExpireAfter.D(), Store: store, Infra: svc, Membership: membership,
+		Rules: a.DomainRules(), ExpireAfter: a.ExpireAfter.D(), Store: store, Infra: svc, Apps: argo, Membership: membership,
 		Notifier: newNotifier(cfg, signer), Leases: store, Logger: logger.With("component", "approvals"),
 		Links: approval.Links{
 			Request:  func(id string) string { return app + "/paved/approvals/" + id },

@@ -17,7 +17,10 @@ import (
 // provisioned; two approvers approving at once, one on each replica, make
 // one decision and one provisioning (the other gets a 409); a request a
 // replica died with after the approval (left approved in the store) is
-// finished by the sweep. The approvers' notification reaches Backstage's
+// finished by the sweep. The same for an Argo CD application into a prod-*
+// namespace: held through a, created in Argo CD on the approval through b;
+// one a replica died with after the approval is created by the sweep. The
+// approvers' notification reaches Backstage's
 // notifications plugin with paved's plugin token, verified as Backstage
 // verifies it.
 func TestReplicasApprovals(t *testing.T) {
@@ -34,6 +37,7 @@ approvals:
   sweepInterval: 1s
   rules:
     - {kind: s3-bucket, approvers: platform}
+    - {action: create-argocd-app, namespace: "prod-*", approvers: platform}
 `,
 	})
 	jane := p.users.Mint(t, "user:default/jane")
@@ -143,5 +147,43 @@ approvals:
 	}
 	if a := p.a.callAs(t, carol, http.MethodGet, "/api/paved/approvals/v1/requests?state=done", ""); a.status != http.StatusOK || json.Unmarshal(a.body, &list) != nil || len(list.Items) != 3 {
 		t.Errorf("done requests through a: %d %s", a.status, a.body)
+	}
+
+	// An Argo CD application into prod-*: held through a, created in Argo CD
+	// by the approval through b.
+	requestApp := func(name string) string {
+		t.Helper()
+		a := p.a.callAs(t, jane, http.MethodPost, "/api/paved/.backstage/actions/v1/actions/paved:create-argocd-app/invoke",
+			fmt.Sprintf(`{"name":%q,"source":{"repoURL":"https://git.example.com/deploy.git","path":"apps/shop"},"destination":{"namespace":"prod-%s"},"createNamespace":true}`, name, name))
+		if a.status != http.StatusOK {
+			t.Fatalf("app %s through a: %d %s", name, a.status, a.body)
+		}
+		out := a.output(t)
+		id, _ := out["approvalId"].(string)
+		if out["status"] != "pending-approval" || out["url"] != "https://backstage.example.com/paved/approvals/"+id {
+			t.Fatalf("app %s: output %v, want pending-approval with the request's page", name, out)
+		}
+		if _, ok := p.argo.App("", name); ok {
+			t.Fatalf("app %s exists in Argo CD before any approval", name)
+		}
+		return id
+	}
+	shop := requestApp("shop")
+	if a := p.b.callAs(t, carol, http.MethodPost, fmt.Sprintf(approve, shop), `{}`); a.status != http.StatusOK || !strings.Contains(string(a.body), `"state":"done"`) {
+		t.Fatalf("app approval through b: %d %s", a.status, a.body)
+	}
+	if app, ok := p.argo.App("", "shop"); !ok || app.Spec.Destination.Namespace != "prod-shop" {
+		t.Errorf("after the approval through b, Argo CD has %+v, %v; want shop into prod-shop", app, ok)
+	}
+	cart := requestApp("cart")
+	if _, err := p.db.Exec(`UPDATE approval_requests SET state = 'approved', decided_by = 'user:default/carol', updated_at = now() - interval '5 minutes' WHERE id = $1`, cart); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the sweep creates the approved application", func() (bool, string) {
+		s, _ := state(cart)
+		return s == "done", s
+	})
+	if _, ok := p.argo.App("", "cart"); !ok {
+		t.Error("the resumed request's application is not in Argo CD")
 	}
 }

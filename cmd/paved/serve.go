@@ -115,12 +115,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	inf, err := newInfra(ctx, cfg, store, signer, sealer, guards, tel.Meter.Meter("github.com/paved-dev/paved/costs"), logger)
+	inf, err := newInfra(ctx, cfg, store, argo, signer, sealer, guards, tel.Meter.Meter("github.com/paved-dev/paved/costs"), logger)
 	if err != nil {
 		return fmt.Errorf("infra: %w", err)
 	}
 	defer inf.stop()
-	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), CallerWait: cfg.Limits.CallerWaits(), GitOps: inf.gitops, PullRequests: inf.prs, Locks: store, Guardrails: guards})...); err != nil {
+	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), CallerWait: cfg.Limits.CallerWaits(), GitOps: inf.gitops, PullRequests: inf.prs, Locks: store, Guardrails: guards, Approvals: inf.appApprovals})...); err != nil {
 		return err
 	}
 	if err := registry.Register(appSetActions(argo, inf.gitops, store)...); err != nil {

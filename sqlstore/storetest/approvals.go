@@ -19,6 +19,7 @@ var approvalTests = []struct {
 	{"ApprovalStateMachine", testApprovalStateMachine},
 	{"ApprovalConcurrentDecisionsOneWins", testApprovalRace},
 	{"ApprovalExpiredAndStalled", testApprovalDue},
+	{"ApprovalOfAnArgoCDApp", testApprovalApp},
 }
 
 func approvalRequest(id, name string) approval.Request {
@@ -195,5 +196,51 @@ func testApprovalDue(t *testing.T, db *sqlstore.DB) {
 	}
 	if stalled, _ := db.StalledApprovals(ctx, base, 10); len(stalled) != 0 {
 		t.Errorf("StalledApprovals before its change = %d, want none", len(stalled))
+	}
+}
+
+// testApprovalApp: a request for an Argo CD application keeps the
+// application to create, whole, through every read: the sweep that
+// resumes it creates exactly what was asked for.
+func testApprovalApp(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	r := approvalRequest("ap-app", "default/shop-prod")
+	r.Kind, r.TTL, r.Owner = approval.KindArgoCDApp, 0, "component:default/shop"
+	r.Parameters = map[string]any{"namespace": "prod-shop", "project": "default"}
+	r.App = &paved.AppRequest{
+		AppRef:      paved.AppRef{Instance: "default", Name: "shop-prod", Project: "payments"},
+		Sources:     []paved.AppSource{{RepoURL: "https://git.example.com/shop.git", Path: "deploy", TargetRevision: "main", Helm: &paved.HelmSource{ValueFiles: []string{"prod.yaml"}}}},
+		Destination: paved.AppDestination{Server: "https://kubernetes.default.svc", Namespace: "prod-shop"}, CreateNamespace: true,
+		Automated: &paved.AutoSync{Prune: true}, Labels: map[string]string{paved.LabelManagedBy: paved.ManagedByPaved},
+		Annotations: map[string]string{paved.AnnotationEntityRef: "component:default/shop"},
+	}
+	if err := db.CreateApproval(ctx, r); err != nil {
+		t.Fatalf("CreateApproval: %v", err)
+	}
+	got, err := db.GetApproval(ctx, r.ID)
+	if err != nil || !reflect.DeepEqual(got, r) {
+		t.Fatalf("GetApproval = %+v, %v\nwant %+v", got, err, r)
+	}
+	// The same name of an infra kind is another request.
+	if err := db.CreateApproval(ctx, approvalRequest("ap-infra", "default/shop-prod")); err != nil {
+		t.Errorf("an infra request of the same name: %v", err)
+	}
+	if open, err := db.FindOpenApproval(ctx, approval.KindArgoCDApp, "default/shop-prod"); err != nil || open.App == nil || open.App.Destination.Namespace != "prod-shop" {
+		t.Errorf("FindOpenApproval = %+v, %v", open, err)
+	}
+	at := base.Add(time.Minute)
+	for _, c := range []approval.Change{{From: approval.StatePending, To: approval.StateApproved, Actor: "user:default/ops"}, {From: approval.StateApproved, To: approval.StateProvisioning, Actor: "paved"}} {
+		c.ID, c.At = r.ID, at
+		if ok, err := db.ChangeApproval(ctx, c); !ok || err != nil {
+			t.Fatalf("%s → %s: %v, %v", c.From, c.To, ok, err)
+		}
+	}
+	stalled, err := db.StalledApprovals(ctx, at, 10)
+	if err != nil || len(stalled) != 1 || !reflect.DeepEqual(stalled[0].App, r.App) {
+		t.Errorf("StalledApprovals = %+v, %v; want the app's request with its app", stalled, err)
+	}
+	// An infra request has none.
+	if infra, err := db.GetApproval(ctx, "ap-infra"); err != nil || infra.App != nil {
+		t.Errorf("infra request = %+v, %v; want no app", infra, err)
 	}
 }
