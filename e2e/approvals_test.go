@@ -21,6 +21,7 @@ import (
 
 	"github.com/paved-dev/paved/e2e/backstagehost"
 	"github.com/paved-dev/paved/e2e/pavedproc"
+	"github.com/paved-dev/paved/e2e/stack"
 	"github.com/paved-dev/paved/gitops/gitopstest"
 )
 
@@ -80,6 +81,41 @@ spec:
     status: ${{ steps.db.output.status }}
     approvalId: ${{ steps.db.output.approvalId }}
     approvalUrl: ${{ steps.db.output.approvalUrl }}
+---
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: e2e-approval-app
+  title: e2e deploy a service through Argo CD, approved into prod-*
+spec:
+  owner: group:default/platform
+  type: service
+  parameters:
+    - required: [name, namespace, repoURL]
+      properties:
+        name: {type: string}
+        namespace: {type: string}
+        repoURL: {type: string}
+  steps:
+    - id: app
+      name: Create the Argo CD application
+      action: paved:create-argocd-app
+      input:
+        name: ${{ parameters.name }}
+        source:
+          repoURL: ${{ parameters.repoURL }}
+          path: .
+          targetRevision: main
+        destination:
+          namespace: ${{ parameters.namespace }}
+        createNamespace: true
+        entityRef: component:default/${{ parameters.name }}
+  output:
+    status: ${{ steps.app.output.status }}
+    created: ${{ steps.app.output.created }}
+    approvalId: ${{ steps.app.output.approvalId }}
+    approvalUrl: ${{ steps.app.output.approvalUrl }}
+    url: ${{ steps.app.output.url }}
 `
 
 // TestApprovals runs paved's approvals against the real Backstage backend
@@ -107,19 +143,8 @@ func TestApprovals(t *testing.T) {
 	gitURL, _ := gitopstest.Serve(t)
 	store := scenarioDatabase(t)
 	admin := serverURL(t, store)
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
-	appURL := "http://127.0.0.1:" + strconv.Itoa(bsPort)
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
+	env := startApprovals(t, ctx, store, approvalEntities, "e2e-approval-provision", func(appURL string) string {
+		return fmt.Sprintf(`
 gitops:
   url: %s
 infra:
@@ -127,41 +152,14 @@ infra:
   budgets:
     currency: USD
     teams: {team-a: 20}
-permission:
-  backstage: true
 approvals:
   appUrl: %s
   sweepInterval: 1s
   rules:
     - {kind: postgresql, parameters: {size: [large]}, approvers: platform}
-`, bsAddr, gitURL, filepath.Join(root, "examples", "infra-kinds"), appURL),
-		Env: []string{"PAVED_INFRA_POSTGRES_URL=" + admin}})
-
-	entities := t.TempDir()
-	if err := os.WriteFile(filepath.Join(entities, "approval-entities.yaml"), []byte(approvalEntities), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:          bsPort,
-		PavedBaseURL:  "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir:  entities,
-		Permissions:   true,
-		Notifications: true,
-	})
-	if _, err := bs.WaitEntity(ctx, "template", "default", "e2e-approval-provision"); err != nil {
-		t.Fatal(err)
-	}
-	for user, group := range map[string]string{"alice": "platform", "carol": "platform", "bob": "team-a"} {
-		waitMemberOf(t, ctx, bs, user, "group:default/"+group)
-	}
-	token := map[string]string{}
-	for _, user := range []string{"alice", "carol", "bob"} {
-		tk, _, err := bs.SignIn(ctx, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		token[user] = tk
-	}
+`, gitURL, filepath.Join(root, "examples", "infra-kinds"), appURL)
+	}, "PAVED_INFRA_POSTGRES_URL="+admin)
+	p, bs, token, appURL := env.p, env.bs, env.token, env.appURL
 	pg, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatal(err)
@@ -201,63 +199,18 @@ approvals:
 		}
 		return reqID
 	}
-	// notified waits for a notification of user's whose title starts with title.
-	notified := func(t *testing.T, user, title string) backstagehost.Notification {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			list, err := bs.Notifications(ctx, token[user])
-			if err != nil {
-				t.Fatalf("%s's notifications: %v", user, err)
-			}
-			for _, n := range list {
-				if strings.HasPrefix(n.Payload.Title, title) {
-					return n
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s has no notification %q; has %+v", user, title, list)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	decide := func(t *testing.T, user, id, verb, comment string) (int, map[string]any) {
-		t.Helper()
-		body, _ := json.Marshal(map[string]string{"comment": comment})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.BaseURL+"/api/paved/approvals/v1/requests/"+id+"/"+verb, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token[user])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var out map[string]any
-		_ = json.Unmarshal(raw, &out)
-		return resp.StatusCode, out
-	}
-	message := func(out map[string]any) string {
-		e, _ := out["error"].(map[string]any)
-		m, _ := e["message"].(string)
-		return m
-	}
-
 	t.Run("approved: provisioned, requester notified with the resource link", func(t *testing.T) {
 		name := "appr-yes-" + suffix
 		id := request(t, name)
-		n := notified(t, "carol", "Approval needed: postgresql "+name)
+		n := env.notified(t, "carol", "Approval needed: postgresql "+name)
 		if n.Payload.Link != appURL+"/paved/approvals/"+id || n.Origin != "plugin:paved" || n.Payload.Topic != "paved-approvals" {
 			t.Errorf("carol's notification = %+v", n)
 		}
 		t.Logf("carol's notification: %q → %s", n.Payload.Title, n.Payload.Link)
-		if status, out := decide(t, "alice", id, "approve", ""); status != http.StatusForbidden || !strings.Contains(message(out), "nobody approves their own request") {
+		if status, out := env.decide(t, "alice", id, "approve", ""); status != http.StatusForbidden || !strings.Contains(errorMessage(out), "nobody approves their own request") {
 			t.Errorf("alice approves her own request: %d %v", status, out)
 		}
-		if status, out := decide(t, "bob", id, "approve", ""); status != http.StatusForbidden || !strings.Contains(message(out), "paved.approval.decide") {
+		if status, out := env.decide(t, "bob", id, "approve", ""); status != http.StatusForbidden || !strings.Contains(errorMessage(out), "paved.approval.decide") {
 			t.Errorf("bob (not an approver) approves: %d %v", status, out)
 		}
 		// carol follows her notification's link and approves on paved's page.
@@ -288,7 +241,7 @@ approvals:
 		if !exists(strings.ReplaceAll(name, "-", "_")) {
 			t.Fatalf("database %s does not exist after the approval", name)
 		}
-		ready := notified(t, "alice", "Ready: postgresql "+name)
+		ready := env.notified(t, "alice", "Ready: postgresql "+name)
 		if ready.Payload.Link != appURL+"/catalog/default/resource/"+name || !strings.Contains(ready.Payload.Description, "fine for the launch") {
 			t.Errorf("alice's notification = %+v", ready)
 		}
@@ -308,14 +261,14 @@ approvals:
 	t.Run("rejected: nothing provisioned, requester told why", func(t *testing.T) {
 		name := "appr-no-" + suffix
 		id := request(t, name)
-		status, out := decide(t, "carol", id, "reject", "use medium first")
+		status, out := env.decide(t, "carol", id, "reject", "use medium first")
 		if status != http.StatusOK || out["state"] != "rejected" {
 			t.Fatalf("carol rejects: %d %v", status, out)
 		}
 		if exists(strings.ReplaceAll(name, "-", "_")) {
 			t.Errorf("database %s exists after a rejection", name)
 		}
-		if n := notified(t, "alice", "Rejected: postgresql "+name); !strings.Contains(n.Payload.Description, "use medium first") {
+		if n := env.notified(t, "alice", "Rejected: postgresql "+name); !strings.Contains(n.Payload.Description, "use medium first") {
 			t.Errorf("alice's rejection notification = %+v", n)
 		}
 	})
@@ -359,14 +312,259 @@ approvals:
 		if _, err := db.Exec(ctx, `UPDATE approval_requests SET expires_at = now() - interval '1 second' WHERE id = $1`, id); err != nil {
 			t.Fatal(err)
 		}
-		notified(t, "alice", "Expired: postgresql "+name)
-		if status, out := decide(t, "carol", id, "approve", ""); status != http.StatusConflict || !strings.Contains(message(out), "expired") {
+		env.notified(t, "alice", "Expired: postgresql "+name)
+		if status, out := env.decide(t, "carol", id, "approve", ""); status != http.StatusConflict || !strings.Contains(errorMessage(out), "expired") {
 			t.Errorf("approving an expired request: %d %v", status, out)
 		}
 		if exists(strings.ReplaceAll(name, "-", "_")) {
 			t.Errorf("database %s exists after its request expired", name)
 		}
 	})
+}
+
+// TestApprovalsArgoCDApp runs an approval rule for paved:create-argocd-app
+// (destination namespace prod-*) against the real Argo CD and the real
+// Backstage backend with its notifications backend: alice's template run
+// into prod-… ends at once pending with the request's page and nothing in
+// Argo CD; carol's notification is read through the notifications API as
+// carol; alice cannot approve her own request; carol's approval creates the
+// application in the real Argo CD, and alice's "Ready" notification links
+// it in Argo CD's UI; a rejected one is never created; a run into a
+// namespace no rule holds creates the application at once.
+func TestApprovalsArgoCDApp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	st := stack.StartForTest(ctx, t, "argocd-server")
+	store := scenarioDatabase(t)
+	env := startApprovals(t, ctx, store, approvalEntities, "e2e-approval-app", func(appURL string) string {
+		return fmt.Sprintf(`
+argocd:
+  instances:
+    - name: default
+      server: %s
+      plainText: true
+      token: ${ARGO_TOKEN}
+approvals:
+  appUrl: %s
+  sweepInterval: 1s
+  rules:
+    - {action: create-argocd-app, namespace: "prod-*", approvers: platform}
+`, st.ArgoCDAddr, appURL)
+	}, "ARGO_TOKEN="+st.PavedToken)
+	suffix := randomHex(3)
+
+	// run runs the template as alice for app name into namespace.
+	run := func(t *testing.T, name, namespace string) map[string]any {
+		t.Helper()
+		id, err := env.bs.CreateTaskAs(ctx, env.token["alice"], "template:default/e2e-approval-app",
+			map[string]any{"name": name, "namespace": namespace, "repoURL": st.GitURL("plain")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := env.bs.WaitTask(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.Status != "completed" {
+			t.Fatalf("alice deploys %s into %s: %s", name, namespace, taskFailure(task))
+		}
+		t.Logf("task %s output: %v", id, task.Output)
+		return task.Output
+	}
+	// inArgoCD returns the application's destination namespace in the real
+	// Argo CD, or "" when it has none of that name.
+	inArgoCD := func(t *testing.T, name string) string {
+		t.Helper()
+		code, body, err := st.ArgoREST(http.MethodGet, "/api/v1/applications/"+name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusOK {
+			return ""
+		}
+		var app struct {
+			Spec struct {
+				Destination struct{ Namespace string } `json:"destination"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(body, &app); err != nil {
+			t.Fatal(err)
+		}
+		return app.Spec.Destination.Namespace
+	}
+	pending := func(t *testing.T, name string) string {
+		t.Helper()
+		out := run(t, name, "prod-"+name)
+		id, _ := out["approvalId"].(string)
+		page := env.appURL + "/paved/approvals/" + id
+		if out["status"] != "pending-approval" || id == "" || out["approvalUrl"] != page || out["url"] != page {
+			t.Fatalf("task output %v, want status pending-approval and the request's page", out)
+		}
+		if ns := inArgoCD(t, name); ns != "" {
+			t.Fatalf("application %s is in Argo CD before any approval (into %s)", name, ns)
+		}
+		return id
+	}
+
+	t.Run("approved: created in Argo CD, requester notified with its link", func(t *testing.T) {
+		name := "appr-app-" + suffix
+		id := pending(t, name)
+		n := env.notified(t, "carol", "Approval needed: argocd-app default/"+name)
+		if n.Payload.Link != env.appURL+"/paved/approvals/"+id || n.Origin != "plugin:paved" || !strings.Contains(n.Payload.Description, "namespace=prod-"+name) {
+			t.Errorf("carol's notification = %+v", n)
+		}
+		t.Logf("carol's notification: %q → %s", n.Payload.Title, n.Payload.Link)
+		if status, out := env.decide(t, "alice", id, "approve", ""); status != http.StatusForbidden || !strings.Contains(errorMessage(out), "nobody approves their own request") {
+			t.Errorf("alice approves her own request: %d %v", status, out)
+		}
+		status, out := env.decide(t, "carol", id, "approve", "prod is ready")
+		if status != http.StatusOK || out["state"] != "done" {
+			t.Fatalf("carol approves: %d %v", status, out)
+		}
+		if ns := inArgoCD(t, name); ns != "prod-"+name {
+			t.Fatalf("after the approval Argo CD has %s into %q, want prod-%s", name, ns, name)
+		}
+		ready := env.notified(t, "alice", "Ready: argocd-app default/"+name)
+		if !strings.HasSuffix(ready.Payload.Link, "/applications/"+name) || !strings.Contains(ready.Payload.Description, "prod is ready") {
+			t.Errorf("alice's notification = %+v", ready)
+		}
+		t.Logf("alice's notification: %q → %s", ready.Payload.Title, ready.Payload.Link)
+	})
+
+	t.Run("rejected: never created", func(t *testing.T) {
+		name := "appr-app-no-" + suffix
+		id := pending(t, name)
+		if status, out := env.decide(t, "carol", id, "reject", "wait for the freeze to end"); status != http.StatusOK || out["state"] != "rejected" {
+			t.Fatalf("carol rejects: %d %v", status, out)
+		}
+		env.notified(t, "alice", "Rejected: argocd-app default/"+name)
+		if ns := inArgoCD(t, name); ns != "" {
+			t.Errorf("a rejected application is in Argo CD (into %s)", ns)
+		}
+	})
+
+	t.Run("no rule: created at once", func(t *testing.T) {
+		name := "appr-app-dev-" + suffix
+		out := run(t, name, "dev-"+name)
+		if created := fmt.Sprint(out["created"]); created != "true" || (out["status"] != nil && out["status"] != "") {
+			t.Errorf("task output %v, want the application created", out)
+		}
+		if ns := inArgoCD(t, name); ns != "dev-"+name {
+			t.Errorf("Argo CD has %s into %q, want dev-%s", name, ns, name)
+		}
+	})
+}
+
+// approvalsEnv is paved and the real Backstage backend (catalog, auth,
+// permission and notifications backends) of the approvals tests, with the
+// users of approvalEntities signed in.
+type approvalsEnv struct {
+	ctx    context.Context
+	p      *pavedproc.Paved
+	bs     *backstagehost.Backstage
+	appURL string // Backstage's app URL (approvals.appUrl)
+	token  map[string]string
+}
+
+// startApprovals starts paved with the backstage and permission sections
+// and config(appURL), then Backstage with entities, and waits for template
+// and the users' groups.
+func startApprovals(t *testing.T, ctx context.Context, store, entities, template string, config func(appURL string) string, env ...string) *approvalsEnv {
+	t.Helper()
+	pavedAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsAddr, err := pavedproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	appURL := "http://127.0.0.1:" + strconv.Itoa(bsPort)
+	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
+backstage:
+  discovery: http://%s/api/{{pluginId}}
+permission:
+  backstage: true
+`, bsAddr) + config(appURL), Env: env})
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "approval-entities.yaml"), []byte(entities), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs := backstagehost.StartT(t, backstagehost.Options{
+		Port:          bsPort,
+		PavedBaseURL:  "http://" + pavedAddr + "/api/{{pluginId}}",
+		TemplatesDir:  dir,
+		Permissions:   true,
+		Notifications: true,
+	})
+	if _, err := bs.WaitEntity(ctx, "template", "default", template); err != nil {
+		t.Fatal(err)
+	}
+	for user, group := range map[string]string{"alice": "platform", "carol": "platform", "bob": "team-a"} {
+		waitMemberOf(t, ctx, bs, user, "group:default/"+group)
+	}
+	e := &approvalsEnv{ctx: ctx, p: p, bs: bs, appURL: appURL, token: map[string]string{}}
+	for _, user := range []string{"alice", "carol", "bob"} {
+		tk, _, err := bs.SignIn(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.token[user] = tk
+	}
+	return e
+}
+
+// notified waits for a notification of user's whose title starts with
+// title, read through the notifications API with user's own token.
+func (e *approvalsEnv) notified(t *testing.T, user, title string) backstagehost.Notification {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := e.bs.Notifications(e.ctx, e.token[user])
+		if err != nil {
+			t.Fatalf("%s's notifications: %v", user, err)
+		}
+		for _, n := range list {
+			if strings.HasPrefix(n.Payload.Title, title) {
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has no notification %q; has %+v", user, title, list)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// decide approves or rejects (verb) request id as user, through paved's API
+// with user's token; it returns the status and the answer.
+func (e *approvalsEnv) decide(t *testing.T, user, id, verb, comment string) (int, map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"comment": comment})
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.p.BaseURL+"/api/paved/approvals/v1/requests/"+id+"/"+verb, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token[user])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+// errorMessage is the message of Backstage's error JSON.
+func errorMessage(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
 }
 
 // driveBrowser runs a driver script of e2e/browser with spec (a result path
