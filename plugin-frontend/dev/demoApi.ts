@@ -102,6 +102,27 @@ export class DemoPavedApi implements PavedApi {
     };
   }
 
+  async freshness() {
+    const svc = (name: string, owner: string, version: string, versionsBehind: number, daysBehind: number) => ({
+      service: `component:default/${name}`, templateRef: 'template:default/go-service', owner: `group:default/${owner}`, version,
+      currentVersion: '1.4.0', outdated: true, versionsBehind, daysBehind, createdAt: '2026-06-01T10:00:00Z',
+    });
+    return {
+      services: 42,
+      outdated: 3,
+      templates: [
+        { templateRef: 'template:default/go-service', currentVersion: '1.4.0', services: 30, outdated: 3, maxVersionsBehind: 3, maxDaysBehind: 120 },
+        { templateRef: 'template:default/website', currentVersion: '9f2c41d7e0b84a6c1d3e5f7a9b0c2d4e6f8a0b1c', services: 12, outdated: 0, maxVersionsBehind: 0, maxDaysBehind: 0 },
+      ],
+      teams: [
+        { owner: 'group:default/payments', services: 14, outdated: 2, maxVersionsBehind: 3, maxDaysBehind: 120 },
+        { owner: 'group:default/search', services: 28, outdated: 1, maxVersionsBehind: 1, maxDaysBehind: 21 },
+      ],
+      laggards: [svc('ledger', 'payments', '1.1.0', 3, 120), svc('checkout', 'payments', '1.3.0', 1, 21), svc('indexer', 'search', '1.3.0', 1, 21)],
+      laggardsTotal: 3,
+    };
+  }
+
   async slos() {
     const burn = (b: number[]) => ({ '5m': b[0], '30m': b[1], '1h': b[2], '2h': b[3], '6h': b[4], '1d': b[5], '3d': b[6] });
     return {

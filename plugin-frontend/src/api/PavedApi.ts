@@ -4,6 +4,7 @@ import {
   Coverage,
   DevexList,
   FeedbackComment,
+  Freshness,
   RunFeedback,
   Satisfaction,
   Slos,
@@ -40,6 +41,8 @@ export interface PavedDevexApi {
   rateRun(taskId: string, answer: { score: number; comment: string }): Promise<RunFeedback>;
   /** The service level objectives' states now: budget left and burn rates. */
   slos(): Promise<Slos>;
+  /** Services on an outdated version of their template, now (owner and template apply, not the range). */
+  freshness(query: DevexQuery): Promise<Freshness>;
   /** Infrastructure spend per team and kind, with budgets and a trend. */
   costs(query: DevexQuery): Promise<CostReport>;
   /** The `format=csv` URL of a list, for people and scripts that carry their own token. */

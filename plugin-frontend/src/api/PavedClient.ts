@@ -6,6 +6,7 @@ import {
   Coverage,
   DevexList,
   FeedbackComment,
+  Freshness,
   RunFeedback,
   Satisfaction,
   Slos,
@@ -63,6 +64,10 @@ export class PavedClient implements PavedApi {
 
   slos(): Promise<Slos> {
     return this.json('slos', {});
+  }
+
+  freshness(query: DevexQuery): Promise<Freshness> {
+    return this.json('freshness', { owner: query.owner, template: query.template });
   }
 
   feedbackComments(query: DevexQuery): Promise<{ items: FeedbackComment[] }> {

@@ -21,7 +21,8 @@ export type DevexList =
   | 'satisfaction'
   | 'feedback/comments'
   | 'costs'
-  | 'slos';
+  | 'slos'
+  | 'freshness';
 
 export type Grouping = 'day' | 'week' | 'month';
 
@@ -121,3 +122,9 @@ export type Slos = {
   items: SloStatus[];
   alerts: Narrow<wire.DevexBurnAlert, { severity: 'page' | 'ticket'; long: BurnWindow; short: BurnWindow }>[];
 };
+
+/** Golden-path freshness now (`GET devex/v1/freshness`): outdated services per template and team, the laggards. */
+export type Freshness = wire.DevexFreshness;
+
+/** One service and how far behind its template's current version it is. */
+export type ServiceFreshness = wire.DevexServiceFreshness;

@@ -122,6 +122,20 @@ class FakePaved implements PavedDevexApi {
       ],
     };
   }
+  async freshness(query: DevexQuery) {
+    this.record('freshness', query);
+    return {
+      services: 4,
+      outdated: 1,
+      templates: [{ templateRef: 'template:default/db', currentVersion: '2.0.0', services: 4, outdated: 1, maxVersionsBehind: 1, maxDaysBehind: 3 }],
+      teams: [{ owner: 'group:default/payments', services: 4, outdated: 1, maxVersionsBehind: 1, maxDaysBehind: 3 }],
+      laggards: [
+        { service: 'component:default/ledger', templateRef: 'template:default/db', owner: 'group:default/payments', version: '1.0.0',
+          currentVersion: '2.0.0', outdated: true, versionsBehind: 1, daysBehind: 3, createdAt: '2026-11-01T10:00:00Z' },
+      ],
+      laggardsTotal: 1,
+    };
+  }
   async feedbackComments(query: DevexQuery) {
     this.record('feedbackComments', query);
     if (this.forbidden || this.commentsForbidden) throw await ResponseError.fromResponse(forbiddenResponse());
@@ -215,6 +229,9 @@ describe('AdoptionContent', () => {
     expect(await screen.findByTestId('deployments-payments-api')).toHaveTextContent('Elite');
     expect(await screen.findByTestId('slo-run-success-status')).toHaveTextContent('Budget spent');
     expect(screen.getByTestId('slo-run-success-current')).toHaveTextContent('90%');
+    expect(await screen.findByTestId('freshness-laggard-ledger')).toHaveTextContent('1.0.0 → 2.0.0');
+    // Freshness is now: no range.
+    expect(paved.calls.find(c => c.endpoint === 'freshness')?.query).toEqual({ owner: undefined });
 
     const summaryCall = paved.calls.find(c => c.endpoint === 'summary');
     expect(summaryCall?.query).toEqual({ from: '2026-11-01', to: '2026-11-28', grouping: 'day', owner: undefined });

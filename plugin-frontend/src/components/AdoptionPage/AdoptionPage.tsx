@@ -20,6 +20,7 @@ import { CoverageByOwner } from '../CoverageByOwner';
 import { CsvExportLink } from '../CsvExportLink';
 import { DeploymentTiles } from '../DeploymentTiles';
 import { FeedbackPrompt } from '../FeedbackPrompt';
+import { FreshnessPanel } from '../FreshnessPanel';
 import { Funnel } from '../Funnel';
 import { SloPanel } from '../SloPanel';
 import { FeedbackComments, Satisfaction } from '../Satisfaction';
@@ -98,6 +99,9 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const comments = useAsync(() => paved.feedbackComments(query), [paved, query]);
   // Objectives are measured up to now, whatever the range: asked once.
   const slos = useAsync(() => paved.slos(), [paved]);
+  // Freshness is now too: the range does not apply, the team does.
+  const freshnessQuery = useMemo<DevexQuery>(() => ({ owner: filters.owner || undefined }), [filters.owner]);
+  const freshness = useAsync(() => paved.freshness(freshnessQuery), [paved, freshnessQuery]);
   const focusTaskId = new URLSearchParams(useLocation().search).get('feedback') ?? undefined;
   const prompt = <FeedbackPrompt focusTaskId={focusTaskId} />;
   const owners = (coverage.value?.items ?? []).map(i => i.owner).sort();
@@ -156,6 +160,11 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       <Grid item xs={12}>
         <Section title="Templates" list="templates" query={query}>
           <Loading state={templates}>{value => <TemplatesTable items={value.items} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Golden-path freshness" list="freshness" query={freshnessQuery}>
+          <Loading state={freshness}>{value => <FreshnessPanel freshness={value} />}</Loading>
         </Section>
       </Grid>
       <Grid item xs={12} md={7}>

@@ -1,0 +1,1 @@
+export { FreshnessPanel } from './FreshnessPanel';
