@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,102 +120,25 @@ func TestPermissionPolicy(t *testing.T) {
 	gitURL, _ := gitopstest.Serve(t)
 	store := scenarioDatabase(t)
 	admin := serverURL(t, store)
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
+	h := startPermissionHost(t, ctx, permissionHostOptions{
+		Database: store,
+		PavedConfig: fmt.Sprintf(`
 gitops:
   url: %s
 infra:
   kindsDir: %s
-permission:
-  backstage: true
-`, bsAddr, gitURL, filepath.Join(root, "examples", "infra-kinds")),
-		Env: []string{"PAVED_INFRA_POSTGRES_URL=" + admin}})
-
-	entities := t.TempDir()
-	if err := os.WriteFile(filepath.Join(entities, "permission-entities.yaml"), []byte(permissionEntities), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: entities,
-		Permissions:  true,
-		MCP:          true,
+`, gitURL, filepath.Join(root, "examples", "infra-kinds")),
+		Env:       []string{"PAVED_INFRA_POSTGRES_URL=" + admin},
+		Entities:  permissionEntities,
+		Templates: []string{"e2e-perm-provision", "e2e-perm-deprovision"},
+		Users:     map[string]string{"alice": "platform", "bob": "team-a", "eve": "team-b"},
+		MCP:       true,
 	})
-	for _, tmpl := range []string{"e2e-perm-provision", "e2e-perm-deprovision"} {
-		if _, err := bs.WaitEntity(ctx, "template", "default", tmpl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for user, group := range map[string]string{"alice": "platform", "bob": "team-a", "eve": "team-b"} {
-		waitMemberOf(t, ctx, bs, user, "group:default/"+group)
-	}
-	token := map[string]string{}
-	for _, user := range []string{"alice", "bob", "eve"} {
-		tk, refs, err := bs.SignIn(ctx, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(refs) < 2 {
-			t.Fatalf("%s signed in with ownership refs %v, want the user and their group", user, refs)
-		}
-		token[user] = tk
-	}
-	c := pavedHTTP{p: p, client: &http.Client{Timeout: time.Minute}}
+	p, bs, token, c := h.p, h.bs, h.token, h.c
 	suffix := randomHex(3)
-
 	run := func(t *testing.T, user, template string, values map[string]any) backstagehost.Task {
 		t.Helper()
-		id, err := bs.CreateTaskAs(ctx, token[user], "template:default/"+template, values)
-		if err != nil {
-			t.Fatalf("%s starts %s: %v", user, template, err)
-		}
-		task, err := bs.WaitTask(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return task
-	}
-	// taskEventsSay asserts the task failed and that the scaffolder's task
-	// events API (what Backstage's task page shows) carries every want.
-	taskEventsSay := func(t *testing.T, task backstagehost.Task, wants ...string) {
-		t.Helper()
-		if task.Status != "failed" {
-			t.Fatalf("task %s: %s, want failed\n%s", task.ID, task.Status, strings.Join(task.Log, "\n"))
-		}
-		var events strings.Builder
-		for _, ev := range task.Events {
-			events.Write(ev.Body)
-			events.WriteByte('\n')
-		}
-		for _, want := range wants {
-			if !strings.Contains(events.String(), want) {
-				t.Errorf("task %s events do not say %q:\n%s", task.ID, want, events.String())
-			}
-		}
-	}
-	// forbidden asserts a 403 NotAllowedError whose message carries every want.
-	forbidden := func(t *testing.T, what string, status int, name, message string, wants ...string) {
-		t.Helper()
-		if status != http.StatusForbidden || name != "NotAllowedError" {
-			t.Errorf("%s: %d %s %q, want 403 NotAllowedError", what, status, name, message)
-			return
-		}
-		for _, want := range wants {
-			if !strings.Contains(message, want) {
-				t.Errorf("%s: message %q does not say %q", what, message, want)
-			}
-		}
+		return h.run(t, ctx, user, template, values)
 	}
 
 	t.Run("the action list differs per user", func(t *testing.T) {
@@ -420,6 +342,120 @@ permission:
 		t.Logf("PERMISSION-LATENCY GET devex/v1/summary as a user: cache miss median %.2f ms, cache hit median %.2f ms (added by a miss %.2f ms)",
 			median(miss), median(hit), median(miss)-median(hit))
 	})
+}
+
+// permissionHost is paved on PostgreSQL behind a real Backstage backend
+// whose permission framework is on (@backstage/plugin-permission-backend
+// with the policy of e2e/backstagehost/permission-policy.js), paved asking
+// it (permission.backstage: true), and users signed in through Backstage's
+// real auth backend.
+type permissionHost struct {
+	p     *pavedproc.Paved
+	bs    *backstagehost.Backstage
+	c     pavedHTTP
+	token map[string]string // user name → their Backstage user token
+}
+
+type permissionHostOptions struct {
+	Database string
+	// PavedConfig is added to paved's config after its discovery of
+	// Backstage and permission.backstage.
+	PavedConfig string
+	Env         []string
+	// Entities is the catalog: the users and groups, the templates.
+	Entities  string
+	Templates []string          // waited for in the catalog
+	Users     map[string]string // user → group, waited for and signed in
+	MCP       bool
+}
+
+func startPermissionHost(t *testing.T, ctx context.Context, o permissionHostOptions) *permissionHost {
+	t.Helper()
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
+	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: o.Database, Config: fmt.Sprintf(`
+backstage:
+  discovery: http://%s/api/{{pluginId}}
+permission:
+  backstage: true
+`, bsAddr) + o.PavedConfig, Env: o.Env})
+
+	entities := t.TempDir()
+	if err := os.WriteFile(filepath.Join(entities, "permission-entities.yaml"), []byte(o.Entities), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs := backstagehost.StartT(t, backstagehost.Options{
+		Port:         bsPort,
+		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
+		TemplatesDir: entities,
+		Permissions:  true,
+		MCP:          o.MCP,
+	})
+	for _, tmpl := range o.Templates {
+		if _, err := bs.WaitEntity(ctx, "template", "default", tmpl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &permissionHost{p: p, bs: bs, c: pavedHTTP{p: p, client: &http.Client{Timeout: time.Minute}}, token: map[string]string{}}
+	for user, group := range o.Users {
+		waitMemberOf(t, ctx, bs, user, "group:default/"+group)
+		tk, refs, err := bs.SignIn(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refs) < 2 {
+			t.Fatalf("%s signed in with ownership refs %v, want the user and their group", user, refs)
+		}
+		h.token[user] = tk
+	}
+	return h
+}
+
+// run runs a template through the scaffolder as the user (their token) and
+// returns the finished task.
+func (h *permissionHost) run(t *testing.T, ctx context.Context, user, template string, values map[string]any) backstagehost.Task {
+	t.Helper()
+	id, err := h.bs.CreateTaskAs(ctx, h.token[user], "template:default/"+template, values)
+	if err != nil {
+		t.Fatalf("%s starts %s: %v", user, template, err)
+	}
+	task, err := h.bs.WaitTask(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// taskEventsSay asserts the task failed and that the scaffolder's task
+// events API (what Backstage's task page shows) carries every want.
+func taskEventsSay(t *testing.T, task backstagehost.Task, wants ...string) {
+	t.Helper()
+	if task.Status != "failed" {
+		t.Fatalf("task %s: %s, want failed\n%s", task.ID, task.Status, strings.Join(task.Log, "\n"))
+	}
+	var events strings.Builder
+	for _, ev := range task.Events {
+		events.Write(ev.Body)
+		events.WriteByte('\n')
+	}
+	for _, want := range wants {
+		if !strings.Contains(events.String(), want) {
+			t.Errorf("task %s events do not say %q:\n%s", task.ID, want, events.String())
+		}
+	}
+}
+
+// forbidden asserts a 403 NotAllowedError whose message carries every want.
+func forbidden(t *testing.T, what string, status int, name, message string, wants ...string) {
+	t.Helper()
+	if status != http.StatusForbidden || name != "NotAllowedError" {
+		t.Errorf("%s: %d %s %q, want 403 NotAllowedError", what, status, name, message)
+		return
+	}
+	for _, want := range wants {
+		if !strings.Contains(message, want) {
+			t.Errorf("%s: message %q does not say %q", what, message, want)
+		}
+	}
 }
 
 func listActions(t *testing.T, ctx context.Context, p *pavedproc.Paved, token string) []string {

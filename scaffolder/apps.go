@@ -10,6 +10,7 @@ import (
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/guardrail"
+	"github.com/paved-dev/paved/permission"
 )
 
 // Apps is what the Argo CD actions need from an Argo CD client.
@@ -219,6 +220,18 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 	}
 	if err := h.Guardrails.CheckApp(guardrail.App{TemplateRef: ci.TemplateRef, Project: ci.Project, DestinationServer: dest.Server,
 		DestinationName: dest.Name, DestinationNamespace: dest.Namespace, RepoURLs: repos}); err != nil {
+		return nil, err
+	}
+	// The policy's conditions see the application as it would be; an
+	// unnamed project is "" to them (the instance's default project is not
+	// known here), so a policy conditional on HAS_PROJECT needs it named.
+	firstRepo := ""
+	if len(sources) > 0 {
+		firstRepo = sources[0].RepoURL
+	}
+	if err := paved.Authorize(ctx, permission.AppCreate, AppPermissionResource(paved.App{
+		AppRef: paved.AppRef{Instance: instance, Name: ci.Name, Namespace: ci.Namespace, Project: ci.Project},
+		Labels: labels, Annotations: annotations, Destination: dest, RepoURL: firstRepo})); err != nil {
 		return nil, err
 	}
 	req := paved.AppRequest{

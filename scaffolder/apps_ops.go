@@ -16,7 +16,11 @@ func AppPermissionResource(app paved.App) *paved.Resource {
 	if owner == "" {
 		owner = app.Annotations[paved.AnnotationUserRef]
 	}
-	return &paved.Resource{Type: paved.ResourceArgoApp, Ref: app.Instance + "/" + app.Namespace + "/" + app.Name,
+	ref := app.Instance + "/" + app.Name
+	if app.Namespace != "" {
+		ref = app.Instance + "/" + app.Namespace + "/" + app.Name
+	}
+	return &paved.Resource{Type: paved.ResourceArgoApp, Ref: ref,
 		Owner: owner, Project: app.Project, DestinationServer: app.Destination.Server,
 		DestinationNamespace: app.Destination.Namespace, RepoURL: app.RepoURL,
 		ManagedByPaved: app.Labels[paved.LabelManagedBy] == paved.ManagedByPaved}
@@ -59,6 +63,9 @@ func (h *appActions) get() Action {
 			}
 			app, err := h.Apps.GetApp(ctx, ref, gi.Refresh != "")
 			if err != nil {
+				return nil, err
+			}
+			if err := paved.Authorize(ctx, permission.AppRead, AppPermissionResource(app)); err != nil {
 				return nil, err
 			}
 			out := appOutputValues(app)
@@ -122,6 +129,17 @@ func (h *appActions) sync() Action {
 			if len(fields) > 0 {
 				return nil, paved.InvalidFields(fields...)
 			}
+			// The policy's conditions see the application as Argo CD has it;
+			// the sync names its project, so an app moved to another
+			// project meanwhile is not synced on this decision.
+			current, err := h.Apps.GetApp(ctx, ref, false)
+			if err != nil {
+				return nil, err
+			}
+			if err := paved.Authorize(ctx, permission.AppSync, AppPermissionResource(current)); err != nil {
+				return nil, err
+			}
+			ref.Project = current.Project
 			app, err := h.Apps.SyncApp(ctx, paved.SyncRequest{AppRef: ref, Revision: si.Revision, Prune: si.Prune, DryRun: si.DryRun})
 			if err != nil {
 				return nil, err
@@ -185,6 +203,7 @@ func (h *appActions) delete() Action {
 			if err != nil {
 				return nil, err
 			}
+			ref.Project = app.Project // as decided on: not another project's app of the same name
 			res := AppPermissionResource(app)
 			if !res.ManagedByPaved && !di.Force {
 				return nil, paved.Errorf(paved.EConflict, "application %q was not created by paved (no label %s: %s); set force: true to delete it anyway (needs %s)",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
 )
 
 // paved:wait-argocd-app and the wait loop create-argocd-app shares: poll
@@ -39,10 +40,17 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 	interval := h.PollInterval
 	var last paved.App
 	var lastErr error
+	mayRead := !appear.read
 	for poll := 0; ; poll++ {
 		app, err := h.Apps.GetApp(ctx, ref, false)
 		switch {
 		case err == nil:
+			if !mayRead {
+				if err := paved.Authorize(ctx, permission.AppRead, AppPermissionResource(app)); err != nil {
+					return paved.App{}, err
+				}
+				mayRead = true
+			}
 			last, lastErr = app, nil
 			if app.Healthy() && app.OperationPhase != "Running" && app.OperationPhase != "Terminating" {
 				return app, nil
@@ -84,6 +92,9 @@ func (h *appActions) waitHealthy(ctx context.Context, ref paved.AppRef, timeout 
 type appearing struct {
 	yes         bool
 	pullRequest int
+	// read asks for paved.argocd.app.read on the app once it is found (the
+	// wait action; create and sync have decided on their own permission).
+	read bool
 }
 
 // prEvery is how many polls apart a wait looks at the pull request: a forge's
@@ -209,7 +220,7 @@ func (h *appActions) wait() Action {
 			if wi.PullRequest > 0 && h.PullRequests == nil {
 				return nil, paved.InvalidFields(paved.FieldError{Field: "pullRequest", Message: "paved opens no pull requests (gitops.pullRequests is not configured)"})
 			}
-			_, out, err := h.waitOutput(ctx, ref, timeout, appearing{yes: wi.Appear || wi.PullRequest > 0, pullRequest: wi.PullRequest})
+			_, out, err := h.waitOutput(ctx, ref, timeout, appearing{yes: wi.Appear || wi.PullRequest > 0, pullRequest: wi.PullRequest, read: true})
 			return out, err
 		},
 	}

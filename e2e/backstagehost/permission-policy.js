@@ -6,12 +6,33 @@
 // resource:
 //   - members of a resource's owner group may deprovision it, read its
 //     connection details and extend it (IS_OWNER with the user's ownership refs);
-//   - size large only for group platform (others: not HAS_PARAMETER size=large).
+//   - size large only for group platform (others: not HAS_PARAMETER size=large);
+//   - Argo CD apps: platform may do anything; two groups of deployers may
+//     create, sync and delete apps only where their scope says, one by
+//     project (HAS_PROJECT), one by destination namespace
+//     (DESTINATION_NAMESPACE_MATCHES), and delete only apps paved created
+//     (IS_MANAGED_BY_PAVED); widening a project is for platform only.
 const { createBackendModule } = require('@backstage/backend-plugin-api');
 const { policyExtensionPoint } = require('@backstage/plugin-permission-node/alpha');
 
 const PLATFORM = 'group:default/platform';
 const INFRA = 'paved-infra-resource';
+const APP = 'paved-argocd-app';
+
+// Where each group of deployers may create, sync and delete Argo CD apps.
+const appScopes = {
+  'group:default/x-deployers': {
+    rule: 'HAS_PROJECT',
+    resourceType: APP,
+    params: { projects: ['proj-x'] },
+  },
+  'group:default/team-a-deployers': {
+    rule: 'DESTINATION_NAMESPACE_MATCHES',
+    resourceType: APP,
+    params: { patterns: ['team-a-*'] },
+  },
+};
+const appActions = new Set(['create-argocd-app', 'sync-argocd-app', 'delete-argocd-app']);
 
 const allow = { result: 'ALLOW' };
 const deny = { result: 'DENY' };
@@ -34,14 +55,37 @@ class PavedPolicy {
     }
     const refs = user?.info.ownershipEntityRefs ?? [];
     const platform = refs.includes(PLATFORM);
+    const scopes = refs.filter(ref => appScopes[ref]).map(ref => appScopes[ref]);
     const action = /^paved\.action\.(.+)\.invoke$/.exec(name);
     if (action) {
       if (attributes.action === 'read' || openActions.has(action[1])) {
         return allow;
       }
+      if (scopes.length > 0 && appActions.has(action[1])) {
+        return allow;
+      }
       return platform ? allow : deny;
     }
     switch (name) {
+      case 'paved.argocd.app.read':
+        return allow;
+      case 'paved.argocd.app.create':
+      case 'paved.argocd.app.sync':
+      case 'paved.argocd.app.delete': {
+        if (platform) {
+          return allow;
+        }
+        if (scopes.length === 0) {
+          return deny;
+        }
+        const scope = scopes.length === 1 ? scopes[0] : { anyOf: scopes };
+        if (name !== 'paved.argocd.app.delete') {
+          return conditional(APP, scope);
+        }
+        return conditional(APP, {
+          allOf: [scope, { rule: 'IS_MANAGED_BY_PAVED', resourceType: APP, params: {} }],
+        });
+      }
       case 'paved.infra.provision':
         return platform
           ? allow
