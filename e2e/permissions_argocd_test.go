@@ -210,10 +210,12 @@ argocd:
 			return op.Phase == "Succeeded" && op.Operation.Sync != nil, fmt.Sprintf("%s: %s", op.Phase, op.Message)
 		})
 	}
-	gone := func(t *testing.T, name string) {
+	// Argo CD answers 404 for a missing app only to a GET that names the
+	// project (without, 403: it does not tell what exists).
+	gone := func(t *testing.T, name, project string) {
 		t.Helper()
 		eventually(t, 3*time.Minute, name+" deleted in Argo CD", func() (bool, string) {
-			code, _ := appCode(t, st, name, "")
+			code, _ := appCode(t, st, name, project)
 			return code == http.StatusNotFound, fmt.Sprintf("GET %d", code)
 		})
 	}
@@ -223,6 +225,7 @@ argocd:
 		taskEventsSay(t, task, "403", "user:default/xena may not paved.argocd.app.sync", "HAS_PROJECT")
 		res := invoke(t, "xena", "paved:sync-argocd-app", map[string]any{"name": ya, "project": "proj-y"})
 		forbidden(t, "xena syncs "+ya+" with her token", res.Status, res.Error.Name, res.Error.Message, "paved.argocd.app.sync", "HAS_PROJECT", ya)
+		t.Logf("xena syncs %s with her token: %d %s: %s", ya, res.Status, res.Error.Name, res.Error.Message)
 		untouched(t, ya)
 
 		task = h.run(t, ctx, "tara", "e2e-perm-app-sync", map[string]any{"name": xb, "project": "proj-x"})
@@ -249,7 +252,7 @@ argocd:
 		res := invoke(t, "xena", "paved:create-argocd-app", map[string]any{"name": other, "project": "proj-y",
 			"source": map[string]any{"repoURL": repo, "path": "."}, "destination": map[string]any{"namespace": "team-a-" + other}})
 		forbidden(t, "xena creates an app in proj-y", res.Status, res.Error.Name, res.Error.Message, "paved.argocd.app.create", "HAS_PROJECT")
-		if code, _ := appCode(t, st, other, ""); code != http.StatusNotFound {
+		if code, _ := appCode(t, st, other, "proj-y"); code != http.StatusNotFound {
 			t.Errorf("%s after a refused create: GET %d, want 404", other, code)
 		}
 
@@ -260,10 +263,11 @@ argocd:
 		values := map[string]any{"name": xw, "project": "proj-x", "namespace": wNS, "entity": "component:default/" + xb, "repoURL": repo}
 		task := h.run(t, ctx, "xena", "e2e-perm-app-create", values)
 		taskEventsSay(t, task, "403", "user:default/xena may not paved.argocd.project.widen", "widening project proj-x", wNS)
+		t.Logf("xena's create of %s: task %s %s: %s", xw, task.ID, task.Status, task.Error)
 		if ns := projectNamespaces(t, st, "proj-x"); !slices.Equal(ns, []string{xbNS}) {
 			t.Errorf("proj-x destinations after a refused widening: %v, want only %s", ns, xbNS)
 		}
-		if code, _ := appCode(t, st, xw, ""); code != http.StatusNotFound {
+		if code, _ := appCode(t, st, xw, "proj-x"); code != http.StatusNotFound {
 			t.Errorf("%s after a refused widening: GET %d, want 404", xw, code)
 		}
 
@@ -274,7 +278,7 @@ argocd:
 		if ns := projectNamespaces(t, st, "proj-x"); !slices.Equal(ns, []string{xbNS, wNS}) {
 			t.Errorf("proj-x destinations after alice's widening: %v, want %s and %s", ns, xbNS, wNS)
 		}
-		if code, _ := appCode(t, st, xw, ""); code != http.StatusOK {
+		if code, _ := appCode(t, st, xw, "proj-x"); code != http.StatusOK {
 			t.Errorf("%s after alice's create: GET %d", xw, code)
 		}
 	})
@@ -301,6 +305,7 @@ argocd:
 		taskEventsSay(t, task, "409", "not created by paved", "force")
 		res = invoke(t, "xena", "paved:delete-argocd-app", map[string]any{"name": legacy, "project": "proj-x", "force": true})
 		forbidden(t, "xena force-deletes "+legacy, res.Status, res.Error.Name, res.Error.Message, "paved.argocd.app.delete", "IS_MANAGED_BY_PAVED")
+		t.Logf("xena force-deletes %s: %d %s: %s", legacy, res.Status, res.Error.Name, res.Error.Message)
 		untouched(t, legacy)
 
 		if task := h.run(t, ctx, "xena", "e2e-perm-app-delete", map[string]any{"name": xb, "project": "proj-x"}); task.Status != "completed" || task.Output["deleted"] != true {
@@ -312,9 +317,9 @@ argocd:
 		if res := invoke(t, "alice", "paved:delete-argocd-app", map[string]any{"name": legacy, "project": "proj-x", "force": true}); res.Status != http.StatusOK || res.Output["deleted"] != true {
 			t.Fatalf("alice (platform) force-deletes %s: %d %s: %s", legacy, res.Status, res.Error.Name, res.Error.Message)
 		}
-		for _, name := range []string{xb, ya, legacy} {
-			gone(t, name)
-		}
+		gone(t, xb, "proj-x")
+		gone(t, ya, "proj-y")
+		gone(t, legacy, "proj-x")
 	})
 }
 
