@@ -24,6 +24,7 @@ import (
 	"github.com/paved-dev/paved/backstage/backstagetest"
 	"github.com/paved-dev/paved/devex/devextest"
 	"github.com/paved-dev/paved/e2e/pavedproc"
+	"github.com/paved-dev/paved/gitops/gitopstest"
 )
 
 // TestBrowserAdoptionPage opens the "Golden paths adoption" page in a real
@@ -57,6 +58,7 @@ func TestBrowserAdoptionPage(t *testing.T) {
 	bs.AddUser("user:default/dave", "group:default/other")
 
 	const readerToken = "browser-page-reader-token-0123456789"
+	gitURL, _ := gitopstest.Serve(t)
 	binStarted := time.Now()
 	if _, err := pavedproc.Binary(); err != nil {
 		t.Fatal(err)
@@ -75,7 +77,11 @@ devex:
   interval: 10s
   backstageToken: ${BROWSER_BACKSTAGE_TOKEN}
   readerGroups: [group:default/platform]
-`, bs.Discovery(), users.URL),
+gitops:
+  url: %s
+infra:
+  kindsDir: %s
+`, bs.Discovery(), users.URL, gitURL, filepath.Join(repoRoot(), "examples", "infra-kinds")),
 		Env: []string{"BROWSER_READER_TOKEN=" + readerToken, "BROWSER_BACKSTAGE_TOKEN=" + bs.Token},
 	})
 	pavedAPI := func(path string, q url.Values) []byte {
@@ -148,6 +154,8 @@ devex:
 		t.Fatalf("slos: %s, want the three default objectives, run success with events", slosRaw)
 	}
 
+	costs := seedBrowserCosts(t, p, readerToken, range28)
+
 	if err := <-bundled; err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +187,7 @@ devex:
 		"weekPeriods90":    len(week90.Items),
 		"csvTemplates28":   string(csv28),
 		"slos":             json.RawMessage(slosRaw),
+		"costs":            costs.report,
 		"forbiddenMessage": "user:default/dave may not paved.devex.read",
 		"feedback": []map[string]any{
 			{"url": alice.URL, "taskId": "b3", "template": "go-service", "score": 2, "comment": "the database step timed out twice",
@@ -262,12 +271,156 @@ devex:
 	}
 
 	checkBrowserFeedback(t, p.BaseURL, readerToken, range28)
+	checkBrowserCosts(t, costs, result.Observed["costs"])
 
 	var steps []string
-	for _, s := range []string{"first render", "templates table", "slos", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
+	for _, s := range []string{"first render", "costs", "templates table", "slos", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
 		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
 	}
 	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))
+}
+
+// browserCosts is what paved says a seeded set of resources costs: by
+// resource (the provision outputs, checked against the form's enum titles),
+// the devex/v1/costs report the page shows, and the paved.infra.cost.monthly
+// gauge on /metrics, by team and kind.
+type browserCosts struct {
+	report json.RawMessage
+	// monthly is the report's and the gauge's figure per team (and per
+	// team/kind), which agree.
+	monthly   map[string]float64
+	resources map[string]int
+}
+
+// seedBrowserCosts provisions a seeded set of priced resources (the
+// manifests kind postgresql-crossplane: 20 USD plus its size) for two teams,
+// and checks that the figures agree where paved shows them: the enum titles
+// of the form's schema (paved:list-infra-kinds), each provision output's
+// cost, the devex/v1/costs report, and the gauge on /metrics (parsed).
+func seedBrowserCosts(t *testing.T, p *pavedproc.Paved, token string, range28 url.Values) browserCosts {
+	t.Helper()
+	ctx := context.Background()
+	api := pavedHTTP{p: p, client: http.DefaultClient}
+	invoke := func(action string, input any) map[string]any {
+		res, err := api.invokeAs(ctx, token, action, input)
+		if err != nil || res.Status != http.StatusOK {
+			t.Fatalf("%s: %v %d %s: %s", action, err, res.Status, res.Error.Name, res.Error.Message)
+		}
+		return res.Output
+	}
+	kinds := invoke("paved:list-infra-kinds", map[string]any{"kind": "postgresql-crossplane"})
+	kind := kinds["kinds"].([]any)[0].(map[string]any)
+	base := kind["price"].(map[string]any)["monthly"].(float64)
+	size := kind["parameters"].(map[string]any)["properties"].(map[string]any)["size"].(map[string]any)
+	// The form's titles: "large — +560 USD/month".
+	option := map[string]float64{}
+	for i, v := range size["enum"].([]any) {
+		title := size["enumNames"].([]any)[i].(string)
+		var name string
+		var add float64
+		if _, err := fmt.Sscanf(strings.Replace(title, " — +", " ", 1), "%s %g USD/month", &name, &add); err != nil || name != v {
+			t.Fatalf("size %v has the title %q, want \"%v — +N USD/month\"", v, title, v)
+		}
+		option[v.(string)] = add
+	}
+	teamA, teamB := "group:default/team-a", browserTeam
+	seed := []struct{ name, owner, size string }{
+		{"cost-orders", teamA, "large"}, {"cost-carts", teamA, "small"}, {"cost-search", teamB, "medium"},
+	}
+	c := browserCosts{monthly: map[string]float64{}, resources: map[string]int{}}
+	for _, r := range seed {
+		out := invoke("paved:provision-infra", map[string]any{"kind": "postgresql-crossplane", "name": r.name, "owner": r.owner,
+			"parameters": map[string]any{"size": r.size, "region": "eu-west-1"}})
+		cost, _ := out["cost"].(map[string]any)
+		want := base + option[r.size]
+		if cost["monthly"] != want || cost["text"] != fmt.Sprintf("%g USD/month", want) {
+			t.Fatalf("%s (%s) costs %v in its output, want %g USD/month as its form's titles say (%g + %g)", r.name, r.size, cost, want, base, option[r.size])
+		}
+		c.monthly[r.owner] += want
+		c.monthly[r.owner+"/postgresql-crossplane"] += want
+		c.resources[r.owner]++
+	}
+	c.report = browserGet(t, p.BaseURL+"/api/paved/devex/v1/costs?"+range28.Encode(), token)
+	var rep struct {
+		Teams []struct {
+			Team      string  `json:"team"`
+			Monthly   float64 `json:"monthly"`
+			Resources int     `json:"resources"`
+		} `json:"teams"`
+		Kinds []struct {
+			Team, Kind string
+			Monthly    float64 `json:"monthly"`
+		} `json:"kinds"`
+	}
+	mustJSON(t, c.report, &rep)
+	got := map[string]float64{}
+	for _, tm := range rep.Teams {
+		got[tm.Team] = tm.Monthly
+		if tm.Resources != c.resources[tm.Team] {
+			t.Errorf("devex/v1/costs: %s has %d resources, want %d", tm.Team, tm.Resources, c.resources[tm.Team])
+		}
+	}
+	for _, k := range rep.Kinds {
+		got[k.Team+"/"+k.Kind] = k.Monthly
+	}
+	metrics := string(browserGet(t, p.BaseURL+"/metrics", ""))
+	for key, want := range c.monthly {
+		if got[key] != want {
+			t.Errorf("devex/v1/costs: %s costs %v a month, want %g", key, got[key], want)
+		}
+		team, kind, ok := strings.Cut(key, "/postgresql-crossplane")
+		if !ok || kind != "" {
+			continue
+		}
+		g := ""
+		for _, line := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(line, "paved_infra_cost_monthly{") && strings.Contains(line, `kind="postgresql-crossplane"`) && strings.Contains(line, fmt.Sprintf("team=%q", team)) {
+				g = line[strings.LastIndex(line, " ")+1:]
+			}
+		}
+		if v, err := strconv.ParseFloat(g, 64); err != nil || v != want {
+			t.Errorf("/metrics: paved_infra_cost_monthly of %s is %q, want %g:\n%s", team, g, want, grepLines(metrics, "paved_infra_cost"))
+		}
+	}
+	return c
+}
+
+// checkBrowserCosts compares what the page's cost panel showed (its figures
+// read in Chromium) with paved's report and gauge.
+func checkBrowserCosts(t *testing.T, c browserCosts, observed json.RawMessage) {
+	t.Helper()
+	var shown struct {
+		Total struct {
+			Monthly   float64 `json:"monthly"`
+			Resources int     `json:"resources"`
+		} `json:"total"`
+		Teams []struct {
+			Team      string  `json:"team"`
+			Resources int     `json:"resources"`
+			Monthly   float64 `json:"monthly"`
+		} `json:"teams"`
+	}
+	mustJSON(t, observed, &shown)
+	var total float64
+	for team, n := range c.resources {
+		total += c.monthly[team]
+		found := false
+		for _, s := range shown.Teams {
+			if s.Team == team {
+				found = true
+				if s.Monthly != c.monthly[team] || s.Resources != n {
+					t.Errorf("the cost panel shows %s at %g a month for %d resources; paved's gauge and report say %g for %d", team, s.Monthly, s.Resources, c.monthly[team], n)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the cost panel has no row for %s: %+v", team, shown.Teams)
+		}
+	}
+	if shown.Total.Monthly != total || shown.Total.Resources != 3 {
+		t.Errorf("the cost panel's total: %+v, want %g a month for 3 resources", shown.Total, total)
+	}
+	fmt.Printf("E2E browser costs: the panel shows %+v, as the provision outputs, devex/v1/costs and paved_infra_cost_monthly say\n", shown)
 }
 
 // checkBrowserFeedback checks that what the two developers sent through

@@ -115,6 +115,28 @@ try {
     await checkKpis(spec.summary28, 'kpis28');
   });
 
+  await step('costs', async () => {
+    // The cost panel's figures, read off the page, must be paved's report
+    // (the Go test compares them with the gauge on /metrics too).
+    const amount = text => Number(text.replace(/[^0-9.]/g, ''));
+    const total = page.locator('[data-testid="cost-total"]');
+    await total.waitFor({ timeout });
+    const m = /^([0-9,.]+) \S+\/month now for (\d+) resources/.exec(await total.textContent());
+    if (!m) throw new Error(`cost total reads ${await total.textContent()}`);
+    observed.costs = { total: { monthly: amount(m[1]), resources: Number(m[2]) }, teams: [] };
+    if (observed.costs.total.monthly !== spec.costs.total.monthly || observed.costs.total.resources !== spec.costs.total.resources) {
+      throw new Error(`cost total ${JSON.stringify(observed.costs.total)}, paved says ${JSON.stringify(spec.costs.total)}`);
+    }
+    for (const team of spec.costs.teams) {
+      const cells = page.locator(`[data-testid="cost-team-${team.team.slice(team.team.lastIndexOf('/') + 1)}"] td`);
+      const shown = { team: team.team, resources: Number(await cells.nth(1).textContent()), monthly: amount(await cells.nth(2).textContent()) };
+      if (shown.resources !== team.resources || shown.monthly !== team.monthly) {
+        throw new Error(`cost row ${JSON.stringify(shown)}, paved says ${JSON.stringify(team)}`);
+      }
+      observed.costs.teams.push(shown);
+    }
+  });
+
   await step('templates table', () => checkTemplates(spec.templates28, 'templates28'));
 
   await step('slos', async () => {
