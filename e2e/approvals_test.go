@@ -116,6 +116,34 @@ spec:
     approvalId: ${{ steps.app.output.approvalId }}
     approvalUrl: ${{ steps.app.output.approvalUrl }}
     url: ${{ steps.app.output.url }}
+---
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: e2e-ttl-bucket
+  title: e2e a bucket for a while
+spec:
+  owner: group:default/platform
+  type: resource
+  parameters:
+    - required: [name, ttl]
+      properties:
+        name: {type: string}
+        ttl: {type: string}
+  steps:
+    - id: bucket
+      name: Provision the bucket
+      action: paved:provision-infra
+      input:
+        kind: s3-bucket
+        name: ${{ parameters.name }}
+        owner: group:default/platform
+        ttl: ${{ parameters.ttl }}
+        parameters:
+          region: eu-west-1
+  output:
+    id: ${{ steps.bucket.output.id }}
+    expiresAt: ${{ steps.bucket.output.expiresAt }}
 `
 
 // TestApprovals runs paved's approvals against the real Backstage backend
@@ -453,6 +481,89 @@ approvals:
 			t.Errorf("Argo CD has %s into %q, want dev-%s", name, ns, name)
 		}
 	})
+}
+
+// TestTTLNotices runs paved's TTL notices against the real Backstage
+// notifications backend: alice's template run provisions a bucket owned by
+// group platform with a TTL of one minute (infra.ttlNotice 24h: the notice is
+// due at once); carol, a member of the owner group, reads the "Expiring"
+// notification through the notifications API with her own token, linking the
+// resource's page, where Extend is; once the reaper tears the bucket down she
+// has the "Torn down" one, and the "Expiring" one still once.
+func TestTTLNotices(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	gitURL, _ := gitopstest.Serve(t)
+	store := scenarioDatabase(t)
+	env := startApprovals(t, ctx, store, approvalEntities, "e2e-ttl-bucket", func(appURL string) string {
+		return fmt.Sprintf(`
+gitops:
+  url: %s
+infra:
+  kindsDir: %s
+  reapInterval: 1s
+  ttlNotice: 24h
+approvals:
+  appUrl: %s
+`, gitURL, filepath.Join(repoRoot(), "examples", "infra-kinds"), appURL)
+	})
+	name := "ttl-" + randomHex(3)
+	id, err := env.bs.CreateTaskAs(ctx, env.token["alice"], "template:default/e2e-ttl-bucket", map[string]any{"name": name, "ttl": "1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := env.bs.WaitTask(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resID, _ := task.Output["id"].(string)
+	if task.Status != "completed" || resID == "" || task.Output["expiresAt"] == "" {
+		t.Fatalf("alice's bucket for a minute: %s %v", taskFailure(task), task.Output)
+	}
+	t.Logf("bucket %s (%s) expires at %v", name, resID, task.Output["expiresAt"])
+
+	expiring := env.notified(t, "carol", "Expiring: s3-bucket "+name)
+	if expiring.Payload.Link != env.appURL+"/paved/resources/"+resID || expiring.Origin != "plugin:paved" ||
+		!strings.Contains(expiring.Payload.Description, "owner group:default/platform") || !strings.Contains(expiring.Payload.Description, "Extend it on its page") {
+		t.Errorf("carol's expiring notification = %+v", expiring)
+	}
+	t.Logf("carol's notification: %q → %s: %s", expiring.Payload.Title, expiring.Payload.Link, expiring.Payload.Description)
+
+	// The reaper tears the bucket down when its minute is up.
+	deadline := time.Now().Add(3 * time.Minute)
+	var gone backstagehost.Notification
+	for gone.ID == "" {
+		list, err := env.bs.Notifications(ctx, env.token["carol"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range list {
+			if strings.HasPrefix(n.Payload.Title, "Torn down: s3-bucket "+name) {
+				gone = n
+			}
+		}
+		if gone.ID == "" && time.Now().After(deadline) {
+			t.Fatalf("carol has no torn-down notification 3 minutes after the bucket's TTL; has %+v", list)
+		}
+		time.Sleep(time.Second)
+	}
+	if gone.Payload.Link != env.appURL+"/paved" || !strings.Contains(gone.Payload.Description, "has been torn down") {
+		t.Errorf("carol's torn-down notification = %+v", gone)
+	}
+	t.Logf("carol's notification: %q → %s: %s", gone.Payload.Title, gone.Payload.Link, gone.Payload.Description)
+	list, err := env.bs.Notifications(ctx, env.token["carol"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, n := range list {
+		if strings.HasSuffix(n.Payload.Title, "s3-bucket "+name) {
+			count[n.Payload.Title[:strings.Index(n.Payload.Title, ":")]]++
+		}
+	}
+	if count["Expiring"] != 1 || count["Torn down"] != 1 {
+		t.Errorf("carol's notifications about %s: %v, want one Expiring and one Torn down", name, count)
+	}
 }
 
 // approvalsEnv is paved and the real Backstage backend (catalog, auth,
