@@ -97,6 +97,12 @@ type App struct {
 	RepoURL          string            `json:"repoURL,omitempty"`
 	CreatedAt        time.Time         `json:"createdAt"`
 	History          []Deployment      `json:"history,omitempty"`
+	// HealthSince is when the application's health last changed
+	// (status.health.lastTransitionTime), zero when Argo CD does not say.
+	HealthSince time.Time `json:"-"`
+	// ReconciledAt is when Argo CD last compared the application with git
+	// and assessed its health (status.reconciledAt).
+	ReconciledAt time.Time `json:"-"`
 	// Problems are what keeps the application from Synced and Healthy, as
 	// Argo CD reports it: resources whose last sync failed, resources that
 	// are not Healthy, and error conditions (e.g. manifests that do not render).

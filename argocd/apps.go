@@ -256,6 +256,12 @@ func (in *instance) toApp(a *v1alpha1.Application, requestedNS string) paved.App
 		out.OperationPhase = string(synccommon.OperationRunning)
 		out.OperationMessage = "waiting for the application controller to start the requested sync"
 	}
+	if t := a.Status.Health.LastTransitionTime; t != nil {
+		out.HealthSince = t.Time
+	}
+	if t := a.Status.ReconciledAt; t != nil {
+		out.ReconciledAt = t.Time
+	}
 	out.Problems = problems(a)
 	for _, h := range a.Status.History {
 		d := paved.Deployment{ID: h.ID, Revision: h.Revision, DeployedAt: h.DeployedAt.Time}
