@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -88,6 +89,7 @@ type CollectorOptions struct {
 // without losing or double counting an event.
 type Collector struct {
 	o         CollectorOptions
+	leading   atomic.Bool // holds the lease
 	round     int
 	failures  failureLog
 	collected bool // a collection completed since the start
@@ -165,11 +167,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	ticker := time.NewTicker(c.o.Interval)
 	defer ticker.Stop()
 	defer func() {
+		c.leading.Store(false)
 		_ = c.o.Store.ReleaseLease(context.WithoutCancel(ctx), LeaseName, c.o.Holder)
 	}()
 	var retry time.Duration // while waiting for Backstage
 	for {
 		held, err := c.o.Store.AcquireLease(ctx, LeaseName, c.o.Holder, 3*c.o.Interval)
+		c.leading.Store(held && err == nil)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			c.o.Logger.Warn("devex: lease", "error", err)
@@ -203,6 +207,9 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Leading reports whether this replica holds the collector's lease.
+func (c *Collector) Leading() bool { return c.leading.Load() }
 
 // CollectOnce runs one collection: scaffolder tasks, then (every
 // CatalogEvery rounds, and the first) catalog components and retention,

@@ -43,6 +43,8 @@ type MetricsOptions struct {
 	SLOs *SLOs
 	// Freshness, when set, exports golden-path freshness per template.
 	Freshness *Service
+	// Keys, when set, export the four keys per template and team.
+	Keys DORAStore
 }
 
 // Metrics are the adoption metrics of devex-metrics.md on paved's
@@ -170,6 +172,11 @@ func NewMetrics(o MetricsOptions) (*Metrics, error) {
 	}
 	if o.Freshness != nil {
 		if err := registerFreshnessGauges(mt, o.Freshness, o.GaugeTTL, o.Now, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if o.Keys != nil {
+		if err := registerKeysGauges(mt, o.Keys, o.GaugeTTL, o.Now, o.Logger); err != nil {
 			return nil, err
 		}
 	}

@@ -23,6 +23,7 @@ type QueryStore interface {
 	Deployments(ctx context.Context, f Filter) ([]DeploymentRow, error)
 	RunFunnel(ctx context.Context, f Filter) (Funnel, error)
 	SatisfactionStore
+	DORAStore
 }
 
 // Service answers the adoption page's questions (docs/api.md, DevEx).

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ type DevEx interface {
 	SLOs(ctx context.Context) ([]devex.SLOStatus, error)
 	Freshness(ctx context.Context, f devex.Filter) (devex.Freshness, error)
 	FreshnessServices(ctx context.Context, f devex.Filter) ([]devex.ServiceFreshness, error)
+	DORA(ctx context.Context, f devex.Filter, groupBy string) (devex.DORAReport, error)
 }
 
 var _ DevEx = (*devex.Service)(nil)
@@ -262,4 +265,39 @@ func handleDevexSLOs(d DevEx) echo.HandlerFunc {
 		items, err := d.SLOs(ctx)
 		return map[string]any{"items": items, "windows": devex.BurnWindows, "alerts": devex.BurnAlerts}, devex.SLOsTable(items), err
 	})
+}
+
+// handleDevexDORA answers the four keys over the range, overall and per
+// service, team or template (groupBy, default service).
+func handleDevexDORA(d DevEx) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if d == nil {
+			return paved.Errorf(paved.EUnavailable, "adoption metrics are not enabled")
+		}
+		q, err := parseDevexQuery(c)
+		groupBy := c.QueryParam("groupBy")
+		if groupBy == "" {
+			groupBy = devex.DORAGroupings[0]
+		}
+		if !slices.Contains(devex.DORAGroupings, groupBy) {
+			bad := paved.FieldError{Field: "groupBy", Message: "must be one of " + strings.Join(devex.DORAGroupings, ", ")}
+			var fields []paved.FieldError
+			var e *paved.Error
+			if errors.As(err, &e) {
+				fields = e.Fields
+			}
+			return paved.InvalidFields(append(fields, bad)...)
+		}
+		if err != nil {
+			return err
+		}
+		rep, err := d.DORA(c.Request().Context(), q.filter, groupBy)
+		if err != nil {
+			return err
+		}
+		if q.csv {
+			return writeCSV(c, "dora", devex.DORATable(append([]devex.FourKeys{rep.Overall}, rep.Items...)))
+		}
+		return c.JSON(http.StatusOK, rep)
+	}
 }

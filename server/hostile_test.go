@@ -472,6 +472,7 @@ var hostileRoutes = []hostileRoute{
 	{"GET", "/api/paved/devex/v1/satisfaction", "/api/paved/devex/v1/satisfaction", true},
 	{"GET", "/api/paved/devex/v1/slos", "/api/paved/devex/v1/slos", true},
 	{"GET", "/api/paved/devex/v1/freshness", "/api/paved/devex/v1/freshness", true},
+	{"GET", "/api/paved/devex/v1/dora", "/api/paved/devex/v1/dora", true},
 	{"GET", "/api/paved/devex/v1/feedback/comments", "/api/paved/devex/v1/feedback/comments", true},
 	{"GET", "/api/paved/devex/v1/feedback/runs", "/api/paved/devex/v1/feedback/runs", true},
 	{"GET", "/api/paved/devex/v1/feedback/runs/:taskId", "/api/paved/devex/v1/feedback/runs/task-1", true},

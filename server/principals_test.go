@@ -54,6 +54,7 @@ var principalTable = []principalRow{
 	{"GET /api/paved/devex/v1/satisfaction", "401 200 200 200 200"},
 	{"GET /api/paved/devex/v1/slos", "401 200 200 200 200"},
 	{"GET /api/paved/devex/v1/freshness", "401 200 200 200 200"},
+	{"GET /api/paved/devex/v1/dora", "401 200 200 200 200"},
 	{"GET /api/paved/devex/v1/costs", "401 200 200 200 200"},
 	{"GET /api/paved/devex/v1/feedback/comments", "401 200 200 403 403"},
 	{"GET /api/paved/devex/v1/feedback/runs", "401 403 403 200 200"},

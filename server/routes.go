@@ -70,6 +70,7 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/devex/v1/satisfaction", handleDevexSatisfaction(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/slos", handleDevexSLOs(d.DevEx), auth, devexRead)
 	api.GET("/devex/v1/freshness", handleDevexFreshness(d.DevEx), auth, devexRead)
+	api.GET("/devex/v1/dora", handleDevexDORA(d.DevEx), auth, devexRead)
 
 	// Developer feedback (feedback_handlers.go). Who may call, decided here:
 	// answers come from the user who ran the template (requireUser; that the

@@ -398,6 +398,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_runs WHERE day < ? AND status NOT IN ('open', 'processing')`, raw},
 		{`DELETE FROM devex_deployments WHERE day < ?`, raw},
 		{`DELETE FROM devex_service_versions WHERE entity_ref IN (SELECT entity_ref FROM devex_components WHERE removed_at < ?)`, db.dialect.Time(rawBefore)},
+		{`DELETE FROM devex_incidents WHERE day < ? AND restored_at IS NOT NULL`, raw},
 		{`DELETE FROM devex_components WHERE removed_at < ?`, db.dialect.Time(rawBefore)},
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},

@@ -41,6 +41,7 @@ var answers = []any{
 	devex.SLOStatus{},
 	devex.BurnAlert{},
 	devex.Freshness{},
+	devex.DORAReport{},
 	costs.Report{},
 	infra.View{},
 	approval.View{},
@@ -53,6 +54,10 @@ var unions = []union{
 	{"ApprovalState", "approval.States", approval.States},
 	{"DevexFunnelStage", "devex.FunnelStages", devex.FunnelStages},
 	{"DevexBurnWindow", "devex.BurnWindows", burnWindowNames()},
+	{"DevexSLI", "devex.SLIs", devex.SLIs},
+	{"DevexDORATier", "devex.DORATiers", devex.DORATiers},
+	{"DevexDeploymentFrequencyTier", "devex.DeploymentFrequencyTiers", devex.DeploymentFrequencyTiers},
+	{"DevexDORAGrouping", "devex.DORAGroupings", devex.DORAGroupings},
 }
 
 func burnWindowNames() []string {

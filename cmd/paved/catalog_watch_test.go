@@ -19,7 +19,8 @@ func TestServeCatalogWatch(t *testing.T) {
 	fake := fakeArgoCD(t)
 	p := startPaved(t, argoConfig(fake.Addr())+"catalog:\n  interval: 1h\n  watchDebounce: 50ms\n  publicYaml: true\n",
 		map[string]string{"ARGO_PASSWORD": "argo-pass-123"})
-	for deadline := time.Now().Add(20 * time.Second); fake.Watches() != 1; time.Sleep(10 * time.Millisecond) {
+	// Two streams: the catalog's, and the four keys' (devex).
+	for deadline := time.Now().Add(20 * time.Second); fake.Watches() != 2; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("paved opened no watch stream; stderr:\n%s", p.stderr.String())
 		}

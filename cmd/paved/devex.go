@@ -14,11 +14,18 @@ import (
 	"github.com/paved-dev/paved/sqlstore"
 )
 
+// devexArgo is what devex reads of Argo CD (argocd.Client): listings for
+// the collector, the watch streams and revision metadata for the four keys.
+type devexArgo interface {
+	devex.Apps
+	devex.AppWatcher
+}
+
 // startDevex builds the adoption metrics: the instruments on paved's meter,
 // the query service, and, unless disabled, the collector, which runs until
 // the returned stop is called. Backstage is read with paved's own plugin
 // tokens, or the configured static token.
-func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps devex.Apps, signer *backstage.Signer,
+func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps devexArgo, signer *backstage.Signer,
 	meter metric.Meter, logger *slog.Logger) (*devex.Service, *devex.Feedbacks, *backstage.ReadClient, func(), error) {
 	var tokens backstage.TokenSource = signer
 	if cfg.DevEx.BackstageToken != "" {
@@ -29,7 +36,7 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 	slos := devex.NewSLOs(store, sloConfig(cfg.DevEx.SLOs), 0, nil)
 	svc := devex.NewService(store).WithSLOs(slos)
 	metrics, err := devex.NewMetrics(devex.MetricsOptions{Meter: meter, Store: store, StuckAfter: cfg.DevEx.StuckAfter.D(), Logger: logger,
-		SLOs: slos, Freshness: svc})
+		SLOs: slos, Freshness: svc, Keys: store})
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("devex metrics: %w", err)
 	}
@@ -44,13 +51,13 @@ func startDevex(ctx context.Context, cfg config.Config, store *sqlstore.DB, apps
 		RawRetention: cfg.DevEx.RawRetention.D(), RollupRetention: cfg.DevEx.RollupRetention.D(),
 		Logger: logger,
 	})
+	// The collecting replica follows the watch streams for the four keys; as
+	// the lease moves, the store applies what two replicas both saw once.
+	keys := devex.NewKeysFollower(devex.KeysFollowerOptions{Watcher: apps, Store: store, Logger: logger, Lead: collector.Leading})
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = collector.Run(ctx)
-	}()
+	wg.Go(func() { _ = collector.Run(ctx) })
+	wg.Go(func() { keys.Run(ctx) })
 	return svc, feedback, reader, func() { cancel(); wg.Wait() }, nil
 }
 

@@ -718,8 +718,8 @@ func TestReplicasRunBackgroundWorkOnce(t *testing.T) {
 	if (a == 0) == (b == 0) {
 		t.Errorf("catalog refreshes from Argo CD: a %v, b %v; want one replica only", a, b)
 	}
-	if n := p.argo.Calls(argocdtest.MethodAppWatch); n != 1 {
-		t.Errorf("Argo CD's watch stream was opened %d times, want once (by the lease holder)", n)
+	if n := p.argo.Calls(argocdtest.MethodAppWatch); n != 2 {
+		t.Errorf("Argo CD's watch stream was opened %d times, want twice (by the catalog's lease holder, and by the devex collector's for the four keys)", n)
 	}
 	if a, b := reapedBy(p.a), reapedBy(p.b); a+b != 1 {
 		t.Errorf("reaps logged: a %d, b %d; want one in all", a, b)

@@ -25,6 +25,7 @@ var devexTests = []struct {
 	{"DevexFeedback", testDevexFeedback},
 	{"DevexSLICounts", testDevexSLICounts},
 	{"DevexFreshness", testDevexFreshness},
+	{"DevexFourKeys", testDevexFourKeys},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

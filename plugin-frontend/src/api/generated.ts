@@ -102,6 +102,24 @@ export interface DevexCoverageReport {
   items: DevexCoverageFigures[];
 }
 
+/** devex.DORAGroupings */
+export type DevexDORAGrouping = 'service' | 'team' | 'template';
+
+/** devex.DORAReport */
+export interface DevexDORAReport {
+  from: string;
+  to: string;
+  groupBy: string;
+  overall: DevexFourKeys;
+  items: DevexFourKeys[];
+}
+
+/** devex.DORATiers */
+export type DevexDORATier = 'elite' | 'high' | 'medium' | 'low' | 'none';
+
+/** devex.DeploymentFrequencyTiers */
+export type DevexDeploymentFrequencyTier = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'none';
+
 /** devex.Feedback */
 export interface DevexFeedback {
   taskId: string;
@@ -111,6 +129,27 @@ export interface DevexFeedback {
   comment: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/** devex.FourKeys */
+export interface DevexFourKeys {
+  group?: string;
+  deployments: number;
+  deploymentDays: number;
+  deploymentsPerDay: number;
+  deploymentFrequencyTier: string;
+  leadTimeSeconds: number;
+  leadTimeP90Seconds: number;
+  leadTimeSamples: number;
+  leadTimeTier: string;
+  changes: number;
+  failedChanges: number;
+  changeFailureRate: number;
+  changeFailureTier: string;
+  timeToRestoreSeconds: number;
+  restored: number;
+  openIncidents: number;
+  timeToRestoreTier: string;
 }
 
 /** devex.Freshness */
@@ -154,6 +193,9 @@ export interface DevexRunFeedback {
   editable: boolean;
   editableUntil?: string;
 }
+
+/** devex.SLIs */
+export type DevexSLI = 'runSuccess' | 'timeToHealthy' | 'availability';
 
 /** devex.SLOStatus */
 export interface DevexSLOStatus {

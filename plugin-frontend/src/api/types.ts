@@ -69,7 +69,7 @@ export type OwnerCoverage = Narrow<wire.DevexCoverageFigures, { owner: string }>
 export type Coverage = Narrow<wire.DevexCoverageReport, { items: OwnerCoverage[] }>;
 
 /** Four Keys deployment-frequency tier. */
-export type Tier = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'none';
+export type Tier = wire.DevexDeploymentFrequencyTier;
 
 export type ServiceDeployments = Narrow<wire.DevexServiceDeployments, { tier: Tier }>;
 
@@ -111,12 +111,31 @@ export type BurnWindow = wire.DevexBurnWindow;
 export type SloStatus = Narrow<
   wire.DevexSLOStatus,
   {
-    sli: 'runSuccess' | 'timeToHealthy' | 'availability';
+    sli: wire.DevexSLI;
     burnRates: Record<BurnWindow, number>;
     /** The most severe multi-window burn-rate condition that holds. */
     alert: 'page' | 'ticket' | '';
   }
 >;
+
+/** A DORA performance tier (elite, high, medium, low), none without data. */
+export type DoraTier = wire.DevexDORATier;
+
+export type DoraGrouping = wire.DevexDORAGrouping;
+
+/** The four keys of a service, team or template (or everyone: no group). */
+export type FourKeys = Narrow<
+  wire.DevexFourKeys,
+  {
+    deploymentFrequencyTier: DoraTier;
+    leadTimeTier: DoraTier;
+    changeFailureTier: DoraTier;
+    timeToRestoreTier: DoraTier;
+  }
+>;
+
+/** `GET devex/v1/dora`. */
+export type DoraReport = Narrow<wire.DevexDORAReport, { groupBy: DoraGrouping; overall: FourKeys; items: FourKeys[] }>;
 
 export type Slos = {
   items: SloStatus[];
