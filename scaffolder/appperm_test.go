@@ -96,3 +96,56 @@ func TestAppActionsApplyConditionsToTheApp(t *testing.T) {
 		}
 	})
 }
+
+// An ApplicationSet generates Applications: create-argocd-appset asks for
+// paved.argocd.app.create on each it would generate, delete-argocd-appset
+// for paved.argocd.app.delete on each it deletes. Before, a set reached any
+// project or namespace the invoke permission let a user name.
+func TestAppSetActionsApplyConditionsToTheirApps(t *testing.T) {
+	srv, client := newFakeArgoCD(t)
+	shopNamespaces := &paved.Criteria{Rule: "DESTINATION_NAMESPACE_MATCHES", Params: json.RawMessage(`{"patterns":["shop-*"]}`)}
+	policy, err := permission.NewPolicy([]permission.PolicyRule{
+		{Permission: permission.AppCreate.Name, Result: paved.DecisionConditional, Conditions: shopNamespaces},
+		{Permission: permission.AppDelete.Name, Users: []string{"user:default/jane"}, Result: paved.DecisionConditional,
+			Conditions: &paved.Criteria{Rule: "HAS_PROJECT", Params: json.RawMessage(`{"projects":["elsewhere"]}`)}},
+	}, permission.Readers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := scaffolder.NewRegistry(scaffolder.RegistryOptions{PluginID: "paved", Authorizer: permission.New(permission.Options{Decider: policy})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{AppSets: client})...); err != nil {
+		t.Fatal(err)
+	}
+	jane := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalPlugin, Subject: "scaffolder", User: "user:default/jane"})
+	input := func(prodNamespace string) json.RawMessage {
+		return json.RawMessage(`{"name":"shop","repoURL":"https://git.example/shop.git","path":"envs/{{.environment}}","targetRevision":"main",
+			"environments":[{"name":"dev","namespace":"shop-dev"},{"name":"prod","namespace":"` + prodNamespace + `"}]}`)
+	}
+
+	_, err = reg.Invoke(jane, "paved:create-argocd-appset", input("payments"), nil)
+	if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "paved.argocd.app.create") ||
+		!strings.Contains(err.Error(), "shop-prod") || !strings.Contains(err.Error(), "DESTINATION_NAMESPACE_MATCHES") {
+		t.Fatalf("a set generating an app into payments = %v, want 403 naming shop-prod and the rule", err)
+	}
+	if srv.Calls(argocdtest.MethodAppSetCreate) != 0 {
+		t.Fatal("a refused set reached Argo CD")
+	}
+	if _, err := reg.Invoke(jane, "paved:create-argocd-appset", input("shop-prod"), nil); err != nil {
+		t.Fatalf("a set within shop-*: %v", err)
+	}
+
+	_, err = reg.Invoke(jane, "paved:delete-argocd-appset", json.RawMessage(`{"name":"shop"}`), nil)
+	if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "paved.argocd.app.delete") || !strings.Contains(err.Error(), "HAS_PROJECT") {
+		t.Fatalf("jane deleting the set = %v, want 403 naming the permission and the rule", err)
+	}
+	if _, ok := srv.AppSet("", "shop"); !ok || srv.Calls(argocdtest.MethodAppSetDelete) != 0 {
+		t.Fatal("a refused delete reached Argo CD")
+	}
+	operator := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalStatic, Subject: "ops"})
+	if out, err := reg.Invoke(operator, "paved:delete-argocd-appset", json.RawMessage(`{"name":"shop"}`), nil); err != nil || out["deleted"] != true {
+		t.Fatalf("an operator deleting the set: %v, %v", out, err)
+	}
+}

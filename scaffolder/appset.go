@@ -8,6 +8,7 @@ import (
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/permission"
 )
 
 // AppSets is what the ApplicationSet actions need from an Argo CD client.
@@ -180,6 +181,13 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 	if len(fields) > 0 {
 		return nil, paved.InvalidFields(fields...)
 	}
+	// Each Application the set generates is one create-argocd-app would
+	// make: the policy decides on each.
+	for _, e := range req.Environments {
+		if err := paved.Authorize(ctx, permission.AppCreate, appSetAppResource(req.Template, e)); err != nil {
+			return nil, err
+		}
+	}
 	if ai.Mode == ModeGitOps {
 		return h.commit(ctx, req, instance)
 	}
@@ -195,6 +203,22 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 	out := appSetOutput(set)
 	out["mode"] = ModeAPI
 	return out, nil
+}
+
+// appSetAppResource is the Application an ApplicationSet generates for
+// env, as paved's permission rules see it.
+func appSetAppResource(tmpl paved.AppRequest, env paved.Environment) *paved.Resource {
+	dest := paved.AppDestination{Server: env.Server, Namespace: env.Namespace}
+	if dest.Server == "" {
+		dest.Server = paved.InClusterServer
+	}
+	repo := ""
+	if len(tmpl.Sources) > 0 {
+		repo = tmpl.Sources[0].RepoURL
+	}
+	return AppPermissionResource(paved.App{
+		AppRef: paved.AppRef{Instance: tmpl.Instance, Name: paved.AppSetAppName(tmpl.Name, env.Name), Project: tmpl.Project},
+		Labels: tmpl.Labels, Annotations: tmpl.Annotations, Destination: dest, RepoURL: repo})
 }
 
 // request checks the input as create-argocd-app checks its own and builds

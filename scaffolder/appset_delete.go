@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
 )
 
 type appSetRefInput struct {
@@ -80,6 +81,21 @@ func (h *appSetActions) handleDelete(ctx context.Context, in Input) (map[string]
 	if !state.ManagedByPaved && !di.Force {
 		return nil, paved.Errorf(paved.EConflict, "ApplicationSet %q was not created by paved (no %s=%s label); set force to delete it anyway",
 			di.Name, paved.LabelManagedBy, paved.ManagedByPaved)
+	}
+	// Deleting the set deletes the Applications it generated: the policy
+	// decides on each (those not generated yet: as they would be).
+	for _, a := range state.Apps {
+		if err := paved.Authorize(ctx, permission.AppDelete, AppPermissionResource(a.App)); err != nil {
+			return nil, err
+		}
+	}
+	if len(state.Apps) == 0 {
+		tmpl := paved.AppRequest{AppRef: paved.AppRef{Instance: instance, Name: state.Name, Project: state.Project}, Labels: state.Labels, Annotations: state.Annotations}
+		for _, e := range state.Environments {
+			if err := paved.Authorize(ctx, permission.AppDelete, appSetAppResource(tmpl, e)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	err = h.AppSets.DeleteAppSet(ctx, instance, di.Name, di.Namespace)
 	if paved.ErrorCode(err) == paved.ENotFound {

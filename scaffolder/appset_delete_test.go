@@ -116,7 +116,17 @@ func TestDeleteAppSetAPIMode(t *testing.T) {
 	if _, err := e.srv.GenerateAppSet("", "shop"); err != nil {
 		t.Fatal(err)
 	}
-	out := e.invoke(t, deleteAppSetAction, `{"name":"shop"}`)
+	// Its apps' owner is group:default/shop: paved's default policy lets
+	// its members delete them, and no one else.
+	_, err := e.reg.Invoke(jane(), deleteAppSetAction, json.RawMessage(`{"name":"shop"}`), nil)
+	if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "paved.argocd.app.delete") || !strings.Contains(err.Error(), "IS_OWNER") {
+		t.Fatalf("jane, not in group shop, deletes the set: %v, want 403 naming the permission and IS_OWNER", err)
+	}
+	member := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalPlugin, Subject: "scaffolder", User: "user:default/sam", Groups: []string{"group:default/shop"}})
+	out, err := e.reg.Invoke(member, deleteAppSetAction, json.RawMessage(`{"name":"shop"}`), nil)
+	if err != nil {
+		t.Fatalf("a member of shop deletes the set: %v", err)
+	}
 	if out["deleted"] != true || out["mode"] != "api" || out["instance"] != "prod" {
 		t.Fatalf("delete = %v", out)
 	}
@@ -131,7 +141,10 @@ func TestDeleteAppSetAPIMode(t *testing.T) {
 			t.Errorf("%s outlived its ApplicationSet", app)
 		}
 	}
-	again := e.invoke(t, deleteAppSetAction, `{"name":"shop"}`)
+	again, err := e.reg.Invoke(member, deleteAppSetAction, json.RawMessage(`{"name":"shop"}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again["deleted"] != false {
 		t.Fatalf("deleting it again = %v, want deleted=false", again)
 	}
@@ -161,8 +174,16 @@ func TestDeleteAppSetRefusesWhatPavedDidNotCreate(t *testing.T) {
 	if _, ok := e.srv.AppSet("", "legacy"); !ok || e.srv.Calls(argocdtest.MethodAppSetDelete) != 0 {
 		t.Fatal("a refused delete reached Argo CD")
 	}
-	if out := e.invoke(t, deleteAppSetAction, `{"name":"legacy","force":true}`); out["deleted"] != true {
-		t.Fatalf("delete with force = %v", out)
+	// force deletes what paved did not create, for a caller holding
+	// paved.argocd.app.delete on its apps: not a user who owns none of them
+	// (paved's default policy), an operator.
+	_, err = e.reg.Invoke(jane(), deleteAppSetAction, json.RawMessage(`{"name":"legacy","force":true}`), nil)
+	if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "IS_OWNER") {
+		t.Fatalf("jane's delete with force: %v, want 403 naming IS_OWNER", err)
+	}
+	operator := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalStatic, Subject: "ops"})
+	if out, err := e.reg.Invoke(operator, deleteAppSetAction, json.RawMessage(`{"name":"legacy","force":true}`), nil); err != nil || out["deleted"] != true {
+		t.Fatalf("an operator's delete with force = %v, %v", out, err)
 	}
 	if _, ok := e.srv.AppSet("", "legacy"); ok {
 		t.Fatal("force did not delete it")
