@@ -111,6 +111,20 @@ type Change struct {
 	ResourceID string
 	Error      string
 	At         time.Time
+	// Notices are recorded with the change, in its transaction, and only
+	// if it is applied: who is told of it.
+	Notices []Notice
+}
+
+// Notice is a notification of a request in the outbox: recorded with the
+// change it tells of, then sent, then marked done.
+type Notice struct {
+	ID           string
+	RequestID    string
+	Notification Notification
+	CreatedAt    time.Time
+	// Attempts counts the claims to send it.
+	Attempts int
 }
 
 // Filter selects requests.
@@ -123,9 +137,10 @@ type Filter struct {
 
 // Store keeps requests and their audit trail.
 type Store interface {
-	// CreateApproval stores a new pending request and its first event; an
-	// open request for the same kind and name is an EConflict error.
-	CreateApproval(ctx context.Context, r Request) error
+	// CreateApproval stores a new pending request, its first event and
+	// notices; an open request for the same kind and name is an EConflict
+	// error.
+	CreateApproval(ctx context.Context, r Request, notices ...Notice) error
 	GetApproval(ctx context.Context, id string) (Request, error)
 	// FindOpenApproval returns the open request for kind and name, or ENotFound.
 	FindOpenApproval(ctx context.Context, kind, name string) (Request, error)
@@ -139,6 +154,16 @@ type Store interface {
 	// changed at or before before: their provisioner died.
 	StalledApprovals(ctx context.Context, before time.Time, limit int) ([]Request, error)
 	ApprovalEvents(ctx context.Context, id string) ([]Event, error)
+	// DueApprovalNotices returns notices not done and not claimed after
+	// claimedBefore, oldest first.
+	DueApprovalNotices(ctx context.Context, claimedBefore time.Time, limit int) ([]Notice, error)
+	// ClaimApprovalNotice takes a notice for sending at at, unless it is
+	// done or claimed after claimedBefore: of several senders, one wins.
+	ClaimApprovalNotice(ctx context.Context, id string, at, claimedBefore time.Time) (bool, error)
+	// FinishApprovalNotice marks a notice sent.
+	FinishApprovalNotice(ctx context.Context, id string, at time.Time) error
+	// PruneApprovalNotices removes notices done at or before before.
+	PruneApprovalNotices(ctx context.Context, before time.Time) (int, error)
 }
 
 // Rule marks the requests that need approval.

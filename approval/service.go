@@ -44,15 +44,15 @@ type Membership interface {
 // Notification is one Backstage notification.
 type Notification struct {
 	// Recipients are entity refs: users, or groups (their members).
-	Recipients []string
+	Recipients []string `json:"recipients"`
 	// Exclude are users left out (the requester, from their approvers).
-	Exclude     []string
-	Title       string
-	Description string
+	Exclude     []string `json:"exclude,omitempty"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
 	// Link is where the notification leads in Backstage.
-	Link     string
-	Severity string // low, normal, high, critical
-	Topic    string
+	Link     string `json:"link"`
+	Severity string `json:"severity"` // low, normal, high, critical
+	Topic    string `json:"topic"`
 }
 
 // Notifier sends notifications (Backstage's notifications backend).
@@ -258,7 +258,15 @@ func appParams(app paved.AppRequest) map[string]any {
 // open stores r, pending, and notifies its approvers; an open request for
 // the same kind and name by the same requester asking the same is returned.
 func (s *Service) open(ctx context.Context, r Request) (Pending, bool, error) {
-	if err := s.o.Store.CreateApproval(ctx, r); paved.ErrorCode(err) == paved.EConflict {
+	notices := s.notices(r, Notification{
+		Recipients:  []string{r.Approvers},
+		Exclude:     []string{r.Requester},
+		Title:       fmt.Sprintf("Approval needed: %s %s for %s", r.Kind, r.Name, r.Owner),
+		Description: fmt.Sprintf("%s asks for %s %q (%s). Needs approval: %s. Expires %s.", r.Requester, r.Kind, r.Name, paramText(r.Parameters), r.Reason, r.ExpiresAt.Format(time.RFC3339)),
+		Link:        s.o.Links.Request(r.ID),
+		Severity:    "high",
+	})
+	if err := s.o.Store.CreateApproval(ctx, r, notices...); paved.ErrorCode(err) == paved.EConflict {
 		open, ferr := s.o.Store.FindOpenApproval(ctx, r.Kind, r.Name)
 		if ferr != nil {
 			return Pending{}, false, err
@@ -271,14 +279,7 @@ func (s *Service) open(ctx context.Context, r Request) (Pending, bool, error) {
 		return Pending{}, false, err
 	}
 	s.o.Logger.InfoContext(ctx, "request sent for approval", "approval", r.ID, "kind", r.Kind, "name", r.Name, "approvers", r.Approvers, "reason", r.Reason)
-	s.notify(ctx, r, Notification{
-		Recipients:  []string{r.Approvers},
-		Exclude:     []string{r.Requester},
-		Title:       fmt.Sprintf("Approval needed: %s %s for %s", r.Kind, r.Name, r.Owner),
-		Description: fmt.Sprintf("%s asks for %s %q (%s). Needs approval: %s. Expires %s.", r.Requester, r.Kind, r.Name, paramText(r.Parameters), r.Reason, r.ExpiresAt.Format(time.RFC3339)),
-		Link:        s.o.Links.Request(r.ID),
-		Severity:    "high",
-	})
+	s.deliver(ctx, notices)
 	return Pending{Request: r, URL: s.o.Links.Request(r.ID)}, true, nil
 }
 
@@ -355,6 +356,15 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision) (Request, e
 		to = StateApproved
 	}
 	c := Change{ID: id, From: StatePending, To: to, Actor: user, Comment: strings.TrimSpace(d.Comment), At: s.o.Now()}
+	if !d.Approve {
+		c.Notices = s.notices(r, Notification{
+			Recipients:  []string{r.Requester},
+			Title:       fmt.Sprintf("Rejected: %s %s", r.Kind, r.Name),
+			Description: fmt.Sprintf("%s rejected your request for %s %q: %s", user, r.Kind, r.Name, c.Comment),
+			Link:        s.o.Links.Request(r.ID),
+			Severity:    "normal",
+		})
+	}
 	changed, err := s.o.Store.ChangeApproval(ctx, c)
 	if err != nil {
 		return Request{}, err
@@ -369,13 +379,7 @@ func (s *Service) Decide(ctx context.Context, id string, d Decision) (Request, e
 	r.State, r.DecidedBy, r.Comment = to, user, c.Comment
 	s.o.Logger.InfoContext(ctx, "request decided", "approval", id, "state", to, "by", user)
 	if !d.Approve {
-		s.notify(ctx, r, Notification{
-			Recipients:  []string{r.Requester},
-			Title:       fmt.Sprintf("Rejected: %s %s", r.Kind, r.Name),
-			Description: fmt.Sprintf("%s rejected your request for %s %q: %s", user, r.Kind, r.Name, c.Comment),
-			Link:        s.o.Links.Request(r.ID),
-			Severity:    "normal",
-		})
+		s.deliver(ctx, c.Notices)
 		return s.o.Store.GetApproval(ctx, id)
 	}
 	r, _, err = s.provision(context.WithoutCancel(ctx), r)
@@ -457,15 +461,7 @@ func (s *Service) provision(ctx context.Context, r Request) (Request, bool, erro
 	c := Change{ID: r.ID, From: StateProvisioning, To: StateDone, Actor: "paved", ResourceID: resourceID, At: s.o.Now()}
 	if perr != nil {
 		c.To, c.ResourceID, c.Error = StateFailed, "", paved.ErrorMessage(perr)
-	}
-	if err := l.Fence(wctx); err != nil {
-		return Request{}, false, err
-	}
-	if _, err := s.o.Store.ChangeApproval(wctx, c); err != nil {
-		return Request{}, false, err
-	}
-	if perr != nil {
-		s.notify(ctx, r, Notification{
+		c.Notices = s.notices(r, Notification{
 			Recipients:  []string{r.Requester},
 			Title:       fmt.Sprintf("Failed: %s %s", r.Kind, r.Name),
 			Description: fmt.Sprintf("Your request for %s %q was approved by %s, but provisioning failed: %s", r.Kind, r.Name, r.DecidedBy, c.Error),
@@ -473,7 +469,7 @@ func (s *Service) provision(ctx context.Context, r Request) (Request, bool, erro
 			Severity:    "high",
 		})
 	} else {
-		s.notify(ctx, r, Notification{
+		c.Notices = s.notices(r, Notification{
 			Recipients:  []string{r.Requester},
 			Title:       fmt.Sprintf("Ready: %s %s", r.Kind, r.Name),
 			Description: fmt.Sprintf("%s approved your request%s; %s %q is ready.", r.DecidedBy, commentSuffix(r.Comment), r.Kind, r.Name),
@@ -481,6 +477,13 @@ func (s *Service) provision(ctx context.Context, r Request) (Request, bool, erro
 			Severity:    "normal",
 		})
 	}
+	if err := l.Fence(wctx); err != nil {
+		return Request{}, false, err
+	}
+	if _, err := s.o.Store.ChangeApproval(wctx, c); err != nil {
+		return Request{}, false, err
+	}
+	s.deliver(ctx, c.Notices)
 	r, err = s.o.Store.GetApproval(wctx, r.ID)
 	return r, err == nil, err
 }
@@ -528,7 +531,14 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range due {
-		ok, err := s.o.Store.ChangeApproval(ctx, Change{ID: r.ID, From: StatePending, To: StateExpired, Actor: "paved:expiry", At: s.o.Now()})
+		c := Change{ID: r.ID, From: StatePending, To: StateExpired, Actor: "paved:expiry", At: s.o.Now(), Notices: s.notices(r, Notification{
+			Recipients:  []string{r.Requester},
+			Title:       fmt.Sprintf("Expired: %s %s", r.Kind, r.Name),
+			Description: fmt.Sprintf("Nobody of %s decided on your request for %s %q in time; nothing was provisioned. Ask again if you still need it.", r.Approvers, r.Kind, r.Name),
+			Link:        s.o.Links.Request(r.ID),
+			Severity:    "normal",
+		})}
+		ok, err := s.o.Store.ChangeApproval(ctx, c)
 		if err != nil {
 			return n, err
 		}
@@ -537,13 +547,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		}
 		n++
 		s.o.Logger.InfoContext(ctx, "request expired without a decision", "approval", r.ID, "kind", r.Kind, "name", r.Name)
-		s.notify(ctx, r, Notification{
-			Recipients:  []string{r.Requester},
-			Title:       fmt.Sprintf("Expired: %s %s", r.Kind, r.Name),
-			Description: fmt.Sprintf("Nobody of %s decided on your request for %s %q in time; nothing was provisioned. Ask again if you still need it.", r.Approvers, r.Kind, r.Name),
-			Link:        s.o.Links.Request(r.ID),
-			Severity:    "normal",
-		})
+		s.deliver(ctx, c.Notices)
 	}
 	return n, nil
 }
@@ -574,7 +578,8 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Run expires and resumes requests every interval until ctx ends.
+// Run expires and resumes requests, and sends the notifications not sent
+// yet, every interval until ctx ends.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -584,6 +589,9 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 		}
 		if _, err := s.Resume(ctx); err != nil && ctx.Err() == nil {
 			s.o.Logger.WarnContext(ctx, "resuming approved requests", "error", paved.ErrorMessage(err))
+		}
+		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
+			s.o.Logger.WarnContext(ctx, "sending approval notifications", "error", paved.ErrorMessage(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -647,18 +655,73 @@ func (s *Service) view(ctx context.Context, r Request, events []Event) (View, er
 	return v, nil
 }
 
-// notify sends n, logging a failure: a decision stands whether or not its
-// notification went out.
-func (s *Service) notify(ctx context.Context, r Request, n Notification) {
+// notices is n, about request r, as the outbox records it; none without a
+// notifier.
+func (s *Service) notices(r Request, n Notification) []Notice {
 	if s.o.Notifier == nil {
-		return
+		return nil
 	}
 	n.Topic = Topic
-	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := s.o.Notifier.Notify(nctx, n); err != nil {
-		s.o.Logger.WarnContext(ctx, "sending a notification failed", "approval", r.ID, "title", n.Title, "error", paved.ErrorMessage(err))
+	return []Notice{{ID: infra.NewID(), RequestID: r.ID, Notification: n, CreatedAt: s.o.Now().UTC()}}
+}
+
+// noticeRetry is how long a claimed notice waits before a sweep (on any
+// replica) tries it again: after a failed send, or a kill.
+const noticeRetry = 2 * time.Minute
+
+// deliver sends recorded notices at once; what it cannot send (the
+// notifications backend down, a kill) the sweep sends later.
+func (s *Service) deliver(ctx context.Context, notices []Notice) {
+	for _, n := range notices {
+		s.send(context.WithoutCancel(ctx), n)
 	}
+}
+
+// send claims n, sends it and marks it done, logging a failure; false when
+// it did not send it (another sender's claim won, or sending failed).
+func (s *Service) send(ctx context.Context, n Notice) bool {
+	now := s.o.Now().UTC()
+	ok, err := s.o.Store.ClaimApprovalNotice(ctx, n.ID, now, now.Add(-noticeRetry))
+	if err == nil && ok {
+		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = s.o.Notifier.Notify(nctx, n.Notification)
+		cancel()
+		if err == nil {
+			err = s.o.Store.FinishApprovalNotice(ctx, n.ID, s.o.Now().UTC())
+		}
+	}
+	if err != nil {
+		s.o.Logger.WarnContext(ctx, "sending a notification failed; will retry", "approval", n.RequestID, "title", n.Notification.Title,
+			"attempts", n.Attempts+1, "error", paved.ErrorMessage(err))
+		return false
+	}
+	return ok
+}
+
+// keepNotices is how long sent notices are kept.
+const keepNotices = 30 * 24 * time.Hour
+
+// SendDue sends the notices not sent yet (their sender died, or the
+// notifications backend failed); it returns how many it sent.
+func (s *Service) SendDue(ctx context.Context) (int, error) {
+	if s.o.Notifier == nil {
+		return 0, nil
+	}
+	now := s.o.Now().UTC()
+	due, err := s.o.Store.DueApprovalNotices(ctx, now.Add(-noticeRetry), 50)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, n := range due {
+		if s.send(ctx, n) {
+			sent++
+		}
+	}
+	if _, err := s.o.Store.PruneApprovalNotices(ctx, now.Add(-keepNotices)); err != nil {
+		s.o.Logger.WarnContext(ctx, "pruning sent notifications failed", "error", paved.ErrorMessage(err))
+	}
+	return sent, nil
 }
 
 func paramText(params map[string]any) string {

@@ -3,6 +3,7 @@ package approval_test
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,13 +63,35 @@ func (g groups) UserGroups(_ context.Context, user string) ([]string, error) { r
 type notifier struct {
 	mu   sync.Mutex
 	sent []approval.Notification
+	// fail, while set, answers every notification.
+	fail error
 }
 
 func (n *notifier) Notify(_ context.Context, m approval.Notification) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.fail != nil {
+		return n.fail
+	}
 	n.sent = append(n.sent, m)
 	return nil
+}
+
+func (n *notifier) setFail(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.fail = err
+}
+
+// titles counts the notifications sent by title.
+func (n *notifier) titles() map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string]int{}
+	for _, m := range n.sent {
+		out[m.Title]++
+	}
+	return out
 }
 
 func (n *notifier) last() approval.Notification {
@@ -367,5 +390,49 @@ func TestProvisioningFailureIsFinal(t *testing.T) {
 	}
 	if n := f.notes.last(); n.Title != "Failed: postgresql orders" {
 		t.Errorf("notification = %+v", n)
+	}
+}
+
+// TestNotificationsOutbox: a notification is recorded with the change it
+// tells of; the notifications backend down when the change is made loses
+// nothing (the sweep sends it once the backend answers, once), and neither
+// does a kill between the change and the send.
+func TestNotificationsOutbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.notes.setFail(paved.Errorf(paved.EUnavailable, "notifications: 503"))
+	r := f.pending(t, "orders")
+	if _, err := f.svc.Decide(as(ctx, paula), r.ID, approval.Decision{Comment: "too big"}); err != nil {
+		t.Fatalf("reject with the backend down: %v", err)
+	}
+	if got := f.notes.titles(); len(got) != 0 {
+		t.Fatalf("sent %v while the backend was down", got)
+	}
+	f.notes.setFail(nil)
+	if n, err := f.svc.SendDue(ctx); n != 0 || err != nil {
+		t.Errorf("SendDue at once = %d, %v; a failed notice waits before its retry", n, err)
+	}
+	f.now.Add((3 * time.Minute).Microseconds())
+	if n, err := f.svc.SendDue(ctx); n != 2 || err != nil {
+		t.Fatalf("SendDue = %d, %v; want the approvers' and the rejection", n, err)
+	}
+	if n, _ := f.svc.SendDue(ctx); n != 0 {
+		t.Errorf("a second sweep sent %d again", n)
+	}
+	// A kill between the change and the send: the notice is in the store only.
+	r2 := f.pending(t, "carts")
+	at := time.UnixMicro(f.now.Load())
+	lost := approval.Notice{ID: "n-killed", RequestID: r2.ID, CreatedAt: at, Notification: approval.Notification{
+		Recipients: []string{jane}, Title: "Rejected: postgresql carts", Description: "no", Topic: approval.Topic}}
+	if ok, err := f.store.ChangeApproval(ctx, approval.Change{ID: r2.ID, From: approval.StatePending, To: approval.StateRejected, Actor: paula, Comment: "no", At: at, Notices: []approval.Notice{lost}}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if n, err := f.svc.SendDue(ctx); n != 1 || err != nil {
+		t.Fatalf("SendDue after a kill = %d, %v; want 1", n, err)
+	}
+	want := map[string]int{"Approval needed: postgresql orders for group:default/payments": 1, "Rejected: postgresql orders": 1,
+		"Approval needed: postgresql carts for group:default/payments": 1, "Rejected: postgresql carts": 1}
+	if got := f.notes.titles(); !reflect.DeepEqual(got, want) {
+		t.Errorf("sent %v, want each once: %v", got, want)
 	}
 }

@@ -18,10 +18,10 @@ var _ approval.Store = (*DB)(nil)
 const approvalColumns = `id, kind, name, owner, parameters, ttl_seconds, entity_ref, requester, approvers, reason, state,
 	decided_by, comment, resource_id, error, created_at, updated_at, expires_at, app`
 
-// CreateApproval stores a new pending request and its first audit event in
-// one transaction. An open request for the same kind and name (or the same
-// id) is an EConflict error.
-func (db *DB) CreateApproval(ctx context.Context, r approval.Request) error {
+// CreateApproval stores a new pending request, its first audit event and
+// its notices in one transaction. An open request for the same kind and
+// name (or the same id) is an EConflict error.
+func (db *DB) CreateApproval(ctx context.Context, r approval.Request, notices ...approval.Notice) error {
 	var bad []paved.FieldError
 	if r.ID == "" || r.Kind == "" || r.Name == "" {
 		bad = append(bad, paved.FieldError{Field: "id", Message: "id, kind and name are required"})
@@ -75,7 +75,10 @@ func (db *DB) CreateApproval(ctx context.Context, r approval.Request) error {
 		} else if n == 0 {
 			return paved.Errorf(paved.EConflict, "%s %q already has an open request", r.Kind, r.Name)
 		}
-		return db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: r.ID, State: r.State, Actor: r.Requester, Comment: r.Reason, At: r.CreatedAt})
+		if err := db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: r.ID, State: r.State, Actor: r.Requester, Comment: r.Reason, At: r.CreatedAt}); err != nil {
+			return err
+		}
+		return db.recordApprovalNotices(ctx, tx, notices)
 	})
 }
 
@@ -205,7 +208,10 @@ func (db *DB) ChangeApproval(ctx context.Context, c approval.Change) (bool, erro
 		if c.To == approval.StateFailed {
 			comment = c.Error
 		}
-		return db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: c.ID, State: c.To, Actor: c.Actor, Comment: comment, At: c.At})
+		if err := db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: c.ID, State: c.To, Actor: c.Actor, Comment: comment, At: c.At}); err != nil {
+			return err
+		}
+		return db.recordApprovalNotices(ctx, tx, c.Notices)
 	})
 	return changed, err
 }
@@ -227,6 +233,71 @@ func (db *DB) appendApprovalEvent(ctx context.Context, tx *sql.Tx, e approval.Ev
 	_, err := tx.ExecContext(ctx, db.dialect.Rebind(`INSERT INTO approval_events (request_id, state, actor, comment, at) VALUES (?, ?, ?, ?, ?)`),
 		e.RequestID, e.State, e.Actor, e.Comment, db.dialect.Time(e.At))
 	return err
+}
+
+// recordApprovalNotices adds notices to the outbox in tx.
+func (db *DB) recordApprovalNotices(ctx context.Context, tx *sql.Tx, notices []approval.Notice) error {
+	for _, n := range notices {
+		if n.ID == "" || n.RequestID == "" {
+			return paved.InvalidFields(paved.FieldError{Field: "notices", Message: "a notice needs an id and a request id"})
+		}
+		b, err := json.Marshal(n.Notification)
+		if err != nil {
+			return paved.Errorf(paved.EInvalid, "notices: %v", err)
+		}
+		if n.CreatedAt.IsZero() {
+			n.CreatedAt = now()
+		}
+		if _, err := tx.ExecContext(ctx, db.dialect.Rebind(`INSERT INTO approval_notices (id, request_id, notification, created_at) VALUES (?, ?, ?, ?)`),
+			n.ID, n.RequestID, string(b), db.dialect.Time(n.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DueApprovalNotices returns up to limit notices not done and not claimed
+// after claimedBefore, oldest first.
+func (db *DB) DueApprovalNotices(ctx context.Context, claimedBefore time.Time, limit int) ([]approval.Notice, error) {
+	if limit <= 0 || limit > MaxApprovalLimit {
+		limit = MaxApprovalLimit
+	}
+	return queryList(ctx, db, "due approval notices", `SELECT id, request_id, notification, created_at, attempts FROM approval_notices
+		WHERE done_at IS NULL AND (claimed_at IS NULL OR claimed_at <= ?) ORDER BY created_at, id LIMIT ?`,
+		func(row rowScanner) (approval.Notice, error) {
+			var n approval.Notice
+			var msg []byte
+			if err := row.Scan(&n.ID, &n.RequestID, &msg, timeColumn{&n.CreatedAt}, &n.Attempts); err != nil {
+				return n, err
+			}
+			return n, json.Unmarshal(msg, &n.Notification)
+		}, db.dialect.Time(claimedBefore), limit)
+}
+
+// ClaimApprovalNotice takes a notice for sending at at, unless it is done
+// or another sender claimed it after claimedBefore: of senders on several
+// replicas, one wins.
+func (db *DB) ClaimApprovalNotice(ctx context.Context, id string, at, claimedBefore time.Time) (bool, error) {
+	return db.claimOutbox(ctx, "approval_notices", id, at, claimedBefore)
+}
+
+// FinishApprovalNotice marks a notice sent.
+func (db *DB) FinishApprovalNotice(ctx context.Context, id string, at time.Time) error {
+	return db.finishOutbox(ctx, "approval_notices", id, at)
+}
+
+// PruneApprovalNotices removes the notices sent at or before before; it
+// returns how many.
+func (db *DB) PruneApprovalNotices(ctx context.Context, before time.Time) (int, error) {
+	res, err := db.exec(ctx, `DELETE FROM approval_notices WHERE done_at IS NOT NULL AND done_at <= ?`, db.dialect.Time(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune approval notices: %w", err)
+	}
+	c, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune approval notices: %w", err)
+	}
+	return int(c), nil
 }
 
 // ApprovalEvents returns the audit trail of a request, oldest first.

@@ -94,24 +94,36 @@ func (db *DB) DueInfraNotices(ctx context.Context, claimedBefore time.Time, limi
 // another sender claimed it after claimedBefore: of senders on several
 // replicas, one wins.
 func (db *DB) ClaimInfraNotice(ctx context.Context, id string, at, claimedBefore time.Time) (bool, error) {
-	res, err := db.exec(ctx, `
-		UPDATE infra_notices SET claimed_at = ?, attempts = attempts + 1
-		WHERE id = ? AND done_at IS NULL AND (claimed_at IS NULL OR claimed_at <= ?)`,
-		db.dialect.Time(at), id, db.dialect.Time(claimedBefore))
-	if err != nil {
-		return false, fmt.Errorf("claim infra notice: %w", err)
-	}
-	c, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("claim infra notice: %w", err)
-	}
-	return c == 1, nil
+	return db.claimOutbox(ctx, "infra_notices", id, at, claimedBefore)
 }
 
 // FinishInfraNotice marks a notice done (sent, or no longer worth sending).
 func (db *DB) FinishInfraNotice(ctx context.Context, id string, at time.Time) error {
-	if _, err := db.exec(ctx, `UPDATE infra_notices SET done_at = ? WHERE id = ?`, db.dialect.Time(at), id); err != nil {
-		return fmt.Errorf("finish infra notice: %w", err)
+	return db.finishOutbox(ctx, "infra_notices", id, at)
+}
+
+// claimOutbox claims row id of an outbox table (infra_notices,
+// approval_notices: claimed_at, attempts, done_at) at at, unless it is done
+// or claimed after claimedBefore.
+func (db *DB) claimOutbox(ctx context.Context, table, id string, at, claimedBefore time.Time) (bool, error) {
+	res, err := db.exec(ctx, `
+		UPDATE `+table+` SET claimed_at = ?, attempts = attempts + 1
+		WHERE id = ? AND done_at IS NULL AND (claimed_at IS NULL OR claimed_at <= ?)`,
+		db.dialect.Time(at), id, db.dialect.Time(claimedBefore))
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", table, err)
+	}
+	c, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", table, err)
+	}
+	return c == 1, nil
+}
+
+// finishOutbox marks row id of an outbox table done.
+func (db *DB) finishOutbox(ctx context.Context, table, id string, at time.Time) error {
+	if _, err := db.exec(ctx, `UPDATE `+table+` SET done_at = ? WHERE id = ?`, db.dialect.Time(at), id); err != nil {
+		return fmt.Errorf("finish %s: %w", table, err)
 	}
 	return nil
 }

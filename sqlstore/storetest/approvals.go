@@ -20,6 +20,7 @@ var approvalTests = []struct {
 	{"ApprovalConcurrentDecisionsOneWins", testApprovalRace},
 	{"ApprovalExpiredAndStalled", testApprovalDue},
 	{"ApprovalOfAnArgoCDApp", testApprovalApp},
+	{"ApprovalNoticesOutbox", testApprovalNotices},
 }
 
 func approvalRequest(id, name string) approval.Request {
@@ -242,5 +243,80 @@ func testApprovalApp(t *testing.T, db *sqlstore.DB) {
 	// An infra request has none.
 	if infra, err := db.GetApproval(ctx, "ap-infra"); err != nil || infra.App != nil {
 		t.Errorf("infra request = %+v, %v; want no app", infra, err)
+	}
+}
+
+// testApprovalNotices: a request's notices are recorded with the change
+// they tell of (and not when the change is not applied), are due until
+// sent, go to one of two senders at once, are due again once a claim is
+// stale, and are pruned once sent long ago.
+func testApprovalNotices(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	notice := func(id, title string) approval.Notice {
+		return approval.Notice{ID: id, RequestID: "ap-n", CreatedAt: base.Truncate(time.Microsecond), Notification: approval.Notification{
+			Recipients: []string{"group:default/platform"}, Exclude: []string{"user:default/jane"}, Title: title,
+			Description: "jane asks for postgresql \"orders\"", Link: "https://backstage.example.com/paved/approvals/ap-n", Severity: "high", Topic: "paved-approvals"}}
+	}
+	asked := notice("n-1", "Approval needed: postgresql orders")
+	if err := db.CreateApproval(ctx, approvalRequest("ap-n", "orders"), asked); err != nil {
+		t.Fatalf("CreateApproval: %v", err)
+	}
+	// Not applied (the request is not approved): nothing recorded.
+	if ok, err := db.ChangeApproval(ctx, approval.Change{ID: "ap-n", From: approval.StateApproved, To: approval.StateProvisioning, Notices: []approval.Notice{notice("n-lost", "Ready")}}); ok || err != nil {
+		t.Fatalf("change from the wrong state = %v, %v", ok, err)
+	}
+	rejected := notice("n-2", "Rejected: postgresql orders")
+	rejected.CreatedAt = rejected.CreatedAt.Add(time.Second)
+	if ok, err := db.ChangeApproval(ctx, approval.Change{ID: "ap-n", From: approval.StatePending, To: approval.StateRejected, Actor: "user:default/ops", Comment: "no", At: base, Notices: []approval.Notice{rejected}}); !ok || err != nil {
+		t.Fatalf("reject: %v, %v", ok, err)
+	}
+	at := base.Add(time.Minute)
+	due, err := db.DueApprovalNotices(ctx, at, 10)
+	if err != nil || len(due) != 2 || !reflect.DeepEqual(due[0], asked) || due[1].ID != "n-2" {
+		t.Fatalf("DueApprovalNotices = %+v, %v; want n-1 (as recorded), n-2", due, err)
+	}
+	var wg sync.WaitGroup
+	var won sync.Map
+	for i := range 4 {
+		wg.Go(func() {
+			if ok, err := db.ClaimApprovalNotice(ctx, "n-1", at, at.Add(-2*time.Minute)); err != nil {
+				t.Errorf("claim: %v", err)
+			} else if ok {
+				won.Store(i, true)
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	won.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("%d senders claimed n-1, want 1", n)
+	}
+	if due, _ := db.DueApprovalNotices(ctx, at.Add(-2*time.Minute), 10); len(due) != 1 || due[0].ID != "n-2" {
+		t.Errorf("due while n-1 is claimed = %+v, want n-2", due)
+	}
+	// The sender died: the stale claim is due again, with its attempt counted.
+	if due, _ := db.DueApprovalNotices(ctx, at, 10); len(due) != 2 || due[0].Attempts != 1 {
+		t.Errorf("due after a stale claim = %+v, want n-1 (1 attempt) and n-2", due)
+	}
+	for _, id := range []string{"n-1", "n-2"} {
+		if ok, err := db.ClaimApprovalNotice(ctx, id, at.Add(time.Minute), at); !ok || err != nil {
+			t.Fatalf("claim %s: %v, %v", id, ok, err)
+		}
+		if err := db.FinishApprovalNotice(ctx, id, at.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if due, _ := db.DueApprovalNotices(ctx, at.Add(time.Hour), 10); len(due) != 0 {
+		t.Errorf("due after both were sent = %+v", due)
+	}
+	if ok, _ := db.ClaimApprovalNotice(ctx, "n-1", at.Add(time.Hour), at.Add(time.Hour)); ok {
+		t.Error("a sent notice was claimed again")
+	}
+	if n, err := db.PruneApprovalNotices(ctx, at); n != 0 || err != nil {
+		t.Errorf("prune before they were sent = %d, %v", n, err)
+	}
+	if n, err := db.PruneApprovalNotices(ctx, at.Add(time.Hour)); n != 2 || err != nil {
+		t.Errorf("prune = %d, %v; want 2", n, err)
 	}
 }
