@@ -23,13 +23,7 @@ const benchBatch = 5000
 // 20 teams, one run every ~30 seconds going back from end, 85% succeeded.
 func benchRun(i int, end time.Time) devex.Run {
 	created := end.Add(-time.Duration(i) * 31 * time.Second)
-	status := devex.TaskCompleted
-	switch i % 20 {
-	case 0, 7:
-		status = devex.TaskFailed
-	case 13:
-		status = devex.TaskCancelled
-	}
+	status := benchStatus(i)
 	user := i * 7919 % 2000
 	took := time.Duration(20+i%600) * time.Second
 	return devex.Run{
@@ -37,6 +31,17 @@ func benchRun(i int, end time.Time) devex.Run {
 		Owner: fmt.Sprintf("group:default/team-%02d", user%20), UserRef: fmt.Sprintf("user:default/u%04d", user),
 		Status: status, CreatedAt: created, HeartbeatAt: created.Add(took), FinishedAt: created.Add(took), TimeSaved: time.Hour,
 	}
+}
+
+// benchStatus is the i-th run's status: 85% succeed, 10% fail, 5% are cancelled.
+func benchStatus(i int) string {
+	switch i % 20 {
+	case 0, 7:
+		return devex.TaskFailed
+	case 13:
+		return devex.TaskCancelled
+	}
+	return devex.TaskCompleted
 }
 
 // BenchmarkIngestSQLite stores finished runs into SQLite in batches, with

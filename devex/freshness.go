@@ -69,6 +69,9 @@ type FreshnessStore interface {
 	// ServiceVersions returns the services created from a template (of owner
 	// and template, when not ""), but those the catalog removed.
 	ServiceVersions(ctx context.Context, owner, template string) ([]ServiceVersion, error)
+	// FreshnessGeneration changes with every write to what the two above
+	// read, on any replica.
+	FreshnessGeneration(ctx context.Context) (int64, error)
 }
 
 // TemplateCatalog lists the catalog's templates with their current versions.
@@ -141,11 +144,56 @@ func (s *Service) FreshnessServices(ctx context.Context, f Filter) ([]ServiceFre
 	return s.serviceFreshness(ctx, f)
 }
 
+// freshnessCache keeps the services' freshness per owner and template
+// filter while the store's freshness generation is unchanged: every write to
+// what it derives from (on any replica) moves the generation on, so a cached
+// answer is never stale.
+type freshnessCache struct {
+	mu      sync.Mutex
+	gen     int64
+	answers map[[2]string][]ServiceFreshness
+}
+
+// maxFreshnessAnswers bounds the filters the cache holds at once.
+const maxFreshnessAnswers = 256
+
+// serviceFreshness returns the services of f with their freshness; the
+// slice may be shared: callers only read it.
 func (s *Service) serviceFreshness(ctx context.Context, f Filter) ([]ServiceFreshness, error) {
 	store, ok := s.store.(FreshnessStore)
 	if !ok {
 		return nil, errors.New("the store does not keep template versions")
 	}
+	gen, err := store.FreshnessGeneration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := [2]string{f.Owner, f.Template}
+	c := &s.fresh
+	c.mu.Lock()
+	if c.gen == gen && c.answers != nil {
+		if out, ok := c.answers[key]; ok {
+			c.mu.Unlock()
+			return out, nil
+		}
+	}
+	c.mu.Unlock()
+	out, err := s.computeFreshness(ctx, store, f)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.answers == nil || len(c.answers) >= maxFreshnessAnswers {
+		// Read before computing: a write during it leaves this answer under
+		// the older generation, which the next call no longer matches.
+		c.gen, c.answers = gen, map[[2]string][]ServiceFreshness{}
+	}
+	c.answers[key] = out
+	return out, nil
+}
+
+func (s *Service) computeFreshness(ctx context.Context, store FreshnessStore, f Filter) ([]ServiceFreshness, error) {
 	versions, err := store.TemplateVersions(ctx, f.Template)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,16 @@ import (
 	"github.com/paved-dev/paved/devex/devextest"
 )
 
+// TestFreshnessOfAnEmptyStore: no write yet (generation 0), twice.
+func TestFreshnessOfAnEmptyStore(t *testing.T) {
+	svc := devex.NewService(openStore(t))
+	for range 2 {
+		if f, err := svc.Freshness(context.Background(), devex.Filter{}); err != nil || f.Services != 0 || f.Laggards == nil {
+			t.Fatalf("freshness of an empty store: %+v, %v", f, err)
+		}
+	}
+}
+
 func TestTemplateVersionOf(t *testing.T) {
 	if v := devex.TemplateVersionOf(map[string]string{devex.AnnotationTemplateVersion: "1.2.0"}, "abc"); v != "1.2.0" {
 		t.Errorf("with the annotation: %q, want 1.2.0", v)
@@ -170,6 +180,20 @@ func TestFreshnessTemplateChangedBetweenRuns(t *testing.T) {
 				if got, ok := gauges[name]; !ok || got != want {
 					t.Errorf("%s = %d (present %v), want %d", name, got, ok, want)
 				}
+			}
+
+			// The answer is cached until a write moves the store's generation:
+			// a third service, then the first leaving the catalog, show at once.
+			run("third", t0.Add(90*time.Minute))
+			if f, err := svc.Freshness(ctx, devex.Filter{}); err != nil || f.Services != 3 || f.Outdated != 1 {
+				t.Fatalf("after a third run: %+v, %v; want 3 services, 1 outdated", f, err)
+			}
+			if _, _, err := db.SyncComponents(ctx, []devex.Component{{EntityRef: "component:default/second", Kind: "Component"},
+				{EntityRef: "component:default/third", Kind: "Component"}}, clock.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if f, err := svc.Freshness(ctx, devex.Filter{}); err != nil || f.Services != 2 || f.Outdated != 0 {
+				t.Fatalf("after the first left the catalog: %+v, %v; want 2 services, none outdated", f, err)
 			}
 		})
 	}

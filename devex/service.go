@@ -30,6 +30,7 @@ type QueryStore interface {
 type Service struct {
 	store QueryStore
 	slos  *SLOs
+	fresh freshnessCache
 }
 
 // NewService returns a Service over store.

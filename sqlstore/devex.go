@@ -299,6 +299,10 @@ func (db *DB) SyncComponents(ctx context.Context, comps []devex.Component, at ti
 	if _, err := tx.ExecContext(ctx, db.dialect.Rebind(`UPDATE devex_components SET removed_at = ? WHERE last_seen_at < ? AND removed_at IS NULL`), ts, ts); err != nil {
 		return nil, false, fmt.Errorf("sync components: %w", err)
 	}
+	// Owners and removals change freshness's answers.
+	if err := db.bumpGeneration(ctx, tx, freshnessGeneration); err != nil {
+		return nil, false, fmt.Errorf("sync components: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("sync components: %w", err)
 	}
@@ -404,6 +408,9 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_feedback WHERE day < ?`, rollup},
+	}
+	if err := db.bumpGeneration(ctx, db.db, freshnessGeneration); err != nil {
+		return 0, fmt.Errorf("devex retention: %w", err)
 	}
 	var total int64
 	for _, s := range stmts {

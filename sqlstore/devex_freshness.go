@@ -22,6 +22,34 @@ const keepFirstSeen = ` ON CONFLICT (template_ref, version) DO UPDATE SET first_
 
 type versionKey struct{ template, version string }
 
+// freshnessGeneration names the generation of what freshness derives from.
+const freshnessGeneration = "freshness"
+
+// bumpGeneration moves a derived answer's generation on, in the transaction
+// (or statement) that changes what it derives from.
+func (db *DB) bumpGeneration(ctx context.Context, ex interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, name string) error {
+	_, err := ex.ExecContext(ctx, db.dialect.Rebind(`INSERT INTO devex_generations (name, gen) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET gen = devex_generations.gen + 1`), name)
+	return err
+}
+
+// FreshnessGeneration returns the generation of the service versions,
+// template versions and components freshness reads: it changes with every
+// write to them, on any replica.
+func (db *DB) FreshnessGeneration(ctx context.Context) (int64, error) {
+	var gen int64
+	err := db.queryRow(ctx, `SELECT gen FROM devex_generations WHERE name = ?`, freshnessGeneration).Scan(&gen)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("freshness generation: %w", err)
+	}
+	return gen, nil
+}
+
 // insertTemplateVersions records versions first seen at the given times,
 // keeping the earliest time of each.
 func (db *DB) insertTemplateVersions(ctx context.Context, tx *sql.Tx, seen map[versionKey]time.Time) error {
@@ -48,6 +76,12 @@ func (db *DB) recordRunVersions(ctx context.Context, tx *sql.Tx, runs []dayRun, 
 		if at, ok := seen[k]; !ok || w.CreatedAt.Before(at) {
 			seen[k] = w.CreatedAt
 		}
+	}
+	if len(seen) == 0 {
+		return nil // no run of a known version: nothing freshness reads
+	}
+	if err := db.bumpGeneration(ctx, tx, freshnessGeneration); err != nil {
+		return fmt.Errorf("template versions: %w", err)
 	}
 	if err := db.insertTemplateVersions(ctx, tx, seen); err != nil {
 		return fmt.Errorf("template versions: %w", err)
@@ -98,6 +132,9 @@ func (db *DB) SyncTemplateVersions(ctx context.Context, current []devex.Template
 		ref := strings.ToLower(v.TemplateRef)
 		seen[versionKey{ref, v.Version}] = at
 		now[ref] = v.Version
+	}
+	if err := db.bumpGeneration(ctx, tx, freshnessGeneration); err != nil {
+		return fmt.Errorf("sync template versions: %w", err)
 	}
 	if err := db.insertTemplateVersions(ctx, tx, seen); err != nil {
 		return fmt.Errorf("sync template versions: %w", err)

@@ -14,10 +14,25 @@ func testDevexFreshness(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	const tpl, other = "template:default/service", "template:default/other"
 	t0 := devexDay
+	// Every write freshness reads from moves the generation on.
+	lastGen := int64(-1)
+	moved := func(what string) {
+		t.Helper()
+		gen, err := db.FreshnessGeneration(ctx)
+		if err != nil {
+			t.Fatalf("FreshnessGeneration: %v", err)
+		}
+		if gen <= lastGen {
+			t.Errorf("after %s the generation is %d, was %d", what, gen, lastGen)
+		}
+		lastGen = gen
+	}
+	moved("nothing")
 	if err := db.SyncTemplateVersions(ctx, []devex.TemplateVersion{{TemplateRef: "Template:default/Service", Version: "v1"},
 		{TemplateRef: other, Version: "o1"}}, t0); err != nil {
 		t.Fatalf("SyncTemplateVersions: %v", err)
 	}
+	moved("SyncTemplateVersions")
 	run := func(id, version, entity string, created time.Time) devex.Run {
 		r := devexRun(id, tpl, "user:default/ann", devex.TaskCompleted, created, time.Minute)
 		r.TemplateVersion, r.EntityRef = version, entity
@@ -33,6 +48,7 @@ func testDevexFreshness(t *testing.T, db *sqlstore.DB) {
 		failed, // a failed run's entity is no service, its version still a version
 		open,
 	)
+	moved("UpsertRuns")
 	// A run of svc-2 from before, reported late, does not take it back to v1.
 	upsertRuns(t, db, run("r-0", "v1", "component:default/svc-2", t0.Add(2*time.Hour)))
 
@@ -73,6 +89,7 @@ func testDevexFreshness(t *testing.T, db *sqlstore.DB) {
 	}, t0.Add(4*time.Hour)); err != nil {
 		t.Fatalf("SyncComponents: %v", err)
 	}
+	moved("SyncComponents")
 	services, err := db.ServiceVersions(ctx, "", "")
 	if err != nil {
 		t.Fatalf("ServiceVersions: %v", err)
@@ -121,4 +138,8 @@ func testDevexFreshness(t *testing.T, db *sqlstore.DB) {
 	if s, err := db.ServiceVersions(ctx, "", ""); err != nil || len(s) != 1 || s[0].Service != "component:default/svc-2" {
 		t.Errorf("ServiceVersions after svc-1 left = %+v, %v; want svc-2 only", s, err)
 	}
+	if _, err := db.DeleteDevexBefore(ctx, t0, t0.AddDate(-5, 0, 0)); err != nil {
+		t.Fatalf("DeleteDevexBefore: %v", err)
+	}
+	moved("DeleteDevexBefore")
 }
