@@ -112,6 +112,22 @@ try {
     await page.goto(`${spec.appUrl}/paved`, { timeout });
     await summaryAsked;
     await page.getByText('Golden paths adoption').first().waitFor({ timeout });
+    // First meaningful render after paved answers: from the end of paved's
+    // summary response to the first frame showing every KPI as paved answered
+    // it, both on the page's own clock (resource timing, polled each frame).
+    const wants = Object.fromEntries(Object.entries(kpis).map(([key, format]) => [`kpi-${key}`, format(spec.summary28.kpis[key].value)]));
+    const shown = await page.waitForFunction(
+      want => Object.entries(want).every(([id, text]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === text) && performance.now(),
+      wants,
+      { timeout, polling: 'raf' },
+    );
+    const renderedAt = await shown.jsonValue();
+    const answeredAt = await page.evaluate(() => {
+      const answers = performance.getEntriesByType('resource').filter(e => new URL(e.name).pathname === '/api/paved/devex/v1/summary');
+      return answers.length ? answers[0].responseEnd : null;
+    });
+    if (answeredAt === null || !(answeredAt > 0)) throw new Error('no resource timing of paved\'s summary answer');
+    timings['render after paved'] = Math.round(renderedAt - answeredAt);
     await checkKpis(spec.summary28, 'kpis28');
   });
 
