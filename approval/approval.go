@@ -76,7 +76,10 @@ type Request struct {
 	// approver reads of it.
 	App *paved.AppRequest `json:"-"`
 	// Error is why provisioning failed.
-	Error     string    `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Attempts counts the provisionings that failed on a transient error
+	// and are retried.
+	Attempts  int       `json:"-"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -151,8 +154,14 @@ type Store interface {
 	// ExpiredApprovals returns pending requests whose expiry is at or before at.
 	ExpiredApprovals(ctx context.Context, at time.Time, limit int) ([]Request, error)
 	// StalledApprovals returns approved or provisioning requests last
-	// changed at or before before: their provisioner died.
-	StalledApprovals(ctx context.Context, before time.Time, limit int) ([]Request, error)
+	// changed at or before before (their provisioner died) whose retry, if
+	// any, is due at now.
+	StalledApprovals(ctx context.Context, before, now time.Time, limit int) ([]Request, error)
+	// RetryApproval records a failed attempt of a provisioning request and
+	// when to try again (retryAt), with the reason in the audit trail; it
+	// returns the attempts so far. A request no longer provisioning is an
+	// EConflict error.
+	RetryApproval(ctx context.Context, id string, at, retryAt time.Time, reason string) (int, error)
 	ApprovalEvents(ctx context.Context, id string) ([]Event, error)
 	// DueApprovalNotices returns notices not done and not claimed after
 	// claimedBefore, oldest first.

@@ -86,8 +86,11 @@ type Options struct {
 	Links    Links
 	// Leases: one provisioning of a request at a time, on every replica.
 	Leases lease.Store
-	Logger *slog.Logger
-	Now    func() time.Time
+	// MaxAttempts bounds the provisionings that fail on a transient error
+	// (default DefaultMaxAttempts).
+	MaxAttempts int
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Service decides which requests need approval and carries them through.
@@ -107,6 +110,9 @@ func NewService(o Options) (*Service, error) {
 	}
 	if o.ExpireAfter <= 0 {
 		o.ExpireAfter = DefaultExpireAfter
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
 	}
 	if o.Leases == nil {
 		o.Leases = lease.NewMemory()
@@ -452,15 +458,27 @@ func (s *Service) provision(ctx context.Context, r Request) (Request, bool, erro
 	// permission and budget checks of an approved request, not the guardrails.
 	pctx := paved.WithPrincipal(wctx, paved.Principal{Kind: paved.PrincipalPlugin, Subject: "paved", User: r.Requester})
 	resourceID, link, perr := s.create(pctx, r)
+	transient, exhausted := false, false
 	if code := paved.ErrorCode(perr); code == paved.EUnavailable || code == paved.ETimeout || code == paved.EInternal {
-		// Transient: the request stays provisioning for the sweep.
-		s.o.Logger.WarnContext(ctx, "provisioning an approved request failed; will retry", "approval", r.ID, "error", paved.ErrorMessage(perr))
+		transient, exhausted = r.Attempts+1 < s.o.MaxAttempts, r.Attempts+1 >= s.o.MaxAttempts
+	}
+	if transient {
+		// The request stays provisioning; the sweep tries again, backing off.
+		now := s.o.Now().UTC()
+		n, err := s.o.Store.RetryApproval(wctx, r.ID, now, now.Add(retryDelay(r.Attempts+1)), paved.ErrorMessage(perr))
+		if err != nil {
+			return Request{}, false, err
+		}
+		s.o.Logger.WarnContext(ctx, "provisioning an approved request failed; will retry", "approval", r.ID, "attempts", n, "error", paved.ErrorMessage(perr))
 		r, err := s.o.Store.GetApproval(wctx, r.ID)
 		return r, false, err
 	}
 	c := Change{ID: r.ID, From: StateProvisioning, To: StateDone, Actor: "paved", ResourceID: resourceID, At: s.o.Now()}
 	if perr != nil {
 		c.To, c.ResourceID, c.Error = StateFailed, "", paved.ErrorMessage(perr)
+		if exhausted {
+			c.Error = fmt.Sprintf("gave up after %d attempts: %s", r.Attempts+1, c.Error)
+		}
 		c.Notices = s.notices(r, Notification{
 			Recipients:  []string{r.Requester},
 			Title:       fmt.Sprintf("Failed: %s %s", r.Kind, r.Name),
@@ -556,11 +574,26 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 // sweep takes it over from a provisioner that died.
 const stallAfter = time.Minute
 
+// DefaultMaxAttempts bounds the provisionings of an approved request that
+// fail on a transient error (Argo CD or a driver unreachable): retried after
+// 1, 2, 4 … minutes (at most an hour apart), about 2 hours in all, then the
+// request fails with the reason.
+const DefaultMaxAttempts = 8
+
+// retryDelay is the wait before the attempt after the n-th failed one.
+func retryDelay(n int) time.Duration {
+	if n > 6 {
+		return time.Hour
+	}
+	return stallAfter << (n - 1)
+}
+
 // Resume finishes the approved requests whose provisioner died; it returns
 // how many this call carried to a final state (not those another replica
 // finished meanwhile).
 func (s *Service) Resume(ctx context.Context) (int, error) {
-	stalled, err := s.o.Store.StalledApprovals(ctx, s.o.Now().UTC().Add(-stallAfter), 20)
+	now := s.o.Now().UTC()
+	stalled, err := s.o.Store.StalledApprovals(ctx, now.Add(-stallAfter), now, 20)
 	if err != nil {
 		return 0, err
 	}

@@ -436,3 +436,49 @@ func TestNotificationsOutbox(t *testing.T) {
 		t.Errorf("sent %v, want each once: %v", got, want)
 	}
 }
+
+// TestTransientErrorsBackOffThenFail: a provisioning that keeps failing on
+// a transient error is retried by the sweep, each time later (1, 2, 4 …
+// minutes), then fails with the reason after MaxAttempts, and the requester
+// is told.
+func TestTransientErrorsBackOffThenFail(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.infra.fail = paved.Errorf(paved.EUnavailable, "crossplane: the API server is unreachable")
+	r := f.pending(t, "orders")
+	got, err := f.svc.Decide(as(ctx, paula), r.ID, approval.Decision{Approve: true})
+	if err != nil || got.State != approval.StateProvisioning || got.Attempts != 1 {
+		t.Fatalf("approve = %+v, %v; want provisioning after 1 attempt", got, err)
+	}
+	for attempt := 2; attempt <= approval.DefaultMaxAttempts; attempt++ {
+		delay := time.Minute << (attempt - 2)
+		if delay > time.Hour {
+			delay = time.Hour
+		}
+		f.now.Add((delay - time.Second).Microseconds())
+		before := f.infra.provisions.Load()
+		if _, err := f.svc.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f.infra.provisions.Load() != before {
+			t.Fatalf("attempt %d was made before its delay of %s", attempt, delay)
+		}
+		f.now.Add(time.Second.Microseconds())
+		if _, err := f.svc.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f.infra.provisions.Load() != before+1 {
+			t.Fatalf("attempt %d was not made after its delay of %s", attempt, delay)
+		}
+	}
+	got, _ = f.store.GetApproval(ctx, r.ID)
+	if got.State != approval.StateFailed || got.Error != "gave up after 8 attempts: crossplane: the API server is unreachable" {
+		t.Errorf("after %d attempts: %s %q", approval.DefaultMaxAttempts, got.State, got.Error)
+	}
+	if n := f.notes.last(); n.Title != "Failed: postgresql orders" || !strings.Contains(n.Description, "gave up after 8 attempts") {
+		t.Errorf("requester's notification = %+v", n)
+	}
+	if f.infra.provisions.Load() != approval.DefaultMaxAttempts {
+		t.Errorf("%d provisionings, want %d", f.infra.provisions.Load(), approval.DefaultMaxAttempts)
+	}
+}

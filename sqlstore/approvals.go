@@ -16,7 +16,7 @@ import (
 var _ approval.Store = (*DB)(nil)
 
 const approvalColumns = `id, kind, name, owner, parameters, ttl_seconds, entity_ref, requester, approvers, reason, state,
-	decided_by, comment, resource_id, error, created_at, updated_at, expires_at, app`
+	decided_by, comment, resource_id, error, created_at, updated_at, expires_at, app, attempts`
 
 // CreateApproval stores a new pending request, its first audit event and
 // its notices in one transaction. An open request for the same kind and
@@ -63,7 +63,7 @@ func (db *DB) CreateApproval(ctx context.Context, r approval.Request, notices ..
 	return db.inTx(ctx, "create approval", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.dialect.Rebind(`
 			INSERT INTO approval_requests (`+approvalColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '', '', ?, ?, ?, ?, 0)
 			ON CONFLICT DO NOTHING`),
 			r.ID, r.Kind, r.Name, r.Owner, string(p), int64(r.TTL/time.Second), r.EntityRef, r.Requester, r.Approvers, r.Reason, r.State,
 			db.dialect.Time(r.CreatedAt), db.dialect.Time(r.UpdatedAt), db.dialect.Time(r.ExpiresAt), app)
@@ -130,13 +130,38 @@ func (db *DB) ExpiredApprovals(ctx context.Context, at time.Time, limit int) ([]
 }
 
 // StalledApprovals returns approved or provisioning requests last changed at
-// or before before, oldest first.
-func (db *DB) StalledApprovals(ctx context.Context, before time.Time, limit int) ([]approval.Request, error) {
+// or before before whose retry, if any, is due at now; oldest first.
+func (db *DB) StalledApprovals(ctx context.Context, before, now time.Time, limit int) ([]approval.Request, error) {
 	if limit <= 0 || limit > MaxApprovalLimit {
 		limit = MaxApprovalLimit
 	}
-	return db.listApprovals(ctx, `WHERE state IN (?, ?) AND updated_at <= ? ORDER BY updated_at, id LIMIT ?`,
-		approval.StateApproved, approval.StateProvisioning, db.dialect.Time(before), limit)
+	return db.listApprovals(ctx, `WHERE state IN (?, ?) AND updated_at <= ? AND (retry_at IS NULL OR retry_at <= ?) ORDER BY updated_at, id LIMIT ?`,
+		approval.StateApproved, approval.StateProvisioning, db.dialect.Time(before), db.dialect.Time(now), limit)
+}
+
+// RetryApproval counts a failed attempt of a provisioning request, sets
+// when to try again, and appends the reason to its audit trail, in one
+// transaction; it returns the attempts so far.
+func (db *DB) RetryApproval(ctx context.Context, id string, at, retryAt time.Time, reason string) (int, error) {
+	attempts := 0
+	err := db.inTx(ctx, "retry approval", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.dialect.Rebind(`UPDATE approval_requests SET attempts = attempts + 1, retry_at = ? WHERE id = ? AND state = ?`),
+			db.dialect.Time(retryAt), id, approval.StateProvisioning)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return paved.Errorf(paved.EConflict, "request %s is no longer provisioning", id)
+		}
+		if err := tx.QueryRowContext(ctx, db.dialect.Rebind(`SELECT attempts FROM approval_requests WHERE id = ?`), id).Scan(&attempts); err != nil {
+			return err
+		}
+		return db.appendApprovalEvent(ctx, tx, approval.Event{RequestID: id, State: approval.StateProvisioning, Actor: "paved",
+			Comment: fmt.Sprintf("attempt %d failed: %s; retrying after %s", attempts, reason, retryAt.UTC().Format(time.RFC3339)), At: at})
+	})
+	return attempts, err
 }
 
 func (db *DB) listApprovals(ctx context.Context, tail string, args ...any) ([]approval.Request, error) {
@@ -150,7 +175,7 @@ func scanApproval(row rowScanner) (approval.Request, error) {
 	var app string
 	err := row.Scan(&r.ID, &r.Kind, &r.Name, &r.Owner, &params, &ttl, &r.EntityRef, &r.Requester, &r.Approvers, &r.Reason, &r.State,
 		&r.DecidedBy, &r.Comment, &r.ResourceID, &r.Error,
-		timeColumn{&r.CreatedAt}, timeColumn{&r.UpdatedAt}, timeColumn{&r.ExpiresAt}, &app)
+		timeColumn{&r.CreatedAt}, timeColumn{&r.UpdatedAt}, timeColumn{&r.ExpiresAt}, &app, &r.Attempts)
 	if err != nil {
 		return approval.Request{}, err
 	}

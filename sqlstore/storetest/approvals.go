@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,12 +192,36 @@ func testApprovalDue(t *testing.T, db *sqlstore.DB) {
 	if err != nil || len(got) != 2 || got[0].ID != "ap-a" || got[1].ID != "ap-c" {
 		t.Errorf("ExpiredApprovals = %+v, %v; want ap-a, ap-c (ap-b is decided)", got, err)
 	}
-	stalled, err := db.StalledApprovals(ctx, base.Add(time.Minute), 10)
+	stalled, err := db.StalledApprovals(ctx, base.Add(time.Minute), base.Add(time.Minute), 10)
 	if err != nil || len(stalled) != 1 || stalled[0].ID != "ap-b" {
 		t.Errorf("StalledApprovals = %+v, %v; want ap-b", stalled, err)
 	}
-	if stalled, _ := db.StalledApprovals(ctx, base, 10); len(stalled) != 0 {
+	if stalled, _ := db.StalledApprovals(ctx, base, base, 10); len(stalled) != 0 {
 		t.Errorf("StalledApprovals before its change = %d, want none", len(stalled))
+	}
+	// A failed attempt backs off: not stalled again until its retry is due.
+	if _, err := db.RetryApproval(ctx, "ap-b", base.Add(time.Minute), base.Add(time.Hour), "unreachable"); paved.ErrorCode(err) != paved.EConflict {
+		t.Errorf("RetryApproval of an approved (not provisioning) request: %v, want conflict", err)
+	}
+	if ok, err := db.ChangeApproval(ctx, approval.Change{ID: "ap-b", From: approval.StateApproved, To: approval.StateProvisioning, Actor: "paved", At: base.Add(time.Minute)}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	for want := 1; want <= 2; want++ {
+		if n, err := db.RetryApproval(ctx, "ap-b", base.Add(2*time.Minute), base.Add(time.Hour), "argocd: connection refused"); n != want || err != nil {
+			t.Errorf("RetryApproval = %d, %v; want %d", n, err, want)
+		}
+	}
+	later := base.Add(30 * time.Minute)
+	if stalled, _ := db.StalledApprovals(ctx, later, later, 10); len(stalled) != 0 {
+		t.Errorf("StalledApprovals before its retry is due = %+v, want none", stalled)
+	}
+	stalled, err = db.StalledApprovals(ctx, later, base.Add(time.Hour), 10)
+	if err != nil || len(stalled) != 1 || stalled[0].Attempts != 2 {
+		t.Errorf("StalledApprovals once its retry is due = %+v, %v; want ap-b with 2 attempts", stalled, err)
+	}
+	events, _ := db.ApprovalEvents(ctx, "ap-b")
+	if last := events[len(events)-1]; last.State != approval.StateProvisioning || !strings.Contains(last.Comment, "attempt 2 failed: argocd: connection refused; retrying after") {
+		t.Errorf("last event = %+v", last)
 	}
 }
 
@@ -236,7 +261,7 @@ func testApprovalApp(t *testing.T, db *sqlstore.DB) {
 			t.Fatalf("%s → %s: %v, %v", c.From, c.To, ok, err)
 		}
 	}
-	stalled, err := db.StalledApprovals(ctx, at, 10)
+	stalled, err := db.StalledApprovals(ctx, at, at, 10)
 	if err != nil || len(stalled) != 1 || !reflect.DeepEqual(stalled[0].App, r.App) {
 		t.Errorf("StalledApprovals = %+v, %v; want the app's request with its app", stalled, err)
 	}
