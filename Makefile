@@ -84,8 +84,17 @@ lint:
 	$(GO) vet $(GOPKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# The core tests, run again on the oldest Backstage release lines paved supports
+# (e2e/backstagehost/compat/, each installed once into its own cache directory):
+# on 1.44 the registry path (a template creating an Argo CD app through paved's
+# actions, the failure reason in the task log, Backstage started before paved,
+# plugin tokens both ways, entities.yaml as a URL location); on 1.53 paved's
+# TypeScript backend modules (scaffolder actions, catalog entity provider).
+BACKSTAGE_REGISTRY_TESTS = ^(TestBackstageRunsPavedActions|TestBackstageStartedBeforePaved|TestBackstageCallsPavedAndPavedCallsBackstage|TestBackstageIngestsEntitiesYAML)$$
+BACKSTAGE_MODULE_TESTS = ^(TestScaffolderModuleRunsPavedActions|TestCatalogFreshness|TestBackstageIngestsThroughTheProviderModule)$$
+
 ## e2e: the end-to-end suite against a real Argo CD (v2.14), Kubernetes API and Backstage,
-## then the scenario suite again on Argo CD 3
+## then the scenario suite again on Argo CD 3, then the core tests on the oldest Backstage lines
 # Both Argo CD lines are built into the bin cache once (devstack -argocd both build).
 e2e: build-ts
 	@bash e2e/install-deps.sh
@@ -93,6 +102,8 @@ e2e: build-ts
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -p 1 -tags e2e -timeout 75m -v ./e2e/... ./catalog/...
 	@eval "$$($(PG_SCRIPT) env)" && PAVED_E2E_ARGOCD=v3 $(GO) test -count=1 -p 1 -tags e2e -timeout 40m -v -run '^TestScenarios$$' ./e2e/
+	PAVED_E2E_BACKSTAGE=oldest $(GO) test -count=1 -p 1 -tags e2e -timeout 30m -v -run '$(BACKSTAGE_REGISTRY_TESTS)' ./e2e/ ./e2e/backstagehost/ ./catalog/
+	PAVED_E2E_BACKSTAGE=oldest-modules $(GO) test -count=1 -p 1 -tags e2e -timeout 30m -v -run '$(BACKSTAGE_MODULE_TESTS)' ./e2e/ ./catalog/
 
 ## chaos: the crash suite: the real paved (SQLite, then PostgreSQL) killed with SIGKILL at random
 ## moments under concurrent provisionings, deprovisionings and creates; retries checked (CHAOS_ROUNDS)

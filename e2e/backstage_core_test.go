@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,12 @@ func TestBackstageRunsPavedActions(t *testing.T) {
 	if changed.Status != "failed" {
 		t.Fatalf("a changed spec should fail the task, got %s", changed.Status)
 	}
+	// The task log says why, through paved's reason phrase: the registry
+	// path prints the status line of paved's answer.
+	const reason = "Request failed with 409 existing application spec is different, use upsert flag to force update"
+	if log := changed.Error + "\n" + strings.Join(changed.Log, "\n"); !strings.Contains(log, reason) {
+		t.Fatalf("the failed task does not say %q:\n%s", reason, taskFailure(changed))
+	}
 
 	// paved's audit log saw the scaffolder as the caller.
 	list, err := p.CLI(ctx, "", "invocations", "--action", "paved:create-argocd-app")
@@ -231,6 +239,88 @@ func checkDevexSummary(t *testing.T, ctx context.Context, p *pavedproc.Paved, ta
 	t.Logf("E2E devex summary: %d runs, %d succeeded, %d failed, p50 %.1fs", len(tasks), wantOK, wantFailed, templates.Items[0].P50DurationSeconds)
 }
 
+// TestScaffolderModuleRunsPavedActions loads paved's scaffolder module
+// (plugins/scaffolder-backend-module-paved, id prefix paved-proxy: beside the
+// registry's paved: ids) into the real scaffolder: the core template through
+// the module creates the app, and a changed spec fails the task with paved's
+// own message (the module reads it from paved's answer body).
+func TestScaffolderModuleRunsPavedActions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	proxy := strings.ReplaceAll(coreTemplate, "paved-core", "paved-core-proxy")
+	proxy = strings.ReplaceAll(proxy, "action: paved:", "action: paved-proxy:")
+	argo, _, bs := startCore(t, coreOptions{
+		pavedFirst:   true,
+		extraModules: []string{scaffolderModule(t)},
+		extraConfig:  "paved:\n  actions:\n    idPrefix: 'paved-proxy:'\n",
+		templates:    map[string]string{"proxy.yaml": proxy},
+	})
+	if _, err := bs.WaitEntity(ctx, "template", "default", "paved-core-proxy"); err != nil {
+		t.Fatal(err)
+	}
+	task := runTask(t, ctx, bs, "paved-core-proxy", map[string]any{"name": "proxied", "path": "apps/proxied"})
+	if task.Status != "completed" || task.Output["created"] != true || task.Output["syncStatus"] != "Synced" {
+		t.Fatalf("%s\noutput %v", taskFailure(task), task.Output)
+	}
+	if app, ok := argo.App("argocd", "proxied"); !ok || app.Annotations["backstage.io/source-template"] != "template:default/paved-core-proxy" {
+		t.Fatalf("the Application in Argo CD: %v (found %v)", app, ok)
+	}
+	changed := runTask(t, ctx, bs, "paved-core-proxy", map[string]any{"name": "proxied", "path": "apps/proxied-v2"})
+	const reason = "existing application spec is different, use upsert flag to force update"
+	if log := changed.Error + "\n" + strings.Join(changed.Log, "\n"); changed.Status != "failed" || !strings.Contains(log, reason) {
+		t.Fatalf("a changed spec through the module should fail saying %q:\n%s", reason, taskFailure(changed))
+	}
+}
+
+// TestBackstageStartedBeforePaved: Backstage may start before paved (two
+// Deployments, any order, or paved restarted). The scaffolder then lists no
+// paved action, and once paved answers it lists and runs them with no restart
+// of Backstage: the scaffolder reads the actions registry per request. This
+// is what makes Backstage 1.44 the oldest line paved supports
+// (backstagehost.OldestLine): 1.43's scaffolder read the registry once, at its
+// start-up.
+func TestBackstageStartedBeforePaved(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	argo, startPaved, bs := startCore(t, coreOptions{})
+	if _, err := bs.WaitEntity(ctx, "template", "default", "paved-core"); err != nil {
+		t.Fatal(err)
+	}
+	pavedActions := func() (bool, string) {
+		actions, err := bs.Actions(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		var ids []string
+		for _, a := range actions {
+			ids = append(ids, a.ID)
+		}
+		return slices.Contains(ids, "paved:create-argocd-app"), strings.Join(ids, " ")
+	}
+	if ok, ids := pavedActions(); ok {
+		t.Fatalf("the scaffolder lists paved's actions before paved started: %s", ids)
+	}
+
+	startPaved()
+	eventually(t, 2*time.Minute, "the scaffolder lists paved:create-argocd-app once paved answers", pavedActions)
+	id, err := bs.CreateTask(ctx, "template:default/paved-core", map[string]any{"name": "late", "path": "apps/late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := bs.WaitTask(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Status != "completed" || task.Output["created"] != true {
+		t.Fatalf("%s\noutput %v", taskFailure(task), task.Output)
+	}
+	if _, ok := argo.App("argocd", "late"); !ok {
+		t.Fatal("no Application in Argo CD")
+	}
+}
+
 // startCoreBackstage starts what TestBackstageRunsPavedActions runs against:
 // argocdtest (Argo CD's API, in process), the paved binary on it, and a real
 // Backstage backend with the core template, extraModules added.
@@ -247,6 +337,24 @@ func startCoreBackstage(t *testing.T, extraModules ...string) (*argocdtest.Serve
 // templates (a directory the test may change: the catalog reads it again
 // every 5 seconds).
 func startBackstageOn(t *testing.T, templates string, extraModules ...string) (*argocdtest.Server, *pavedproc.Paved, *backstagehost.Backstage) {
+	t.Helper()
+	argo, startPaved, bs := startCore(t, coreOptions{pavedFirst: true, templatesDir: templates, extraModules: extraModules})
+	return argo, startPaved(), bs
+}
+
+// coreOptions are what the core tests vary around the core template.
+type coreOptions struct {
+	pavedFirst   bool              // start paved before Backstage
+	templatesDir string            // catalog entity files; empty: a new directory with the core template
+	templates    map[string]string // more catalog files written there (name: YAML)
+	extraModules []string          // backend modules Backstage loads
+	extraConfig  string            // merged over Backstage's generated app-config
+}
+
+// startCore starts argocdtest and a real Backstage backend pointed at paved.
+// With pavedFirst the paved binary is started before Backstage; otherwise
+// the caller starts it with the returned function, when it likes.
+func startCore(t *testing.T, o coreOptions) (*argocdtest.Server, func() *pavedproc.Paved, *backstagehost.Backstage) {
 	t.Helper()
 	argo, err := argocdtest.NewServer(argocdtest.Options{Username: "admin", Password: "e2e-argo-password", SyncDelay: 300 * time.Millisecond})
 	if err != nil {
@@ -266,7 +374,10 @@ func startBackstageOn(t *testing.T, templates string, extraModules ...string) (*
 	var bsPort int
 	fmt.Sscanf(bsAddr[strings.LastIndex(bsAddr, ":")+1:], "%d", &bsPort)
 
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Config: fmt.Sprintf(`
+	var p *pavedproc.Paved
+	startPaved := func() *pavedproc.Paved {
+		if p == nil {
+			p = pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Config: fmt.Sprintf(`
 backstage:
   discovery: http://%s/api/{{pluginId}}
 devex:
@@ -279,12 +390,33 @@ argocd:
       username: admin
       password: ${ARGO_PASSWORD}
 `, bsAddr, argo.Addr()), Env: []string{"ARGO_PASSWORD=e2e-argo-password"}})
+		}
+		return p
+	}
+	if o.pavedFirst {
+		startPaved()
+	}
 
+	templates := o.templatesDir
+	files := maps.Clone(o.templates)
+	if templates == "" {
+		templates = t.TempDir()
+		if files == nil {
+			files = map[string]string{}
+		}
+		files["template.yaml"] = coreTemplate
+	}
+	for name, doc := range files {
+		if err := os.WriteFile(filepath.Join(templates, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	bs := backstagehost.StartT(t, backstagehost.Options{
 		Port:         bsPort,
 		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
 		TemplatesDir: templates,
-		ExtraModules: extraModules,
+		ExtraModules: o.extraModules,
+		ExtraConfig:  o.extraConfig,
 	})
-	return argo, p, bs
+	return argo, startPaved, bs
 }

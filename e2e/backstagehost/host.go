@@ -2,10 +2,11 @@
 // scaffolder, installed from npm with a pinned lockfile) for paved's
 // end-to-end tests, and speaks its HTTP API.
 //
-// The npm project lives beside this file; Install copies it to
-// e2e/.cache/backstagehost (ignored by git and, being a dot directory, by
-// the go tool, which matters since node_modules ships stray .go files) and
-// runs npm ci there when the lockfile changed.
+// The npm project lives beside this file (the newest Backstage release
+// tested) and in compat/<line>/ (older release lines, PAVED_E2E_BACKSTAGE);
+// Install copies it to a directory per line in the user's cache (InstallDir,
+// outside the repository, so the go tool never sees the stray .go files
+// node_modules ships) and runs npm ci there when the lockfile changed.
 package backstagehost
 
 import (
@@ -40,11 +41,67 @@ import (
 //go:embed app-config.yaml.tmpl
 var configTemplate string
 
-// npmFiles are copied from the source directory to the install directory.
-var npmFiles = []string{"package.json", "package-lock.json", "index.js", "permission-policy.js", "mcp-client.js"}
+// npmFiles are copied from the source directory to the install directory;
+// lineFiles, the npm project proper, come from the directory of the
+// Backstage release line (Line).
+var (
+	npmFiles  = []string{"package.json", "package-lock.json", "index.js", "permission-policy.js", "mcp-client.js"}
+	lineFiles = map[string]bool{"package.json": true, "package-lock.json": true}
+)
 
 // stampFile records what node_modules was installed from.
 const stampFile = ".paved-install-stamp"
+
+// OldestLine is the oldest Backstage release line paved supports: the first
+// whose scaffolder runs remote actions of the actions registry
+// (backend.actions.pluginSources) and lists them per task rather than once at
+// its start-up (plugin-scaffolder-backend 3.0.0 in Backstage 1.44; 2.2.1 in
+// 1.43 kept the list it read at start-up, so a paved started after Backstage
+// had no actions there). compat/<line>/ holds its package.json and lockfile.
+const OldestLine = "1.44"
+
+// OldestModulesLine is the oldest release line paved's TypeScript backend
+// modules (plugins/*) are tested on. They are built with
+// @backstage/backend-plugin-api 1.12, whose createBackendModule writes
+// registrations of type module-v1.1 (since 1.7.0, Backstage 1.48); the
+// backend of older lines refuses them ("Invalid registration type
+// 'module-v1.1'") and does not start. 1.48 to 1.52 cannot be installed from
+// the npm registry this project uses (backend-app-api 1.5.0 and the
+// scaffolder and catalog releases of 1.49 to 1.52 are missing there), so
+// 1.53 is the oldest line tested with the modules.
+const OldestModulesLine = "1.53"
+
+// Line is the Backstage release line the host installs, from
+// PAVED_E2E_BACKSTAGE: empty (or "newest") for the default set beside this
+// file, the newest release line tested; "oldest" for OldestLine;
+// "oldest-modules" for OldestModulesLine; or a line with a directory in
+// compat/.
+func Line() (string, error) {
+	switch v := os.Getenv("PAVED_E2E_BACKSTAGE"); v {
+	case "", "newest":
+		return "", nil
+	case "oldest":
+		return OldestLine, nil
+	case "oldest-modules":
+		return OldestModulesLine, nil
+	default:
+		if strings.ContainsAny(v, `/\`) || strings.HasPrefix(v, ".") {
+			return "", fmt.Errorf("PAVED_E2E_BACKSTAGE=%q: not a release line", v)
+		}
+		if _, err := os.Stat(filepath.Join(sourceDir(), "compat", v, "package.json")); err != nil {
+			return "", fmt.Errorf("PAVED_E2E_BACKSTAGE=%q: no such release line in compat/ (oldest, newest or a directory there)", v)
+		}
+		return v, nil
+	}
+}
+
+// lineDir is where the npm project of a release line lives.
+func lineDir(line string) string {
+	if line == "" {
+		return sourceDir()
+	}
+	return filepath.Join(sourceDir(), "compat", line)
+}
 
 // sourceDir is the directory of this file, where the npm project lives.
 func sourceDir() string {
@@ -53,9 +110,10 @@ func sourceDir() string {
 }
 
 // InstallDir is where node_modules lives: $BACKSTAGEHOST_DIR, or a directory
-// in the user's cache. It must be outside the repository: Backstage's config
-// loader walks up to the nearest npm workspace root and would load paved's
-// own workspace packages as if they were part of this backend.
+// in the user's cache, one per release line (Line). It must be outside the
+// repository: Backstage's config loader walks up to the nearest npm workspace
+// root and would load paved's own workspace packages as if they were part of
+// this backend.
 func InstallDir() string {
 	if d := os.Getenv("BACKSTAGEHOST_DIR"); d != "" {
 		return d
@@ -64,7 +122,11 @@ func InstallDir() string {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	return filepath.Join(cache, "paved-e2e", "backstagehost")
+	name := "backstagehost"
+	if line, err := Line(); err == nil && line != "" {
+		name += "-" + line
+	}
+	return filepath.Join(cache, "paved-e2e", name)
 }
 
 // Install makes sure the Backstage backend is installed: it runs npm ci when
@@ -72,6 +134,10 @@ func InstallDir() string {
 // version. It is idempotent, safe across concurrent test processes, and
 // prints nothing unless npm fails.
 func Install(ctx context.Context) error {
+	line, err := Line()
+	if err != nil {
+		return err
+	}
 	dir := InstallDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -88,7 +154,11 @@ func Install(ctx context.Context) error {
 
 	h := sha256.New()
 	for _, name := range npmFiles {
-		b, err := os.ReadFile(filepath.Join(sourceDir(), name))
+		src := sourceDir()
+		if lineFiles[name] {
+			src = lineDir(line)
+		}
+		b, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {
 			return err
 		}
@@ -124,6 +194,49 @@ func Install(ctx context.Context) error {
 		return fmt.Errorf("npm ci in %s: %w\n%s", dir, err, tail(out.String(), 8000))
 	}
 	return os.WriteFile(stampPath, []byte(stamp), 0o644)
+}
+
+// checkLine refuses options that need a plugin the release line's host does
+// not install: the older lines hold the catalog and the scaffolder alone, what
+// the core tests run.
+func checkLine(opts Options) error {
+	line, err := Line()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(lineDir(line), "package.json"))
+	if err != nil {
+		return err
+	}
+	var pkg struct{ Dependencies map[string]string }
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(lineDir(line), "package.json"), err)
+	}
+	if len(opts.ExtraModules) > 0 && line != "" && olderLine(line, OldestModulesLine) {
+		return fmt.Errorf("the Backstage %s host cannot load backend modules built with today's @backstage/backend-plugin-api (module-v1.1 registrations need Backstage 1.48 or later; paved's modules are tested from %s): PAVED_E2E_BACKSTAGE=oldest runs the registry tests only", line, OldestModulesLine)
+	}
+	for _, need := range []struct {
+		on  bool
+		pkg string
+	}{
+		{opts.Permissions, "@backstage/plugin-permission-backend"},
+		{opts.Permissions, "@backstage/plugin-auth-backend"},
+		{opts.MCP, "@backstage/plugin-mcp-actions-backend"},
+		{opts.Notifications, "@backstage/plugin-notifications-backend"},
+	} {
+		if need.on && pkg.Dependencies[need.pkg] == "" {
+			return fmt.Errorf("the Backstage %s host does not install %s (PAVED_E2E_BACKSTAGE=%s runs the core tests only)", line, need.pkg, os.Getenv("PAVED_E2E_BACKSTAGE"))
+		}
+	}
+	return nil
+}
+
+// olderLine reports whether release line a ("1.44") is older than b.
+func olderLine(a, b string) bool {
+	var aMaj, aMin, bMaj, bMin int
+	fmt.Sscanf(a, "%d.%d", &aMaj, &aMin)
+	fmt.Sscanf(b, "%d.%d", &bMaj, &bMin)
+	return aMaj < bMaj || aMaj == bMaj && aMin < bMin
 }
 
 func writeIfChanged(path string, b []byte) error {
@@ -181,6 +294,9 @@ type Backstage struct {
 // Start installs (if needed) and starts a backend, and returns once it is
 // ready. The caller must call Stop.
 func Start(ctx context.Context, opts Options) (*Backstage, error) {
+	if err := checkLine(opts); err != nil {
+		return nil, err
+	}
 	if err := Install(ctx); err != nil {
 		return nil, err
 	}
@@ -216,7 +332,8 @@ func Start(ctx context.Context, opts Options) (*Backstage, error) {
 	}
 	defer logFile.Close()
 
-	b.cmd = exec.Command("node", append([]string{"index.js"}, args...)...)
+	argv := NodeCommand(args)
+	b.cmd = exec.Command(argv[0], argv[1:]...)
 	b.cmd.Dir = InstallDir()
 	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
 	b.cmd.Env = append(os.Environ(), opts.Env...)
@@ -270,7 +387,7 @@ func StartT(t testing.TB, opts Options) *Backstage {
 
 // WriteConfig writes the app-config of a backend listening on port into dir,
 // with a new static token, and returns the arguments that make
-// "node index.js" in InstallDir use it. It is for running the backend some
+// NodeCommand in InstallDir use it. It is for running the backend some
 // other way than Start (detached, for a person); opts.Port, opts.Env,
 // opts.ExtraModules and the BACKSTAGE_PERMISSIONS=1 of opts.Permissions are
 // the caller's to apply.
@@ -323,6 +440,14 @@ func WriteConfig(dir string, opts Options, port int) (args []string, token strin
 		args = append(args, "--config", extra)
 	}
 	return args, token, nil
+}
+
+// NodeCommand is the command line that runs the backend in InstallDir with
+// WriteConfig's arguments. --no-node-snapshot is what Backstage asks of Node
+// 20 and later for the scaffolder: its sandbox (isolated-vm, used up to
+// plugin-scaffolder-backend 3.x) refuses to run a task without it.
+func NodeCommand(args []string) []string {
+	return append([]string{"node", "--no-node-snapshot", "index.js"}, args...)
 }
 
 func (b *Backstage) waitReady(ctx context.Context) error {

@@ -79,7 +79,7 @@ argocd:
 	if err != nil {
 		return nil, err
 	}
-	if _, err := stack.StartDetached(dir, "backstage", append([]string{"node", "index.js"}, args...),
+	if _, err := stack.StartDetached(dir, "backstage", backstagehost.NodeCommand(args),
 		[]string{"BACKSTAGE_EXTRA_MODULES="}, backstagehost.InstallDir()); err != nil {
 		return nil, err
 	}
