@@ -16,7 +16,9 @@ type QueryStore interface {
 	RunTotalsByTemplate(ctx context.Context, f Filter) ([]TemplateTotals, error)
 	ActiveUsers(ctx context.Context, f Filter) (int64, error)
 	ActiveUsersByTemplate(ctx context.Context, f Filter) (map[string]int64, error)
-	DayUsers(ctx context.Context, f Filter) ([]DayUser, error)
+	// ActiveUsersByPeriod counts distinct users per period of grouping,
+	// keyed by the period's first day.
+	ActiveUsersByPeriod(ctx context.Context, f Filter, grouping string) (map[string]int64, error)
 	RunDurations(ctx context.Context, f Filter) (map[string][]int64, error)
 	Coverage(ctx context.Context, at time.Time, owner string) ([]CoverageRow, error)
 	TimesToHealthy(ctx context.Context, f Filter) ([]int64, error)
@@ -246,7 +248,7 @@ func (s *Service) Timeseries(ctx context.Context, f Filter, grouping string) ([]
 	if err != nil {
 		return nil, err
 	}
-	users, err := s.store.DayUsers(ctx, f)
+	users, err := s.store.ActiveUsersByPeriod(ctx, f, grouping)
 	if err != nil {
 		return nil, err
 	}
@@ -273,15 +275,8 @@ func (s *Service) Timeseries(ctx context.Context, f Filter, grouping string) ([]
 			out[i].TimeSavedSeconds += d.TimeSavedSeconds
 		}
 	}
-	seen := map[[2]string]bool{}
-	for _, u := range users {
-		if i, ok := periodOf(u.Day); ok {
-			k := [2]string{out[i].Period, u.UserRef}
-			if !seen[k] {
-				seen[k] = true
-				out[i].ActiveUsers++
-			}
-		}
+	for i := range out {
+		out[i].ActiveUsers = users[out[i].Period]
 	}
 	if out == nil {
 		out = []Point{}

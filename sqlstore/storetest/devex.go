@@ -25,6 +25,7 @@ var devexTests = []struct {
 	{"DevexFeedback", testDevexFeedback},
 	{"DevexSLICounts", testDevexSLICounts},
 	{"DevexFreshness", testDevexFreshness},
+	{"DevexUsersByPeriod", testDevexUsersByPeriod},
 	{"DevexFourKeys", testDevexFourKeys},
 }
 
