@@ -23,6 +23,7 @@ type QueryStore interface {
 	Coverage(ctx context.Context, at time.Time, owner string) ([]CoverageRow, error)
 	TimesToHealthy(ctx context.Context, f Filter) ([]int64, error)
 	Deployments(ctx context.Context, f Filter) ([]DeploymentRow, error)
+	SucceededDeployments(ctx context.Context, f Filter) (int64, error)
 	RunFunnel(ctx context.Context, f Filter) (Funnel, error)
 	SatisfactionStore
 	DORAStore
@@ -103,12 +104,8 @@ func (s *Service) figures(ctx context.Context, f Filter) (periodFigures, error) 
 		return p, err
 	}
 	p.medianHealth = float64(percentile(tth, 50)) / 1000
-	deps, err := s.store.Deployments(ctx, f)
-	if err != nil {
+	if p.deployments, err = s.store.SucceededDeployments(ctx, f); err != nil {
 		return p, err
-	}
-	for _, d := range deps {
-		p.deployments += d.Succeeded
 	}
 	return p, nil
 }

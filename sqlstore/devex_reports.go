@@ -243,14 +243,9 @@ func (db *DB) TimesToHealthy(ctx context.Context, f devex.Filter) ([]int64, erro
 	return out, rows.Err()
 }
 
-// Deployments sums, per service, the deployments in f's range.
-func (db *DB) Deployments(ctx context.Context, f devex.Filter) ([]devex.DeploymentRow, error) {
-	q := `SELECT x.service,
-			COALESCE(SUM(CASE WHEN x.succeeded = 1 THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN x.succeeded = 0 THEN 1 ELSE 0 END), 0),
-			COUNT(DISTINCT CASE WHEN x.succeeded = 1 THEN x.day END)
-		FROM devex_deployments x` + appOwnerJoin + `
-		WHERE x.day >= ? AND x.day < ?`
+// deploymentsFrom is the FROM and WHERE of the deployments f selects (x).
+func deploymentsFrom(f devex.Filter) (string, []any) {
+	q := ` FROM devex_deployments x` + appOwnerJoin + ` WHERE x.day >= ? AND x.day < ?`
 	args := []any{f.FromDay(), f.ToDay()}
 	if f.Owner != "" {
 		q += ` AND c.owner = ?`
@@ -260,7 +255,27 @@ func (db *DB) Deployments(ctx context.Context, f devex.Filter) ([]devex.Deployme
 		q += ` AND x.app_key IN (SELECT app_key FROM devex_apps WHERE template_ref = ?)`
 		args = append(args, f.Template)
 	}
-	rows, err := db.query(ctx, q+` GROUP BY x.service ORDER BY 2 DESC, x.service`, args...)
+	return q, args
+}
+
+// SucceededDeployments counts the succeeded deployments f selects: the
+// summary's figure, without a row per service.
+func (db *DB) SucceededDeployments(ctx context.Context, f devex.Filter) (int64, error) {
+	from, args := deploymentsFrom(f)
+	var n int64
+	if err := db.queryRow(ctx, `SELECT COUNT(*)`+from+` AND x.succeeded = 1`, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("succeeded deployments: %w", err)
+	}
+	return n, nil
+}
+
+// Deployments sums, per service, the deployments in f's range.
+func (db *DB) Deployments(ctx context.Context, f devex.Filter) ([]devex.DeploymentRow, error) {
+	from, args := deploymentsFrom(f)
+	rows, err := db.query(ctx, `SELECT x.service,
+			COALESCE(SUM(CASE WHEN x.succeeded = 1 THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN x.succeeded = 0 THEN 1 ELSE 0 END), 0),
+			COUNT(DISTINCT CASE WHEN x.succeeded = 1 THEN x.day END)`+from+` GROUP BY x.service ORDER BY 2 DESC, x.service`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("deployments: %w", err)
 	}

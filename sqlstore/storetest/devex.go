@@ -26,6 +26,7 @@ var devexTests = []struct {
 	{"DevexSLICounts", testDevexSLICounts},
 	{"DevexFreshness", testDevexFreshness},
 	{"DevexUsersByPeriod", testDevexUsersByPeriod},
+	{"DevexSucceededDeployments", testDevexSucceededDeployments},
 	{"DevexFourKeys", testDevexFourKeys},
 }
 

@@ -48,3 +48,43 @@ func testDevexUsersByPeriod(t *testing.T, db *sqlstore.DB) {
 		}
 	}
 }
+
+// testDevexSucceededDeployments: the summary's count of succeeded
+// deployments is the sum of the per-service rows, with and without filters.
+func testDevexSucceededDeployments(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	var obs []devex.AppObservation
+	for i := range 6 {
+		o := devex.AppObservation{Key: fmt.Sprintf("default/argocd/app-%d", i), Service: fmt.Sprintf("component:default/svc-%d", i%3),
+			Environment: "prod", TemplateRef: fmt.Sprintf("template:default/t%d", i%2), CreatedAt: devexDay, ObservedAt: devexDay.AddDate(0, 0, 5)}
+		for j := range i + 1 {
+			o.Deployments = append(o.Deployments, devex.DeploymentEvent{ID: fmt.Sprint(j), Revision: fmt.Sprint(j), Succeeded: j%4 != 3,
+				DeployedAt: devexDay.AddDate(0, 0, j)})
+		}
+		obs = append(obs, o)
+	}
+	if _, err := db.RecordApps(ctx, obs); err != nil {
+		t.Fatalf("RecordApps: %v", err)
+	}
+	if _, _, err := db.SyncComponents(ctx, []devex.Component{{EntityRef: "component:default/svc-1", Kind: "Component", Owner: "group:default/team-b"}}, devexDay); err != nil {
+		t.Fatalf("SyncComponents: %v", err)
+	}
+	from, to := devex.DayRange(devexDay.AddDate(0, 0, 1), devexDay.AddDate(0, 0, 4))
+	for _, f := range []devex.Filter{{From: from, To: to}, {From: from, To: to, Owner: "group:default/team-b"}, {From: from, To: to, Template: "template:default/t1"}} {
+		rows, err := db.Deployments(ctx, f)
+		if err != nil {
+			t.Fatalf("Deployments: %v", err)
+		}
+		var want int64
+		for _, r := range rows {
+			want += r.Succeeded
+		}
+		got, err := db.SucceededDeployments(ctx, f)
+		if err != nil {
+			t.Fatalf("SucceededDeployments: %v", err)
+		}
+		if got != want || want == 0 {
+			t.Errorf("succeeded deployments of %+v = %d, want %d (the rows' sum, not 0)", f, got, want)
+		}
+	}
+}
