@@ -145,6 +145,10 @@ type AppState struct {
 	OperationPhase string
 	History        []DeploymentEvent // oldest first, as Argo CD keeps it
 	ObservedAt     time.Time
+	// SeenSynced says an earlier look showed the same latest sync: this one
+	// comes from a reconciliation after it (Argo CD keeps whole seconds, so
+	// reconciledAt may equal the sync's end).
+	SeenSynced bool
 }
 
 // ChangeRef names a stored change whose commit time is not known yet.
@@ -340,8 +344,9 @@ func FailedChangeID(revision string) string { return "failed:" + revision }
 
 // Facts reads an application state. The health of the deployed change
 // counts only once Argo CD has assessed it after the sync (reconciledAt
-// after the sync's end): right after a sync the status still shows the
-// previous revision's health.
+// after the sync's end, or a look after the one that showed the sync
+// first): the status that reports a sync's end still shows the previous
+// revision's health.
 func Facts(s AppState) AppFacts {
 	f := AppFacts{State: s, Changes: s.History}
 	n := len(s.History)
@@ -368,7 +373,7 @@ func Facts(s AppState) AppFacts {
 		return f
 	}
 	last := s.History[n-1]
-	assessed := s.ReconciledAt.IsZero() || s.ReconciledAt.After(last.DeployedAt)
+	assessed := s.SeenSynced || s.ReconciledAt.IsZero() || s.ReconciledAt.After(last.DeployedAt)
 	running := s.OperationPhase == "Running"
 	switch s.Health {
 	case HealthHealthy:

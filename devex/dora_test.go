@@ -96,7 +96,16 @@ func TestFacts(t *testing.T) {
 	if len(f.Failures) != 0 || f.Healthy != nil || f.Degraded == nil || !f.Degraded.DegradedAt.Equal(at(50)) {
 		t.Errorf("stale health: %+v; want an incident since 50 s and no verdict on change 2", f)
 	}
-	s.ReconciledAt = at(101)
+	// Reconciled in the second of the sync: a later look decides.
+	s.ReconciledAt = at(100)
+	if f := Facts(s); len(f.Failures) != 0 {
+		t.Errorf("reconciled in the sync's second, first look: failures %+v, want none", f.Failures)
+	}
+	s.SeenSynced = true
+	if f := Facts(s); len(f.Failures) != 1 || f.Failures[0] != (ChangeFailure{"2", FailureDegraded}) {
+		t.Errorf("a later look: failures %+v, want change 2 degraded", f.Failures)
+	}
+	s.SeenSynced, s.ReconciledAt = false, at(101)
 	if f := Facts(s); len(f.Failures) != 1 || f.Failures[0] != (ChangeFailure{"2", FailureDegraded}) {
 		t.Errorf("assessed: failures %+v, want change 2 degraded", f.Failures)
 	}

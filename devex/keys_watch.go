@@ -52,9 +52,10 @@ type KeysFollowerOptions struct {
 type KeysFollower struct {
 	o KeysFollowerOptions
 
-	mu    sync.Mutex
-	last  map[string]string    // app key → fingerprint of its last state applied
-	tried map[string]time.Time // change → last failed commit-time lookup
+	mu     sync.Mutex
+	last   map[string]string    // app key → fingerprint of its last state applied
+	synced map[string]string    // app key → id of the latest sync its last look showed
+	tried  map[string]time.Time // change → last failed commit-time lookup
 }
 
 // NewKeysFollower returns a KeysFollower with o's defaults filled in.
@@ -77,7 +78,7 @@ func NewKeysFollower(o KeysFollowerOptions) *KeysFollower {
 	if o.CommitRetry <= 0 {
 		o.CommitRetry = time.Minute
 	}
-	return &KeysFollower{o: o, last: map[string]string{}, tried: map[string]time.Time{}}
+	return &KeysFollower{o: o, last: map[string]string{}, synced: map[string]string{}, tried: map[string]time.Time{}}
 }
 
 // Run follows every instance while this replica leads, until ctx ends.
@@ -170,6 +171,15 @@ func StateOf(a paved.App, now time.Time) AppState {
 // applies its state again.
 func (k *KeysFollower) Observe(ctx context.Context, a paved.App) {
 	s := StateOf(a, k.o.Now())
+	latest := ""
+	if n := len(s.History); n > 0 {
+		latest = s.History[n-1].ID
+	}
+	k.mu.Lock()
+	prev, looked := k.synced[s.Key]
+	s.SeenSynced = looked && prev == latest && latest != ""
+	k.synced[s.Key] = latest
+	k.mu.Unlock()
 	f := Facts(s)
 	print := fingerprint(f)
 	k.mu.Lock()
