@@ -156,6 +156,26 @@ infra:
 
 	costs := seedBrowserCosts(t, p, readerToken, range28)
 
+	// Golden-path freshness as paved answers it: billing one version behind.
+	var freshness struct {
+		Services, Outdated int
+		Laggards           []struct{ Service, Version, CurrentVersion string }
+	}
+	var freshnessRaw []byte
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		freshnessRaw = pavedAPI("freshness", url.Values{})
+		mustJSON(t, freshnessRaw, &freshness)
+		if freshness.Services == 2 && freshness.Outdated == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("freshness: %s, want 2 services, billing outdated", freshnessRaw)
+		}
+	}
+	if l := freshness.Laggards; len(l) != 1 || l[0].Service != "component:default/billing" || l[0].Version != "1.0.0" || l[0].CurrentVersion != "1.1.0" {
+		t.Fatalf("laggards: %s, want billing on 1.0.0 behind 1.1.0", freshnessRaw)
+	}
+
 	if err := <-bundled; err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +207,7 @@ infra:
 		"weekPeriods90":    len(week90.Items),
 		"csvTemplates28":   string(csv28),
 		"slos":             json.RawMessage(slosRaw),
+		"freshness":        json.RawMessage(freshnessRaw),
 		"costs":            costs.report,
 		"forbiddenMessage": "user:default/dave may not paved.devex.read",
 		"feedback": []map[string]any{
@@ -270,11 +291,21 @@ infra:
 		fmt.Printf("E2E browser SLO %s: target %s, current %s, burn 1h %s, status %s (as paved's devex/v1/slos)\n", s.Name, s.Target, s.Current, s.Burn1h, s.Status)
 	}
 
+	var shownFreshness struct {
+		Outdated string
+		Laggards map[string]string
+	}
+	mustJSON(t, result.Observed["freshness"], &shownFreshness)
+	if !strings.HasPrefix(shownFreshness.Outdated, "1 of 2 services") || !strings.Contains(shownFreshness.Laggards["billing"], "1.0.0 → 1.1.0") {
+		t.Errorf("the page's freshness panel %+v, want 1 of 2 outdated and billing 1.0.0 → 1.1.0", shownFreshness)
+	}
+	fmt.Printf("E2E browser freshness: %q; laggard billing %q (as paved's devex/v1/freshness)\n", shownFreshness.Outdated, shownFreshness.Laggards["billing"])
+
 	checkBrowserFeedback(t, p.BaseURL, readerToken, range28)
 	checkBrowserCosts(t, costs, result.Observed["costs"])
 
 	var steps []string
-	for _, s := range []string{"first render", "costs", "templates table", "slos", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
+	for _, s := range []string{"first render", "costs", "templates table", "slos", "freshness", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
 		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
 	}
 	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))
@@ -529,12 +560,22 @@ func seedBrowserBackstage(t *testing.T, today time.Time) (*devextest.Backstage, 
 		{"b8", db, "user:default/hank", "group:default/team-b", "PT2H", "failed", "", 60, 5 * time.Minute},
 		{"b9", db, "user:default/hank", "group:default/team-b", "PT2H", "completed", "", 61, 4 * time.Minute},
 	}
+	// go-service is at 1.0.0 for every run but b1, the newest, which ran
+	// 1.1.0, its version in the catalog now: billing (b2) is the laggard.
 	for _, r := range runs {
 		created := today.AddDate(0, 0, -r.daysAgo).Add(9 * time.Hour)
+		if r.template == svc {
+			version := "1.0.0"
+			if r.id == "b1" {
+				version = "1.1.0"
+			}
+			bs.EditTemplate(svc, version)
+		}
 		bs.AddTask(r.id, r.template, r.user, r.owner, r.timeSaved, created)
 		bs.Claim(r.id, created.Add(time.Second))
 		bs.Finish(r.id, r.status, r.entity, created.Add(r.took))
 	}
+	bs.EditTemplate(svc, "1.1.0")
 	bs.AddComponent("orders", "group:default/team-a", svc)
 	bs.AddComponent("billing", "group:default/team-b", svc)
 	bs.AddComponent("ledger", "group:default/team-b", "")

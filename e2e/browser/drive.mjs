@@ -167,6 +167,22 @@ try {
     }
   });
 
+  await step('freshness', async () => {
+    // The panel's figures and laggards, as paved's devex/v1/freshness.
+    const f = spec.freshness;
+    const outdated = `${formatCount(f.outdated)} of ${formatCount(f.services)} services on an outdated template version`;
+    await waitForTestIdText('freshness-outdated', outdated);
+    observed.freshness = { outdated, laggards: {} };
+    for (const l of f.laggards) {
+      const name = l.service.slice(l.service.lastIndexOf('/') + 1);
+      const row = page.locator(`[data-testid="freshness-laggard-${name}"]`);
+      await row.waitFor({ timeout });
+      const text = await row.textContent();
+      if (!text.includes(`${l.version} → ${l.currentVersion}`)) throw new Error(`laggard ${name} reads ${text}, paved says ${l.version} → ${l.currentVersion}`);
+      observed.freshness.laggards[name] = text;
+    }
+  });
+
   await step('daily chart', async () => {
     const bars = page.getByRole('img', { name: 'Template runs per day' }).locator('[data-testid="adoption-bar"]');
     await page.waitForFunction(
