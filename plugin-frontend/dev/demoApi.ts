@@ -123,6 +123,30 @@ export class DemoPavedApi implements PavedApi {
     };
   }
 
+  async dora(query: { groupBy?: 'service' | 'team' | 'template' }) {
+    const keys = (group: string, deployments: number, lead: number, changes: number, failed: number, restore: number) => ({
+      group, deployments, deploymentDays: Math.min(deployments, 20), deploymentsPerDay: Number((deployments / 28).toFixed(4)),
+      deploymentFrequencyTier: deployments >= 28 ? ('elite' as const) : ('high' as const),
+      leadTimeSeconds: lead, leadTimeP90Seconds: lead * 3, leadTimeSamples: deployments,
+      leadTimeTier: lead < 3600 ? ('elite' as const) : ('high' as const),
+      changes, failedChanges: failed, changeFailureRate: Number((failed / changes).toFixed(4)),
+      changeFailureTier: failed / changes <= 0.15 ? ('elite' as const) : ('high' as const),
+      timeToRestoreSeconds: restore, restored: failed, openIncidents: 0,
+      timeToRestoreTier: restore < 3600 ? ('elite' as const) : ('high' as const),
+    });
+    const groupBy = query.groupBy ?? 'service';
+    const items = {
+      service: [keys('component:default/payments-api', 42, 1800, 44, 3, 1200), keys('component:default/ledger', 9, 7200, 10, 2, 5400)],
+      team: [keys('group:default/payments', 51, 2400, 54, 5, 2400)],
+      template: [keys('template:default/go-service', 51, 2400, 54, 5, 2400)],
+    }[groupBy];
+    return {
+      from: '2026-11-05T00:00:00Z', to: '2026-12-03T00:00:00Z', groupBy,
+      overall: { ...keys('', 51, 2400, 54, 5, 2400), group: undefined },
+      items,
+    };
+  }
+
   async slos() {
     const burn = (b: number[]) => ({ '5m': b[0], '30m': b[1], '1h': b[2], '2h': b[3], '6h': b[4], '1d': b[5], '3d': b[6] });
     return {

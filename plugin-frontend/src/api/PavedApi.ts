@@ -9,6 +9,7 @@ import {
   Satisfaction,
   Slos,
   DevexQuery,
+  DoraReport,
   Funnel,
   ServiceDeployments,
   Summary,
@@ -43,6 +44,8 @@ export interface PavedDevexApi {
   slos(): Promise<Slos>;
   /** Services on an outdated version of their template, now (owner and template apply, not the range). */
   freshness(query: DevexQuery): Promise<Freshness>;
+  /** The four keys (DORA) overall and per service, team or template (`query.groupBy`). */
+  dora(query: DevexQuery): Promise<DoraReport>;
   /** Infrastructure spend per team and kind, with budgets and a trend. */
   costs(query: DevexQuery): Promise<CostReport>;
   /** The `format=csv` URL of a list, for people and scripts that carry their own token. */

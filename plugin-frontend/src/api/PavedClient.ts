@@ -5,6 +5,7 @@ import {
   CostReport,
   Coverage,
   DevexList,
+  DoraReport,
   FeedbackComment,
   Freshness,
   RunFeedback,
@@ -90,6 +91,10 @@ export class PavedClient implements PavedApi {
     });
     if (!res.ok) throw await ResponseError.fromResponse(res);
     return (await res.json()) as RunFeedback;
+  }
+
+  dora(query: DevexQuery): Promise<DoraReport> {
+    return this.json('dora', query);
   }
 
   costs(query: DevexQuery): Promise<CostReport> {

@@ -22,7 +22,8 @@ export type DevexList =
   | 'feedback/comments'
   | 'costs'
   | 'slos'
-  | 'freshness';
+  | 'freshness'
+  | 'dora';
 
 export type Grouping = 'day' | 'week' | 'month';
 
@@ -36,6 +37,8 @@ export type DevexQuery = {
   owner?: string;
   /** Template entity ref. */
   template?: string;
+  /** `devex/v1/dora` only: per service (default), team or template. */
+  groupBy?: DoraGrouping;
 };
 
 export type Summary = Narrow<

@@ -183,6 +183,18 @@ class FakePaved implements PavedDevexApi {
       timeseries: [{ period: '2026-11-27', spend: 96 }],
     };
   }
+  async dora(query: DevexQuery) {
+    this.record('dora', query);
+    const groupBy = query.groupBy ?? 'service';
+    const keys = (group?: string) => ({
+      group, deployments: 30, deploymentDays: 20, deploymentsPerDay: 1.0714, deploymentFrequencyTier: 'elite' as const,
+      leadTimeSeconds: 5400, leadTimeP90Seconds: 86400, leadTimeSamples: 28, leadTimeTier: 'high' as const,
+      changes: 32, failedChanges: 4, changeFailureRate: 0.125, changeFailureTier: 'elite' as const,
+      timeToRestoreSeconds: 1800, restored: 3, openIncidents: 1, timeToRestoreTier: 'elite' as const,
+    });
+    const group = { service: 'component:default/payments-api', team: 'group:default/payments', template: 'template:default/go-service' }[groupBy];
+    return { from: query.from ?? '', to: query.to ?? '', groupBy, overall: keys(), items: [keys(group)] };
+  }
   async csvUrl(list: DevexList, query: DevexQuery) {
     return `http://paved.test/api/paved/devex/v1/${list}?from=${query.from}&format=csv`;
   }
@@ -230,11 +242,24 @@ describe('AdoptionContent', () => {
     expect(await screen.findByTestId('slo-run-success-status')).toHaveTextContent('Budget spent');
     expect(screen.getByTestId('slo-run-success-current')).toHaveTextContent('90%');
     expect(await screen.findByTestId('freshness-laggard-ledger')).toHaveTextContent('1.0.0 → 2.0.0');
+    expect(await screen.findByTestId('dora-overall-Lead time for changes')).toHaveTextContent('1.5 hHigh');
+    expect(screen.getByTestId('dora-overall-Change failure rate')).toHaveTextContent('12.5%Elite4 of 32 changes failed');
+    expect(screen.getByTestId('dora-overall-Time to restore')).toHaveTextContent('30 min');
+    expect(screen.getByTestId('dora-overall-Time to restore')).toHaveTextContent('1 still Degraded');
+    expect(screen.getByTestId('dora-row-component:default/payments-api')).toHaveTextContent('1.07/day · Elite');
     // Freshness is now: no range.
     expect(paved.calls.find(c => c.endpoint === 'freshness')?.query).toEqual({ owner: undefined });
 
     const summaryCall = paved.calls.find(c => c.endpoint === 'summary');
     expect(summaryCall?.query).toEqual({ from: '2026-11-01', to: '2026-11-28', grouping: 'day', owner: undefined });
+  });
+
+  it('shows the four keys per team when asked', async () => {
+    const paved = new FakePaved();
+    await render(paved);
+    fireEvent.change(await screen.findByTestId('dora-group-by'), { target: { value: 'team' } });
+    expect(await screen.findByTestId('dora-row-group:default/payments')).toHaveTextContent('group:default/payments');
+    expect(paved.calls.filter(c => c.endpoint === 'dora').map(c => c.query.groupBy)).toEqual(['service', 'team']);
   });
 
   it('asks again for one team when a team is picked, and keeps coverage for all teams', async () => {

@@ -13,7 +13,7 @@ import { Grid } from '@material-ui/core';
 import { ReactNode, useMemo, useState } from 'react';
 import { useLocation } from 'react-router-dom';
 import useAsync from 'react-use/esm/useAsync';
-import { DevexList, DevexQuery, pavedApiRef } from '../../api';
+import { DevexList, DevexQuery, DoraGrouping, pavedApiRef } from '../../api';
 import { AdoptionChart } from '../AdoptionChart';
 import { CostPanel } from '../CostPanel';
 import { CoverageByOwner } from '../CoverageByOwner';
@@ -21,6 +21,7 @@ import { CsvExportLink } from '../CsvExportLink';
 import { DeploymentTiles } from '../DeploymentTiles';
 import { FeedbackPrompt } from '../FeedbackPrompt';
 import { FreshnessPanel } from '../FreshnessPanel';
+import { FourKeysPanel } from '../FourKeysPanel';
 import { Funnel } from '../Funnel';
 import { SloPanel } from '../SloPanel';
 import { FeedbackComments, Satisfaction } from '../Satisfaction';
@@ -94,6 +95,9 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const funnel = useAsync(() => paved.funnel(query), [paved, query]);
   const deployments = useAsync(() => paved.deployments(query), [paved, query]);
   const costs = useAsync(() => paved.costs(query), [paved, query]);
+  const [doraGroupBy, setDoraGroupBy] = useState<DoraGrouping>('service');
+  const doraQuery = useMemo<DevexQuery>(() => ({ ...query, groupBy: doraGroupBy }), [query, doraGroupBy]);
+  const dora = useAsync(() => paved.dora(doraQuery), [paved, doraQuery]);
   const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
   const satisfaction = useAsync(() => paved.satisfaction(query), [paved, query]);
   const comments = useAsync(() => paved.feedbackComments(query), [paved, query]);
@@ -184,6 +188,11 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       <Grid item xs={12}>
         <Section title="Deployment frequency (DORA)" list="deployments" query={query}>
           <Loading state={deployments}>{value => <DeploymentTiles items={value.items} />}</Loading>
+        </Section>
+      </Grid>
+      <Grid item xs={12}>
+        <Section title="Four keys (DORA)" list="dora" query={doraQuery}>
+          <Loading state={dora}>{value => <FourKeysPanel report={value} onGroupBy={setDoraGroupBy} />}</Loading>
         </Section>
       </Grid>
       <Grid item xs={12}>

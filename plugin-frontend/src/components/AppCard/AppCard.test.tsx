@@ -36,11 +36,22 @@ const apps: EntityApps = {
   unavailable: [],
 };
 
-type Fake = Pick<PavedApi, 'entityApps' | 'syncApp'>;
+type Fake = Pick<PavedApi, 'entityApps' | 'syncApp' | 'dora'>;
+
+const fourKeys = (group: string) => ({
+  group, deployments: 12, deploymentDays: 9, deploymentsPerDay: 0.4286, deploymentFrequencyTier: 'high' as const,
+  leadTimeSeconds: 420, leadTimeP90Seconds: 900, leadTimeSamples: 11, leadTimeTier: 'elite' as const,
+  changes: 13, failedChanges: 2, changeFailureRate: 0.1538, changeFailureTier: 'high' as const,
+  timeToRestoreSeconds: 600, restored: 2, openIncidents: 0, timeToRestoreTier: 'elite' as const,
+});
 
 function fake(over: Partial<Fake> = {}): jest.Mocked<Fake> {
   return {
     entityApps: jest.fn(async () => apps),
+    dora: jest.fn(async () => ({
+      from: '', to: '', groupBy: 'service' as const, overall: fourKeys(''),
+      items: [fourKeys('component:default/other'), fourKeys('component:default/shop')],
+    })),
     syncApp: jest.fn(async a => app({ instance: a.instance, name: a.name, syncStatus: 'Synced', operationPhase: 'Running', operationMessage: 'syncing' })),
     ...over,
   } as jest.Mocked<Fake>;
@@ -64,6 +75,20 @@ function render(api: Fake) {
 }
 
 describe('EntityPavedAppCard', () => {
+  it("shows the service's four keys with their DORA tiers", async () => {
+    const api = fake();
+    await render(api);
+    expect(await screen.findByTestId('entity-dora-Lead time for changes')).toHaveTextContent('7 minElite');
+    expect(screen.getByTestId('entity-dora-Change failure rate')).toHaveTextContent('15.38%High2 of 13 changes failed');
+    expect(screen.getByTestId('entity-dora-Time to restore')).toHaveTextContent('10 minElite');
+    expect(api.dora).toHaveBeenCalledWith({ groupBy: 'service' });
+  });
+
+  it('says so when the service has no sync in the period', async () => {
+    await render(fake({ dora: jest.fn(async () => ({ from: '', to: '', groupBy: 'service' as const, overall: fourKeys(''), items: [] })) }));
+    expect(await screen.findByTestId('entity-dora-none')).toHaveTextContent('No sync');
+  });
+
   it('shows progress while paved answers', async () => {
     await render(fake({ entityApps: jest.fn(() => new Promise<EntityApps>(() => {})) }));
     expect(screen.getByTestId('progress')).toBeInTheDocument();

@@ -18,6 +18,7 @@ import { ReactNode, useEffect, useState } from 'react';
 import useAsyncRetry from 'react-use/esm/useAsyncRetry';
 import { EntityApp, pavedApiRef } from '../../api';
 import { accessRefusal } from '../AdoptionPage/AdoptionPage';
+import { FourKeysTiles } from '../FourKeysPanel';
 
 /** Argo CD's health as Backstage's status icons show it. */
 function Health({ status }: { status: string }) {
@@ -175,12 +176,44 @@ export function AppList({ entityRef }: { entityRef: string }) {
   );
 }
 
-/** The Component entity page's card of its Argo CD applications. */
+/**
+ * The service's four keys (DORA) over the last 28 days, from its syncs in
+ * Argo CD; for readers of paved's adoption metrics (others see a note).
+ */
+export function EntityFourKeys({ entityRef }: { entityRef: string }) {
+  const api = useApi(pavedApiRef);
+  const state = useAsyncRetry(() => api.dora({ groupBy: 'service' }), [api]);
+  if (state.loading) return <Progress />;
+  if (state.error) {
+    const refusal = accessRefusal(state.error);
+    return (
+      <Typography variant="body2" color="textSecondary" data-testid="entity-dora-unavailable">
+        {refusal ? 'The four keys are shown to readers of the adoption metrics.' : `The four keys are unavailable: ${state.error.message}`}
+      </Typography>
+    );
+  }
+  const row = state.value?.items.find(i => i.group === entityRef);
+  if (!row) {
+    return (
+      <Typography variant="body2" color="textSecondary" data-testid="entity-dora-none">
+        No sync of this service's applications in the last 28 days.
+      </Typography>
+    );
+  }
+  return <FourKeysTiles keys={row} testId="entity-dora" />;
+}
+
+/** The Component entity page's card of its Argo CD applications and their four keys. */
 export function EntityPavedAppCard() {
   const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
   return (
     <InfoCard title="Argo CD (paved)">
-      <AppList entityRef={stringifyEntityRef(entity)} />
+      <AppList entityRef={entityRef} />
+      <Box mt={2}>
+        <Typography variant="subtitle1">Four keys (DORA), last 28 days</Typography>
+        <EntityFourKeys entityRef={entityRef} />
+      </Box>
     </InfoCard>
   );
 }

@@ -1,0 +1,1 @@
+export { FourKeysPanel, FourKeysTiles, doraTierLabels, keyFigures } from './FourKeysPanel';
