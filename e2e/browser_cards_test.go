@@ -78,6 +78,7 @@ backstage:
   discovery: http://%s/api/{{pluginId}}
 devex:
   interval: 1h
+  readerGroups: [group:default/payments]
 argocd:
   instances:
     - name: default
@@ -205,6 +206,7 @@ spec:
 	var result struct {
 		Observed struct {
 			AppRow, AppLink, OperationAfterSync           string
+			FourKeys                                      map[string]string
 			SyncStatus, ExtendStatus                      int
 			Resource                                      map[string]string
 			CopiedURL                                     string `json:"copiedUrl"`
@@ -230,6 +232,15 @@ spec:
 	}
 	if rev := created.Status.Sync.Revision; !strings.Contains(o.AppRow, rev[:7]) {
 		t.Errorf("app card row %q: want the revision Argo CD synced, %s", o.AppRow, rev)
+	}
+	// The four keys of the service (payments reads adoption metrics here):
+	// one change so far, the automated sync, Healthy, its lead time from
+	// the fixture's commit known through Argo CD's revision metadata.
+	fmt.Printf("E2E browser cards: the app card's four keys: %q\n", o.FourKeys)
+	if !strings.Contains(o.FourKeys["Change failure rate"], "0 of 1 changes failed") ||
+		!strings.Contains(o.FourKeys["Lead time for changes"], "median of 1") ||
+		!strings.Contains(o.FourKeys["Deployment frequency"], "1 deploys") {
+		t.Errorf("the app card's four keys = %q, want one change, not failed, with its lead time", o.FourKeys)
 	}
 	if o.SyncStatus != http.StatusOK || !strings.Contains(o.OperationAfterSync, "Running") {
 		t.Errorf("sync: paved answered %d, the card shows %q", o.SyncStatus, o.OperationAfterSync)

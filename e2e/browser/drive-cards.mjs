@@ -90,6 +90,16 @@ async function cards(row) {
     await shot(row, 'app-card.png');
   });
 
+  await step('four keys on the app card', async () => {
+    // The service's four keys, below its apps: one tile per key.
+    observed.fourKeys = {};
+    await byTestId('entity-dora-Change failure rate').waitFor({ timeout });
+    for (const key of ['Deployment frequency', 'Lead time for changes', 'Change failure rate', 'Time to restore']) {
+      observed.fourKeys[key] = await byTestId(`entity-dora-${key}`).textContent();
+    }
+    await shot('entity-dora-Lead time for changes', 'app-card-four-keys.png');
+  });
+
   await step('sync', async () => {
     const sync = page.waitForResponse(
       r => r.request().method() === 'POST' && r.url().includes(`/apps/v1/instances/${spec.app.instance}/apps/${spec.app.name}/sync`),
