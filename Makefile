@@ -53,9 +53,13 @@ node_modules/.paved-stamp: package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test-ts: the TypeScript packages' tests (type check, then each workspace's tests)
+## test-ts: the TypeScript packages' tests (type check, API reports, then each workspace's tests)
+# The API check compares each package's public API, read from the declarations
+# tsc just wrote to dist-types/, with its committed report.api.md: a change of
+# API without its report fails (update them with `npm run build:api-reports`).
 test-ts: node_modules/.paved-stamp
 	npm run tsc
+	npm run test:api-reports
 	npm test
 
 ## build-ts: build the Backstage backend modules a plain Node backend loads (e2e)

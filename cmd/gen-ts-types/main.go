@@ -114,7 +114,7 @@ func generate(unions []union, roots ...any) ([]byte, error) {
 			}
 			lits[i] = "'" + v + "'"
 		}
-		g.decls[u.name] = fmt.Sprintf("/** %s */\nexport type %s = %s;\n", u.source, u.name, strings.Join(lits, " | "))
+		g.decls[u.name] = doc(u.source) + fmt.Sprintf("export type %s = %s;\n", u.name, strings.Join(lits, " | "))
 	}
 	for _, r := range roots {
 		if _, err := g.named(reflect.TypeOf(r)); err != nil {
@@ -134,6 +134,12 @@ func generate(unions []union, roots ...any) ([]byte, error) {
 		b.WriteString(g.decls[n])
 	}
 	return b.Bytes(), nil
+}
+
+// doc is a declaration's doc comment: the Go source it mirrors, and the
+// release tag the packages' API reports require of every exported type.
+func doc(source string) string {
+	return "/**\n * " + source + "\n *\n * @public\n */\n"
 }
 
 type generator struct {
@@ -182,7 +188,7 @@ func (g *generator) named(t reflect.Type) (string, error) {
 	if err := g.fields(t, &extends, &body, "  "); err != nil {
 		return "", err
 	}
-	decl := fmt.Sprintf("/** %s */\nexport interface %s", goName(t), name)
+	decl := doc(goName(t)) + "export interface " + name
 	if len(extends) > 0 {
 		decl += " extends " + strings.Join(extends, ", ")
 	}
@@ -239,6 +245,10 @@ func (g *generator) fields(t reflect.Type, extends *[]string, body *strings.Buil
 		q := ""
 		if optional {
 			q = "?"
+		}
+		if t.Name() != "" {
+			// The field's documentation is the Go field's: name it.
+			fmt.Fprintf(body, "%s/** %s.%s */\n", indent, goName(t), f.Name)
 		}
 		fmt.Fprintf(body, "%s%s%s: %s;\n", indent, name, q, ts)
 	}

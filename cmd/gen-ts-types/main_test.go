@@ -61,37 +61,70 @@ func TestGenerateMapsJSONTags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `
-/** gen.Statuses */
+/**
+ * gen.Statuses
+ *
+ * @public
+ */
 export type GenStatus = 'on' | 'off';
 
-/** gen-ts-types.base */
+/**
+ * gen-ts-types.base
+ *
+ * @public
+ */
 export interface GenTsTypesBase {
+  /** gen-ts-types.base.ID */
   id: string;
 }
 
-/** gen-ts-types.inner */
+/**
+ * gen-ts-types.inner
+ *
+ * @public
+ */
 export interface GenTsTypesInner {
+  /** gen-ts-types.inner.N */
   n: number;
 }
 
-/** gen-ts-types.sample */
+/**
+ * gen-ts-types.sample
+ *
+ * @public
+ */
 export interface GenTsTypesSample extends GenTsTypesBase {
+  /** gen-ts-types.sample.Name */
   name: string;
+  /** gen-ts-types.sample.Renamed */
   renamedField: number;
+  /** gen-ts-types.sample.Optional */
   optional?: string;
+  /** gen-ts-types.sample.At */
   at: string;
+  /** gen-ts-types.sample.Until */
   until?: string;
+  /** gen-ts-types.sample.Current */
   current: number | null;
+  /** gen-ts-types.sample.Tags */
   tags: string[];
+  /** gen-ts-types.sample.Counts */
   counts: [number, number];
+  /** gen-ts-types.sample.Labels */
   labels: Record<string, string>;
+  /** gen-ts-types.sample.Inner */
   inner: GenTsTypesInner;
+  /** gen-ts-types.sample.Refs */
   refs: (GenTsTypesInner | null)[];
+  /** gen-ts-types.sample.Any */
   any: unknown;
+  /** gen-ts-types.sample.Quoted */
   quoted: string;
+  /** gen-ts-types.sample.Inline */
   inline: {
     ok: boolean;
   };
+  /** gen-ts-types.sample.NoTag */
   NoTag: boolean;
 }
 `

@@ -1,9 +1,17 @@
 import { Entity } from '@backstage/catalog-model';
 
-/** The annotation paved's catalog provider puts on the Resource of what it provisioned. */
+/**
+ * The annotation paved's catalog provider puts on the Resource of what it provisioned.
+ *
+ * @public
+ */
 export const ANNOTATION_INFRA_ID = 'paved.dev/infra-id';
 
-/** What such a resource costs per month, "480 USD". */
+/**
+ * What such a resource costs per month, "480 USD".
+ *
+ * @public
+ */
 export const ANNOTATION_COST_MONTHLY = 'paved.dev/cost-monthly';
 
 /**

@@ -6,6 +6,7 @@ import {
   discoveryApiRef,
   fetchApiRef,
 } from '@backstage/core-plugin-api';
+import type { JSX } from 'react';
 import { PavedClient, pavedApiRef } from './api';
 import { approvalRouteRef, resourceRouteRef, rootRouteRef } from './routes';
 
@@ -37,7 +38,7 @@ export const pavedPlugin = createPlugin({
  *
  * @public
  */
-export const PavedAdoptionPage = pavedPlugin.provide(
+export const PavedAdoptionPage: () => JSX.Element = pavedPlugin.provide(
   createRoutableExtension({
     name: 'PavedAdoptionPage',
     component: () => import('./components/Router').then(m => m.Router),
@@ -52,7 +53,7 @@ export const PavedAdoptionPage = pavedPlugin.provide(
  *
  * @public
  */
-export const EntityPavedAppCard = pavedPlugin.provide(
+export const EntityPavedAppCard: () => JSX.Element = pavedPlugin.provide(
   createComponentExtension({
     name: 'EntityPavedAppCard',
     component: { lazy: () => import('./components/AppCard').then(m => m.EntityPavedAppCard) },
@@ -66,7 +67,7 @@ export const EntityPavedAppCard = pavedPlugin.provide(
  *
  * @public
  */
-export const EntityPavedResourceCard = pavedPlugin.provide(
+export const EntityPavedResourceCard: () => JSX.Element = pavedPlugin.provide(
   createComponentExtension({
     name: 'EntityPavedResourceCard',
     component: { lazy: () => import('./components/ResourceCard').then(m => m.EntityPavedResourceCard) },

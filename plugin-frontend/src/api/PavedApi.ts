@@ -24,11 +24,17 @@ import { ApprovalRequest, ApprovalState, ConnectionDetails, EntityApp, EntityApp
  * @public
  */
 export interface PavedDevexApi {
+  /** The adoption figures of the query's period, each with the previous period's. */
   summary(query: DevexQuery): Promise<Summary>;
+  /** Each template's runs, success rate and time saved. */
   templates(query: DevexQuery): Promise<{ items: TemplateStats[] }>;
+  /** Runs and adoption per period, grouped by the query's `grouping`. */
   timeseries(query: DevexQuery): Promise<Timeseries>;
+  /** Golden-path coverage per owner team. */
   coverage(query: DevexQuery): Promise<Coverage>;
+  /** Each service's deployments and its Four Keys frequency tier. */
   deployments(query: DevexQuery): Promise<{ items: ServiceDeployments[] }>;
+  /** How many runs reached each stage of the adoption funnel. */
   funnel(query: DevexQuery): Promise<Funnel>;
   /** Developers' ratings of their runs (devex readers). */
   satisfaction(query: DevexQuery): Promise<Satisfaction>;
@@ -101,5 +107,9 @@ export interface PavedApprovalsApi {
  */
 export interface PavedApi extends PavedDevexApi, PavedResourcesApi, PavedApprovalsApi {}
 
-/** @public */
+/**
+ * The reference to paved's API, to get it from the app's API holder.
+ *
+ * @public
+ */
 export const pavedApiRef = createApiRef<PavedApi>({ id: 'plugin.paved.api' });

@@ -5,18 +5,34 @@
 import type * as wire from './generated';
 import type { Narrow } from './narrow';
 
-/** A resource paved provisioned, with what the caller may do with it. Never a secret. */
+/**
+ * A resource paved provisioned, with what the caller may do with it. Never a secret.
+ *
+ * @public
+ */
 export type InfraResource = wire.InfraView;
 
-/** The credentials of a resource: the postgres driver's keys. */
+/**
+ * The credentials of a resource: the postgres driver's keys.
+ *
+ * @public
+ */
 export type ConnectionDetails = Pick<wire.InfraResource, 'id' | 'kind' | 'name' | 'owner'> & {
   connection: Record<string, string>;
 };
 
-/** One Argo CD application of an entity, on one instance. */
+/**
+ * One Argo CD application of an entity, on one instance.
+ *
+ * @public
+ */
 export type EntityApp = wire.ServerAppView;
 
-/** An entity's applications on every instance; an instance that failed is in `unavailable`. */
+/**
+ * An entity's applications on every instance; an instance that failed is in `unavailable`.
+ *
+ * @public
+ */
 export type EntityApps = {
   entityRef: string;
   items: EntityApp[];

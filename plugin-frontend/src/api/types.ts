@@ -8,10 +8,18 @@
 import type * as wire from './generated';
 import type { Narrow, Replace } from './narrow';
 
-/** A figure with its value for the previous period of the same length. */
+/**
+ * A figure with its value for the previous period of the same length.
+ *
+ * @public
+ */
 export type Kpi = wire.DevexKPI;
 
-/** The lists paved serves under `devex/v1/`, each also as `format=csv`. */
+/**
+ * The lists paved serves under `devex/v1/`, each also as `format=csv`.
+ *
+ * @public
+ */
 export type DevexList =
   | 'templates'
   | 'timeseries'
@@ -25,9 +33,18 @@ export type DevexList =
   | 'freshness'
   | 'dora';
 
+/**
+ * How a time series is bucketed.
+ *
+ * @public
+ */
 export type Grouping = 'day' | 'week' | 'month';
 
-/** Filters every DevEx endpoint takes; unset ones fall back to paved's defaults. */
+/**
+ * Filters every DevEx endpoint takes; unset ones fall back to paved's defaults.
+ *
+ * @public
+ */
 export type DevexQuery = {
   /** RFC 3339 date or time. */
   from?: string;
@@ -41,6 +58,11 @@ export type DevexQuery = {
   groupBy?: DoraGrouping;
 };
 
+/**
+ * The adoption figures of a period, each with the previous period's (`devex/v1/summary`).
+ *
+ * @public
+ */
 export type Summary = Narrow<
   wire.DevexSummary,
   {
@@ -60,35 +82,95 @@ export type Summary = Narrow<
   }
 >;
 
+/**
+ * One template's runs, success rate and time saved (`devex/v1/templates`).
+ *
+ * @public
+ */
 export type TemplateStats = wire.DevexTemplateStats;
 
-/** One period of `devex/v1/timeseries`; `period` is its start, e.g. `2026-11-01`. */
+/**
+ * One period of `devex/v1/timeseries`; `period` is its start, e.g. `2026-11-01`.
+ *
+ * @public
+ */
 export type Period = wire.DevexPoint;
 
+/**
+ * Runs and adoption per period (`devex/v1/timeseries`).
+ *
+ * @public
+ */
 export type Timeseries = { grouping: Grouping; items: Period[] };
 
+/**
+ * How many of an owner's components came from a golden path.
+ *
+ * @public
+ */
 export type OwnerCoverage = Narrow<wire.DevexCoverageFigures, { owner: string }>;
 
+/**
+ * Golden-path coverage per owner team (`devex/v1/coverage`).
+ *
+ * @public
+ */
 export type Coverage = Narrow<wire.DevexCoverageReport, { items: OwnerCoverage[] }>;
 
-/** Four Keys deployment-frequency tier. */
+/**
+ * Four Keys deployment-frequency tier.
+ *
+ * @public
+ */
 export type Tier = wire.DevexDeploymentFrequencyTier;
 
+/**
+ * One service's deployments and its Four Keys frequency tier (`devex/v1/deployments`).
+ *
+ * @public
+ */
 export type ServiceDeployments = Narrow<wire.DevexServiceDeployments, { tier: Tier }>;
 
+/**
+ * A stage of the adoption funnel.
+ *
+ * @public
+ */
 export type FunnelStageName = wire.DevexFunnelStage;
 
+/**
+ * How many runs reached each stage of the adoption funnel (`devex/v1/funnel`).
+ *
+ * @public
+ */
 export type Funnel = { stages: Narrow<wire.DevexStage, { name: FunnelStageName }>[] };
 
-/** A developer's answer about one of their runs. */
+/**
+ * A developer's answer about one of their runs.
+ *
+ * @public
+ */
 export type FeedbackAnswer = Pick<wire.DevexFeedback, 'score' | 'comment' | 'createdAt' | 'updatedAt'>;
 
-/** One of the signed-in user's runs, with their answer if any. */
+/**
+ * One of the signed-in user's runs, with their answer if any.
+ *
+ * @public
+ */
 export type RunFeedback = Replace<wire.DevexRunFeedback, { feedback: FeedbackAnswer | null }>;
 
-/** Answers of a set of runs: mean score 1..5, count, how many gave each score. */
+/**
+ * Answers of a set of runs: mean score 1..5, count, how many gave each score.
+ *
+ * @public
+ */
 export type Scores = wire.DevexScores;
 
+/**
+ * Developers' ratings of their runs, overall, per stage and per template (`devex/v1/satisfaction`).
+ *
+ * @public
+ */
 export type Satisfaction = Narrow<
   wire.DevexSatisfaction,
   {
@@ -98,19 +180,39 @@ export type Satisfaction = Narrow<
   }
 >;
 
-/** A comment for the platform team; it never names the user. */
+/**
+ * A comment for the platform team; it never names the user.
+ *
+ * @public
+ */
 export type FeedbackComment = wire.DevexFeedback;
 
-/** Running monthly cost (resources alive now) and the spend in the range (prorated). */
+/**
+ * Running monthly cost (resources alive now) and the spend in the range (prorated).
+ *
+ * @public
+ */
 export type CostFigures = wire.CostsFigures;
 
-/** What the owner teams' infrastructure costs: `devex/v1/costs`. */
+/**
+ * What the owner teams' infrastructure costs: `devex/v1/costs`.
+ *
+ * @public
+ */
 export type CostReport = wire.CostsReport;
 
-/** The SRE workbook's burn-rate windows paved computes. */
+/**
+ * The SRE workbook's burn-rate windows paved computes.
+ *
+ * @public
+ */
 export type BurnWindow = wire.DevexBurnWindow;
 
-/** One service level objective's state now (`GET devex/v1/slos`). */
+/**
+ * One service level objective's state now (`GET devex/v1/slos`).
+ *
+ * @public
+ */
 export type SloStatus = Narrow<
   wire.DevexSLOStatus,
   {
@@ -121,12 +223,25 @@ export type SloStatus = Narrow<
   }
 >;
 
-/** A DORA performance tier (elite, high, medium, low), none without data. */
+/**
+ * A DORA performance tier (elite, high, medium, low), none without data.
+ *
+ * @public
+ */
 export type DoraTier = wire.DevexDORATier;
 
+/**
+ * What `devex/v1/dora` groups the four keys by.
+ *
+ * @public
+ */
 export type DoraGrouping = wire.DevexDORAGrouping;
 
-/** The four keys of a service, team or template (or everyone: no group). */
+/**
+ * The four keys of a service, team or template (or everyone: no group).
+ *
+ * @public
+ */
 export type FourKeys = Narrow<
   wire.DevexFourKeys,
   {
@@ -137,16 +252,33 @@ export type FourKeys = Narrow<
   }
 >;
 
-/** `GET devex/v1/dora`. */
+/**
+ * `GET devex/v1/dora`.
+ *
+ * @public
+ */
 export type DoraReport = Narrow<wire.DevexDORAReport, { groupBy: DoraGrouping; overall: FourKeys; items: FourKeys[] }>;
 
+/**
+ * The service level objectives' states and the burn-rate alerts that hold (`devex/v1/slos`).
+ *
+ * @public
+ */
 export type Slos = {
   items: SloStatus[];
   alerts: Narrow<wire.DevexBurnAlert, { severity: 'page' | 'ticket'; long: BurnWindow; short: BurnWindow }>[];
 };
 
-/** Golden-path freshness now (`GET devex/v1/freshness`): outdated services per template and team, the laggards. */
+/**
+ * Golden-path freshness now (`GET devex/v1/freshness`): outdated services per template and team, the laggards.
+ *
+ * @public
+ */
 export type Freshness = wire.DevexFreshness;
 
-/** One service and how far behind its template's current version it is. */
+/**
+ * One service and how far behind its template's current version it is.
+ *
+ * @public
+ */
 export type ServiceFreshness = wire.DevexServiceFreshness;

@@ -5,17 +5,29 @@ import {
 import { Entity } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
 
-/** One entity as paved serves it, with the location key that owns it. */
+/**
+ * One entity as paved serves it, with the location key that owns it.
+ *
+ * @public
+ */
 export type PavedEntity = { entity: Entity; locationKey?: string };
 
-/** A page of `GET catalog/entities`. */
+/**
+ * A page of `GET catalog/entities`.
+ *
+ * @public
+ */
 export type EntitiesPage = {
   items: PavedEntity[];
   nextCursor?: string;
   etag?: string;
 };
 
-/** The body of `GET catalog/changes`. */
+/**
+ * The body of `GET catalog/changes`.
+ *
+ * @public
+ */
 export type Changes = {
   cursor: string;
   added: PavedEntity[];
@@ -28,6 +40,8 @@ export type Changes = {
  * Speaks paved's catalog contract (docs/api.md, "Catalog"). Every request
  * carries a plugin token of the catalog addressed to paved, so paved can tell
  * the catalog apart from users and scripts.
+ *
+ * @public
  */
 export class PavedCatalogClient {
   constructor(
@@ -76,6 +90,7 @@ export class PavedCatalogClient {
     };
   }
 
+  /** paved's base URL, as discovery resolves it. */
   async baseUrl(): Promise<string> {
     return this.discovery.getBaseUrl(this.pluginId);
   }

@@ -18,14 +18,19 @@ import { Changes, EntitiesPage, PavedEntity } from './PavedCatalogClient';
 /**
  * What the provider needs from paved: declared here, next to its only
  * consumer, so tests and other transports can stand in.
+ *
+ * @public
  */
 export interface PavedCatalogSource {
+  /** One page of paved's catalog snapshot; undefined when it still matches `ifNoneMatch`. */
   entities(options: {
     cursor?: string;
     limit?: number;
     ifNoneMatch?: string;
   }): Promise<EntitiesPage | undefined>;
+  /** The changes after `cursor`, waiting up to `wait` for one (long poll). */
   changes(options: { cursor?: string; wait?: string; signal?: AbortSignal }): Promise<Changes>;
+  /** paved's base URL, for the entities' location annotations. */
   baseUrl(): Promise<string>;
 }
 
@@ -70,10 +75,12 @@ export class PavedEntityProvider implements EntityProvider {
     private readonly pageSize = 500,
   ) {}
 
+  /** {@inheritDoc @backstage/plugin-catalog-node#EntityProvider.getProviderName} */
   getProviderName(): string {
     return 'paved';
   }
 
+  /** {@inheritDoc @backstage/plugin-catalog-node#EntityProvider.connect} */
   async connect(connection: EntityProviderConnection): Promise<void> {
     this.connection = connection;
     if (!this.schedules) return;

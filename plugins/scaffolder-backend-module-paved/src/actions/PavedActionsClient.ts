@@ -5,7 +5,11 @@ import {
 } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 
-/** One action as paved lists it (`GET .backstage/actions/v1/actions`). */
+/**
+ * One action as paved lists it (`GET .backstage/actions/v1/actions`).
+ *
+ * @public
+ */
 export type PavedAction = {
   id: string;
   name: string;
@@ -29,20 +33,31 @@ type ErrorBody = {
 /**
  * Thrown when paved refuses or fails an invocation. The message is paved's
  * own, so the scaffolder's task log tells the user what to fix.
+ *
+ * @public
  */
 export class PavedActionError extends Error {
-  constructor(
-    readonly actionId: string,
-    readonly status: number,
-    readonly errorName: string,
-    detail: string,
-  ) {
+  /** paved's id of the action that failed. */
+  readonly actionId: string;
+  /** The HTTP status paved answered with. */
+  readonly status: number;
+  /** The `error.name` of paved's answer, e.g. `InputError`. */
+  readonly errorName: string;
+
+  constructor(actionId: string, status: number, errorName: string, detail: string) {
     super(`paved action ${actionId} failed (${status} ${errorName}): ${detail}`);
     this.name = 'PavedActionError';
+    this.actionId = actionId;
+    this.status = status;
+    this.errorName = errorName;
   }
 }
 
-/** Speaks the actions part of Backstage's plugin protocol to paved. */
+/**
+ * Speaks the actions part of Backstage's plugin protocol to paved.
+ *
+ * @public
+ */
 export class PavedActionsClient {
   constructor(
     private readonly discovery: DiscoveryService,
@@ -50,6 +65,7 @@ export class PavedActionsClient {
     private readonly pluginId = 'paved',
   ) {}
 
+  /** The actions paved offers (`GET .backstage/actions/v1/actions`). */
   async list(): Promise<PavedAction[]> {
     const res = await this.request('GET', '.backstage/actions/v1/actions');
     if (!res.ok) {

@@ -3,8 +3,16 @@ import { TemplateAction } from '@backstage/plugin-scaffolder-node';
 import { JsonObject, JsonValue } from '@backstage/types';
 import { PavedAction } from './PavedActionsClient';
 
-/** What the proxy actions need from paved. */
+/**
+ * What the proxy actions need from paved.
+ *
+ * @public
+ */
 export interface PavedInvoker {
+  /**
+   * Runs paved's action `id` with `input`, on behalf of the user who started
+   * the task when `onBehalfOf` is given; resolves to paved's status and output.
+   */
   invoke(
     id: string,
     input: JsonObject,
@@ -18,6 +26,8 @@ const maxLoggedChars = 2000;
 /**
  * Renders a value for the task log with anything that looks like a secret
  * masked: the task log is readable by everyone who can see the task.
+ *
+ * @public
  */
 export function redact(value: JsonValue | undefined): JsonValue | undefined {
   if (Array.isArray(value)) return value.map(v => redact(v) ?? null);
@@ -42,6 +52,8 @@ function forLog(value: JsonValue): string {
 /**
  * The scaffolder id of a paved action: paved's own id, or `idPrefix` plus the
  * action's name when a prefix is configured.
+ *
+ * @public
  */
 export function scaffolderActionId(action: PavedAction, idPrefix?: string): string {
   return idPrefix ? `${idPrefix}${action.name}` : action.id;
@@ -52,6 +64,8 @@ export function scaffolderActionId(action: PavedAction, idPrefix?: string): stri
  * TemplateAction objects rather than createTemplateAction results because
  * createTemplateAction only accepts zod schemas and would drop paved's JSON
  * Schemas.
+ *
+ * @public
  */
 export function createPavedActions(
   actions: PavedAction[],
