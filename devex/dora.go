@@ -381,7 +381,10 @@ func Facts(s AppState) AppFacts {
 		if !s.HealthSince.IsZero() {
 			f.RestoredAt = s.HealthSince
 		}
-		if assessed && !running && s.Synced && s.Revision == last.Revision {
+		// Healthy since the sync's second or later: on this change, even
+		// before a later look (there may be none while nothing changes).
+		turned := !s.HealthSince.IsZero() && !s.HealthSince.Before(last.DeployedAt)
+		if (assessed || turned) && !running && s.Synced && s.Revision == last.Revision {
 			h := &HealthyChange{DeployID: last.ID, At: s.ObservedAt, AtFirstSight: last.DeployedAt}
 			if !s.HealthSince.IsZero() {
 				h.At = later(s.HealthSince, last.DeployedAt)
@@ -396,7 +399,15 @@ func Facts(s AppState) AppFacts {
 			inc.ID = last.ID + "@" + s.HealthSince.UTC().Format(time.RFC3339Nano)
 		}
 		f.Degraded = inc
-		if assessed && !running && s.Revision == last.Revision {
+		// The change failed when the degradation began after it was
+		// deployed; without Argo CD's transition time, when its health was
+		// assessed after the sync. (Argo CD 3 may report the sync's end
+		// twice before it assesses the new revision's health.)
+		began := assessed
+		if !s.HealthSince.IsZero() {
+			began = s.HealthSince.After(last.DeployedAt)
+		}
+		if began && !running && s.Revision == last.Revision {
 			f.Failures = append(f.Failures, ChangeFailure{DeployID: last.ID, Reason: FailureDegraded})
 		}
 	}

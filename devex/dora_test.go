@@ -91,12 +91,12 @@ func TestFacts(t *testing.T) {
 	// nor its failure.
 	s = base
 	s.History = []DeploymentEvent{d("1", "a", 10), d("2", "b", 100)}
-	s.Revision, s.Health, s.HealthSince, s.ReconciledAt = "b", HealthDegraded, at(50), at(99)
+	s.Revision, s.Health, s.ReconciledAt = "b", HealthDegraded, at(99)
 	f = Facts(s)
-	if len(f.Failures) != 0 || f.Healthy != nil || f.Degraded == nil || !f.Degraded.DegradedAt.Equal(at(50)) {
-		t.Errorf("stale health: %+v; want an incident since 50 s and no verdict on change 2", f)
+	if len(f.Failures) != 0 || f.Healthy != nil || f.Degraded == nil || !f.Degraded.DegradedAt.Equal(at(500)) {
+		t.Errorf("stale health: %+v; want an incident since the look and no verdict on change 2", f)
 	}
-	// Reconciled in the second of the sync: a later look decides.
+	// Reconciled in the sync's second: a later look decides.
 	s.ReconciledAt = at(100)
 	if f := Facts(s); len(f.Failures) != 0 {
 		t.Errorf("reconciled in the sync's second, first look: failures %+v, want none", f.Failures)
@@ -105,10 +105,34 @@ func TestFacts(t *testing.T) {
 	if f := Facts(s); len(f.Failures) != 1 || f.Failures[0] != (ChangeFailure{"2", FailureDegraded}) {
 		t.Errorf("a later look: failures %+v, want change 2 degraded", f.Failures)
 	}
-	s.SeenSynced, s.ReconciledAt = false, at(101)
-	if f := Facts(s); len(f.Failures) != 1 || f.Failures[0] != (ChangeFailure{"2", FailureDegraded}) {
-		t.Errorf("assessed: failures %+v, want change 2 degraded", f.Failures)
+	// With Argo CD's transition time, it decides: Degraded since before the
+	// sync (even assessed after it) is not this change's failure; since
+	// after it, it is.
+	s.SeenSynced, s.ReconciledAt, s.HealthSince = false, at(101), at(50)
+	if f := Facts(s); len(f.Failures) != 0 || !f.Degraded.DegradedAt.Equal(at(50)) {
+		t.Errorf("degraded before the sync: failures %+v, incident %+v; want none, since 50 s", f.Failures, f.Degraded)
 	}
+	s.HealthSince = at(100)
+	if f := Facts(s); len(f.Failures) != 0 {
+		t.Errorf("degraded in the sync's second: failures %+v, want none", f.Failures)
+	}
+	s.HealthSince = at(120)
+	if f := Facts(s); len(f.Failures) != 1 || f.Failures[0] != (ChangeFailure{"2", FailureDegraded}) {
+		t.Errorf("degraded after the sync: failures %+v, want change 2 degraded", f.Failures)
+	}
+
+	// Healthy since the sync's second, at the first look: Healthy then.
+	s.Health, s.HealthSince, s.ReconciledAt = HealthHealthy, at(100), at(100)
+	if f := Facts(s); f.Healthy == nil || !f.Healthy.At.Equal(at(100)) {
+		t.Errorf("healthy since the sync's second: %+v, want at 100 s", f.Healthy)
+	}
+	// Healthy since before the sync, at the first look in its second: the
+	// previous revision's health, no verdict yet.
+	s.HealthSince = at(90)
+	if f := Facts(s); f.Healthy != nil {
+		t.Errorf("healthy since before the sync: %+v, want no verdict yet", f.Healthy)
+	}
+	s.ReconciledAt = at(101)
 
 	// Healthy through the sync: Healthy at the sync's end.
 	s.Health, s.HealthSince = HealthHealthy, at(5)
