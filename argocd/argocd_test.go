@@ -98,7 +98,9 @@ func TestCreateApp(t *testing.T) {
 		t.Fatal("the second create reported created")
 	}
 	again.Created = true
-	again.SyncStatus, again.HealthStatus = first.SyncStatus, first.HealthStatus // the stored app has the controller's status
+	// The stored app has the controller's status (and its times).
+	again.SyncStatus, again.HealthStatus = first.SyncStatus, first.HealthStatus
+	again.HealthSince, again.ReconciledAt = first.HealthSince, first.ReconciledAt
 	if fmt.Sprint(again) != fmt.Sprint(first) {
 		t.Fatalf("same request, different output:\n%+v\n%+v", first, again)
 	}
