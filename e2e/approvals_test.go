@@ -582,15 +582,7 @@ type approvalsEnv struct {
 // and the users' groups.
 func startApprovals(t *testing.T, ctx context.Context, store, entities, template string, config func(appURL string) string, env ...string) *approvalsEnv {
 	t.Helper()
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	appURL := "http://127.0.0.1:" + strconv.Itoa(bsPort)
 	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
 backstage:

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,18 +32,7 @@ func TestAppSetTemplate(t *testing.T) {
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "argocd-applicationset-controller", "argocd-server", "argocd-application-controller", "argocd-repo-server")
 
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, err := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	// One Argo CD instance: the template names none, as a user's would not.
 	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Env: []string{"ARGO_TOKEN=" + st.PavedToken}, Config: fmt.Sprintf(`
 backstage:

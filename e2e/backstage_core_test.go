@@ -363,16 +363,7 @@ func startCore(t *testing.T, o coreOptions) (*argocdtest.Server, func() *pavedpr
 	argo.Start()
 	t.Cleanup(argo.Close)
 
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bsPort int
-	fmt.Sscanf(bsAddr[strings.LastIndex(bsAddr, ":")+1:], "%d", &bsPort)
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 
 	var p *pavedproc.Paved
 	startPaved := func() *pavedproc.Paved {

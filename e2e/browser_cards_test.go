@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,15 +63,7 @@ func TestBrowserEntityCards(t *testing.T) {
 
 	store := scenarioDatabase(t)
 	admin := serverURL(t, store)
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
 backstage:
   discovery: http://%s/api/{{pluginId}}

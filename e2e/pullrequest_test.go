@@ -155,18 +155,7 @@ func TestGitOpsPullRequest(t *testing.T) {
 		t.Fatalf("kubectl apply root application: %v\n%s", err, out)
 	}
 
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, err := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	// Tokens come from the environment, as an operator would pass them.
 	pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr,
 		Env: []string{"ARGO_TOKEN=" + st.PavedToken, "PAVED_GITOPS_TOKEN=" + gitea.Token, "PAVED_GITOPS_PR_TOKEN=" + gitea.Token},

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,18 +46,7 @@ func TestScenarios(t *testing.T) {
 	}
 	fmt.Printf("E2E stack start-up %s (%s)\n", st.Startup.Round(time.Millisecond), strings.Join(parts, " "))
 
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, err := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	secrets := []string{st.PavedToken, st.AdminPassword}
 	env := []string{"ARGO_TOKEN=" + st.PavedToken, "ARGO_PASSWORD=" + st.AdminPassword}
 	cfg := pavedConfig(bsAddr, st.ArgoCDAddr)

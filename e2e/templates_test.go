@@ -91,15 +91,7 @@ func TestExampleTemplates(t *testing.T) {
 	_, _ = rand.Read(key)
 	infraKey := base64.StdEncoding.EncodeToString(key)
 
-	pavedAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsAddr, err := pavedproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsPort, _ := strconv.Atoi(bsAddr[strings.LastIndex(bsAddr, ":")+1:])
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 
 	// Secrets come from the environment, as an operator would pass them.
 	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Database: store, Config: fmt.Sprintf(`
