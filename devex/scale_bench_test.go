@@ -38,6 +38,9 @@ const (
 	scaleDeploysADay = 200
 	scaleRawDays     = 400
 	scaleSeedVersion = "v1" // bump when the shape changes: cached stores are seeded again
+	// The four keys' facts of those deployments, seeded on top of the shape
+	// under their own cursor (seconds, not a reseed of the 5 years).
+	scaleDORAVersion = "v1"
 )
 
 var scaleEnd = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -88,19 +91,27 @@ func scaleStore(b *testing.B, engine string) *sqlstore.DB {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	if seeded, err := db.GetCursor(ctx, "bench.devex.5y"); err != nil {
-		b.Fatal(err)
-	} else if seeded == scaleSeedVersion {
-		return db
+	for _, seed := range []struct {
+		cursor, version, what string
+		seed                  func(context.Context, *sqlstore.DB) error
+	}{
+		{"bench.devex.5y", scaleSeedVersion, "5 years", seedScale},
+		{"bench.devex.5y.dora", scaleDORAVersion, "the four keys", seedScaleDORA},
+	} {
+		if seeded, err := db.GetCursor(ctx, seed.cursor); err != nil {
+			b.Fatal(err)
+		} else if seeded == seed.version {
+			continue
+		}
+		start := time.Now()
+		if err := seed.seed(ctx, db); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.SetCursor(ctx, seed.cursor, seed.version); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "devex bench: seeded %s on %s in %v\n", seed.what, engine, time.Since(start).Round(time.Second))
 	}
-	start := time.Now()
-	if err := seedScale(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.SetCursor(ctx, "bench.devex.5y", scaleSeedVersion); err != nil {
-		b.Fatal(err)
-	}
-	fmt.Fprintf(os.Stderr, "devex bench: seeded 5 years on %s in %v\n", engine, time.Since(start).Round(time.Second))
 	return db
 }
 
@@ -233,6 +244,71 @@ func seedScale(ctx context.Context, db *sqlstore.DB) error {
 	return err
 }
 
+// seedScaleDORA gives the deployments of seedScale what the watch stream
+// records of them: team and template, a commit 5 min to 2 days before the
+// sync, Healthy 1 to 15 min after it; one sync in 20 turns the app Degraded,
+// an incident restored 5 min to 10 h later (the last day's still open).
+func seedScaleDORA(ctx context.Context, db *sqlstore.DB) error {
+	d := db.Dialect()
+	tx, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM devex_incidents`); err != nil {
+		return err
+	}
+	dep, err := tx.PrepareContext(ctx, d.Rebind(`UPDATE devex_deployments SET owner = ?, template_ref = ?, commit_at = ?, healthy_at = ?, failure = ?
+		WHERE app_key = ? AND deploy_id = ?`))
+	if err != nil {
+		return err
+	}
+	inc, err := tx.PrepareContext(ctx, d.Rebind(`INSERT INTO devex_incidents (app_key, incident_id, deploy_id, revision, service, owner, template_ref, environment, degraded_at, day, restored_at, restore_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'prod', ?, ?, ?, ?)`))
+	if err != nil {
+		return err
+	}
+	open := map[string]bool{}
+	for day := scaleRawDays - 1; day >= 0; day-- {
+		for j := range scaleDeploysADay {
+			n := day*scaleDeploysADay + j
+			a := n * 7 % scaleApps
+			key := fmt.Sprintf("default/argocd/app-%05d", a)
+			owner, tpl := fmt.Sprintf("group:default/team-%03d", a*2%scaleTeams), fmt.Sprintf("template:default/tpl-%04d", a*2%scaleTemplates)
+			at := scaleEnd.AddDate(0, 0, -day-1).Add(time.Duration(j) * 400 * time.Second)
+			var commit, healthy any
+			failure := ""
+			if n%25 != 0 { // a sync, not a failed operation
+				commit = d.Time(at.Add(-time.Duration(5+n%2875) * time.Minute))
+				if n%20 == 1 {
+					failure = devex.FailureDegraded
+				} else {
+					healthy = d.Time(at.Add(time.Duration(1+n%15) * time.Minute))
+				}
+			}
+			if _, err := dep.ExecContext(ctx, owner, tpl, commit, healthy, failure, key, fmt.Sprint(n)); err != nil {
+				return err
+			}
+			if failure == "" || open[key] {
+				continue
+			}
+			degraded := at.Add(2 * time.Minute)
+			var restored, took any
+			if day > 0 {
+				ms := time.Duration(5+n%595) * time.Minute
+				restored, took = d.Time(degraded.Add(ms)), ms.Milliseconds()
+			} else {
+				open[key] = true
+			}
+			if _, err := inc.ExecContext(ctx, key, fmt.Sprintf("%d@%d", n, degraded.Unix()), fmt.Sprint(n), fmt.Sprintf("%040x", n),
+				fmt.Sprintf("component:default/svc-%05d", a*2), owner, tpl, d.Time(degraded), devex.Day(degraded), restored, took); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
 // BenchmarkDevexEndpoints5Years answers every devex endpoint the adoption
 // page calls, for the page's default 28 days and for 5 years, over the shape
 // above, on SQLite and PostgreSQL, and reports the 95th percentile of each
@@ -269,6 +345,7 @@ func BenchmarkDevexEndpoints5Years(b *testing.B) {
 					{"comments", func(ctx context.Context) error { _, err := svc.FeedbackComments(ctx, f, 20); return err }},
 					{"slos", func(ctx context.Context) error { _, err := svc.SLOs(ctx); return err }},
 					{"freshness", func(ctx context.Context) error { _, err := svc.Freshness(ctx, f); return err }},
+					{"dora", func(ctx context.Context) error { _, err := svc.DORA(ctx, f, "service"); return err }},
 				}
 				for _, e := range endpoints {
 					b.Run(e.name+"/"+r.name, func(b *testing.B) {
