@@ -4,8 +4,9 @@ import "github.com/paved-dev/paved/guardrail"
 
 // Guardrails limit each golden path, whoever calls (package guardrail).
 type Guardrails struct {
-	// Apps limit create-argocd-app: the first rule whose templates name the
-	// call's templateRef (or that names none) applies.
+	// Apps limit create-argocd-app, and each Application create-argocd-appset
+	// would generate: the first rule whose templates name the call's
+	// templateRef (or that names none) applies.
 	Apps []AppGuardrail `yaml:"apps"`
 	// Infra limits provision-infra: the first rule whose owners name the
 	// resource's owner (or that names none) applies.

@@ -9,7 +9,9 @@ package guardrail
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/paved-dev/paved"
@@ -118,6 +120,11 @@ type App struct {
 	Project     string
 	// Destination is the server URL or the cluster name, and the namespace.
 	DestinationServer, DestinationName, DestinationNamespace string
+	// DestinationField names the destination in the request; empty:
+	// destination.namespace. Environment, when set, is the environment of an
+	// ApplicationSet the application is generated for, said in that field's
+	// message.
+	DestinationField, Environment string
 	// RepoURLs are the sources' repositories, with the field naming each.
 	RepoURLs map[string]string // field → URL
 }
@@ -125,9 +132,38 @@ type App struct {
 // CheckApp returns nil when the first rule for a's template allows it, else
 // a 403 listing every field outside the rule.
 func (s *Set) CheckApp(a App) error {
+	return s.CheckApps(a)
+}
+
+// CheckApps checks the applications one request makes (an ApplicationSet's,
+// one per environment) as CheckApp checks each: nil when all are inside
+// their rule, else one 403 listing every field outside, each once, and
+// naming the rule of the first application refused.
+func (s *Set) CheckApps(apps ...App) error {
 	if s == nil {
 		return nil
 	}
+	var bad []paved.FieldError
+	seen := map[paved.FieldError]bool{}
+	rule, forWhat := "", ""
+	for _, a := range apps {
+		r, fields := s.appFields(a)
+		if len(fields) > 0 && rule == "" {
+			rule, forWhat = r, a.TemplateRef
+		}
+		for _, f := range fields {
+			if !seen[f] {
+				seen[f] = true
+				bad = append(bad, f)
+			}
+		}
+	}
+	return refused(bad, rule, forWhat)
+}
+
+// appFields returns the first rule for a's template and the fields of a
+// outside it; none: "" and nil.
+func (s *Set) appFields(a App) (string, []paved.FieldError) {
 	for i, r := range s.Apps {
 		if len(r.Templates) > 0 && !contains(r.Templates, a.TemplateRef) {
 			continue
@@ -143,18 +179,26 @@ func (s *Set) CheckApp(a App) error {
 			where = a.DestinationName
 		}
 		if len(c.destinations) > 0 && !matchesAny(c.destinations, where+"/"+a.DestinationNamespace) {
-			bad = append(bad, outside("destination.namespace", where+"/"+a.DestinationNamespace, rule, "destinations", r.Destinations))
+			field := a.DestinationField
+			if field == "" {
+				field = "destination.namespace"
+			}
+			f := outside(field, where+"/"+a.DestinationNamespace, rule, "destinations", r.Destinations)
+			if a.Environment != "" {
+				f.Message = fmt.Sprintf("environment %.100q: %s", a.Environment, f.Message)
+			}
+			bad = append(bad, f)
 		}
 		if len(c.repoURLs) > 0 {
-			for field, u := range a.RepoURLs {
-				if !matchesAny(c.repoURLs, u) {
+			for _, field := range slices.Sorted(maps.Keys(a.RepoURLs)) {
+				if u := a.RepoURLs[field]; !matchesAny(c.repoURLs, u) {
 					bad = append(bad, outside(field, u, rule, "repoURLs", r.RepoURLs))
 				}
 			}
 		}
-		return refused(bad, rule, a.TemplateRef)
+		return rule, bad
 	}
-	return nil
+	return "", nil
 }
 
 // CheckInfra returns nil when the first rule for owner allows kind and the

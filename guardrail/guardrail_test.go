@@ -68,8 +68,30 @@ func TestGuardrails(t *testing.T) {
 	if _, err := guardrail.New([]guardrail.Apps{{Projects: []string{""}}}, nil); err == nil {
 		t.Error("an empty pattern was accepted")
 	}
+	// An ApplicationSet's applications: one 403, each field once, each
+	// destination named by its element and environment.
+	dev, prod := bad, bad
+	dev.DestinationNamespace, dev.DestinationField, dev.Environment = "team-a", "environments.0.namespace", "dev"
+	prod.DestinationField, prod.Environment = "environments.1.namespace", "prod"
+	err = s.CheckApps(dev, prod)
+	if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(err.Error(), "outside the guardrails of guardrails.apps[0]") ||
+		!strings.Contains(err.Error(), `environments.1.namespace: environment "prod": "https://kubernetes.default.svc/kube-system" is outside guardrails.apps[0].destinations`) {
+		t.Fatalf("a set outside: %v", err)
+	}
+	var got []string
+	for _, f := range err.(*paved.Error).Fields {
+		got = append(got, f.Field)
+	}
+	if strings.Join(got, ",") != "project,sources.1.repoURL,environments.1.namespace" {
+		t.Errorf("a set's fields %v, want project, sources.1.repoURL and environments.1.namespace, each once", got)
+	}
+	inside := ok
+	inside.DestinationField, inside.Environment = "environments.0.namespace", "dev"
+	if err := s.CheckApps(inside, named); err != nil {
+		t.Errorf("a set inside: %v", err)
+	}
 	var none *guardrail.Set
-	if none.CheckApp(bad) != nil || none.CheckInfra("x", "y", nil) != nil {
+	if none.CheckApps(bad) != nil || none.CheckApp(bad) != nil || none.CheckInfra("x", "y", nil) != nil {
 		t.Error("no guardrails refused")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/paved-dev/paved"
 	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/permission"
 )
 
@@ -39,6 +40,10 @@ type AppSetActionsOptions struct {
 	// Locks serialize the creates of one ApplicationSet across replicas, so
 	// that exactly one concurrent identical call reports created; nil: none.
 	Locks Locks
+	// Guardrails limit each golden path's projects, destinations and
+	// repositories, for every Application a set would generate, as
+	// create-argocd-app's; nil: none.
+	Guardrails *guardrail.Set
 }
 
 // maxEnvironments bounds one ApplicationSet: beyond a handful of
@@ -182,7 +187,10 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 		return nil, paved.InvalidFields(fields...)
 	}
 	// Each Application the set generates is one create-argocd-app would
-	// make: the policy decides on each.
+	// make: the guardrails, then the policy, decide on each.
+	if err := h.Guardrails.CheckApps(appSetGuardrailApps(ai.TemplateRef, req)...); err != nil {
+		return nil, err
+	}
 	for _, e := range req.Environments {
 		if err := paved.Authorize(ctx, permission.AppCreate, appSetAppResource(req.Template, e)); err != nil {
 			return nil, err
@@ -203,6 +211,26 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 	out := appSetOutput(set)
 	out["mode"] = ModeAPI
 	return out, nil
+}
+
+// appSetGuardrailApps are the Applications an ApplicationSet generates,
+// one per environment, as the guardrails see them: each destination named
+// by its element (environments.N.namespace) and environment.
+func appSetGuardrailApps(templateRef string, req paved.AppSetRequest) []guardrail.App {
+	repos := map[string]string{}
+	if len(req.Template.Sources) > 0 {
+		repos["repoURL"] = req.Template.Sources[0].RepoURL
+	}
+	apps := make([]guardrail.App, 0, len(req.Environments))
+	for i, e := range req.Environments {
+		server := e.Server
+		if server == "" {
+			server = paved.InClusterServer
+		}
+		apps = append(apps, guardrail.App{TemplateRef: templateRef, Project: req.Template.Project, DestinationServer: server,
+			DestinationNamespace: e.Namespace, DestinationField: fmt.Sprintf("environments.%d.namespace", i), Environment: e.Name, RepoURLs: repos})
+	}
+	return apps
 }
 
 // appSetAppResource is the Application an ApplicationSet generates for

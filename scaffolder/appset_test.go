@@ -1,11 +1,13 @@
 package scaffolder_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/gitops/gitopstest"
+	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/scaffolder"
 )
 
@@ -25,6 +28,12 @@ const appSetAction = "paved:create-argocd-appset"
 // newAppSetRegistry registers paved:create-argocd-appset against the
 // in-process Argo CD and, with a repository URL, gitops mode into it.
 func newAppSetRegistry(t *testing.T, gitURL string) (*scaffolder.Registry, *argocdtest.Server) {
+	t.Helper()
+	return newAppSetRegistryWith(t, gitURL, nil)
+}
+
+// newAppSetRegistryWith is newAppSetRegistry with guardrails.
+func newAppSetRegistryWith(t *testing.T, gitURL string, guards *guardrail.Set) (*scaffolder.Registry, *argocdtest.Server) {
 	t.Helper()
 	srv, err := argocdtest.NewServer(argocdtest.Options{APITokens: []string{"argo-token"}})
 	if err != nil {
@@ -37,7 +46,7 @@ func newAppSetRegistry(t *testing.T, gitURL string) (*scaffolder.Registry, *argo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	o := scaffolder.AppSetActionsOptions{AppSets: client}
+	o := scaffolder.AppSetActionsOptions{AppSets: client, Guardrails: guards}
 	if gitURL != "" {
 		repo, err := gitops.Open(gitops.Config{URL: gitURL})
 		if err != nil {
@@ -228,6 +237,73 @@ func TestCreateAppSetGitOpsMode(t *testing.T) {
 	if err != nil || up["created"] != false || up["updated"] != true || gitopstest.Commits(t, dir, "main") != commits+1 ||
 		!strings.Contains(gitopstest.Git(t, dir, "show", "main:appsets/shop.yaml"), "targetRevision: v2") {
 		t.Fatalf("upsert = %v, %v; want one new commit with the new revision", up, err)
+	}
+}
+
+// TestCreateAppSetAppliesTheGuardrails: every Application a set would
+// generate is held to its golden path's guardrails, as create-argocd-app's
+// application is, whoever calls: a set with one environment outside them is
+// a 403 naming that environment's element, the project and the repository
+// (each once) and the rule, and creates nothing in Argo CD or git; a set
+// inside them is created, in both modes.
+func TestCreateAppSetAppliesTheGuardrails(t *testing.T) {
+	guards, err := guardrail.New([]guardrail.Apps{{Templates: []string{"template:default/new-service-environments"},
+		Projects: []string{"default", "team-*"}, Destinations: []string{"https://kubernetes.default.svc/shop-*", "https://prod.example:6443/shop"},
+		RepoURLs: []string{"https://git.example.test/*"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, dir := gitopstest.Serve(t)
+	reg, srv := newAppSetRegistryWith(t, url, guards)
+	operator := paved.WithPrincipal(context.Background(), paved.Principal{Kind: paved.PrincipalStatic, Subject: "ops"})
+	set := func(mode, project, prodNamespace, repo string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"name":"shop","mode":%q,"project":%q,"repoURL":%q,"path":"envs/{{.environment}}",
+			"environments":[{"name":"dev","namespace":"shop-dev"},{"name":"prod","namespace":%q,"server":"https://prod.example:6443"}],
+			"templateRef":"template:default/new-service-environments"}`, mode, project, repo, prodNamespace))
+	}
+	for _, mode := range []string{scaffolder.ModeAPI, scaffolder.ModeGitOps} {
+		for who, ctx := range map[string]context.Context{"jane": jane(), "a static token": operator} {
+			_, err := reg.Invoke(ctx, appSetAction, set(mode, "platform", "kube-system", "https://evil.example/x.git"), nil)
+			if paved.ErrorCode(err) != paved.EForbidden || !strings.Contains(paved.ErrorMessage(err), "outside the guardrails of guardrails.apps[0]") {
+				t.Fatalf("%s, %s mode, outside the golden path: %v, want a 403 naming the rule", who, mode, err)
+			}
+			got := fieldsOf(err)
+			sort.Strings(got)
+			if strings.Join(got, ",") != "environments.1.namespace,project,repoURL" {
+				t.Errorf("%s, %s mode: fields %v, want environments.1.namespace, project and repoURL, each once", who, mode, got)
+			}
+			if msg := paved.ErrorMessage(err); !strings.Contains(msg, `environments.1.namespace: environment "prod": "https://prod.example:6443/kube-system" is outside guardrails.apps[0].destinations`) {
+				t.Errorf("%s, %s mode: %q does not name the environment and its destination", who, mode, msg)
+			}
+		}
+		// Only the in-cluster environment outside: that element alone.
+		outside := strings.Replace(string(set(mode, "team-shop", "shop", "https://git.example.test/shop.git")), `"namespace":"shop-dev"`, `"namespace":"default"`, 1)
+		_, err := reg.Invoke(jane(), appSetAction, json.RawMessage(outside), nil)
+		if got := strings.Join(fieldsOf(err), ","); paved.ErrorCode(err) != paved.EForbidden || got != "environments.0.namespace" ||
+			!strings.Contains(paved.ErrorMessage(err), `environment "dev": "https://kubernetes.default.svc/default" is outside`) {
+			t.Fatalf("%s mode, dev outside: %v (fields %s), want a 403 naming environments.0.namespace", mode, err, got)
+		}
+	}
+	if n := srv.Calls(argocdtest.MethodAppSetCreate); n != 0 {
+		t.Fatalf("refused sets reached Argo CD %d times", n)
+	}
+	if n := gitopstest.Commits(t, dir, "main"); n != 0 {
+		t.Fatalf("refused sets made %d commits", n)
+	}
+
+	out, err := reg.Invoke(jane(), appSetAction, set(scaffolder.ModeAPI, "default", "shop", "https://git.example.test/shop.git"), nil)
+	if err != nil || out["created"] != true || appNames(out) != "shop-dev,shop-prod" {
+		t.Fatalf("api mode, inside the golden path = %v, %v; want the set created", out, err)
+	}
+	out, err = reg.Invoke(operator, appSetAction, set(scaffolder.ModeGitOps, "team-shop", "shop", "https://git.example.test/shop.git"), nil)
+	if err != nil || out["created"] != true || gitopstest.Commits(t, dir, "main") != 1 {
+		t.Fatalf("gitops mode, inside the golden path = %v, %v; want one commit", out, err)
+	}
+	// Another golden path has no rule: no limit.
+	other := strings.Replace(string(set(scaffolder.ModeAPI, "default", "kube-system", "https://evil.example/x.git")), "new-service-environments", "other", 1)
+	other = strings.Replace(other, `"name":"shop"`, `"name":"misc"`, 1)
+	if out, err := reg.Invoke(jane(), appSetAction, json.RawMessage(other), nil); err != nil || out["created"] != true {
+		t.Fatalf("a golden path without guardrails = %v, %v", out, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/gitops"
+	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/scaffolder"
 )
 
@@ -10,7 +11,7 @@ var _ scaffolder.AppSets = (*argocd.Client)(nil)
 
 // appSetActions wires paved:create-argocd-appset: the Argo CD client for api
 // mode and, for gitops mode, the writer create-argocd-app commits
-// Applications with.
-func appSetActions(argo *argocd.Client, w gitops.Writer, locks scaffolder.Locks) []scaffolder.Action {
-	return scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{AppSets: argo, GitOps: w, Locks: locks})
+// Applications with, and the guardrails create-argocd-app applies.
+func appSetActions(argo *argocd.Client, w gitops.Writer, locks scaffolder.Locks, guards *guardrail.Set) []scaffolder.Action {
+	return scaffolder.AppSetActions(scaffolder.AppSetActionsOptions{AppSets: argo, GitOps: w, Locks: locks, Guardrails: guards})
 }
