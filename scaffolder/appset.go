@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/gitops"
 	"github.com/paved-dev/paved/guardrail"
 	"github.com/paved-dev/paved/permission"
@@ -44,6 +46,16 @@ type AppSetActionsOptions struct {
 	// repositories, for every Application a set would generate, as
 	// create-argocd-app's; nil: none.
 	Guardrails *guardrail.Set
+	// Approvals are the rules that hold Applications back for an approver.
+	// paved holds single Applications only: a set that would generate one
+	// a rule names is refused, so that a set is no way around the rule;
+	// nil: no rules.
+	Approvals AppRules
+}
+
+// AppRules says which rule, if any, sends an Application for approval.
+type AppRules interface {
+	AppRule(app paved.AppRequest) (approval.Rule, string, bool)
 }
 
 // maxEnvironments bounds one ApplicationSet: beyond a handful of
@@ -196,6 +208,9 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 			return nil, err
 		}
 	}
+	if err := h.needsApproval(req, instance); err != nil {
+		return nil, err
+	}
 	if ai.Mode == ModeGitOps {
 		return h.commit(ctx, req, instance)
 	}
@@ -211,6 +226,41 @@ func (h *appSetActions) handleCreate(ctx context.Context, in Input) (map[string]
 	out := appSetOutput(set)
 	out["mode"] = ModeAPI
 	return out, nil
+}
+
+// needsApproval refuses a set that would generate an Application an
+// approval rule holds back (e.g. an environment in namespace prod-*): paved
+// holds single Applications for an approver, not sets, and a set must not
+// be a way around the rule.
+func (h *appSetActions) needsApproval(req paved.AppSetRequest, instance string) error {
+	if h.Approvals == nil {
+		return nil
+	}
+	var fields []paved.FieldError
+	reasons := map[string]bool{}
+	for i, e := range req.Environments {
+		app := paved.AppRequest{
+			AppRef:      paved.AppRef{Instance: instance, Name: paved.AppSetAppName(req.Template.Name, e.Name), Project: req.Template.Project},
+			Destination: paved.AppDestination{Server: e.Server, Namespace: e.Namespace},
+		}
+		if _, reason, ok := h.Approvals.AppRule(app); ok {
+			reasons[reason] = true
+			fields = append(fields, paved.FieldError{Field: fmt.Sprintf("environments.%d.namespace", i),
+				Message: fmt.Sprintf("environment %q needs approval (%s)", e.Name, reason)})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	why := make([]string, 0, len(reasons))
+	for r := range reasons {
+		why = append(why, r)
+	}
+	sort.Strings(why)
+	err := paved.Errorf(paved.EForbidden, "ApplicationSet %s would generate applications that need approval (%s); paved holds single applications for an approval, not sets: create those environments with paved:create-argocd-app",
+		req.Template.Name, strings.Join(why, "; "))
+	err.Fields = fields
+	return err
 }
 
 // appSetGuardrailApps are the Applications an ApplicationSet generates,

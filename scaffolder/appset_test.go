@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/approval"
 	"github.com/paved-dev/paved/argocd"
 	"github.com/paved-dev/paved/argocd/argocdtest"
 	"github.com/paved-dev/paved/gitops"
@@ -33,7 +34,7 @@ func newAppSetRegistry(t *testing.T, gitURL string) (*scaffolder.Registry, *argo
 }
 
 // newAppSetRegistryWith is newAppSetRegistry with guardrails.
-func newAppSetRegistryWith(t *testing.T, gitURL string, guards *guardrail.Set) (*scaffolder.Registry, *argocdtest.Server) {
+func newAppSetRegistryWith(t *testing.T, gitURL string, guards *guardrail.Set, rules ...scaffolder.AppRules) (*scaffolder.Registry, *argocdtest.Server) {
 	t.Helper()
 	srv, err := argocdtest.NewServer(argocdtest.Options{APITokens: []string{"argo-token"}})
 	if err != nil {
@@ -47,6 +48,9 @@ func newAppSetRegistryWith(t *testing.T, gitURL string, guards *guardrail.Set) (
 	}
 	t.Cleanup(func() { client.Close() })
 	o := scaffolder.AppSetActionsOptions{AppSets: client, Guardrails: guards}
+	if len(rules) > 0 {
+		o.Approvals = rules[0]
+	}
 	if gitURL != "" {
 		repo, err := gitops.Open(gitops.Config{URL: gitURL})
 		if err != nil {
@@ -352,5 +356,44 @@ func TestExampleTemplateCreatesItsApplicationSet(t *testing.T) {
 	}
 	if set, ok := srv.AppSet("", "shop"); !ok || set.Spec.Template.Spec.Source.Path != "services/shop/{{.environment}}" {
 		t.Fatalf("ApplicationSet = %+v", set)
+	}
+}
+
+// prodRule holds back, as an approval rule with namespace prod-* would,
+// every Application bound for a prod-* namespace.
+type prodRule struct{}
+
+func (prodRule) AppRule(app paved.AppRequest) (approval.Rule, string, bool) {
+	if strings.HasPrefix(app.Destination.Namespace, "prod-") {
+		return approval.Rule{Action: approval.ActionCreateApp, Namespace: "prod-*"}, "rule 0: action create-argocd-app, namespace prod-*", true
+	}
+	return approval.Rule{}, "", false
+}
+
+// A set is no way around an approval rule: one that would generate an
+// Application a rule holds back is refused, naming the environment and the
+// rule, and reaches neither Argo CD nor git; a set no rule names is created.
+func TestCreateAppSetRefusesWhatNeedsApproval(t *testing.T) {
+	url, dir := gitopstest.Serve(t)
+	reg, srv := newAppSetRegistryWith(t, url, nil, prodRule{})
+	set := func(mode, prodNamespace string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"name":"shop","mode":%q,"repoURL":"https://git.example.test/shop.git","path":"envs/{{.environment}}",
+			"environments":[{"name":"dev","namespace":"shop-dev"},{"name":"prod","namespace":%q}]}`, mode, prodNamespace))
+	}
+	for _, mode := range []string{scaffolder.ModeAPI, scaffolder.ModeGitOps} {
+		_, err := reg.Invoke(jane(), appSetAction, set(mode, "prod-shop"), nil)
+		if paved.ErrorCode(err) != paved.EForbidden || strings.Join(fieldsOf(err), ",") != "environments.1.namespace" ||
+			!strings.Contains(paved.ErrorMessage(err), "namespace prod-*") || !strings.Contains(paved.ErrorMessage(err), `environment "prod" needs approval`) {
+			t.Fatalf("%s mode, prod environment: %v (fields %v), want a 403 naming environments.1.namespace and the rule", mode, err, fieldsOf(err))
+		}
+	}
+	if n := srv.Calls(argocdtest.MethodAppSetCreate); n != 0 {
+		t.Fatalf("refused sets reached Argo CD %d times", n)
+	}
+	if n := gitopstest.Commits(t, dir, "main"); n != 0 {
+		t.Fatalf("refused sets made %d commits", n)
+	}
+	if out, err := reg.Invoke(jane(), appSetAction, set(scaffolder.ModeAPI, "shop-prod"), nil); err != nil || out["created"] != true {
+		t.Fatalf("a set no rule names = %v, %v; want it created", out, err)
 	}
 }
