@@ -91,8 +91,9 @@ type Server struct {
 	apps        map[appKey]*v1alpha1.Application
 	appsets     map[appKey]*v1alpha1.ApplicationSet
 	projects    map[string]*v1alpha1.AppProject
-	sessions    map[string]bool // jti of live session tokens
-	missing     map[string]bool // repoURL + "\x00" + path
+	sessions    map[string]bool      // jti of live session tokens
+	missing     map[string]bool      // repoURL + "\x00" + path
+	commits     map[string]time.Time // revision → commit date (SetCommitDate)
 	failN       int
 	calls       map[string]int
 	timers      map[*time.Timer]bool
@@ -137,6 +138,7 @@ func NewServer(opts Options) (*Server, error) {
 		projects: map[string]*v1alpha1.AppProject{},
 		sessions: map[string]bool{},
 		missing:  map[string]bool{},
+		commits:  map[string]time.Time{},
 		calls:    map[string]int{},
 		timers:   map[*time.Timer]bool{},
 	}
