@@ -50,9 +50,13 @@ func (e *Error) Error() string {
 	if len(e.Fields) > 0 {
 		parts := make([]string, 0, len(e.Fields))
 		for _, f := range e.Fields {
-			parts = append(parts, f.Field+": "+f.Message)
+			// A message that already says a field (the task log shows
+			// only the message) does not say it twice.
+			if p := f.Field + ": " + f.Message; !strings.Contains(msg, p) {
+				parts = append(parts, p)
+			}
 		}
-		if msg != "" {
+		if msg != "" && len(parts) > 0 {
 			msg += ": "
 		}
 		msg += strings.Join(parts, "; ")

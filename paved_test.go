@@ -78,3 +78,21 @@ func TestSleepEndsWithItsContext(t *testing.T) {
 		t.Fatalf("Sleep = %v", err)
 	}
 }
+
+// Error says each field once: appended after the message, unless the
+// message (all the task log shows) already says it.
+func TestErrorSaysEachFieldOnce(t *testing.T) {
+	plain := paved.InvalidFields(paved.FieldError{Field: "name", Message: "is required"})
+	if got := plain.Error(); got != "invalid input: name: is required" {
+		t.Errorf("plain: %q", got)
+	}
+	said := &paved.Error{Code: paved.EForbidden, Message: "outside the guardrails: project: not allowed",
+		Fields: []paved.FieldError{{Field: "project", Message: "not allowed"}, {Field: "repoURL", Message: "not allowed"}}}
+	if got := said.Error(); got != "outside the guardrails: project: not allowed: repoURL: not allowed" {
+		t.Errorf("partly said: %q", got)
+	}
+	said.Fields = said.Fields[:1]
+	if got := said.Error(); got != "outside the guardrails: project: not allowed" {
+		t.Errorf("all said: %q", got)
+	}
+}
