@@ -16,18 +16,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
-	"github.com/go-git/go-git/v5/storage"
-	"github.com/go-git/go-git/v5/storage/filesystem"
-	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/paved-dev/paved"
 )
@@ -132,27 +127,9 @@ func Open(cfg Config) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st storage.Storer = memory.NewStorage()
-	if cfg.CacheDir != "" {
-		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
-			return nil, fmt.Errorf("gitops: cache: %w", err)
-		}
-		st = filesystem.NewStorage(osfs.New(cfg.CacheDir), cache.NewObjectLRUDefault())
-	}
-	repo, err := git.Init(st, nil)
-	if errors.Is(err, git.ErrRepositoryAlreadyExists) {
-		repo, err = git.Open(st, nil)
-	}
+	repo, remote, err := openCache(cfg.CacheDir, cfg.URL, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("gitops: cache: %w", err)
-	}
-	rc := &gitconfig.RemoteConfig{Name: remoteName, URLs: []string{cfg.URL}}
-	if err := repo.DeleteRemote(remoteName); err != nil && !errors.Is(err, git.ErrRemoteNotFound) {
-		return nil, fmt.Errorf("gitops: cache: %w", err)
-	}
-	remote, err := repo.CreateRemote(rc)
-	if err != nil {
-		return nil, fmt.Errorf("gitops: %w", err)
+		return nil, err
 	}
 	return &Repo{cfg: cfg, auth: auth, logger: cfg.Logger, repo: repo, remote: remote}, nil
 }

@@ -246,6 +246,66 @@ func TestInitBareIsTheEmbeddedDefault(t *testing.T) {
 	}
 }
 
+// A kill while go-git writes into the cache leaves an empty ref file (it
+// truncates, then writes) or a cut config: the next paved must commit as if
+// the cache were new, not answer "ref file is empty" to every call (found
+// by the chaos suite).
+func TestCacheDamagedByAKillIsRepaired(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	url, err := gitops.InitBare(filepath.Join(t.TempDir(), "deploy.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	withCache := func(c *gitops.Config) { c.CacheDir = cacheDir }
+	first, err := open(t, url, withCache).Apply(t.Context(), gitops.Change{Message: "first", Write: map[string][]byte{"apps/a.yaml": []byte("a: 1\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(cacheDir, "refs", "remotes", "origin", "main")
+	if b, err := os.ReadFile(ref); err != nil || len(b) == 0 {
+		t.Fatalf("the cache has no tracking ref to damage: %q %v", b, err)
+	}
+
+	// An empty tracking ref, as a kill between truncate and write leaves it.
+	if err := os.WriteFile(ref, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second, err := open(t, url, withCache).Apply(t.Context(), gitops.Change{Message: "second", Write: map[string][]byte{"apps/b.yaml": []byte("b: 1\n")}})
+	if err != nil || second.Commit == first.Commit {
+		t.Fatalf("Apply after an empty ref = %+v, %v; want a new commit after %s", second, err, first.Commit)
+	}
+
+	// The same while paved runs: the ref emptied under an open Repo.
+	r := open(t, url, withCache)
+	if err := os.WriteFile(ref, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Apply(t.Context(), gitops.Change{Message: "third", Write: map[string][]byte{"apps/c.yaml": []byte("c: 1\n")}}); err != nil {
+		t.Fatalf("Apply with the ref emptied under it: %v", err)
+	}
+
+	// A config cut short: the cache is started again from the remote.
+	if err := os.WriteFile(filepath.Join(cacheDir, "config"), []byte("[remote \"origin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(t, url, withCache).Apply(t.Context(), gitops.Change{Message: "fourth", Write: map[string][]byte{"apps/d.yaml": []byte("d: 1\n")}}); err != nil {
+		t.Fatalf("Apply after a cut config: %v", err)
+	}
+	clone := filepath.Join(t.TempDir(), "clone")
+	runGit(t, "", "clone", "--quiet", url, clone)
+	for _, f := range []string{"a", "b", "c", "d"} {
+		if _, err := os.Stat(filepath.Join(clone, "apps", f+".yaml")); err != nil {
+			t.Errorf("the remote lacks apps/%s.yaml: %v", f, err)
+		}
+	}
+	if n := runGit(t, clone, "rev-list", "--count", "HEAD"); n != "4" {
+		t.Errorf("the remote has %s commits, want 4 (one per Apply)", n)
+	}
+}
+
 // BenchmarkApply measures commits per second into a local bare repository.
 func BenchmarkApply(b *testing.B) {
 	if _, err := exec.LookPath("git"); err != nil {

@@ -50,6 +50,10 @@ func (r *Repo) fetch(ctx context.Context) error {
 	src := plumbing.NewBranchReferenceName(r.cfg.Branch)
 	spec := gitconfig.RefSpec("+" + src.String() + ":" + r.trackingRef().String())
 	err := r.remote.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
+	if emptyRef(err) && r.cfg.CacheDir != "" && scrubRefs(r.cfg.CacheDir, r.logger) > 0 {
+		// A ref write cut short (see cache.go): fetch again without it.
+		err = r.remote.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: r.auth, Tags: git.NoTags})
+	}
 	var noMatch git.NoMatchingRefSpecError
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
