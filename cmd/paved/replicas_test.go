@@ -721,6 +721,11 @@ func TestReplicasRunBackgroundWorkOnce(t *testing.T) {
 	if n := p.argo.Calls(argocdtest.MethodAppWatch); n != 2 {
 		t.Errorf("Argo CD's watch stream was opened %d times, want twice (by the catalog's lease holder, and by the devex collector's for the four keys)", n)
 	}
+	// The reaper logs after it removed the row: wait for the line.
+	eventually(t, 5*time.Second, "the reap logged", func() (bool, string) {
+		a, b := reapedBy(p.a), reapedBy(p.b)
+		return a+b >= 1, fmt.Sprintf("reaps logged: a %d, b %d", a, b)
+	})
 	if a, b := reapedBy(p.a), reapedBy(p.b); a+b != 1 {
 		t.Errorf("reaps logged: a %d, b %d; want one in all", a, b)
 	}
@@ -736,9 +741,10 @@ func TestReplicasRunBackgroundWorkOnce(t *testing.T) {
 	reapedBefore := reapedBy(other)
 	p.provisionExpired(t, other, "scratch-2")
 	p.reapedOnce(t, "scratch-2")
-	if reapedBy(other) != reapedBefore+1 {
-		t.Error("the remaining replica did not reap")
-	}
+	eventually(t, 5*time.Second, "the remaining replica reaps", func() (bool, string) {
+		n := reapedBy(other)
+		return n == reapedBefore+1, fmt.Sprintf("%d reaps logged, %d before", n, reapedBefore)
+	})
 	eventually(t, 30*time.Second, "the remaining replica takes the catalog and the collector over", func() (bool, string) {
 		refreshed, listed := scrape(t, other, refreshes), lists(other)
 		return refreshed > 0 && listed > 0, fmt.Sprintf("%v refreshes, %d task lists", refreshed, listed)
