@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -70,9 +71,18 @@ func scaleStore(b *testing.B, engine string) *sqlstore.DB {
 	ctx := context.Background()
 	var db *sqlstore.DB
 	var err error
+	// PAVED_BENCH_DEVEX_STORE names a store of its own (a suffix), for
+	// engineers changing the seed or the schema side by side.
+	name := "5y"
+	if own := os.Getenv("PAVED_BENCH_DEVEX_STORE"); own != "" {
+		if !regexp.MustCompile(`^[a-z0-9_]{1,20}$`).MatchString(own) {
+			b.Fatalf("PAVED_BENCH_DEVEX_STORE=%q: want 1 to 20 of a-z, 0-9 and _", own)
+		}
+		name += "_" + own
+	}
 	switch engine {
 	case "sqlite":
-		dir := filepath.Join(os.TempDir(), "paved-devex-bench-5y")
+		dir := filepath.Join(os.TempDir(), "paved-devex-bench-"+name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			b.Fatal(err)
 		}
@@ -82,7 +92,7 @@ func scaleStore(b *testing.B, engine string) *sqlstore.DB {
 		if dsn == "" {
 			b.Skip("PAVED_TEST_DATABASE_URL is not set (make bench sets it)")
 		}
-		dsn, err = benchDatabase(dsn, "paved_bench_devex_5y")
+		dsn, err = benchDatabase(dsn, "paved_bench_devex_"+name)
 		if err == nil {
 			db, err = postgres.Open(ctx, dsn)
 		}
