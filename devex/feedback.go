@@ -275,7 +275,7 @@ type TemplateScores struct {
 	ScoreCounts
 }
 
-// DayScores are one day's answers.
+// DayScores are the answers of one day (or of the period starting on it).
 type DayScores struct {
 	Day string
 	ScoreCounts
@@ -291,7 +291,9 @@ type StageScores struct {
 // SatisfactionStore is what the satisfaction queries read.
 type SatisfactionStore interface {
 	ScoresByTemplate(ctx context.Context, f Filter) ([]TemplateScores, error)
-	ScoresByDay(ctx context.Context, f Filter) ([]DayScores, error)
+	// ScoresByPeriod counts answers per period no longer than grouping's
+	// (DayScores.Day is the period's first day).
+	ScoresByPeriod(ctx context.Context, f Filter, grouping string) ([]DayScores, error)
 	ScoresByStage(ctx context.Context, f Filter) ([]StageScores, error)
 	FeedbackComments(ctx context.Context, f Filter, limit int) ([]Feedback, error)
 }
@@ -353,7 +355,7 @@ func (s *Service) Satisfaction(ctx context.Context, f Filter, grouping string) (
 	if err != nil {
 		return Satisfaction{}, err
 	}
-	days, err := st.ScoresByDay(ctx, f)
+	days, err := st.ScoresByPeriod(ctx, f, grouping)
 	if err != nil {
 		return Satisfaction{}, err
 	}

@@ -95,8 +95,12 @@ func (db *DB) UserRuns(ctx context.Context, userRef string, since time.Time) ([]
 // feedbackWhere is the WHERE clause of answer queries for f: by the day of
 // the first answer.
 func feedbackWhere(f devex.Filter) (string, []any) {
-	where := `f.day >= ? AND f.day < ?`
-	args := []any{f.FromDay(), f.ToDay()}
+	return feedbackFilter(`f.day >= ? AND f.day < ?`, []any{f.FromDay(), f.ToDay()}, f)
+}
+
+// feedbackFilter adds f's team and template to the clause where selecting
+// answers.
+func feedbackFilter(where string, args []any, f devex.Filter) (string, []any) {
 	if f.Owner != "" {
 		where += ` AND f.owner = ?`
 		args = append(args, f.Owner)
@@ -116,9 +120,8 @@ func scanScores(key *string, c *devex.ScoreCounts) []any {
 	return []any{key, &c.Counts[0], &c.Counts[1], &c.Counts[2], &c.Counts[3], &c.Counts[4]}
 }
 
-func (db *DB) scoresBy(ctx context.Context, name, keyExpr, from string, f devex.Filter) ([]string, []devex.ScoreCounts, error) {
-	where, args := feedbackWhere(f)
-	rows, err := db.query(ctx, `SELECT `+keyExpr+`, `+scoreColumns+` FROM `+from+` WHERE `+where+` GROUP BY 1 ORDER BY 1`, args...)
+func (db *DB) scoresBy(ctx context.Context, name, query string, args ...any) ([]string, []devex.ScoreCounts, error) {
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -136,9 +139,92 @@ func (db *DB) scoresBy(ctx context.Context, name, keyExpr, from string, f devex.
 	return keys, counts, rows.Err()
 }
 
-// ScoresByTemplate counts the answers f selects by template and score.
+// periodRange is the periods of one grain of a rollup kept per day ('d',
+// period 2026-11-03), month ('m', 2026-11) and year ('y', 2026) that cover
+// part of a range of days: periods from From (inclusive) to To (exclusive).
+type periodRange struct{ Grain, From, To string }
+
+// periodRanges splits the days [from, to) into the fewest whole periods no
+// coarser than coarsest ('d', 'm' or 'y'): edge days, whole months, whole
+// years, whole months, edge days. Rows of the ranges never overlap, so
+// their sum is the sum over the days.
+func periodRanges(from, to time.Time, coarsest byte) []periodRange {
+	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
+	if !from.Before(to) {
+		return nil
+	}
+	if coarsest == 'd' {
+		return []periodRange{{"d", devex.Day(from), devex.Day(to)}}
+	}
+	firstMonth := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if firstMonth.Before(from) {
+		firstMonth = firstMonth.AddDate(0, 1, 0)
+	}
+	lastMonth := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !firstMonth.Before(lastMonth) {
+		return []periodRange{{"d", devex.Day(from), devex.Day(to)}}
+	}
+	month := func(t time.Time) string { return t.Format("2006-01") }
+	var out []periodRange
+	if from.Before(firstMonth) {
+		out = append(out, periodRange{"d", devex.Day(from), devex.Day(firstMonth)})
+	}
+	firstYear := time.Date(firstMonth.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	if firstYear.Before(firstMonth) {
+		firstYear = firstYear.AddDate(1, 0, 0)
+	}
+	lastYear := time.Date(lastMonth.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	if coarsest == 'm' || !firstYear.Before(lastYear) {
+		out = append(out, periodRange{"m", month(firstMonth), month(lastMonth)})
+	} else {
+		if firstMonth.Before(firstYear) {
+			out = append(out, periodRange{"m", month(firstMonth), month(firstYear)})
+		}
+		out = append(out, periodRange{"y", firstYear.Format("2006"), lastYear.Format("2006")})
+		if firstYear.Before(lastMonth) && lastYear.Before(lastMonth) {
+			out = append(out, periodRange{"m", month(lastYear), month(lastMonth)})
+		}
+	}
+	if lastMonth.Before(to) {
+		out = append(out, periodRange{"d", devex.Day(lastMonth), devex.Day(to)})
+	}
+	return out
+}
+
+// feedbackScoresWhere selects the rows of devex_feedback_scores (see its
+// migration) that sum to the answers of f's days for the team f.Owner (”
+// for every team), in periods no coarser than coarsest.
+func feedbackScoresWhere(f devex.Filter, coarsest byte) (string, []any) {
+	ranges := periodRanges(f.From, f.To, coarsest)
+	if len(ranges) == 0 {
+		return `false`, nil
+	}
+	where, args := `s.owner = ? AND (`, []any{f.Owner}
+	for i, r := range ranges {
+		if i > 0 {
+			where += ` OR `
+		}
+		where += `(s.grain = ? AND s.period >= ? AND s.period < ?)`
+		args = append(args, r.Grain, r.From, r.To)
+	}
+	return where + `)`, args
+}
+
+const scoreSums = `SUM(s.s1), SUM(s.s2), SUM(s.s3), SUM(s.s4), SUM(s.s5)`
+
+// ScoresByTemplate counts the answers f selects by template and score, from
+// the counts kept per day, month and year.
 func (db *DB) ScoresByTemplate(ctx context.Context, f devex.Filter) ([]devex.TemplateScores, error) {
-	keys, counts, err := db.scoresBy(ctx, "scores by template", `f.template_ref`, `devex_feedback f`, f)
+	where, args := feedbackScoresWhere(f, 'y')
+	if f.Template != "" {
+		where += ` AND s.template_ref = ?`
+		args = append(args, f.Template)
+	} else {
+		where += ` AND s.template_ref <> ''`
+	}
+	keys, counts, err := db.scoresBy(ctx, "scores by template", `SELECT s.template_ref, `+scoreSums+`
+		FROM devex_feedback_scores s WHERE `+where+` GROUP BY s.template_ref HAVING SUM(s.s1 + s.s2 + s.s3 + s.s4 + s.s5) > 0 ORDER BY 1`, args...)
 	out := make([]devex.TemplateScores, len(keys))
 	for i := range keys {
 		out[i] = devex.TemplateScores{TemplateRef: keys[i], ScoreCounts: counts[i]}
@@ -146,12 +232,24 @@ func (db *DB) ScoresByTemplate(ctx context.Context, f devex.Filter) ([]devex.Tem
 	return out, err
 }
 
-// ScoresByDay counts the answers f selects by day and score.
-func (db *DB) ScoresByDay(ctx context.Context, f devex.Filter) ([]devex.DayScores, error) {
-	keys, counts, err := db.scoresBy(ctx, "scores by day", `f.day`, `devex_feedback f`, f)
+// ScoresByPeriod counts the answers f selects by score, per day for the
+// groupings by day and week and per month (edge days per day) for the
+// grouping by month; each row's Day is the first day of its period.
+func (db *DB) ScoresByPeriod(ctx context.Context, f devex.Filter, grouping string) ([]devex.DayScores, error) {
+	coarsest := byte('d')
+	if grouping == devex.GroupMonth {
+		coarsest = 'm'
+	}
+	where, args := feedbackScoresWhere(f, coarsest)
+	keys, counts, err := db.scoresBy(ctx, "scores by period", `SELECT s.period, `+scoreSums+`
+		FROM devex_feedback_scores s WHERE `+where+` AND s.template_ref = ?
+		GROUP BY s.period HAVING SUM(s.s1 + s.s2 + s.s3 + s.s4 + s.s5) > 0 ORDER BY 1`, append(args, f.Template)...)
 	out := make([]devex.DayScores, len(keys))
-	for i := range keys {
-		out[i] = devex.DayScores{Day: keys[i], ScoreCounts: counts[i]}
+	for i, k := range keys {
+		if len(k) == len("2006-01") {
+			k += "-01"
+		}
+		out[i] = devex.DayScores{Day: k, ScoreCounts: counts[i]}
 	}
 	return out, err
 }
@@ -165,7 +263,12 @@ func (db *DB) ScoresByStage(ctx context.Context, f devex.Filter) ([]devex.StageS
 		WHEN EXISTS (SELECT 1 FROM devex_apps a WHERE a.task_id = r.task_id AND a.first_healthy_at IS NOT NULL) THEN 'healthy'
 		WHEN r.entity_ref <> '' AND EXISTS (SELECT 1 FROM devex_components c WHERE c.entity_ref = r.entity_ref) THEN 'registered'
 		ELSE 'succeeded' END`
-	keys, counts, err := db.scoresBy(ctx, "scores by stage", stage, `devex_feedback f JOIN devex_runs r ON r.task_id = f.task_id`, f)
+	// An answer is given after its run, so answers of days before the
+	// oldest raw run have none: they are not read.
+	where, args := feedbackWhere(f)
+	keys, counts, err := db.scoresBy(ctx, "scores by stage", `SELECT `+stage+`, `+scoreColumns+`
+		FROM devex_feedback f JOIN devex_runs r ON r.task_id = f.task_id
+		WHERE `+where+` AND f.day >= (SELECT MIN(day) FROM devex_runs) GROUP BY 1 ORDER BY 1`, args...)
 	out := make([]devex.StageScores, len(keys))
 	for i := range keys {
 		out[i] = devex.StageScores{Stage: keys[i], ScoreCounts: counts[i]}
@@ -174,9 +277,20 @@ func (db *DB) ScoresByStage(ctx context.Context, f devex.Filter) ([]devex.StageS
 }
 
 // FeedbackComments returns the latest answers with a comment that f
-// selects, newest change first, at most limit.
+// selects, newest change first, at most limit. The range is that of the
+// days of the first answers, read from created_at (the day is that of
+// created_at), so that the planner walks the comments' index newest first
+// and stops at limit instead of sorting every comment of the range.
 func (db *DB) FeedbackComments(ctx context.Context, f devex.Filter, limit int) ([]devex.Feedback, error) {
-	where, args := feedbackWhere(f)
+	from, err := time.Parse(time.DateOnly, f.FromDay())
+	if err != nil {
+		return nil, fmt.Errorf("feedback comments: %w", err)
+	}
+	to, err := time.Parse(time.DateOnly, f.ToDay())
+	if err != nil {
+		return nil, fmt.Errorf("feedback comments: %w", err)
+	}
+	where, args := feedbackFilter(`f.created_at >= ? AND f.created_at < ?`, []any{db.dialect.Time(from), db.dialect.Time(to)}, f)
 	rows, err := db.query(ctx, `SELECT f.task_id, f.user_ref, f.template_ref, f.owner, f.score, f.comment, f.created_at, f.updated_at
 		FROM devex_feedback f WHERE `+where+` AND f.comment <> '' ORDER BY f.updated_at DESC, f.task_id LIMIT ?`, append(args, limit)...)
 	if err != nil {

@@ -23,6 +23,7 @@ var devexTests = []struct {
 	{"DevexRetention", testDevexRetention},
 	{"DevexDistinctUsersOverRanges", testDevexDistinctUsers},
 	{"DevexFeedback", testDevexFeedback},
+	{"DevexFeedbackScoresExact", testDevexFeedbackScoresExact},
 	{"DevexSLICounts", testDevexSLICounts},
 	{"DevexFreshness", testDevexFreshness},
 	{"DevexUsersByPeriod", testDevexUsersByPeriod},

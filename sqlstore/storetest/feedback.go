@@ -101,9 +101,9 @@ func testDevexFeedback(t *testing.T, db *sqlstore.DB) {
 	if team, err := db.ScoresByTemplate(ctx, devex.Filter{From: f.From, To: f.To, Owner: "group:default/team-x"}); err != nil || len(team) != 0 {
 		t.Errorf("ScoresByTemplate of another team = %+v, %v", team, err)
 	}
-	days, err := db.ScoresByDay(ctx, f)
+	days, err := db.ScoresByPeriod(ctx, f, devex.GroupDay)
 	if err != nil || len(days) != 1 || days[0].Day != devex.Day(devexDay) || days[0].Responses() != 3 {
-		t.Errorf("ScoresByDay = %+v, %v", days, err)
+		t.Errorf("ScoresByPeriod = %+v, %v", days, err)
 	}
 	stages, err := db.ScoresByStage(ctx, f)
 	if err != nil {

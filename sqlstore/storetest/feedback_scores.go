@@ -1,0 +1,131 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/devex"
+	"github.com/paved-dev/paved/sqlstore"
+)
+
+// testDevexFeedbackScoresExact: the satisfaction counts kept per day, month
+// and year sum, over ragged ranges (mid-month edges, one day, a month, a
+// year's edges, 5 years, nothing) and every filter, to what counting the
+// answers' rows by hand gives, after new answers, edits that move an answer
+// to another score, and retention's delete.
+func testDevexFeedbackScoresExact(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	start := time.Date(2021, 12, 30, 9, 0, 0, 0, time.UTC)
+	var given []devex.Feedback
+	for i := range 300 {
+		at := start.Add(time.Duration(i*149) * time.Hour) // about every 6 days, for 5 years
+		fb := devex.Feedback{TaskID: fmt.Sprintf("sc-%03d", i), UserRef: fmt.Sprintf("user:default/u%d", i%4),
+			TemplateRef: fmt.Sprintf("template:default/t%d", i%3), Owner: []string{"group:default/a", "group:default/b", ""}[i%5%3],
+			Score: 1 + i*7%5, Comment: "", CreatedAt: at, UpdatedAt: at}
+		if _, _, err := db.PutFeedback(ctx, fb, at); err != nil {
+			t.Fatalf("PutFeedback %d: %v", i, err)
+		}
+		given = append(given, fb)
+	}
+	// Edits inside the window move an answer from its score to another.
+	for i := 0; i < len(given); i += 7 {
+		fb := given[i]
+		first := fb.CreatedAt
+		fb.Score, fb.Comment, fb.CreatedAt, fb.UpdatedAt = 1+(fb.Score+1)%5, "changed my mind", first.Add(time.Hour), first.Add(time.Hour)
+		if _, created, err := db.PutFeedback(ctx, fb, first); err != nil || created {
+			t.Fatalf("edit %d: created=%v, %v", i, created, err)
+		}
+	}
+	if _, err := db.DeleteDevexBefore(ctx, start, start.AddDate(0, 0, 20)); err != nil {
+		t.Fatalf("DeleteDevexBefore: %v", err)
+	}
+
+	type answer struct {
+		day, template, owner string
+		score                int
+	}
+	var raw []answer
+	rows, err := db.SQL().QueryContext(ctx, `SELECT day, template_ref, owner, score FROM devex_feedback`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var a answer
+		if err := rows.Scan(&a.day, &a.template, &a.owner, &a.score); err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, a)
+	}
+	rows.Close()
+	if len(raw) < 290 || len(raw) >= 300 {
+		t.Fatalf("%d answers left after retention, want the first few deleted", len(raw))
+	}
+
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	ranges := []struct{ from, to string }{
+		{"2022-01-15", "2022-01-16"}, // one day
+		{"2022-03-17", "2022-05-09"}, // mid-month to mid-month
+		{"2022-06-01", "2022-07-01"}, // one whole month
+		{"2022-11-20", "2024-02-11"}, // across a whole year, months at both ends
+		{"2023-01-01", "2025-01-01"}, // whole years
+		{"2021-11-02", "2026-11-01"}, // 5 years, from before the first answer
+		{"2024-12-31", "2025-01-02"}, // a year's edge
+		{"2025-07-14", "2025-07-14"}, // nothing
+	}
+	filters := []devex.Filter{{}, {Owner: "group:default/a"}, {Template: "template:default/t1"},
+		{Owner: "group:default/b", Template: "template:default/t2"}}
+	for _, r := range ranges {
+		for _, base := range filters {
+			f := base
+			f.From, f.To = day(r.from), day(r.to)
+			want := map[string]devex.ScoreCounts{}
+			wantMonths, wantDays := map[string]devex.ScoreCounts{}, map[string]devex.ScoreCounts{}
+			for _, a := range raw {
+				if a.day < r.from || a.day >= r.to || f.Owner != "" && a.owner != f.Owner || f.Template != "" && a.template != f.Template {
+					continue
+				}
+				c := want[a.template]
+				c.Counts[a.score-1]++
+				want[a.template] = c
+				m := devex.Day(devex.PeriodStart(day(a.day), devex.GroupMonth))
+				c = wantMonths[m]
+				c.Counts[a.score-1]++
+				wantMonths[m] = c
+				c = wantDays[a.day]
+				c.Counts[a.score-1]++
+				wantDays[a.day] = c
+			}
+			got, err := db.ScoresByTemplate(ctx, f)
+			if err != nil {
+				t.Fatalf("ScoresByTemplate: %v", err)
+			}
+			gotBy := map[string]devex.ScoreCounts{}
+			for _, g := range got {
+				gotBy[g.TemplateRef] = g.ScoreCounts
+			}
+			if fmt.Sprint(gotBy) != fmt.Sprint(want) {
+				t.Errorf("%s..%s %+v: by template %v, want %v", r.from, r.to, base, gotBy, want)
+			}
+			for grouping, want := range map[string]map[string]devex.ScoreCounts{devex.GroupMonth: wantMonths, devex.GroupDay: wantDays} {
+				got, err := db.ScoresByPeriod(ctx, f, grouping)
+				if err != nil {
+					t.Fatalf("ScoresByPeriod: %v", err)
+				}
+				gotBy := map[string]devex.ScoreCounts{}
+				for _, g := range got {
+					key := g.Day
+					if grouping == devex.GroupMonth {
+						key = devex.Day(devex.PeriodStart(day(g.Day), devex.GroupMonth))
+					}
+					c := gotBy[key]
+					c.Add(g.ScoreCounts)
+					gotBy[key] = c
+				}
+				if fmt.Sprint(gotBy) != fmt.Sprint(want) {
+					t.Errorf("%s..%s %+v per %s: %v, want %v", r.from, r.to, base, grouping, gotBy, want)
+				}
+			}
+		}
+	}
+}
