@@ -504,12 +504,17 @@ func (s *shapes) catalog(t *testing.T) {
 		}
 		return false, fmt.Sprint(err)
 	})
-	changes := s.bs.Logs()
-	for _, kind := range []string{" added", " updated", " removed"} {
-		if !regexp.MustCompile(`Applied paved's catalog changes: .*[1-9]\d*` + kind).MatchString(changes) {
-			t.Errorf("no delta of the catalog module had something%s; Backstage's log: %s", kind, s.bs.LogPath())
+	// A removal leaves the catalog in applyMutation's own transaction, before
+	// the module logs it: wait for the line too.
+	eventually(t, 30*time.Second, "the catalog module's log of an added, an updated and a removed entity", func() (bool, string) {
+		changes := s.bs.Logs()
+		for _, kind := range []string{" added", " updated", " removed"} {
+			if !regexp.MustCompile(`Applied paved's catalog changes: .*[1-9]\d*` + kind).MatchString(changes) {
+				return false, "no delta of the catalog module had something" + kind + "; Backstage's log: " + s.bs.LogPath()
+			}
 		}
-	}
+		return true, ""
+	})
 
 	// Coverage, as paved computes it from the real catalog's Components:
 	// what the catalog holds now, the hand-made service among them.
