@@ -41,6 +41,18 @@ fi
 data=$dir/data
 log=$dir/server.log
 
+# Debian's postgresql packages put initdb, pg_ctl and postgres in
+# /usr/lib/postgresql/<major>/bin, off PATH: use the newest one there when
+# PATH has none.
+if ! command -v initdb >/dev/null; then
+	for bin in /usr/lib/postgresql/*/bin; do
+		[ -x "$bin/initdb" ] && pg_bin=$bin
+	done
+	if [ -n "${pg_bin:-}" ]; then
+		PATH=$pg_bin:$PATH
+	fi
+fi
+
 as_owner() {
 	if [ "$(id -u)" = 0 ]; then
 		runuser -u postgres -- "$@"
