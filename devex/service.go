@@ -12,7 +12,9 @@ import (
 // QueryStore is what the page's queries read.
 type QueryStore interface {
 	RunTotals(ctx context.Context, f Filter) (Totals, error)
-	RunTotalsByDay(ctx context.Context, f Filter) ([]DayTotals, error)
+	// RunTotalsByPeriod sums runs per period of grouping, keyed by the
+	// period's first day.
+	RunTotalsByPeriod(ctx context.Context, f Filter, grouping string) ([]DayTotals, error)
 	RunTotalsByTemplate(ctx context.Context, f Filter) ([]TemplateTotals, error)
 	ActiveUsers(ctx context.Context, f Filter) (int64, error)
 	ActiveUsersByTemplate(ctx context.Context, f Filter) (map[string]int64, error)
@@ -241,7 +243,7 @@ func nextPeriod(start time.Time, grouping string) time.Time {
 // Timeseries returns one point per period of grouping over f, periods
 // without runs included.
 func (s *Service) Timeseries(ctx context.Context, f Filter, grouping string) ([]Point, error) {
-	days, err := s.store.RunTotalsByDay(ctx, f)
+	periods, err := s.store.RunTotalsByPeriod(ctx, f, grouping)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +265,7 @@ func (s *Service) Timeseries(ctx context.Context, f Filter, grouping string) ([]
 		i, ok := index[Day(PeriodStart(t, grouping))]
 		return i, ok
 	}
-	for _, d := range days {
+	for _, d := range periods {
 		if i, ok := periodOf(d.Day); ok {
 			out[i].RunsStarted += d.Started
 			out[i].RunsSucceeded += d.Succeeded

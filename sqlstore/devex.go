@@ -393,6 +393,7 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 // DeleteDevexBefore applies retention: raw runs and deployments of days
 // before rawBefore, rollups of days before rollupBefore, and components
 // removed from the catalog before rawBefore. It returns the rows deleted.
+// Rollup queries start at rollupBefore from then on (devex_periods.go).
 func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore time.Time) (int64, error) {
 	raw, rollup := devex.Day(rawBefore), devex.Day(rollupBefore)
 	stmts := []struct {
@@ -407,9 +408,18 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
+		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup},
 		{`DELETE FROM devex_feedback WHERE day < ?`, rollup},
 	}
 	if err := db.bumpGeneration(ctx, db.db, freshnessGeneration); err != nil {
+		return 0, fmt.Errorf("devex retention: %w", err)
+	}
+	// The floor first: from now on queries start there, so the periods
+	// about to go (those starting before it) are never read, even if a kill
+	// stops the deletes half-way. It only moves forward.
+	if _, err := db.exec(ctx, `INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+		WHERE cursors.value < excluded.value`, rollupFloorCursor, rollup, db.dialect.Time(now())); err != nil {
 		return 0, fmt.Errorf("devex retention: %w", err)
 	}
 	var total int64

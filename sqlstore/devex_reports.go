@@ -39,11 +39,15 @@ func scanTotals(dst *devex.Totals) []any {
 	return []any{&dst.Started, &dst.Succeeded, &dst.Failed, &dst.Cancelled, &dst.DurationMS, &dst.TimeSavedSeconds}
 }
 
-// RunTotals sums the runs f selects, from the daily rollups.
+// RunTotals sums the runs f selects, from the rollups of its edge days,
+// whole months and whole years.
 func (db *DB) RunTotals(ctx context.Context, f devex.Filter) (devex.Totals, error) {
-	where, args := rollupWhere(f)
 	var t devex.Totals
-	if err := db.queryRow(ctx, `SELECT `+totalsColumns+` FROM devex_daily WHERE `+where, args...).Scan(scanTotals(&t)...); err != nil {
+	src, args, err := db.periodRollups(ctx, f, true)
+	if err != nil {
+		return t, fmt.Errorf("run totals: %w", err)
+	}
+	if err := db.queryRow(ctx, `SELECT `+totalsColumns+` FROM `+src, args...).Scan(scanTotals(&t)...); err != nil {
 		return t, fmt.Errorf("run totals: %w", err)
 	}
 	return t, nil
@@ -52,16 +56,25 @@ func (db *DB) RunTotals(ctx context.Context, f devex.Filter) (devex.Totals, erro
 // RunTotalsByDay sums the runs f selects per day, days without runs left out.
 func (db *DB) RunTotalsByDay(ctx context.Context, f devex.Filter) ([]devex.DayTotals, error) {
 	where, args := rollupWhere(f)
-	rows, err := db.query(ctx, `SELECT day, `+totalsColumns+` FROM devex_daily WHERE `+where+` GROUP BY day ORDER BY day`, args...)
+	out, err := db.dayTotals(ctx, `SELECT day, `+totalsColumns+` FROM devex_daily WHERE `+where+` GROUP BY day ORDER BY day`, args)
 	if err != nil {
 		return nil, fmt.Errorf("run totals by day: %w", err)
+	}
+	return out, nil
+}
+
+// dayTotals reads the rows of q: a day and the totals' columns.
+func (db *DB) dayTotals(ctx context.Context, q string, args []any) ([]devex.DayTotals, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []devex.DayTotals
 	for rows.Next() {
 		var d devex.DayTotals
 		if err := rows.Scan(append([]any{&d.Day}, scanTotals(&d.Totals)...)...); err != nil {
-			return nil, fmt.Errorf("run totals by day: %w", err)
+			return nil, err
 		}
 		out = append(out, d)
 	}
@@ -70,8 +83,11 @@ func (db *DB) RunTotalsByDay(ctx context.Context, f devex.Filter) ([]devex.DayTo
 
 // RunTotalsByTemplate sums the runs f selects per template, most runs first.
 func (db *DB) RunTotalsByTemplate(ctx context.Context, f devex.Filter) ([]devex.TemplateTotals, error) {
-	where, args := rollupWhere(f)
-	rows, err := db.query(ctx, `SELECT template_ref, `+totalsColumns+` FROM devex_daily WHERE `+where+`
+	src, args, err := db.periodRollups(ctx, f, true)
+	if err != nil {
+		return nil, fmt.Errorf("run totals by template: %w", err)
+	}
+	rows, err := db.query(ctx, `SELECT template_ref, `+totalsColumns+` FROM `+src+`
 		GROUP BY template_ref ORDER BY 2 DESC, template_ref`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("run totals by template: %w", err)

@@ -86,6 +86,9 @@ func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 			time_saved_s = devex_daily.time_saved_s + excluded.time_saved_s`, dailyWidth, args); err != nil {
 		return nil, err
 	}
+	if err := db.applyPeriodDeltas(ctx, tx, deltas); err != nil {
+		return nil, err
+	}
 	ukeys := make([]userKey, 0, len(users))
 	for k := range users {
 		ukeys = append(ukeys, k)

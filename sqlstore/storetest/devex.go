@@ -29,6 +29,7 @@ var devexTests = []struct {
 	{"DevexUsersByPeriod", testDevexUsersByPeriod},
 	{"DevexSucceededDeployments", testDevexSucceededDeployments},
 	{"DevexFourKeys", testDevexFourKeys},
+	{"DevexPeriodRollups", testDevexPeriodRollups},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

@@ -1,0 +1,215 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paved-dev/paved/devex"
+)
+
+// The rollups per month and per year (devex_period_totals, migration 0014):
+// the daily counts summed per (period, template, owner), written by the
+// transaction that writes the days (applyPeriodDeltas). A query over a range
+// reads the days at its ragged edges from devex_daily, its whole months and
+// whole years from devex_period_totals (splitRange): five years cost a few
+// rows per template and period, and the sums are those of the days, exactly.
+//
+// Retention deletes days before a floor (DeleteDevexBefore); the periods
+// that start before the floor hold days it deleted, so queries start at the
+// floor (rollupFloorCursor): what lies before it is gone from the days too.
+
+const (
+	grainMonth = "month"
+	grainYear  = "year"
+	// rollupFloorCursor names the first day the rollups still hold.
+	rollupFloorCursor = "devex.rollups.floor"
+)
+
+// periodStarts are the first days of the month and of the year of day
+// ("2026-11-17" → "2026-11-01", "2026-01-01").
+func periodStarts(day string) (month, year string) {
+	return day[:7] + "-01", day[:4] + "-01-01"
+}
+
+// applyPeriodDeltas adds the daily deltas to their months and years.
+func (db *DB) applyPeriodDeltas(ctx context.Context, tx *sql.Tx, deltas map[rollupKey]*devex.Totals) error {
+	type periodKey struct{ grain, start, template, owner string }
+	sums := map[periodKey]*devex.Totals{}
+	add := func(k periodKey, d *devex.Totals) {
+		s := sums[k]
+		if s == nil {
+			s = &devex.Totals{}
+			sums[k] = s
+		}
+		s.Add(*d)
+	}
+	for k, d := range deltas {
+		if *d == (devex.Totals{}) {
+			continue
+		}
+		month, year := periodStarts(k.day)
+		add(periodKey{grainMonth, month, k.template, k.owner}, d)
+		add(periodKey{grainYear, year, k.template, k.owner}, d)
+	}
+	keys := make([]periodKey, 0, len(sums))
+	for k, s := range sums {
+		if *s != (devex.Totals{}) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b periodKey) int {
+		return cmp.Or(strings.Compare(a.grain, b.grain), strings.Compare(a.start, b.start),
+			strings.Compare(a.template, b.template), strings.Compare(a.owner, b.owner))
+	})
+	const width = 10
+	args := make([]any, 0, len(keys)*width)
+	for _, k := range keys {
+		s := sums[k]
+		args = append(args, k.grain, k.start, k.template, k.owner, s.Started, s.Succeeded, s.Failed, s.Cancelled, s.DurationMS, s.TimeSavedSeconds)
+	}
+	return db.insertRows(ctx, tx, `INSERT INTO devex_period_totals (grain, start, template_ref, owner, started, succeeded, failed,
+			cancelled, duration_ms, time_saved_s) VALUES `, `
+		ON CONFLICT (grain, start, template_ref, owner) DO UPDATE SET
+			started = devex_period_totals.started + excluded.started,
+			succeeded = devex_period_totals.succeeded + excluded.succeeded,
+			failed = devex_period_totals.failed + excluded.failed,
+			cancelled = devex_period_totals.cancelled + excluded.cancelled,
+			duration_ms = devex_period_totals.duration_ms + excluded.duration_ms,
+			time_saved_s = devex_period_totals.time_saved_s + excluded.time_saved_s`, width, args)
+}
+
+// dayRange is the days [from, to), as rollup days.
+type dayRange struct{ from, to string }
+
+// rangeSplit is a range of days as the rollups answer it: the ragged days
+// at its edges, its whole months and its whole years. Each part may be
+// empty (from == to).
+type rangeSplit struct {
+	days   [2]dayRange
+	months [2]dayRange
+	years  dayRange
+}
+
+// splitRange splits [from, to) (UTC midnights) into edge days, whole months
+// and, when years is set, whole years.
+func splitRange(from, to time.Time, years bool) rangeSplit {
+	day := func(t time.Time) string { return devex.Day(t) }
+	var s rangeSplit
+	empty := dayRange{day(to), day(to)}
+	s.days[1], s.months[0], s.months[1], s.years = empty, empty, empty, empty
+	if !from.Before(to) {
+		s.days[0] = empty
+		return s
+	}
+	mFrom := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if mFrom.Before(from) {
+		mFrom = mFrom.AddDate(0, 1, 0)
+	}
+	mTo := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !mFrom.Before(mTo) {
+		s.days[0] = dayRange{day(from), day(to)}
+		return s
+	}
+	s.days[0], s.days[1] = dayRange{day(from), day(mFrom)}, dayRange{day(mTo), day(to)}
+	s.months[0] = dayRange{day(mFrom), day(mTo)}
+	if !years {
+		return s
+	}
+	yFrom := time.Date(mFrom.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	if yFrom.Before(mFrom) {
+		yFrom = yFrom.AddDate(1, 0, 0)
+	}
+	yTo := time.Date(mTo.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	if !yFrom.Before(yTo) {
+		return s
+	}
+	s.months[0], s.months[1] = dayRange{day(mFrom), day(yFrom)}, dayRange{day(yTo), day(mTo)}
+	s.years = dayRange{day(yFrom), day(yTo)}
+	return s
+}
+
+// rollupFloor is the first day the rollups hold ("" when retention never
+// ran).
+func (db *DB) rollupFloor(ctx context.Context) (string, error) {
+	return db.GetCursor(ctx, rollupFloorCursor)
+}
+
+// periodRollups is a FROM source (with its arguments) of the rows of
+// devex_daily and devex_period_totals that sum to f's runs: columns
+// period (the day, month or year start), template_ref, owner and the counts.
+// years false keeps whole years out, for answers per month.
+func (db *DB) periodRollups(ctx context.Context, f devex.Filter, years bool) (string, []any, error) {
+	from := f.From
+	floor, err := db.rollupFloor(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if floor != "" {
+		if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
+			from = t
+		}
+	}
+	s := splitRange(from, f.To, years)
+	filter, fargs := "", []any{}
+	if f.Owner != "" {
+		filter += ` AND owner = ?`
+		fargs = append(fargs, f.Owner)
+	}
+	if f.Template != "" {
+		filter += ` AND template_ref = ?`
+		fargs = append(fargs, f.Template)
+	}
+	const cols = `template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s`
+	q := `(SELECT day AS period, ` + cols + ` FROM devex_daily WHERE ((day >= ? AND day < ?) OR (day >= ? AND day < ?))` + filter + `
+		UNION ALL SELECT start, ` + cols + ` FROM devex_period_totals WHERE grain = 'month'
+			AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?))` + filter + `
+		UNION ALL SELECT start, ` + cols + ` FROM devex_period_totals WHERE grain = 'year' AND start >= ? AND start < ?` + filter + `) r`
+	args := []any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to}
+	args = append(args, fargs...)
+	args = append(args, s.months[0].from, s.months[0].to, s.months[1].from, s.months[1].to)
+	args = append(args, fargs...)
+	args = append(args, s.years.from, s.years.to)
+	args = append(args, fargs...)
+	return q, args, nil
+}
+
+// RunTotalsByPeriod sums the runs f selects per period of grouping (keyed
+// by its first day), periods without runs left out. Months are read whole
+// from the monthly rollups; days and weeks from the days.
+func (db *DB) RunTotalsByPeriod(ctx context.Context, f devex.Filter, grouping string) ([]devex.DayTotals, error) {
+	var days []devex.DayTotals
+	if grouping == devex.GroupMonth {
+		src, args, err := db.periodRollups(ctx, f, false)
+		if err != nil {
+			return nil, fmt.Errorf("run totals by period: %w", err)
+		}
+		days, err = db.dayTotals(ctx, `SELECT period, `+totalsColumns+` FROM `+src+` GROUP BY period ORDER BY period`, args)
+		if err != nil {
+			return nil, fmt.Errorf("run totals by period: %w", err)
+		}
+	} else {
+		var err error
+		if days, err = db.RunTotalsByDay(ctx, f); err != nil {
+			return nil, err
+		}
+	}
+	var out []devex.DayTotals
+	for _, d := range days {
+		t, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			return nil, fmt.Errorf("run totals by period: day %q: %w", d.Day, err)
+		}
+		p := devex.Day(devex.PeriodStart(t, grouping))
+		if n := len(out); n > 0 && out[n-1].Day == p {
+			out[n-1].Add(d.Totals)
+			continue
+		}
+		out = append(out, devex.DayTotals{Day: p, Totals: d.Totals})
+	}
+	return out, nil
+}

@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/devex"
+	"github.com/paved-dev/paved/sqlstore"
+)
+
+// testDevexPeriodRollups: totals read from edge days, whole months and whole
+// years are exactly those of a brute-force sum over the runs, for ragged
+// ranges (mid-month edges, across a year boundary, one day, five years),
+// with template and owner filters, per template and per period, after runs
+// changed status, and after retention cut the days mid-month.
+func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	start := time.Date(2022, 3, 17, 9, 0, 0, 0, time.UTC)
+	var runs []devex.Run
+	statuses := []string{devex.TaskCompleted, devex.TaskFailed, devex.TaskCancelled, devex.TaskCompleted, devex.TaskProcessing}
+	for i := range 700 {
+		created := start.Add(time.Duration(i) * 61 * time.Hour) // about one run every 2.5 days, for 4.9 years
+		r := devexRun(fmt.Sprintf("pr-%04d", i), fmt.Sprintf("template:default/t%d", i%3), fmt.Sprintf("user:default/u%d", i%11),
+			statuses[i%len(statuses)], created, time.Duration(1+i%17)*time.Minute)
+		r.Owner = fmt.Sprintf("group:default/team-%d", i%2)
+		runs = append(runs, r)
+	}
+	upsertRuns(t, db, runs...)
+	// Some runs move on: processing → completed takes their contribution
+	// from one state to the other, in the days and in the periods.
+	var moved []devex.Run
+	for i := 4; i < len(runs); i += 10 {
+		r := runs[i]
+		r.Status, r.FinishedAt = devex.TaskCompleted, r.CreatedAt.Add(3*time.Minute)
+		runs[i] = r
+		moved = append(moved, r)
+	}
+	upsertRuns(t, db, moved...)
+
+	// brute sums the runs f selects by hand, per key.
+	brute := func(f devex.Filter, floor time.Time, key func(devex.Run) string) map[string]devex.Totals {
+		out := map[string]devex.Totals{}
+		for _, r := range runs {
+			day := r.CreatedAt.Truncate(24 * time.Hour)
+			if day.Before(f.From) || !day.Before(f.To) || day.Before(floor) ||
+				(f.Owner != "" && r.Owner != f.Owner) || (f.Template != "" && r.TemplateRef != f.Template) {
+				continue
+			}
+			d := devex.Totals{Started: 1}
+			switch r.Status {
+			case devex.TaskCompleted:
+				d.Succeeded, d.TimeSavedSeconds = 1, int64(r.TimeSaved/time.Second)
+			case devex.TaskFailed:
+				d.Failed = 1
+			case devex.TaskCancelled:
+				d.Cancelled = 1
+			}
+			if devex.Final(r.Status) {
+				d.DurationMS = r.Duration().Milliseconds()
+			}
+			t := out[key(r)]
+			t.Add(d)
+			out[key(r)] = t
+		}
+		return out
+	}
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	type span struct {
+		name     string
+		from, to time.Time
+	}
+	spans := []span{
+		{"mid-month to mid-month", day(2023, 4, 12), day(2023, 9, 20)},
+		{"across a year boundary", day(2023, 11, 5), day(2024, 2, 11)},
+		{"whole years and ragged edges", day(2022, 6, 13), day(2026, 8, 3)},
+		{"five years", day(2021, 12, 31), day(2026, 12, 31)},
+		{"whole months", day(2024, 1, 1), day(2024, 5, 1)},
+		{"one day", day(2024, 7, 9), day(2024, 7, 10)},
+		{"within a month", day(2025, 2, 3), day(2025, 2, 27)},
+		{"empty", day(2025, 2, 3), day(2025, 2, 3)},
+	}
+	filters := []devex.Filter{{}, {Template: "template:default/t1"}, {Owner: "group:default/team-0"},
+		{Template: "template:default/t2", Owner: "group:default/team-1"}}
+	check := func(floor time.Time) {
+		t.Helper()
+		nonzero := false
+		for _, s := range spans {
+			for _, base := range filters {
+				f := base
+				f.From, f.To = s.from, s.to
+				what := fmt.Sprintf("%s %s..%s %q %q", s.name, devex.Day(f.From), devex.Day(f.To), f.Template, f.Owner)
+				want := brute(f, floor, func(devex.Run) string { return "" })[""]
+				got, err := db.RunTotals(ctx, f)
+				if err != nil {
+					t.Fatalf("RunTotals %s: %v", what, err)
+				}
+				if got != want {
+					t.Errorf("RunTotals %s = %+v, want %+v", what, got, want)
+				}
+				nonzero = nonzero || want.Started > 0
+				byTpl, err := db.RunTotalsByTemplate(ctx, f)
+				if err != nil {
+					t.Fatalf("RunTotalsByTemplate %s: %v", what, err)
+				}
+				wantTpl := brute(f, floor, func(r devex.Run) string { return r.TemplateRef })
+				gotTpl := map[string]devex.Totals{}
+				for _, r := range byTpl {
+					gotTpl[r.TemplateRef] = r.Totals
+				}
+				if fmt.Sprint(gotTpl) != fmt.Sprint(wantTpl) {
+					t.Errorf("RunTotalsByTemplate %s = %v, want %v", what, gotTpl, wantTpl)
+				}
+				for _, grouping := range []string{devex.GroupDay, devex.GroupWeek, devex.GroupMonth} {
+					periods, err := db.RunTotalsByPeriod(ctx, f, grouping)
+					if err != nil {
+						t.Fatalf("RunTotalsByPeriod %s %s: %v", grouping, what, err)
+					}
+					got := map[string]devex.Totals{}
+					for _, p := range periods {
+						got[p.Day] = p.Totals
+					}
+					want := brute(f, floor, func(r devex.Run) string { return devex.Day(devex.PeriodStart(r.CreatedAt, grouping)) })
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Errorf("RunTotalsByPeriod %s %s = %v, want %v", grouping, what, got, want)
+					}
+				}
+			}
+		}
+		if !nonzero {
+			t.Fatal("every range is empty: the case tests nothing")
+		}
+	}
+	check(time.Time{})
+	// Retention cuts the days mid-month and mid-year: the months and the
+	// year that began before the floor hold days it deleted.
+	floor := day(2023, 5, 14)
+	if _, err := db.DeleteDevexBefore(ctx, floor, floor); err != nil {
+		t.Fatalf("DeleteDevexBefore: %v", err)
+	}
+	check(floor)
+}
