@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -212,4 +213,140 @@ func (db *DB) RunTotalsByPeriod(ctx context.Context, f devex.Filter, grouping st
 		out = append(out, devex.DayTotals{Day: p, Totals: d.Totals})
 	}
 	return out, nil
+}
+
+// monthBits is the width of a devex_user_months block, in months.
+const monthBits = 48
+
+// monthIndex counts the months of day ("2026-11-17") from January 1970.
+func monthIndex(day string) int64 {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return 0 // days are the store's own, written by devex.Day
+	}
+	return int64(t.Year()-1970)*12 + int64(t.Month()) - 1
+}
+
+// applyUserMonths sets the users' bits of their runs' months, by OR in SQL.
+func (db *DB) applyUserMonths(ctx context.Context, tx *sql.Tx, users []userKey) error {
+	type key struct {
+		template, owner, user string
+		block                 int64
+	}
+	masks := map[key]int64{}
+	for _, u := range users {
+		m := monthIndex(u.day)
+		masks[key{u.template, u.owner, u.user, m / monthBits}] |= 1 << (m % monthBits)
+	}
+	keys := make([]key, 0, len(masks))
+	for k := range masks {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(strings.Compare(a.template, b.template), strings.Compare(a.owner, b.owner),
+			strings.Compare(a.user, b.user), cmp.Compare(a.block, b.block))
+	})
+	const width = 5
+	args := make([]any, 0, len(keys)*width)
+	for _, k := range keys {
+		args = append(args, k.template, k.owner, k.user, k.block, masks[k])
+	}
+	return db.insertRows(ctx, tx, `INSERT INTO devex_user_months (template_ref, owner, user_ref, block, months) VALUES `,
+		` ON CONFLICT (template_ref, owner, user_ref, block) DO UPDATE SET months = devex_user_months.months | excluded.months`, width, args)
+}
+
+// periodUsers is a FROM source (with its arguments) of the (template_ref,
+// user_ref) pairs of the users who started a run f selects: from the days
+// at the range's edges and the month bits of its whole months. Pairs may
+// repeat: count them DISTINCT.
+func (db *DB) periodUsers(ctx context.Context, f devex.Filter) (string, []any, error) {
+	from := f.From
+	floor, err := db.rollupFloor(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if floor != "" {
+		if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
+			from = t
+		}
+	}
+	s := splitRange(from, f.To, false)
+	filter, fargs := "", []any{}
+	if f.Owner != "" {
+		filter += ` AND owner = ?`
+		fargs = append(fargs, f.Owner)
+	}
+	if f.Template != "" {
+		filter += ` AND template_ref = ?`
+		fargs = append(fargs, f.Template)
+	}
+	q := `(SELECT template_ref, user_ref FROM devex_daily_users WHERE ((day >= ? AND day < ?) OR (day >= ? AND day < ?))` + filter
+	args := []any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to}
+	args = append(args, fargs...)
+	// The whole months [a, b) as a mask per block.
+	if a, b := monthIndex(s.months[0].from), monthIndex(s.months[0].to); a < b {
+		var blocks []string
+		for k := a / monthBits; k <= (b-1)/monthBits; k++ {
+			lo, hi := max(a, k*monthBits)-k*monthBits, min(b, (k+1)*monthBits)-k*monthBits
+			blocks = append(blocks, `(block = ? AND (months & ?) <> 0)`)
+			args = append(args, k, int64(1)<<hi-int64(1)<<lo)
+		}
+		q += ` UNION ALL SELECT template_ref, user_ref FROM devex_user_months WHERE (` + strings.Join(blocks, ` OR `) + `)` + filter
+		args = append(args, fargs...)
+	}
+	return q + `) u`, args, nil
+}
+
+// monthUsers counts, per whole month of [from, to) (month starts), the
+// distinct users of the runs of owner and template (either may be empty,
+// not both: unfiltered months OR the day bitmaps), from their month bits.
+func (db *DB) monthUsers(ctx context.Context, from, to, owner, template string, out map[string]int64) error {
+	a, b := monthIndex(from), monthIndex(to)
+	if a >= b {
+		return nil
+	}
+	q := `SELECT user_ref, block, months FROM devex_user_months WHERE block >= ? AND block <= ?`
+	args := []any{a / monthBits, (b - 1) / monthBits}
+	if owner != "" {
+		q += ` AND owner = ?`
+		args = append(args, owner)
+	}
+	if template != "" {
+		q += ` AND template_ref = ?`
+		args = append(args, template)
+	}
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	seen := map[string]map[int64]bool{}
+	for rows.Next() {
+		var user string
+		var block, months int64
+		if err := rows.Scan(&user, &block, &months); err != nil {
+			return err
+		}
+		for months != 0 {
+			bit := int64(bits.TrailingZeros64(uint64(months)))
+			months &^= 1 << bit
+			m := block*monthBits + bit
+			if m < a || m >= b {
+				continue
+			}
+			if seen[user] == nil {
+				seen[user] = map[int64]bool{}
+			}
+			seen[user][m] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, ms := range seen {
+		for m := range ms {
+			out[devex.Day(time.Date(1970+int(m/12), time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC))]++
+		}
+	}
+	return nil
 }

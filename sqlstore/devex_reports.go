@@ -104,24 +104,32 @@ func (db *DB) RunTotalsByTemplate(ctx context.Context, f devex.Filter) ([]devex.
 	return out, rows.Err()
 }
 
-// ActiveUsers counts the distinct users who started a run f selects.
+// ActiveUsers counts the distinct users who started a run f selects: with
+// no filter from the day bitmaps, with one from the edge days' rows and the
+// month bits of the whole months.
 func (db *DB) ActiveUsers(ctx context.Context, f devex.Filter) (int64, error) {
-	where, args := rollupWhere(f)
-	q := `SELECT COUNT(DISTINCT user_ref) FROM devex_daily_users WHERE ` + where
 	if f.Owner == "" && f.Template == "" {
 		return db.dayUsers(ctx, f.FromDay(), f.ToDay())
 	}
+	src, args, err := db.periodUsers(ctx, f)
+	if err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
 	var n int64
-	if err := db.queryRow(ctx, q, args...).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, `SELECT COUNT(DISTINCT user_ref) FROM `+src, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("active users: %w", err)
 	}
 	return n, nil
 }
 
-// ActiveUsersByTemplate counts distinct users per template.
+// ActiveUsersByTemplate counts distinct users per template, from the edge
+// days' rows and the month bits of the whole months.
 func (db *DB) ActiveUsersByTemplate(ctx context.Context, f devex.Filter) (map[string]int64, error) {
-	where, args := rollupWhere(f)
-	rows, err := db.query(ctx, `SELECT template_ref, COUNT(DISTINCT user_ref) FROM devex_daily_users WHERE `+where+` GROUP BY template_ref`, args...)
+	src, args, err := db.periodUsers(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("active users by template: %w", err)
+	}
+	rows, err := db.query(ctx, `SELECT template_ref, COUNT(DISTINCT user_ref) FROM `+src+` GROUP BY template_ref`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("active users by template: %w", err)
 	}

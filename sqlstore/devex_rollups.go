@@ -106,6 +106,9 @@ func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 		` ON CONFLICT (day, template_ref, owner, user_ref) DO NOTHING`, userWidth, args); err != nil {
 		return nil, err
 	}
+	if err := db.applyUserMonths(ctx, tx, ukeys); err != nil {
+		return nil, err
+	}
 	return db.markDayUsers(ctx, tx, ukeys)
 }
 
@@ -255,9 +258,35 @@ func countBits(union []byte) int64 {
 func (db *DB) ActiveUsersByPeriod(ctx context.Context, f devex.Filter, grouping string) (map[string]int64, error) {
 	out := map[string]int64{}
 	if f.Owner != "" || f.Template != "" {
-		users, err := db.DayUsers(ctx, f)
-		if err != nil {
-			return nil, err
+		// Whole months from the month bits; the edge days (and days or
+		// weeks) from DayUsers' rows.
+		days := []devex.Filter{f}
+		if grouping == devex.GroupMonth {
+			from := f.From
+			if floor, err := db.rollupFloor(ctx); err != nil {
+				return nil, err
+			} else if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
+				from = t
+			}
+			s := splitRange(from, f.To, false)
+			if err := db.monthUsers(ctx, s.months[0].from, s.months[0].to, f.Owner, f.Template, out); err != nil {
+				return nil, fmt.Errorf("active users by period: %w", err)
+			}
+			days = days[:0]
+			for _, d := range s.days {
+				e := f
+				e.From, _ = time.Parse(time.DateOnly, d.from)
+				e.To, _ = time.Parse(time.DateOnly, d.to)
+				days = append(days, e)
+			}
+		}
+		var users []devex.DayUser
+		for _, e := range days {
+			du, err := db.DayUsers(ctx, e)
+			if err != nil {
+				return nil, err
+			}
+			users = append(users, du...)
 		}
 		seen := map[[2]string]bool{}
 		for _, u := range users {

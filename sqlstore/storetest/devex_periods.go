@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // testDevexPeriodRollups: totals read from edge days, whole months and whole
-// years are exactly those of a brute-force sum over the runs, for ragged
+// years, and distinct users from edge days and month bits, are exactly those
+// of a brute-force computation over the runs, for ragged
 // ranges (mid-month edges, across a year boundary, one day, five years),
 // with template and owner filters, per template and per period, after runs
 // changed status, and after retention cut the days mid-month.
@@ -65,6 +67,24 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 		}
 		return out
 	}
+	// bruteUsers counts by hand the distinct users of the runs f selects,
+	// per key.
+	bruteUsers := func(f devex.Filter, floor time.Time, key func(devex.Run) string) map[string]int64 {
+		seen := map[[2]string]bool{}
+		out := map[string]int64{}
+		for _, r := range runs {
+			day := r.CreatedAt.Truncate(24 * time.Hour)
+			if day.Before(f.From) || !day.Before(f.To) || day.Before(floor) ||
+				(f.Owner != "" && r.Owner != f.Owner) || (f.Template != "" && r.TemplateRef != f.Template) {
+				continue
+			}
+			if k := [2]string{key(r), r.UserRef}; !seen[k] {
+				seen[k] = true
+				out[key(r)]++
+			}
+		}
+		return out
+	}
 	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 	type span struct {
 		name     string
@@ -111,7 +131,30 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 				if fmt.Sprint(gotTpl) != fmt.Sprint(wantTpl) {
 					t.Errorf("RunTotalsByTemplate %s = %v, want %v", what, gotTpl, wantTpl)
 				}
+				users := bruteUsers(f, floor, func(devex.Run) string { return "" })[""]
+				gotUsers, err := db.ActiveUsers(ctx, f)
+				if err != nil {
+					t.Fatalf("ActiveUsers %s: %v", what, err)
+				}
+				if gotUsers != users {
+					t.Errorf("ActiveUsers %s = %d, want %d", what, gotUsers, users)
+				}
+				byTplUsers, err := db.ActiveUsersByTemplate(ctx, f)
+				if err != nil {
+					t.Fatalf("ActiveUsersByTemplate %s: %v", what, err)
+				}
+				if want := bruteUsers(f, floor, func(r devex.Run) string { return r.TemplateRef }); fmt.Sprint(byTplUsers) != fmt.Sprint(want) {
+					t.Errorf("ActiveUsersByTemplate %s = %v, want %v", what, byTplUsers, want)
+				}
 				for _, grouping := range []string{devex.GroupDay, devex.GroupWeek, devex.GroupMonth} {
+					byPeriod, err := db.ActiveUsersByPeriod(ctx, f, grouping)
+					if err != nil {
+						t.Fatalf("ActiveUsersByPeriod %s %s: %v", grouping, what, err)
+					}
+					want := bruteUsers(f, floor, func(r devex.Run) string { return devex.Day(devex.PeriodStart(r.CreatedAt, grouping)) })
+					if fmt.Sprint(byPeriod) != fmt.Sprint(want) {
+						t.Errorf("ActiveUsersByPeriod %s %s = %v, want %v", grouping, what, byPeriod, want)
+					}
 					periods, err := db.RunTotalsByPeriod(ctx, f, grouping)
 					if err != nil {
 						t.Fatalf("RunTotalsByPeriod %s %s: %v", grouping, what, err)
@@ -120,9 +163,9 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 					for _, p := range periods {
 						got[p.Day] = p.Totals
 					}
-					want := brute(f, floor, func(r devex.Run) string { return devex.Day(devex.PeriodStart(r.CreatedAt, grouping)) })
-					if fmt.Sprint(got) != fmt.Sprint(want) {
-						t.Errorf("RunTotalsByPeriod %s %s = %v, want %v", grouping, what, got, want)
+					wantTotals := brute(f, floor, func(r devex.Run) string { return devex.Day(devex.PeriodStart(r.CreatedAt, grouping)) })
+					if fmt.Sprint(got) != fmt.Sprint(wantTotals) {
+						t.Errorf("RunTotalsByPeriod %s %s = %v, want %v", grouping, what, got, wantTotals)
 					}
 				}
 			}
@@ -132,6 +175,52 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 		}
 	}
 	check(time.Time{})
+
+	// The migration's backfill builds from the days what the writes kept:
+	// undo 0014 and apply it again over the same days.
+	dump := func() string {
+		t.Helper()
+		var b strings.Builder
+		for _, q := range []string{
+			`SELECT grain, start, template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s
+				FROM devex_period_totals ORDER BY grain, start, template_ref, owner`,
+			`SELECT template_ref, owner, user_ref, block, months FROM devex_user_months ORDER BY template_ref, owner, user_ref, block`,
+		} {
+			rows, err := db.SQL().QueryContext(ctx, q)
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintln(&b, vals...)
+			}
+			if err := rows.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.String()
+	}
+	kept := dump()
+	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`,
+		`DELETE FROM schema_migrations WHERE version = '0014_devex_rollups_period'`} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if backfilled := dump(); backfilled != kept || kept == "" {
+		t.Errorf("the backfill differs from the rows the writes kept:\n%s\nwant\n%s", backfilled, kept)
+	}
 	// Retention cuts the days mid-month and mid-year: the months and the
 	// year that began before the floor hold days it deleted.
 	floor := day(2023, 5, 14)
