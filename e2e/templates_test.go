@@ -75,9 +75,11 @@ const uncheckedTemplate = "paved-new-postgresql-database-unchecked"
 
 // TestExampleTemplates runs the two templates of examples/templates in a real
 // Backstage backend against the paved binary, a GitOps repository behind git
-// daemon and a real PostgreSQL server: a service committed to GitOps (once),
-// a database provisioned whose credentials only its owner team can fetch and
-// use, and a refused size that leaves nothing behind.
+// daemon and a real PostgreSQL server: a service committed to GitOps (once;
+// the same name with a changed spec fails with paved's reason in the task
+// log), a database provisioned whose credentials only its owner team can
+// fetch and use, and a refused size that leaves nothing behind, the field
+// named in the task log.
 func TestExampleTemplates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -189,6 +191,28 @@ infra:
 		}
 		if got := gitopstest.Commits(t, gitDir, "main"); got != before+1 {
 			t.Errorf("the same request again made a commit: %d commits, want %d", got, before+1)
+		}
+
+		// The same name with another repository is a changed spec: the task
+		// fails, its log (the task events API, the registry path) carries
+		// paved's reason, and the committed Application stays as it was.
+		changed := map[string]any{}
+		for k, v := range values {
+			changed[k] = v
+		}
+		changed["repoUrl"] = "https://git.example.test/payments/" + name + "-other.git"
+		refused := run(t, "paved-new-service", changed)
+		reason := file + " already exists in the GitOps repository with a different spec"
+		if log := refused.Error + "\n" + strings.Join(refused.Log, "\n"); refused.Status != "failed" || !strings.Contains(log, reason) {
+			t.Errorf("a changed spec: task %s, want failed saying %q:\n%s", refused.Status, reason, log)
+		} else {
+			fmt.Printf("E2E task log of a changed spec: %s\n", firstLineWith(log, reason))
+		}
+		if got := gitopstest.Commits(t, gitDir, "main"); got != before+1 {
+			t.Errorf("a refused change made a commit: %d commits, want %d", got, before+1)
+		}
+		if now := gitopstest.Git(t, gitDir, "show", "main:"+file); now != raw {
+			t.Errorf("a refused change altered %s:\n%s", file, now)
 		}
 	})
 
