@@ -53,6 +53,10 @@ func TestBrowserEntityCards(t *testing.T) {
 	dir, chromium, node := browserPrereqs(t)
 	root := repoRoot()
 	artifacts := filepath.Join(root, "e2e", ".run", "browser-cards")
+	// A previous run's screenshots must not stand in for this run's.
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +326,14 @@ spec:
 	}
 	if strings.Contains(p.Log(), o.Password) {
 		t.Error("the password is in paved's log")
+	}
+	// Each card, as each user saw it, is kept for a person to look at.
+	for _, file := range []string{"app-card.png", "app-card-four-keys.png", "app-card-synced.png", "app-card-not-yours.png",
+		"resource-card.png", "resource-card-not-yours.png", "resource-page.png", "teardown-dialog.png"} {
+		b, err := os.ReadFile(filepath.Join(artifacts, file))
+		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Errorf("screenshot %s: not a PNG image (%d bytes, %v)", file, len(b), err)
+		}
 	}
 	fmt.Printf("E2E browser cards: screenshots in %s\n", artifacts)
 }
