@@ -101,7 +101,7 @@ func randomHex(n int) string {
 // container image moved into the state directory.
 func (s *Stack) argoEnv(binaryName string) []string {
 	d := s.argoDir
-	return []string{
+	env := []string{
 		"ARGOCD_BINARY_NAME=" + binaryName,
 		"ARGOCD_FAKE_IN_CLUSTER=true",
 		"KUBECONFIG=" + s.KubeconfigPath,
@@ -116,6 +116,13 @@ func (s *Stack) argoEnv(binaryName string) []string {
 		"PATH=" + filepath.Dir(s.bins.Helm) + string(os.PathListSeparator) +
 			filepath.Dir(s.bins.Kustomize) + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}
+	if s.appResync > 0 {
+		// An install's timeout.reconciliation of argocd-cm, which its
+		// manifests pass this way to the controller (resync period) and the
+		// repo server (how long a branch's resolved commit is cached).
+		env = append(env, "ARGOCD_RECONCILIATION_TIMEOUT="+s.appResync.String())
+	}
+	return env
 }
 
 func (s *Stack) argoDirs() error {

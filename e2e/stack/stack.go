@@ -80,6 +80,12 @@ type Options struct {
 	// namespace but no Argo CD: enough to apply manifests (the Helm chart's
 	// test), and only kube and helm are built.
 	KubeOnly bool
+	// AppResync is Argo CD's timeout.reconciliation: how often the
+	// application controller refreshes each application from git, and how
+	// long the repo server trusts a branch's resolved commit; zero keeps
+	// Argo CD's 3 minutes. A dev stack's git daemon sends no webhook, so a
+	// shorter period is how a commit shows in Argo CD soon.
+	AppResync time.Duration
 }
 
 // Timing is how long one component took from its start until it answered.
@@ -121,8 +127,10 @@ type Stack struct {
 	procs   []*proc
 	started int
 	admin   string
-	stopped sync.Once
-	stopErr error
+	// appResync is Options.AppResync.
+	appResync time.Duration
+	stopped   sync.Once
+	stopErr   error
 }
 
 // Start builds what is missing (see Build), starts every component, and
@@ -174,7 +182,7 @@ func Start(ctx context.Context, opts Options) (st *Stack, err error) {
 		}
 	}
 	s := &Stack{
-		StateDir: stateDir, root: root, bins: bins, logf: logf, detach: opts.Detach,
+		StateDir: stateDir, root: root, bins: bins, logf: logf, detach: opts.Detach, appResync: opts.AppResync,
 		argoDir: filepath.Join(stateDir, "argocd"), gitRoot: filepath.Join(stateDir, "git"),
 		tmpDir: filepath.Join(stateDir, "tmp"), ports: map[string]string{},
 		KubeconfigPath: filepath.Join(stateDir, "kubeconfig"),

@@ -96,11 +96,15 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 			return err
 		}
 	}
-	s, err := stack.Start(ctx, stack.Options{StateDir: dir, Root: root, Logf: logf, Detach: true})
+	s, err := stack.Start(ctx, stack.Options{StateDir: dir, Root: root, Logf: logf, Detach: true, AppResync: appResync})
 	if err != nil {
 		return err
 	}
-	services, err := startServices(ctx, root, dir, s, logf)
+	gitopsURL, err := gitopsRepo(ctx, root, s)
+	if err != nil {
+		return fmt.Errorf("%w (the rest of the stack is running: devstack down stops it)", err)
+	}
+	services, err := startServices(ctx, root, dir, s, gitopsURL, logf)
 	if err != nil {
 		return fmt.Errorf("%w (the rest of the stack is running: devstack down stops it)", err)
 	}
@@ -110,9 +114,11 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 		{"ARGOCD_TOKEN", s.PavedToken},
 		{"ARGOCD_ADMIN_PASSWORD", s.AdminPassword},
 		{"KUBECONFIG", s.KubeconfigPath},
+		{"KUBECTL", s.Bins().Kubectl},
 		{"KUBE_APISERVER", s.KubeAPIServer},
 		{"KUBE_TOKEN", s.KubeToken},
 		{"GIT_BASE_URL", "git://" + s.GitAddr},
+		{"GITOPS_URL", gitopsURL},
 	}
 	env = append(env, services...)
 	var b strings.Builder
@@ -134,20 +140,32 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 	return nil
 }
 
-// printTry prints a first run a newcomer can paste: the golden path that
-// creates Argo CD applications directly (the ApplicationSet template, with
-// the values TestAppSetTemplate runs in the same stack), since the dev stack
-// has no GitOps root application for the gitops template to reach Argo CD
-// through; then where the result shows.
+// appResync is the dev stack's Argo CD timeout.reconciliation: its git
+// daemon sends no webhook, so the root application looks at the GitOps
+// repository this often (Argo CD's default is 3 minutes).
+const appResync = 10 * time.Second
+
+// printTry prints a first run a newcomer can paste: the recommended golden
+// path (paved commits the service's Application to the GitOps repository;
+// the root application creates it in Argo CD within appResync, and Argo CD
+// deploys the stack's "plain" fixture), then where the result shows, then
+// the ApplicationSet template, which creates its Applications through Argo
+// CD's API at once.
 func printTry(stdout io.Writer, dir string, s *stack.Stack) {
-	values := fmt.Sprintf(`{"templateRef":"template:default/paved-service-environments","values":{"name":"web","owner":"group:default/platform","repoUrl":"%s","revision":"main","prodServer":"https://kubernetes.default.svc"}}`,
-		s.GitURL("environments"))
-	fmt.Fprintf(stdout, "try (a service in three environments, Argo CD applications web-dev, web-staging, web-prod):\n")
+	const tasks = `curl -s -H "Authorization: Bearer $BACKSTAGE_TOKEN" -H 'Content-Type: application/json' "$BACKSTAGE_URL/api/scaffolder/v2/tasks" -d '%s'   # answers {"id":"<id>"}` + "\n"
+	service := fmt.Sprintf(`{"templateRef":"template:default/paved-new-service","values":{"name":"hello","owner":"group:default/platform","repoUrl":"%s","path":".","revision":"main"}}`,
+		s.GitURL("plain"))
+	fmt.Fprintf(stdout, "try the golden path (template paved-new-service: paved commits apps/hello.yaml to $GITOPS_URL, the root application paved-root creates the Argo CD application hello within %s):\n", appResync)
 	fmt.Fprintf(stdout, "  . %s\n", envPath(dir))
-	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" -H 'Content-Type: application/json' \"$BACKSTAGE_URL/api/scaffolder/v2/tasks\" -d '%s'\n", values)
-	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" \"$BACKSTAGE_URL/api/scaffolder/v2/tasks/<id>/events\"   # the task log, with paved's reasons\n")
-	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $ARGOCD_TOKEN\" \"$ARGOCD_URL/api/v1/applications?selector=app.kubernetes.io/managed-by=paved\"   # the apps in Argo CD\n")
-	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $PAVED_TOKEN\" \"$PAVED_URL/api/paved/apps/v1/by-entity?entityRef=component:default/web\"   # what paved's app card shows\n")
+	fmt.Fprintf(stdout, "  "+tasks, service)
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $BACKSTAGE_TOKEN\" \"$BACKSTAGE_URL/api/scaffolder/v2/tasks/<id>/events\"   # the task log: the commit, or paved's reason\n")
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $ARGOCD_TOKEN\" \"$ARGOCD_URL/api/v1/applications/hello\"   # the app in Argo CD: Synced and Healthy (permission denied until the root application made it)\n")
+	fmt.Fprintf(stdout, "  \"$KUBECTL\" --kubeconfig \"$KUBECONFIG\" -n hello get deployments   # what Argo CD deployed\n")
+	fmt.Fprintf(stdout, "  curl -s -H \"Authorization: Bearer $PAVED_TOKEN\" \"$PAVED_URL/api/paved/apps/v1/by-entity?entityRef=component:default/hello\"   # what paved's app card shows\n")
+	environments := fmt.Sprintf(`{"templateRef":"template:default/paved-service-environments","values":{"name":"web","owner":"group:default/platform","repoUrl":"%s","revision":"main","prodServer":"https://kubernetes.default.svc"}}`,
+		s.GitURL("environments"))
+	fmt.Fprintf(stdout, "then a service in three environments (template paved-service-environments: Argo CD applications web-dev, web-staging, web-prod at once):\n")
+	fmt.Fprintf(stdout, "  "+tasks, environments)
 }
 
 func envPath(dir string) string { return filepath.Join(dir, "stack.env") }

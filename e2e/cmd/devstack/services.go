@@ -25,10 +25,10 @@ const (
 
 type envVar struct{ key, value string }
 
-// startServices runs paved and a Backstage backend wired to each other and to
-// the stack's Argo CD, both detached and recorded in dir so that down stops
+// startServices runs paved and a Backstage backend wired to each other, to
+// the stack's Argo CD and to its GitOps repository, both detached and recorded in dir so that down stops
 // them. It returns what goes into stack.env.
-func startServices(ctx context.Context, root, dir string, s *stack.Stack, logf func(string, ...any)) ([]envVar, error) {
+func startServices(ctx context.Context, root, dir string, s *stack.Stack, gitopsURL string, logf func(string, ...any)) ([]envVar, error) {
 	backstageURL := fmt.Sprintf("http://127.0.0.1:%d", backstagePort)
 	pavedURL := "http://" + pavedAddr
 
@@ -52,7 +52,9 @@ argocd:
       server: %s
       plainText: true
       token: ${ARGOCD_TOKEN}
-`, backstageURL, s.ArgoCDAddr)
+gitops:
+  url: %s
+`, backstageURL, s.ArgoCDAddr, gitopsURL)
 	cfgPath := filepath.Join(dir, "paved.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

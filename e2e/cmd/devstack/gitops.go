@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/paved-dev/paved/e2e/stack"
+)
+
+// rootPlaceholder is the repository URL deploy/gitops/root-application.yaml
+// ships with, for the operator to replace.
+const rootPlaceholder = "https://git.example.com/platform/deploy.git"
+
+// gitopsRepo is the dev stack's GitOps repository on the stack's git daemon
+// (which takes pushes): paved commits to it, and Argo CD's root
+// Applications, created here as an operator would from
+// deploy/gitops/root-application.yaml, create what paved commits. It
+// returns the repository's URL.
+func gitopsRepo(ctx context.Context, root string, s *stack.Stack) (string, error) {
+	src, err := os.MkdirTemp("", "paved-devstack-gitops-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(src)
+	for dir, what := range map[string]string{"apps": "Applications", "appsets": "ApplicationSets"} {
+		if err := os.MkdirAll(filepath.Join(src, dir), 0o755); err != nil {
+			return "", err
+		}
+		text := fmt.Sprintf("Argo CD %s written by paved, one file each; a root Application creates them.\n", what)
+		if err := os.WriteFile(filepath.Join(src, dir, "README.md"), []byte(text), 0o644); err != nil {
+			return "", err
+		}
+	}
+	url, err := s.AddRepo(ctx, "gitops", src)
+	if err != nil {
+		return "", err
+	}
+	manifest, err := rootApplications(root, url)
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(s.StateDir, "root-application.yaml")
+	if err := os.WriteFile(file, []byte(manifest), 0o600); err != nil {
+		return "", err
+	}
+	if out, err := s.Kubectl("apply", "-f", file); err != nil {
+		return "", fmt.Errorf("creating the root applications: %w\n%s", err, out)
+	}
+	return url, nil
+}
+
+// rootApplications is deploy/gitops/root-application.yaml with the
+// repository set to repoURL.
+func rootApplications(root, repoURL string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "deploy", "gitops", "root-application.yaml"))
+	if err != nil {
+		return "", err
+	}
+	text := string(raw)
+	if n := strings.Count(text, "repoURL: "+rootPlaceholder); n != 2 {
+		return "", fmt.Errorf("deploy/gitops/root-application.yaml: want the repoURL %s in its two Applications, found it %d times", rootPlaceholder, n)
+	}
+	return strings.ReplaceAll(text, "repoURL: "+rootPlaceholder, "repoURL: "+repoURL), nil
+}
