@@ -69,21 +69,28 @@ func startSecond() {
 		return
 	}
 	second.dir = dir
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		second.err = err
-		return
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(filepath.Join("..", "..", "scripts", "pg-test-server.sh"), "start", dir)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PAVED_PG_PORT=%d", port), "PAVED_PG_URL_VAR=URL")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		second.err = fmt.Errorf("%v\n%s", err, stderr.String())
-		return
+	// The port is free when picked, but another process may bind it before
+	// PostgreSQL does: then the start fails and another port is tried.
+	var out []byte
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			second.err = err
+			return
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		cmd := exec.Command(filepath.Join("..", "..", "scripts", "pg-test-server.sh"), "start", dir)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("PAVED_PG_PORT=%d", port), "PAVED_PG_URL_VAR=URL")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if out, err = cmd.Output(); err == nil {
+			break
+		}
+		if attempt == 3 {
+			second.err = fmt.Errorf("%v\n%s", err, stderr.String())
+			return
+		}
 	}
 	_, u, ok := strings.Cut(strings.TrimSpace(string(out)), "export URL=")
 	if !ok {
