@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,16 +254,12 @@ func runBinary(t *testing.T, ctx context.Context, layoutDir string) {
 	if err != nil || strings.TrimSpace(string(out)) != "paved v1.2.3-test" {
 		t.Fatalf("paved version: %q %v", out, err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	// paved picks its own port and says which: a port picked here and
+	// freed could be taken by another process before paved binds it.
 	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = []string{"PAVED_LISTEN=" + addr, "PAVED_DATA_DIR=" + t.TempDir(), "SSL_CERT_FILE=" + filepath.Join(root, CACertPath)}
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Env = []string{"PAVED_LISTEN=127.0.0.1:0", "PAVED_DATA_DIR=" + t.TempDir(), "SSL_CERT_FILE=" + filepath.Join(root, CACertPath)}
+	logged := &lockedLog{}
+	cmd.Stdout, cmd.Stderr = logged, logged
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -272,19 +269,42 @@ func runBinary(t *testing.T, ctx context.Context, layoutDir string) {
 	}()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
+		err := errors.New("not listening yet")
+		if m := listening.FindStringSubmatch(logged.String()); m != nil {
+			var resp *http.Response
+			if resp, err = http.Get(m[1] + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
+				err = fmt.Errorf("status %d", resp.StatusCode)
 			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz: %v\n%s", err, log.String())
+			t.Fatalf("/healthz: %v\n%s", err, logged.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+var listening = regexp.MustCompile(`is listening on (http://\S+)`)
+
+// lockedLog is the output of the paved process, read while it runs.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func nilLogger() *log.Logger { return log.New(io.Discard, "", 0) }
