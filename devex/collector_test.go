@@ -23,6 +23,7 @@ import (
 	"github.com/paved-dev/paved/backstage"
 	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/devex/devextest"
+	"github.com/paved-dev/paved/e2e/loopback"
 	"github.com/paved-dev/paved/sqlstore"
 	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
@@ -296,8 +297,9 @@ func TestCollectorWaitsForBackstage(t *testing.T) {
 	db := openStore(t)
 	bs := devextest.New(t, bsToken)
 	bs.AddTask("a", "template:default/service", "user:default/jane", "", "", time.Now().Add(-time.Minute))
-	// Backstage's address, not listening yet.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Backstage's address, not listening yet: below the ephemeral range,
+	// where no outgoing connection takes it before the test listens on it.
+	l, err := loopback.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/e2e/loopback"
 	"github.com/paved-dev/paved/infra"
 	"github.com/paved-dev/paved/infra/postgresql"
 	"github.com/paved-dev/paved/sqlstore"
@@ -69,17 +69,16 @@ func startSecond() {
 		return
 	}
 	second.dir = dir
-	// The port is free when picked, but another process may bind it before
+	// The port is free when picked (below the ephemeral range, which outgoing
+	// connections take from), but another process may bind it before
 	// PostgreSQL does: then the start fails and another port is tried.
 	var out []byte
 	for attempt := 1; ; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := loopback.FreePort()
 		if err != nil {
 			second.err = err
 			return
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
 		cmd := exec.Command(filepath.Join("..", "..", "scripts", "pg-test-server.sh"), "start", dir)
 		cmd.Env = append(os.Environ(), fmt.Sprintf("PAVED_PG_PORT=%d", port), "PAVED_PG_URL_VAR=URL")
 		var stderr bytes.Buffer
