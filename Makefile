@@ -105,9 +105,12 @@ BACKSTAGE_MODULE_TESTS = ^(TestScaffolderModuleRunsPavedActions|TestCatalogFresh
 ## e2e: the end-to-end suite against a real Argo CD (v2.14), Kubernetes API and Backstage,
 ## then the scenario suite again on Argo CD 3, then the core tests on the oldest Backstage lines
 # Both Argo CD lines are built into the bin cache once (devstack -argocd both build).
+# That build caches helm too: the chart's PrometheusRule test, which make test
+# skips without helm (a fresh machine has none before), runs again here.
 e2e: build-ts
 	@bash e2e/install-deps.sh
 	$(GO) run ./e2e/cmd/devstack -argocd both build
+	cd deploy/prometheus && GOWORK=off $(GO) test -count=1 -run '^TestHelmPrometheusRule$$' .
 	@$(PG_SCRIPT) start >/dev/null
 	@eval "$$($(PG_SCRIPT) env)" && $(GO) test -count=1 -p 1 -tags e2e -timeout 75m -v ./e2e/... ./catalog/...
 	@eval "$$($(PG_SCRIPT) env)" && PAVED_E2E_ARGOCD=v3 $(GO) test -count=1 -p 1 -tags e2e -timeout 40m -v -run '^TestScenarios$$' ./e2e/

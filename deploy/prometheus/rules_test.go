@@ -153,7 +153,7 @@ func helm(t *testing.T) string {
 	if p, err := exec.LookPath("helm"); err == nil {
 		return p
 	}
-	t.Skip("no helm command (make e2e-bins caches one, or put helm on PATH)")
+	t.Skip("no helm command (the e2e stack's build caches one: make e2e runs this test again after it; or put helm on PATH)")
 	return ""
 }
 
