@@ -409,6 +409,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup},
+		{`DELETE FROM devex_totals WHERE start < ?`, rollup},
 		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits},
 		{`DELETE FROM devex_feedback WHERE day < ?`, rollup},
 	}

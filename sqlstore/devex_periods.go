@@ -37,7 +37,8 @@ func periodStarts(day string) (month, year string) {
 	return day[:7] + "-01", day[:4] + "-01-01"
 }
 
-// applyPeriodDeltas adds the daily deltas to their months and years.
+// applyPeriodDeltas adds the daily deltas to their months and years, and
+// to the days, months and years of every template and owner together.
 func (db *DB) applyPeriodDeltas(ctx context.Context, tx *sql.Tx, deltas map[rollupKey]*devex.Totals) error {
 	type periodKey struct{ grain, start, template, owner string }
 	sums := map[periodKey]*devex.Totals{}
@@ -56,6 +57,11 @@ func (db *DB) applyPeriodDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 		month, year := periodStarts(k.day)
 		add(periodKey{grainMonth, month, k.template, k.owner}, d)
 		add(periodKey{grainYear, year, k.template, k.owner}, d)
+		// Every template and owner together (devex_totals): the empty
+		// template, which no run has, marks them.
+		add(periodKey{grainDay, k.day, "", ""}, d)
+		add(periodKey{grainMonth, month, "", ""}, d)
+		add(periodKey{grainYear, year, "", ""}, d)
 	}
 	keys := make([]periodKey, 0, len(sums))
 	for k, s := range sums {
@@ -67,11 +73,27 @@ func (db *DB) applyPeriodDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 		return cmp.Or(strings.Compare(a.grain, b.grain), strings.Compare(a.start, b.start),
 			strings.Compare(a.template, b.template), strings.Compare(a.owner, b.owner))
 	})
-	const width = 10
+	const width, allWidth = 10, 8
 	args := make([]any, 0, len(keys)*width)
+	var all []any
 	for _, k := range keys {
 		s := sums[k]
+		if k.template == "" {
+			all = append(all, k.grain, k.start, s.Started, s.Succeeded, s.Failed, s.Cancelled, s.DurationMS, s.TimeSavedSeconds)
+			continue
+		}
 		args = append(args, k.grain, k.start, k.template, k.owner, s.Started, s.Succeeded, s.Failed, s.Cancelled, s.DurationMS, s.TimeSavedSeconds)
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_totals (grain, start, started, succeeded, failed,
+			cancelled, duration_ms, time_saved_s) VALUES `, `
+		ON CONFLICT (grain, start) DO UPDATE SET
+			started = devex_totals.started + excluded.started,
+			succeeded = devex_totals.succeeded + excluded.succeeded,
+			failed = devex_totals.failed + excluded.failed,
+			cancelled = devex_totals.cancelled + excluded.cancelled,
+			duration_ms = devex_totals.duration_ms + excluded.duration_ms,
+			time_saved_s = devex_totals.time_saved_s + excluded.time_saved_s`, allWidth, all); err != nil {
+		return err
 	}
 	return db.insertRows(ctx, tx, `INSERT INTO devex_period_totals (grain, start, template_ref, owner, started, succeeded, failed,
 			cancelled, duration_ms, time_saved_s) VALUES `, `
@@ -134,28 +156,50 @@ func splitRange(from, to time.Time, years bool) rangeSplit {
 	return s
 }
 
-// rollupFloor is the first day the rollups hold ("" when retention never
-// ran).
-func (db *DB) rollupFloor(ctx context.Context) (string, error) {
-	return db.GetCursor(ctx, rollupFloorCursor)
+// rollupFrom is from, or the first day the rollups hold when retention
+// deleted the days before it.
+func (db *DB) rollupFrom(ctx context.Context, from time.Time) (time.Time, error) {
+	floor, err := db.GetCursor(ctx, rollupFloorCursor)
+	if err != nil {
+		return from, err
+	}
+	if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
+		return t, nil
+	}
+	return from, nil
 }
 
-// periodRollups is a FROM source (with its arguments) of the rows of
-// devex_daily and devex_period_totals that sum to f's runs: columns
-// period (the day, month or year start), template_ref, owner and the counts.
-// years false keeps whole years out, for answers per month.
-func (db *DB) periodRollups(ctx context.Context, f devex.Filter, years bool) (string, []any, error) {
-	from := f.From
-	floor, err := db.rollupFloor(ctx)
+// Grains a range is split into, finest first: a range read up to grainDay
+// is all days.
+const grainDay = "day"
+
+// periodRollups is a FROM source (with its arguments) of the rollup rows
+// that sum to f's runs: columns period (the day, month or year start) and
+// the counts, and with perTemplate template_ref and owner too. coarsest
+// (grainDay, grainMonth or grainYear) is the coarsest period read whole.
+// Without a filter, and unless perTemplate, the rows are devex_totals' (one
+// per period); else devex_daily's and devex_period_totals'.
+func (db *DB) periodRollups(ctx context.Context, f devex.Filter, coarsest string, perTemplate bool) (string, []any, error) {
+	from, err := db.rollupFrom(ctx, f.From)
 	if err != nil {
 		return "", nil, err
 	}
-	if floor != "" {
-		if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
-			from = t
+	s := splitRange(from, f.To, coarsest == grainYear)
+	if coarsest == grainDay {
+		s = splitRange(f.To, f.To, false)
+		if from.Before(f.To) {
+			s.days[0] = dayRange{devex.Day(from), devex.Day(f.To)}
 		}
 	}
-	s := splitRange(from, f.To, years)
+	args := []any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to,
+		s.months[0].from, s.months[0].to, s.months[1].from, s.months[1].to, s.years.from, s.years.to}
+	const counts = `started, succeeded, failed, cancelled, duration_ms, time_saved_s`
+	if !perTemplate && f.Owner == "" && f.Template == "" {
+		return `(SELECT start AS period, ` + counts + ` FROM devex_totals
+			WHERE (grain = 'day' AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?)))
+				OR (grain = 'month' AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?)))
+				OR (grain = 'year' AND start >= ? AND start < ?)) r`, args, nil
+	}
 	filter, fargs := "", []any{}
 	if f.Owner != "" {
 		filter += ` AND owner = ?`
@@ -165,39 +209,36 @@ func (db *DB) periodRollups(ctx context.Context, f devex.Filter, years bool) (st
 		filter += ` AND template_ref = ?`
 		fargs = append(fargs, f.Template)
 	}
-	const cols = `template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s`
+	const cols = `template_ref, owner, ` + counts
 	q := `(SELECT day AS period, ` + cols + ` FROM devex_daily WHERE ((day >= ? AND day < ?) OR (day >= ? AND day < ?))` + filter + `
 		UNION ALL SELECT start, ` + cols + ` FROM devex_period_totals WHERE grain = 'month'
 			AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?))` + filter + `
 		UNION ALL SELECT start, ` + cols + ` FROM devex_period_totals WHERE grain = 'year' AND start >= ? AND start < ?` + filter + `) r`
-	args := []any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to}
-	args = append(args, fargs...)
-	args = append(args, s.months[0].from, s.months[0].to, s.months[1].from, s.months[1].to)
-	args = append(args, fargs...)
-	args = append(args, s.years.from, s.years.to)
-	args = append(args, fargs...)
-	return q, args, nil
+	all := append([]any{}, args[:4]...)
+	all = append(all, fargs...)
+	all = append(all, args[4:8]...)
+	all = append(all, fargs...)
+	all = append(all, args[8:]...)
+	all = append(all, fargs...)
+	return q, all, nil
 }
 
 // RunTotalsByPeriod sums the runs f selects per period of grouping (keyed
 // by its first day), periods without runs left out. Months are read whole
-// from the monthly rollups; days and weeks from the days.
+// from the monthly rollups; days and weeks from the days (without a filter,
+// one row per day).
 func (db *DB) RunTotalsByPeriod(ctx context.Context, f devex.Filter, grouping string) ([]devex.DayTotals, error) {
-	var days []devex.DayTotals
+	coarsest := grainDay
 	if grouping == devex.GroupMonth {
-		src, args, err := db.periodRollups(ctx, f, false)
-		if err != nil {
-			return nil, fmt.Errorf("run totals by period: %w", err)
-		}
-		days, err = db.dayTotals(ctx, `SELECT period, `+totalsColumns+` FROM `+src+` GROUP BY period ORDER BY period`, args)
-		if err != nil {
-			return nil, fmt.Errorf("run totals by period: %w", err)
-		}
-	} else {
-		var err error
-		if days, err = db.RunTotalsByDay(ctx, f); err != nil {
-			return nil, err
-		}
+		coarsest = grainMonth
+	}
+	src, args, err := db.periodRollups(ctx, f, coarsest, false)
+	if err != nil {
+		return nil, fmt.Errorf("run totals by period: %w", err)
+	}
+	days, err := db.dayTotals(ctx, `SELECT period, `+totalsColumns+` FROM `+src+` GROUP BY period ORDER BY period`, args)
+	if err != nil {
+		return nil, fmt.Errorf("run totals by period: %w", err)
 	}
 	var out []devex.DayTotals
 	for _, d := range days {
@@ -260,15 +301,9 @@ func (db *DB) applyUserMonths(ctx context.Context, tx *sql.Tx, users []userKey) 
 // at the range's edges and the month bits of its whole months. Pairs may
 // repeat: count them DISTINCT.
 func (db *DB) periodUsers(ctx context.Context, f devex.Filter) (string, []any, error) {
-	from := f.From
-	floor, err := db.rollupFloor(ctx)
+	from, err := db.rollupFrom(ctx, f.From)
 	if err != nil {
 		return "", nil, err
-	}
-	if floor != "" {
-		if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
-			from = t
-		}
 	}
 	s := splitRange(from, f.To, false)
 	filter, fargs := "", []any{}

@@ -43,7 +43,7 @@ func scanTotals(dst *devex.Totals) []any {
 // whole months and whole years.
 func (db *DB) RunTotals(ctx context.Context, f devex.Filter) (devex.Totals, error) {
 	var t devex.Totals
-	src, args, err := db.periodRollups(ctx, f, true)
+	src, args, err := db.periodRollups(ctx, f, grainYear, false)
 	if err != nil {
 		return t, fmt.Errorf("run totals: %w", err)
 	}
@@ -83,7 +83,7 @@ func (db *DB) dayTotals(ctx context.Context, q string, args []any) ([]devex.DayT
 
 // RunTotalsByTemplate sums the runs f selects per template, most runs first.
 func (db *DB) RunTotalsByTemplate(ctx context.Context, f devex.Filter) ([]devex.TemplateTotals, error) {
-	src, args, err := db.periodRollups(ctx, f, true)
+	src, args, err := db.periodRollups(ctx, f, grainYear, true)
 	if err != nil {
 		return nil, fmt.Errorf("run totals by template: %w", err)
 	}
@@ -269,10 +269,12 @@ func (db *DB) TimesToHealthy(ctx context.Context, f devex.Filter) ([]int64, erro
 
 // deploymentsFrom is the FROM and WHERE of the deployments f selects (x).
 func deploymentsFrom(f devex.Filter) (string, []any) {
-	q := ` FROM devex_deployments x` + appOwnerJoin + ` WHERE x.day >= ? AND x.day < ?`
+	q := ` FROM devex_deployments x WHERE x.day >= ? AND x.day < ?`
 	args := []any{f.FromDay(), f.ToDay()}
 	if f.Owner != "" {
-		q += ` AND c.owner = ?`
+		// Only an owner filter needs the catalog: the join costs a lookup
+		// per deployment.
+		q = ` FROM devex_deployments x` + appOwnerJoin + ` WHERE x.day >= ? AND x.day < ? AND c.owner = ?`
 		args = append(args, f.Owner)
 	}
 	if f.Template != "" {

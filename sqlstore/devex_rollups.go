@@ -262,11 +262,9 @@ func (db *DB) ActiveUsersByPeriod(ctx context.Context, f devex.Filter, grouping 
 		// weeks) from DayUsers' rows.
 		days := []devex.Filter{f}
 		if grouping == devex.GroupMonth {
-			from := f.From
-			if floor, err := db.rollupFloor(ctx); err != nil {
+			from, err := db.rollupFrom(ctx, f.From)
+			if err != nil {
 				return nil, err
-			} else if t, err := time.Parse(time.DateOnly, floor); err == nil && t.After(from) {
-				from = t
 			}
 			s := splitRange(from, f.To, false)
 			if err := db.monthUsers(ctx, s.months[0].from, s.months[0].to, f.Owner, f.Template, out); err != nil {

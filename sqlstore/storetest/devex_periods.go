@@ -176,8 +176,8 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 	}
 	check(time.Time{})
 
-	// The migration's backfill builds from the days what the writes kept:
-	// undo 0014 and apply it again over the same days.
+	// The migrations' backfills build from the days what the writes kept:
+	// undo 0014 and 0016 and apply them again over the same days.
 	dump := func() string {
 		t.Helper()
 		var b strings.Builder
@@ -185,6 +185,7 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 			`SELECT grain, start, template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s
 				FROM devex_period_totals ORDER BY grain, start, template_ref, owner`,
 			`SELECT template_ref, owner, user_ref, block, months FROM devex_user_months ORDER BY template_ref, owner, user_ref, block`,
+			`SELECT grain, start, started, succeeded, failed, cancelled, duration_ms, time_saved_s FROM devex_totals ORDER BY grain, start`,
 		} {
 			rows, err := db.SQL().QueryContext(ctx, q)
 			if err != nil {
@@ -209,8 +210,8 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 		return b.String()
 	}
 	kept := dump()
-	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`,
-		`DELETE FROM schema_migrations WHERE version = '0014_devex_rollups_period'`} {
+	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`, `DROP TABLE devex_totals`,
+		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all')`} {
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
