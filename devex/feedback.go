@@ -2,7 +2,9 @@ package devex
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -347,20 +349,23 @@ type Satisfaction struct {
 // the previous period's score, the trend by grouping, and per funnel stage.
 func (s *Service) Satisfaction(ctx context.Context, f Filter, grouping string) (Satisfaction, error) {
 	st := s.store
+	// The scores per stage join the raw runs, the rest read the counts kept
+	// per period: independent reads, asked for at once.
+	var stages []StageScores
+	var stagesErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { stages, stagesErr = st.ScoresByStage(ctx, f) })
 	cur, err := st.ScoresByTemplate(ctx, f)
-	if err != nil {
-		return Satisfaction{}, err
+	var prev []TemplateScores
+	if err == nil {
+		prev, err = st.ScoresByTemplate(ctx, f.Previous())
 	}
-	prev, err := st.ScoresByTemplate(ctx, f.Previous())
-	if err != nil {
-		return Satisfaction{}, err
+	var days []DayScores
+	if err == nil {
+		days, err = st.ScoresByPeriod(ctx, f, grouping)
 	}
-	days, err := st.ScoresByPeriod(ctx, f, grouping)
-	if err != nil {
-		return Satisfaction{}, err
-	}
-	stages, err := st.ScoresByStage(ctx, f)
-	if err != nil {
+	wg.Wait()
+	if err = errors.Join(err, stagesErr); err != nil {
 		return Satisfaction{}, err
 	}
 	prevBy := map[string]ScoreCounts{}

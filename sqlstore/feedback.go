@@ -144,51 +144,31 @@ func (db *DB) scoresBy(ctx context.Context, name, query string, args ...any) ([]
 // part of a range of days: periods from From (inclusive) to To (exclusive).
 type periodRange struct{ Grain, From, To string }
 
-// periodRanges splits the days [from, to) into the fewest whole periods no
-// coarser than coarsest ('d', 'm' or 'y'): edge days, whole months, whole
-// years, whole months, edge days. Rows of the ranges never overlap, so
-// their sum is the sum over the days.
+// periodRanges splits the days [from, to) as splitRange does (edge days,
+// whole months, whole years when coarsest is 'y', whole months, edge days)
+// into the ranges of periods of devex_feedback_scores; their rows never
+// overlap, so their sum is the sum over the days.
 func periodRanges(from, to time.Time, coarsest byte) []periodRange {
 	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
 	to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.UTC)
-	if !from.Before(to) {
-		return nil
-	}
 	if coarsest == 'd' {
+		if !from.Before(to) {
+			return nil
+		}
 		return []periodRange{{"d", devex.Day(from), devex.Day(to)}}
 	}
-	firstMonth := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
-	if firstMonth.Before(from) {
-		firstMonth = firstMonth.AddDate(0, 1, 0)
-	}
-	lastMonth := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
-	if !firstMonth.Before(lastMonth) {
-		return []periodRange{{"d", devex.Day(from), devex.Day(to)}}
-	}
-	month := func(t time.Time) string { return t.Format("2006-01") }
+	s := splitRange(from, to, coarsest == 'y')
 	var out []periodRange
-	if from.Before(firstMonth) {
-		out = append(out, periodRange{"d", devex.Day(from), devex.Day(firstMonth)})
-	}
-	firstYear := time.Date(firstMonth.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
-	if firstYear.Before(firstMonth) {
-		firstYear = firstYear.AddDate(1, 0, 0)
-	}
-	lastYear := time.Date(lastMonth.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
-	if coarsest == 'm' || !firstYear.Before(lastYear) {
-		out = append(out, periodRange{"m", month(firstMonth), month(lastMonth)})
-	} else {
-		if firstMonth.Before(firstYear) {
-			out = append(out, periodRange{"m", month(firstMonth), month(firstYear)})
-		}
-		out = append(out, periodRange{"y", firstYear.Format("2006"), lastYear.Format("2006")})
-		if firstYear.Before(lastMonth) && lastYear.Before(lastMonth) {
-			out = append(out, periodRange{"m", month(lastYear), month(lastMonth)})
+	add := func(grain string, r dayRange, width int) {
+		if r.from < r.to {
+			out = append(out, periodRange{grain, r.from[:width], r.to[:width]})
 		}
 	}
-	if lastMonth.Before(to) {
-		out = append(out, periodRange{"d", devex.Day(lastMonth), devex.Day(to)})
-	}
+	add("d", s.days[0], len("2006-01-02"))
+	add("m", s.months[0], len("2006-01"))
+	add("y", s.years, len("2006"))
+	add("m", s.months[1], len("2006-01"))
+	add("d", s.days[1], len("2006-01-02"))
 	return out
 }
 
