@@ -47,6 +47,10 @@ type AppView struct {
 	Destination      string `json:"destination"`
 	RepoURL          string `json:"repoURL,omitempty"`
 	CanSync          bool   `json:"canSync"`
+	// Problems are what Argo CD reports keeping the app from Synced and
+	// Healthy: error conditions (a source path that does not exist, which a
+	// commit in gitops mode only meets here), failed and unhealthy resources.
+	Problems []paved.AppProblem `json:"problems,omitempty"`
 }
 
 func toAppView(a paved.App, canSync bool) AppView {
@@ -61,7 +65,7 @@ func toAppView(a paved.App, canSync bool) AppView {
 		Instance: a.Instance, Name: a.Name, Namespace: a.Namespace, Project: a.Project, URL: a.URL,
 		SyncStatus: a.SyncStatus, HealthStatus: a.HealthStatus, Revision: a.Revision,
 		OperationPhase: a.OperationPhase, OperationMessage: a.OperationMessage,
-		Destination: dest, RepoURL: a.RepoURL, CanSync: canSync,
+		Destination: dest, RepoURL: a.RepoURL, CanSync: canSync, Problems: a.Problems,
 	}
 }
 

@@ -34,6 +34,11 @@ func TestUIRoutesByPrincipal(t *testing.T) {
 		if created.status != 200 {
 			t.Fatalf("create app: %d %s", created.status, created.raw)
 		}
+		// The controller could not render the app: the card says why.
+		const notThere = "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = a: app path does not exist"
+		if !f.argo.SetCondition("", "shop", "ComparisonError", notThere) {
+			t.Fatal("no app shop in Argo CD")
+		}
 		res := "/api/paved/infra/v1/resources/" + id
 		const sync = "/api/paved/apps/v1/instances/prod/apps/shop/sync"
 		tokens := map[string]string{"static": testToken, "member": f.readerTk, "outsider": f.otherTk, "none": ""}
@@ -59,6 +64,7 @@ func TestUIRoutesByPrincipal(t *testing.T) {
 			{"none", "GET", "/api/paved/apps/v1/by-entity?entityRef=component:default/shop", "", 401, ""},
 			{"outsider", "GET", "/api/paved/apps/v1/by-entity?entityRef=component:default/shop", "", 200, `"canSync":false`},
 			{"member", "GET", "/api/paved/apps/v1/by-entity?entityRef=shop", "", 200, `"canSync":true`},
+			{"outsider", "GET", "/api/paved/apps/v1/by-entity?entityRef=shop", "", 200, `"problems":[{"status":"ComparisonError","message":"` + notThere + `"}]`},
 			{"member", "GET", "/api/paved/apps/v1/by-entity", "", 400, `"field":"entityRef"`},
 			{"member", "GET", "/api/paved/apps/v1/by-entity?entityRef=component:default/nothing", "", 200, `"items":[]`},
 			{"outsider", "POST", sync, "", 403, "not the owner"},

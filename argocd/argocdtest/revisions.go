@@ -40,6 +40,22 @@ func (s *Server) SetHealth(namespace, name, healthStatus string, at time.Time) b
 	return true
 }
 
+// SetCondition plays the controller reporting a condition on an
+// application (ComparisonError when its source path does not exist, say);
+// the watchers get the change.
+func (s *Server) SetCondition(namespace, name, conditionType, message string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.apps[appKey{s.appNamespace(namespace), name}]
+	if !ok {
+		return false
+	}
+	now := metav1.Now()
+	a.Status.Conditions = append(a.Status.Conditions, v1alpha1.ApplicationCondition{Type: conditionType, Message: message, LastTransitionTime: &now})
+	s.publishLocked()
+	return true
+}
+
 // RevisionMetadata is ApplicationService.RevisionMetadata: the author, date
 // and message of a revision of the application's source, as the repo
 // server reads them from git; a revision the repository lacks fails as

@@ -707,6 +707,20 @@ export interface InfraView extends InfraResource {
 }
 
 /**
+ * paved.AppProblem
+ *
+ * @public
+ */
+export interface PavedAppProblem {
+  /** paved.AppProblem.Resource */
+  resource?: string;
+  /** paved.AppProblem.Status */
+  status: string;
+  /** paved.AppProblem.Message */
+  message?: string;
+}
+
+/**
  * server.AppView
  *
  * @public
@@ -738,4 +752,6 @@ export interface ServerAppView {
   repoURL?: string;
   /** server.AppView.CanSync */
   canSync: boolean;
+  /** server.AppView.Problems */
+  problems?: PavedAppProblem[];
 }

@@ -115,6 +115,24 @@ describe('EntityPavedAppCard', () => {
     expect(api.entityApps).toHaveBeenCalledWith('component:default/shop');
   });
 
+  it("shows what Argo CD reports keeping an app from Synced and Healthy (a path that does not exist)", async () => {
+    const broken = app({
+      name: 'shop',
+      syncStatus: 'Unknown',
+      revision: '',
+      problems: [
+        { status: 'ComparisonError', message: 'rpc error: code = Unknown desc = deploy: app path does not exist' },
+        { resource: 'Deployment shop/web', status: 'Degraded', message: 'exceeded its progress deadline' },
+      ],
+    });
+    await render(fake({ entityApps: jest.fn(async () => ({ ...apps, items: [broken, app({ name: 'fine' })] })) }));
+    const problems = await screen.findByTestId('paved-app-problems-prod-shop');
+    expect(problems).toHaveTextContent(
+      /Argo CD reports 2 problems.*ComparisonError — rpc error: code = Unknown desc = deploy: app path does not exist.*Deployment shop\/web: Degraded — exceeded its progress deadline/,
+    );
+    expect(screen.queryByTestId('paved-app-problems-prod-fine')).not.toBeInTheDocument();
+  });
+
   it('syncs through paved and shows the new state', async () => {
     const api = fake();
     await render(api);

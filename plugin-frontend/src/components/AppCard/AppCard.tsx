@@ -79,6 +79,9 @@ function AppRow({ app, onSynced }: { app: EntityApp; onSynced: (a: EntityApp) =>
     );
   }
   const refusal = accessRefusal(error);
+  // What keeps it from Synced and Healthy, in Argo CD's words (a source
+  // path that does not exist shows only here when paved committed the app).
+  const problems = app.problems ?? [];
   return (
     <>
       <TableRow data-testid={`paved-app-${app.instance}-${app.name}`}>
@@ -101,6 +104,28 @@ function AppRow({ app, onSynced }: { app: EntityApp; onSynced: (a: EntityApp) =>
         <TableCell data-testid={`paved-app-operation-${app.instance}-${app.name}`}>{operation || '—'}</TableCell>
         <TableCell>{button}</TableCell>
       </TableRow>
+      {problems.length > 0 && (
+        <TableRow>
+          <TableCell colSpan={7} data-testid={`paved-app-problems-${app.instance}-${app.name}`}>
+            <WarningPanel
+              severity="error"
+              title={`Argo CD reports ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}`}
+              message={
+                <>
+                  {/* WarningPanel sets its message in a paragraph: no list inside */}
+                  {problems.map((p, i) => (
+                    <span key={i} style={{ display: 'block' }}>
+                      {p.resource ? `${p.resource}: ` : ''}
+                      <strong>{p.status}</strong>
+                      {p.message ? ` — ${p.message}` : ''}
+                    </span>
+                  ))}
+                </>
+              }
+            />
+          </TableCell>
+        </TableRow>
+      )}
       {error && (
         <TableRow>
           <TableCell colSpan={7} data-testid={`paved-sync-error-${app.instance}-${app.name}`}>
