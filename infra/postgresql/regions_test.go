@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -208,13 +209,35 @@ func on(t *testing.T, conn *pgx.Conn, ident string) (role, db bool) {
 	return r == 1, d == 1
 }
 
-func counts(t *testing.T, conn *pgx.Conn) string {
+// othersObjects are the throwaway databases and roles that other test
+// packages create and drop on the shared test server while this one runs
+// (make test runs packages in parallel): sqlstore/postgres, cmd/paved's
+// replicas and regions, costs, server's hostile tests.
+var othersObjects = regexp.MustCompile(`^(paved_(test|replicas|hostile|costs)_[a-z0-9]{16}|regional_[0-9a-f]+)$`)
+
+// objects lists the roles and databases on a server, but other test
+// packages' throwaway ones: a test compares them before and after.
+func objects(t *testing.T, conn *pgx.Conn) string {
 	t.Helper()
-	var r, d int
-	if err := conn.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM pg_roles), (SELECT count(*) FROM pg_database)`).Scan(&r, &d); err != nil {
+	rows, err := conn.Query(t.Context(), `SELECT 'role', rolname FROM pg_roles UNION ALL SELECT 'database', datname FROM pg_database ORDER BY 1, 2`)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("%d roles, %d databases", r, d)
+	defer rows.Close()
+	var list []string
+	for rows.Next() {
+		var typ, name string
+		if err := rows.Scan(&typ, &name); err != nil {
+			t.Fatal(err)
+		}
+		if !othersObjects.MatchString(name) {
+			list = append(list, typ+" "+name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d: %s", len(list), strings.Join(list, ", "))
 }
 
 func TestRegionPicksTheServer(t *testing.T) {
@@ -299,7 +322,7 @@ func TestRegionPicksTheServer(t *testing.T) {
 
 func TestUnconfiguredRegionLeavesNothing(t *testing.T) {
 	e := newTwoServers(t)
-	beforeA, beforeB := counts(t, e.a), counts(t, e.b)
+	beforeA, beforeB := objects(t, e.a), objects(t, e.b)
 	name, ident := e.name(t, "nowhere")
 	for _, region := range []any{"ap-south-1", "", "EU-WEST-1", " eu-west-1", 42,
 		`eu-west-1"; DROP ROLE postgres; --`, `eu-west-1'; DROP DATABASE postgres; --`, "eu-west-1\x00", "us-east-1$$"} {
@@ -316,7 +339,7 @@ func TestUnconfiguredRegionLeavesNothing(t *testing.T) {
 	if paved.ErrorCode(err) != paved.EInvalid || !strings.Contains(err.Error(), "parameters.region") {
 		t.Errorf("the driver given region ap-south-1: %v, want invalid naming parameters.region", err)
 	}
-	if afterA, afterB := counts(t, e.a), counts(t, e.b); afterA != beforeA || afterB != beforeB {
+	if afterA, afterB := objects(t, e.a), objects(t, e.b); afterA != beforeA || afterB != beforeB {
 		t.Errorf("server A went from %s to %s, B from %s to %s", beforeA, afterA, beforeB, afterB)
 	}
 	for _, c := range []*pgx.Conn{e.a, e.b} {
