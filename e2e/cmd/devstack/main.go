@@ -100,7 +100,7 @@ func up(ctx context.Context, root, dir string, stdout io.Writer, logf func(strin
 	if err != nil {
 		return err
 	}
-	gitopsURL, err := gitopsRepo(ctx, root, s)
+	gitopsURL, err := s.AddGitOpsRoot(ctx)
 	if err != nil {
 		return fmt.Errorf("%w (the rest of the stack is running: devstack down stops it)", err)
 	}

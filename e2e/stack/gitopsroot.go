@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"context"
@@ -6,21 +6,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/paved-dev/paved/e2e/stack"
 )
 
 // rootPlaceholder is the repository URL deploy/gitops/root-application.yaml
 // ships with, for the operator to replace.
 const rootPlaceholder = "https://git.example.com/platform/deploy.git"
 
-// gitopsRepo is the dev stack's GitOps repository on the stack's git daemon
-// (which takes pushes): paved commits to it, and Argo CD's root
-// Applications, created here as an operator would from
-// deploy/gitops/root-application.yaml, create what paved commits. It
-// returns the repository's URL.
-func gitopsRepo(ctx context.Context, root string, s *stack.Stack) (string, error) {
-	src, err := os.MkdirTemp("", "paved-devstack-gitops-")
+// AddGitOpsRoot makes repository "gitops" on the stack's git daemon (which
+// takes pushes), with the apps/ and appsets/ directories, for paved to
+// commit to; and creates in Argo CD the root Applications of
+// deploy/gitops/root-application.yaml reading it, as an operator would, so
+// that what paved commits becomes Argo CD applications. It returns the
+// repository's URL.
+func (s *Stack) AddGitOpsRoot(ctx context.Context) (string, error) {
+	src, err := os.MkdirTemp(s.tmpDir, "gitops-")
 	if err != nil {
 		return "", err
 	}
@@ -38,7 +37,7 @@ func gitopsRepo(ctx context.Context, root string, s *stack.Stack) (string, error
 	if err != nil {
 		return "", err
 	}
-	manifest, err := rootApplications(root, url)
+	manifest, err := rootApplications(s.root, url)
 	if err != nil {
 		return "", err
 	}

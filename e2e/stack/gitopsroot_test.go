@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"errors"
@@ -10,12 +10,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TestRootApplications: the dev stack creates the root Applications an
+// TestRootApplications: AddGitOpsRoot creates the root Applications an
 // operator would, from deploy/gitops/root-application.yaml, watching the
-// dev stack's GitOps repository where paved commits (apps/ and appsets/).
+// stack's GitOps repository where paved commits (apps/ and appsets/).
 func TestRootApplications(t *testing.T) {
 	const repo = "git://127.0.0.1:9418/gitops"
-	text, err := rootApplications(filepath.Join("..", "..", ".."), repo)
+	text, err := rootApplications(filepath.Join("..", ".."), repo)
 	if err != nil {
 		t.Fatal(err)
 	}
