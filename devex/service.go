@@ -21,7 +21,9 @@ type QueryStore interface {
 	// ActiveUsersByPeriod counts distinct users per period of grouping,
 	// keyed by the period's first day.
 	ActiveUsersByPeriod(ctx context.Context, f Filter, grouping string) (map[string]int64, error)
-	RunDurations(ctx context.Context, f Filter) (map[string][]int64, error)
+	// DurationPercentiles returns per template the nearest-rank
+	// percentiles ps of the finished runs' durations, in milliseconds.
+	DurationPercentiles(ctx context.Context, f Filter, ps ...int) (map[string][]int64, error)
 	Coverage(ctx context.Context, at time.Time, owner string) ([]CoverageRow, error)
 	TimesToHealthy(ctx context.Context, f Filter) ([]int64, error)
 	Deployments(ctx context.Context, f Filter) ([]DeploymentRow, error)
@@ -178,18 +180,21 @@ func (s *Service) Templates(ctx context.Context, f Filter) ([]TemplateStats, err
 	if err != nil {
 		return nil, err
 	}
-	durations, err := s.store.RunDurations(ctx, f)
+	durations, err := s.store.DurationPercentiles(ctx, f, 50, 95)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]TemplateStats, 0, len(totals))
 	for _, t := range totals {
-		d := durations[t.TemplateRef]
+		var p50, p95 int64
+		if d := durations[t.TemplateRef]; len(d) == 2 {
+			p50, p95 = d[0], d[1]
+		}
 		out = append(out, TemplateStats{
 			TemplateRef: t.TemplateRef, Runs: t.Started, Succeeded: t.Succeeded, Failed: t.Failed, Cancelled: t.Cancelled,
 			SuccessRate:        SuccessRate(t.Totals),
-			P50DurationSeconds: float64(percentile(d, 50)) / 1000,
-			P95DurationSeconds: float64(percentile(d, 95)) / 1000,
+			P50DurationSeconds: float64(p50) / 1000,
+			P95DurationSeconds: float64(p95) / 1000,
 			UniqueUsers:        users[t.TemplateRef],
 			TimeSavedSeconds:   t.TimeSavedSeconds,
 		})

@@ -115,6 +115,9 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 	if err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
+	if err := db.applyDurations(ctx, tx, ch.Finished); err != nil {
+		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
+	}
 	if err := db.recordRunVersions(ctx, tx, write, ch.Finished); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
@@ -410,6 +413,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
 		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup},
 		{`DELETE FROM devex_totals WHERE start < ?`, rollup},
+		{`DELETE FROM devex_period_durations WHERE start < ?`, rollup},
 		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits},
 		{`DELETE FROM devex_feedback WHERE day < ?`, rollup},
 	}

@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// goSteps are the Go parts of migrations, run after the version's script in
+// the same transaction: backfills that SQL cannot compute.
+var goSteps = map[string]func(ctx context.Context, tx *sql.Tx, d Dialect) error{
+	"0017_devex_durations": backfillDurations,
+}
+
 // Migrate applies the *.sql files at the root of migrations, in the order of
 // their names ("0001_init.sql", "0002_…"), that schema_migrations does not
 // list yet. All pending files run in one transaction, so a failed start leaves
@@ -64,6 +70,11 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, migrations fs.FS) (err 
 		}
 		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
 			return fmt.Errorf("migration %s: %w", version, err)
+		}
+		if step := goSteps[version]; step != nil {
+			if err := step(ctx, tx, d); err != nil {
+				return fmt.Errorf("migration %s: %w", version, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
 			version, time.Now().UTC().Format(time.RFC3339)); err != nil {

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,8 @@ import (
 
 // testDevexPeriodRollups: totals read from edge days, whole months and whole
 // years, and distinct users from edge days and month bits, are exactly those
-// of a brute-force computation over the runs, for ragged
+// of a brute-force computation over the runs (durations' percentiles from
+// histograms within 1 %), for ragged
 // ranges (mid-month edges, across a year boundary, one day, five years),
 // with template and owner filters, per template and per period, after runs
 // changed status, and after retention cut the days mid-month.
@@ -131,6 +134,33 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 				if fmt.Sprint(gotTpl) != fmt.Sprint(wantTpl) {
 					t.Errorf("RunTotalsByTemplate %s = %v, want %v", what, gotTpl, wantTpl)
 				}
+				// Durations: the nearest-rank percentiles of the finished
+				// runs, within 1 % (the histograms' buckets; 1 ms rounding).
+				exact := map[string][]int64{}
+				for _, r := range runs {
+					day := r.CreatedAt.Truncate(24 * time.Hour)
+					if !devex.Final(r.Status) || day.Before(f.From) || !day.Before(f.To) || day.Before(floor) ||
+						(f.Owner != "" && r.Owner != f.Owner) || (f.Template != "" && r.TemplateRef != f.Template) {
+						continue
+					}
+					exact[r.TemplateRef] = append(exact[r.TemplateRef], r.Duration().Milliseconds())
+				}
+				pcts, err := db.DurationPercentiles(ctx, f, 50, 95, 100)
+				if err != nil {
+					t.Fatalf("DurationPercentiles %s: %v", what, err)
+				}
+				if len(pcts) != len(exact) {
+					t.Errorf("DurationPercentiles %s: %d templates, want %d", what, len(pcts), len(exact))
+				}
+				for tpl, d := range exact {
+					slices.Sort(d)
+					for i, p := range []int{50, 95, 100} {
+						want := d[min(max(int(math.Ceil(float64(p)/100*float64(len(d)))), 1), len(d))-1]
+						if got := pcts[tpl]; len(got) != 3 || math.Abs(float64(got[i]-want)) > float64(want)/100+1 {
+							t.Errorf("DurationPercentiles %s: p%d of %s = %v, want %d within 1 %%", what, p, tpl, got, want)
+						}
+					}
+				}
 				users := bruteUsers(f, floor, func(devex.Run) string { return "" })[""]
 				gotUsers, err := db.ActiveUsers(ctx, f)
 				if err != nil {
@@ -177,7 +207,7 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 	check(time.Time{})
 
 	// The migrations' backfills build from the days what the writes kept:
-	// undo 0014 and 0016 and apply them again over the same days.
+	// undo 0014, 0016 and 0017 and apply them again over the same days.
 	dump := func() string {
 		t.Helper()
 		var b strings.Builder
@@ -186,6 +216,7 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 				FROM devex_period_totals ORDER BY grain, start, template_ref, owner`,
 			`SELECT template_ref, owner, user_ref, block, months FROM devex_user_months ORDER BY template_ref, owner, user_ref, block`,
 			`SELECT grain, start, started, succeeded, failed, cancelled, duration_ms, time_saved_s FROM devex_totals ORDER BY grain, start`,
+			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`,
 		} {
 			rows, err := db.SQL().QueryContext(ctx, q)
 			if err != nil {
@@ -211,7 +242,8 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 	}
 	kept := dump()
 	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`, `DROP TABLE devex_totals`,
-		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all')`} {
+		`DROP TABLE devex_period_durations`,
+		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all', '0017_devex_durations')`} {
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
