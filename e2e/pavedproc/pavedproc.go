@@ -27,7 +27,8 @@ var (
 	buildErr  error
 )
 
-// Binary builds cmd/paved into a temporary directory once per test process.
+// Binary builds cmd/paved into a temporary directory once per test process;
+// Main removes it when the process's tests are done.
 func Binary() (string, error) {
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
@@ -47,6 +48,17 @@ func Binary() (string, error) {
 		}
 	})
 	return binPath, buildErr
+}
+
+// Main runs a package's tests (its TestMain) and then removes the binary
+// Binary built, so each test process does not leave one in the temporary
+// directory (about 160 MB a run).
+func Main(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 // FreeAddr returns a free loopback host:port (see package loopback).
