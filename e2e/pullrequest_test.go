@@ -74,6 +74,9 @@ spec:
     pullRequestUrl: ${{ steps.app.output.pullRequestUrl }}
     pullRequestNumber: ${{ steps.app.output.pullRequestNumber }}
     pullRequestState: ${{ steps.app.output.pullRequestState }}
+    created: ${{ steps.app.output.created }}
+    commit: ${{ steps.app.output.commit }}
+    path: ${{ steps.app.output.path }}
     branch: ${{ steps.app.output.branch }}
     syncStatus: ${{ steps.follow.output.syncStatus }}
     healthStatus: ${{ steps.follow.output.healthStatus }}
@@ -118,7 +121,8 @@ type giteaPR struct {
 // the stack's Argo CD syncs its root application from Gitea's HTTP git. A
 // template run through the real Backstage opens a pull request on Gitea
 // (its URL in the task's output and links) and follows the application; the same
-// request again finds the same pull request; merging it through Gitea's API
+// request again finds the same pull request, a corrected request updates it
+// (a new head, no second pull request); merging it through Gitea's API
 // lets the root application create the application, which Argo CD syncs to
 // Healthy and the follow step reports. A pull request closed without merging
 // ends the follow step waiting for it and is reported by the next run, not
@@ -127,33 +131,7 @@ func TestGitOpsPullRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "gitea", "argocd-server", "argocd-application-controller", "argocd-repo-server")
-	gitea, err := st.StartGitea(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const repo = "paved-admin/deploy"
-	cloneURL, err := gitea.CreateRepo(ctx, "deploy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The root application's directory exists before any pull request.
-	if err := gitea.API(ctx, http.MethodPost, "/repos/"+repo+"/contents/apps/README.md", map[string]any{
-		"content": base64.StdEncoding.EncodeToString([]byte("Argo CD Applications, one file each; the root application creates them.\n")),
-		"message": "apps: the root application's directory", "branch": "main",
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	// Gitea tells Argo CD of each push, as a platform team sets it up.
-	if err := gitea.AddWebhook(ctx, repo, "http://"+st.ArgoCDAddr+"/api/webhook"); err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(t.TempDir(), "root.yaml")
-	if err := os.WriteFile(root, []byte(fmt.Sprintf(rootApp, cloneURL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := st.Kubectl("apply", "-f", root); err != nil {
-		t.Fatalf("kubectl apply root application: %v\n%s", err, out)
-	}
+	gitea, repo, cloneURL := gitOpsOnGitea(t, ctx, st)
 
 	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	// Tokens come from the environment, as an operator would pass them.
@@ -210,11 +188,14 @@ gitops:
 
 	name := "reviewed-" + randomHex(3)
 	branch := "paved/apps/" + name
+	file := "apps/" + name + ".yaml"
+	// The first request has a typo in its path; the reviewer would send it back.
+	typo := map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": "deplyo", "follow": false}
 	values := map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": ".", "follow": true}
 
 	// The pull request is opened, the application does not exist until it is merged.
 	began := time.Now()
-	first := runTask(t, ctx, bs, "e2e-gitops-review", map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": ".", "follow": false})
+	first := runTask(t, ctx, bs, "e2e-gitops-review", typo)
 	if first.Status != "completed" {
 		t.Fatal(taskFailure(first))
 	}
@@ -224,7 +205,7 @@ gitops:
 	}
 	pr := opened[0]
 	wantURL := gitea.URL + "/" + repo + "/pulls/" + strconv.Itoa(pr.Number)
-	if pr.HTMLURL != wantURL || first.Output["pullRequestUrl"] != wantURL || fmt.Sprint(first.Output["pullRequestNumber"]) != strconv.Itoa(pr.Number) || first.Output["pullRequestState"] != "open" {
+	if pr.HTMLURL != wantURL || first.Output["pullRequestUrl"] != wantURL || fmt.Sprint(first.Output["pullRequestNumber"]) != strconv.Itoa(pr.Number) || first.Output["pullRequestState"] != "open" || first.Output["created"] != true {
 		t.Errorf("task output = %v; Gitea's pull request %d at %s", first.Output, pr.Number, pr.HTMLURL)
 	}
 	if links := fmt.Sprint(first.Output["links"]); !strings.Contains(links, wantURL) {
@@ -235,13 +216,29 @@ gitops:
 		t.Fatalf("the application exists before its pull request is merged: HTTP %d", code)
 	}
 
-	// The same request again, now followed: the same pull request, no new
-	// commit on its branch, none opened beside it. The merge happens while
-	// its follow step waits.
-	id := startFollowing(t, ctx, bs, values)
+	// The same request again: the same pull request, no new commit on its
+	// branch, none opened beside it.
+	same := runTask(t, ctx, bs, "e2e-gitops-review", typo)
+	if same.Status != "completed" || same.Output["created"] != false {
+		t.Fatalf("the same request again: %s; output %v", taskFailure(same), same.Output)
+	}
 	if again := prOf(branch); len(again) != 1 || again[0].Number != pr.Number || again[0].Head.Sha != pr.Head.Sha || again[0].State != "open" {
 		t.Fatalf("after the same request again, pull requests of %s = %+v; want only #%d at %s, open", branch, again, pr.Number, pr.Head.Sha)
 	}
+
+	// The request with its path corrected, now followed: the same pull
+	// request is updated (a new head on its branch holding the corrected
+	// Application), none opened beside it. The merge happens while its
+	// follow step waits.
+	id := startFollowing(t, ctx, bs, values)
+	updated := prOf(branch)
+	if len(updated) != 1 || updated[0].Number != pr.Number || updated[0].State != "open" || updated[0].Head.Sha == pr.Head.Sha {
+		t.Fatalf("after the corrected request, pull requests of %s = %+v; want only #%d, open, with a new head (was %s)", branch, updated, pr.Number, pr.Head.Sha)
+	}
+	if app := giteaFile(t, ctx, gitea, repo, file, branch); !strings.Contains(app, "path: .\n") || strings.Contains(app, "deplyo") {
+		t.Fatalf("%s on %s after the corrected request:\n%s", file, branch, app)
+	}
+	fmt.Printf("E2E gitops review: the corrected request updated pull request #%d (head %.8s → %.8s)\n", pr.Number, pr.Head.Sha, updated[0].Head.Sha)
 
 	// A reviewer merges it on Gitea; the root application creates the
 	// application, Argo CD syncs it, and the follow step sees it Healthy.
@@ -258,8 +255,8 @@ gitops:
 	if second.Status != "completed" {
 		t.Fatal(taskFailure(second))
 	}
-	if fmt.Sprint(second.Output["pullRequestNumber"]) != strconv.Itoa(pr.Number) || second.Output["pullRequestUrl"] != wantURL {
-		t.Errorf("second run's output = %v, want pull request #%d (%s)", second.Output, pr.Number, wantURL)
+	if fmt.Sprint(second.Output["pullRequestNumber"]) != strconv.Itoa(pr.Number) || second.Output["pullRequestUrl"] != wantURL || second.Output["created"] != true {
+		t.Errorf("corrected run's output = %v, want pull request #%d (%s) updated by a commit", second.Output, pr.Number, wantURL)
 	}
 	if second.Output["syncStatus"] != "Synced" || second.Output["healthStatus"] != "Healthy" {
 		t.Errorf("second run's follow step = %v/%v, want Synced/Healthy", second.Output["syncStatus"], second.Output["healthStatus"])
@@ -320,6 +317,73 @@ gitops:
 	if code, _ := appCode(t, st, rejected, "default"); code != http.StatusNotFound {
 		t.Errorf("the rejected application exists in Argo CD: HTTP %d", code)
 	}
+}
+
+// gitOpsOnGitea starts Gitea beside st and sets the GitOps repository up as
+// a platform team does: paved-admin/deploy with an apps/ directory on main,
+// a web hook telling Argo CD of each push, and the root application syncing
+// apps/ from Gitea's HTTP git. It returns Gitea, the repository and its
+// clone URL.
+func gitOpsOnGitea(t *testing.T, ctx context.Context, st *stack.Stack) (*stack.Gitea, string, string) {
+	t.Helper()
+	gitea, err := st.StartGitea(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const repo = "paved-admin/deploy"
+	cloneURL, err := gitea.CreateRepo(ctx, "deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The root application's directory exists before any application.
+	if err := gitea.API(ctx, http.MethodPost, "/repos/"+repo+"/contents/apps/README.md", map[string]any{
+		"content": base64.StdEncoding.EncodeToString([]byte("Argo CD Applications, one file each; the root application creates them.\n")),
+		"message": "apps: the root application's directory", "branch": "main",
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Gitea tells Argo CD of each push, as a platform team sets it up.
+	if err := gitea.AddWebhook(ctx, repo, "http://"+st.ArgoCDAddr+"/api/webhook"); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root.yaml")
+	if err := os.WriteFile(root, []byte(fmt.Sprintf(rootApp, cloneURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := st.Kubectl("apply", "-f", root); err != nil {
+		t.Fatalf("kubectl apply root application: %v\n%s", err, out)
+	}
+	return gitea, repo, cloneURL
+}
+
+// giteaFile reads path on ref of repo from Gitea's contents API.
+func giteaFile(t *testing.T, ctx context.Context, gitea *stack.Gitea, repo, path, ref string) string {
+	t.Helper()
+	var file struct {
+		Content string `json:"content"`
+	}
+	if err := gitea.API(ctx, http.MethodGet, "/repos/"+repo+"/contents/"+path+"?ref="+url.QueryEscape(ref), nil, &file); err != nil {
+		t.Fatal(err)
+	}
+	body, err := base64.StdEncoding.DecodeString(file.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// giteaHead is the commit at the tip of branch of repo.
+func giteaHead(t *testing.T, ctx context.Context, gitea *stack.Gitea, repo, branch string) string {
+	t.Helper()
+	var b struct {
+		Commit struct {
+			ID string `json:"id"`
+		} `json:"commit"`
+	}
+	if err := gitea.API(ctx, http.MethodGet, "/repos/"+repo+"/branches/"+url.PathEscape(branch), nil, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Commit.ID
 }
 
 // startFollowing starts a run of the review template and returns its task
