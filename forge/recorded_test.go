@@ -2,6 +2,8 @@ package forge
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,7 +22,8 @@ import (
 //     GitHub's OpenAPI description of api.github.com (@octokit/openapi 23.0.2);
 //   - gitlab/get_merge_requests.json and gitlab/get_merge_request.json are
 //     recorded GitLab answers from the testdata of GitLab's official Go
-//     client, gitlab.com/gitlab-org/api/client-go v1.46.0;
+//     client, gitlab.com/gitlab-org/api/client-go v1.46.0 (the single merge
+//     request is also the answer to its create and update);
 //   - github/validation-failed.json is a recorded real 422 of GitHub
 //     (@octokit/fixtures 23.1.2, scenario "errors").
 //
@@ -31,6 +34,8 @@ type replay struct {
 	routes map[string]string // "METHOD path?query" → testdata file
 	header func(*http.Request) bool
 	status map[string]int
+	// bodies, when not nil, receives each request's JSON body by its key.
+	bodies map[string]map[string]any
 }
 
 func (r replay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -43,6 +48,12 @@ func (r replay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.t.Errorf("unexpected request %s (headers %v)", key, req.Header)
 		http.Error(w, `{"message":"unexpected request"}`, http.StatusBadRequest)
 		return
+	}
+	if r.bodies != nil && req.Body != nil {
+		var body map[string]any
+		if err := json.NewDecoder(req.Body).Decode(&body); err == nil {
+			r.bodies[key] = body
+		}
 	}
 	raw, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
@@ -143,5 +154,47 @@ func TestGitLabRecordedAnswers(t *testing.T) {
 		Body: "## What does this MR do?\r\n\r\nThis adds the capability to destroy/hide designs."}
 	if err != nil || mr != want {
 		t.Fatalf("PullRequest = %+v, %v\nwant %+v", mr, err, want)
+	}
+}
+
+func TestGitLabRecordedCreateAndUpdate(t *testing.T) {
+	ctx := context.Background()
+	gitlab := func(req *http.Request) bool {
+		return req.Header.Get("PRIVATE-TOKEN") == testToken && (req.Method == http.MethodGet || req.Header.Get("Content-Type") == "application/json")
+	}
+	project := "/api/v4/projects/gitlab-org%2Fgitlab-ee/merge_requests"
+	list := func(branch string) string {
+		return "GET " + project + "?per_page=100&source_branch=" + branch + "&state=all&target_branch=master"
+	}
+	// The recorded listing holds no merge request of delete-designs-v2: it
+	// is opened (POST), and GitLab's answer, the merge request, is reported.
+	bodies := map[string]map[string]any{}
+	c := replayClient(t, GitLab, "gitlab-org/gitlab-ee", replay{header: gitlab, bodies: bodies, routes: map[string]string{
+		list("delete-designs-v2"): "gitlab/get_merge_requests.json",
+		"POST " + project:         "gitlab/get_merge_request.json",
+	}, status: map[string]int{"POST " + project: http.StatusCreated}})
+	spec := Spec{Branch: "delete-designs-v2", Base: "master", Title: "Add deletion support for designs", Body: "paved's description"}
+	pr, created, err := c.EnsurePullRequest(ctx, spec)
+	if err != nil || !created || pr.Number != 14656 || pr.URL != "https://gitlab.com/gitlab-org/gitlab-ee/merge_requests/14656" || pr.State != paved.PullRequestOpen {
+		t.Fatalf("create: %+v created=%v err=%v", pr, created, err)
+	}
+	want := map[string]any{"source_branch": spec.Branch, "target_branch": spec.Base, "title": spec.Title, "description": spec.Body}
+	if got := bodies["POST "+project]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("POST body = %v, want %v", got, want)
+	}
+	// load-balancing-prometheus has merge request !15440 with another
+	// title: that one is edited (PUT by its iid), none is opened.
+	bodies = map[string]map[string]any{}
+	c = replayClient(t, GitLab, "gitlab-org/gitlab-ee", replay{header: gitlab, bodies: bodies, routes: map[string]string{
+		list("load-balancing-prometheus"): "gitlab/get_merge_requests.json",
+		"PUT " + project + "/15440":       "gitlab/get_merge_request.json",
+	}})
+	spec = Spec{Branch: "load-balancing-prometheus", Base: "master", Title: "changed", Body: "changed too"}
+	if _, created, err := c.EnsurePullRequest(ctx, spec); err != nil || created {
+		t.Fatalf("update: created=%v err=%v", created, err)
+	}
+	want = map[string]any{"title": "changed", "description": "changed too"}
+	if got := bodies["PUT "+project+"/15440"]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PUT body = %v, want %v", got, want)
 	}
 }
