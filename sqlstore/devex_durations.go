@@ -205,15 +205,7 @@ func (db *DB) durationHistograms(ctx context.Context, f devex.Filter) (map[strin
 		return nil, fmt.Errorf("run durations: %w", err)
 	}
 	s := splitRange(from, f.To, true)
-	filter, fargs := "", []any{}
-	if f.Owner != "" {
-		filter += ` AND owner = ?`
-		fargs = append(fargs, f.Owner)
-	}
-	if f.Template != "" {
-		filter += ` AND template_ref = ?`
-		fargs = append(fargs, f.Template)
-	}
+	filter, fargs := ownerTemplateFilter(f)
 	out := map[string]histogram{}
 	get := func(tpl string) histogram {
 		h := out[tpl]
@@ -223,9 +215,10 @@ func (db *DB) durationHistograms(ctx context.Context, f devex.Filter) (map[strin
 		}
 		return h
 	}
-	args := append([]any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to}, fargs...)
-	rows, err := db.query(ctx, `SELECT template_ref, duration_ms FROM devex_runs
-		WHERE ((day >= ? AND day < ?) OR (day >= ? AND day < ?)) AND duration_ms IS NOT NULL`+filter, args...)
+	var raw unionOf
+	raw.add(`SELECT template_ref, duration_ms FROM devex_runs WHERE duration_ms IS NOT NULL`, "day", filter, fargs, s.days[:]...)
+	q, args := raw.source()
+	rows, err := db.query(ctx, `SELECT template_ref, duration_ms FROM `+q+` r`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("run durations: %w", err)
 	}
@@ -241,13 +234,11 @@ func (db *DB) durationHistograms(ctx context.Context, f devex.Filter) (map[strin
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("run durations: %w", err)
 	}
-	args = []any{s.months[0].from, s.months[0].to, s.months[1].from, s.months[1].to}
-	args = append(args, fargs...)
-	args = append(args, s.years.from, s.years.to)
-	args = append(args, fargs...)
-	hrows, err := db.query(ctx, `SELECT template_ref, hist FROM devex_period_durations WHERE grain = 'month'
-			AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?))`+filter+`
-		UNION ALL SELECT template_ref, hist FROM devex_period_durations WHERE grain = 'year' AND start >= ? AND start < ?`+filter, args...)
+	var hists unionOf
+	hists.add(`SELECT template_ref, hist FROM devex_period_durations WHERE grain = 'month'`, "start", filter, fargs, s.months[:]...)
+	hists.add(`SELECT template_ref, hist FROM devex_period_durations WHERE grain = 'year'`, "start", filter, fargs, s.years)
+	q, args = hists.source()
+	hrows, err := db.query(ctx, `SELECT template_ref, hist FROM `+q+` h`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("run durations: %w", err)
 	}

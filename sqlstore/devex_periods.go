@@ -191,36 +191,75 @@ func (db *DB) periodRollups(ctx context.Context, f devex.Filter, coarsest string
 			s.days[0] = dayRange{devex.Day(from), devex.Day(f.To)}
 		}
 	}
-	args := []any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to,
-		s.months[0].from, s.months[0].to, s.months[1].from, s.months[1].to, s.years.from, s.years.to}
 	const counts = `started, succeeded, failed, cancelled, duration_ms, time_saved_s`
+	var u unionOf
 	if !perTemplate && f.Owner == "" && f.Template == "" {
-		return `(SELECT start AS period, ` + counts + ` FROM devex_totals
-			WHERE (grain = 'day' AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?)))
-				OR (grain = 'month' AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?)))
-				OR (grain = 'year' AND start >= ? AND start < ?)) r`, args, nil
+		const head = `SELECT start AS period, ` + counts + ` FROM devex_totals WHERE grain = `
+		u.add(head+`'day'`, "start", "", nil, s.days[:]...)
+		u.add(head+`'month'`, "start", "", nil, s.months[:]...)
+		u.add(head+`'year'`, "start", "", nil, s.years)
+		q, args := u.source()
+		return q + ` r`, args, nil
 	}
-	filter, fargs := "", []any{}
+	filter, fargs := ownerTemplateFilter(f)
+	const cols = `template_ref, owner, ` + counts
+	u.add(`SELECT day AS period, `+cols+` FROM devex_daily WHERE 1 = 1`, "day", filter, fargs, s.days[:]...)
+	u.add(`SELECT start AS period, `+cols+` FROM devex_period_totals WHERE grain = 'month'`, "start", filter, fargs, s.months[:]...)
+	u.add(`SELECT start AS period, `+cols+` FROM devex_period_totals WHERE grain = 'year'`, "start", filter, fargs, s.years)
+	q, args := u.source()
+	return q + ` r`, args, nil
+}
+
+// unionOf builds a UNION ALL of the branches whose ranges are not empty, so
+// that each branch is one index range, and none is asked for nothing.
+type unionOf struct {
+	first    string // the first branch offered, for a source of no rows
+	branches []string
+	args     []any
+}
+
+// add offers the branch head (a SELECT ending in a WHERE clause) for col
+// within the ranges rs, then filter (" AND …" with fargs).
+func (u *unionOf) add(head, col, filter string, fargs []any, rs ...dayRange) {
+	if u.first == "" {
+		u.first = head + ` AND 1 = 0`
+	}
+	var conds []string
+	var args []any
+	for _, r := range rs {
+		if r.from < r.to {
+			conds = append(conds, col+` >= ? AND `+col+` < ?`)
+			args = append(args, r.from, r.to)
+		}
+	}
+	if len(conds) == 0 {
+		return
+	}
+	u.branches = append(u.branches, head+` AND ((`+strings.Join(conds, `) OR (`)+`))`+filter)
+	u.args = append(append(u.args, args...), fargs...)
+}
+
+// source is the union in parentheses, with its arguments.
+func (u *unionOf) source() (string, []any) {
+	if len(u.branches) == 0 {
+		return `(` + u.first + `)`, nil
+	}
+	return `(` + strings.Join(u.branches, ` UNION ALL `) + `)`, u.args
+}
+
+// ownerTemplateFilter is the " AND …" of f's owner and template, with its
+// arguments.
+func ownerTemplateFilter(f devex.Filter) (string, []any) {
+	filter, args := "", []any{}
 	if f.Owner != "" {
 		filter += ` AND owner = ?`
-		fargs = append(fargs, f.Owner)
+		args = append(args, f.Owner)
 	}
 	if f.Template != "" {
 		filter += ` AND template_ref = ?`
-		fargs = append(fargs, f.Template)
+		args = append(args, f.Template)
 	}
-	const cols = `template_ref, owner, ` + counts
-	q := `(SELECT day AS period, ` + cols + ` FROM devex_daily WHERE ((day >= ? AND day < ?) OR (day >= ? AND day < ?))` + filter + `
-		UNION ALL SELECT start, ` + cols + ` FROM devex_period_totals WHERE grain = 'month'
-			AND ((start >= ? AND start < ?) OR (start >= ? AND start < ?))` + filter + `
-		UNION ALL SELECT start, ` + cols + ` FROM devex_period_totals WHERE grain = 'year' AND start >= ? AND start < ?` + filter + `) r`
-	all := append([]any{}, args[:4]...)
-	all = append(all, fargs...)
-	all = append(all, args[4:8]...)
-	all = append(all, fargs...)
-	all = append(all, args[8:]...)
-	all = append(all, fargs...)
-	return q, all, nil
+	return filter, args
 }
 
 // RunTotalsByPeriod sums the runs f selects per period of grouping (keyed
@@ -306,18 +345,10 @@ func (db *DB) periodUsers(ctx context.Context, f devex.Filter) (string, []any, e
 		return "", nil, err
 	}
 	s := splitRange(from, f.To, false)
-	filter, fargs := "", []any{}
-	if f.Owner != "" {
-		filter += ` AND owner = ?`
-		fargs = append(fargs, f.Owner)
-	}
-	if f.Template != "" {
-		filter += ` AND template_ref = ?`
-		fargs = append(fargs, f.Template)
-	}
-	q := `(SELECT template_ref, user_ref FROM devex_daily_users WHERE ((day >= ? AND day < ?) OR (day >= ? AND day < ?))` + filter
-	args := []any{s.days[0].from, s.days[0].to, s.days[1].from, s.days[1].to}
-	args = append(args, fargs...)
+	filter, fargs := ownerTemplateFilter(f)
+	var u unionOf
+	u.add(`SELECT template_ref, user_ref FROM devex_daily_users WHERE 1 = 1`, "day", filter, fargs, s.days[:]...)
+	q, args := u.source()
 	// The whole months [a, b) as a mask per block.
 	if a, b := monthIndex(s.months[0].from), monthIndex(s.months[0].to); a < b {
 		var blocks []string
@@ -326,10 +357,11 @@ func (db *DB) periodUsers(ctx context.Context, f devex.Filter) (string, []any, e
 			blocks = append(blocks, `(block = ? AND (months & ?) <> 0)`)
 			args = append(args, k, int64(1)<<hi-int64(1)<<lo)
 		}
-		q += ` UNION ALL SELECT template_ref, user_ref FROM devex_user_months WHERE (` + strings.Join(blocks, ` OR `) + `)` + filter
+		q = strings.TrimSuffix(q, `)`) + ` UNION ALL SELECT template_ref, user_ref FROM devex_user_months WHERE (` +
+			strings.Join(blocks, ` OR `) + `)` + filter + `)`
 		args = append(args, fargs...)
 	}
-	return q + `) u`, args, nil
+	return q + ` u`, args, nil
 }
 
 // monthUsers counts, per whole month of [from, to) (month starts), the
