@@ -160,11 +160,10 @@ func (db *DB) applyDurations(ctx context.Context, tx *sql.Tx, finished []devex.R
 
 // DurationPercentiles returns, per template, the nearest-rank percentiles
 // ps of the durations of the finished runs f selects, in milliseconds: the
-// runs of the edge days read raw, those of whole months and years from
-// their histograms, every duration counted as its bucket's value (within
-// 1 % of the exact figure).
+// runs of the edge days read raw and exact, those of whole months and years
+// from their histograms, each at its bucket's value (within 1 %).
 func (db *DB) DurationPercentiles(ctx context.Context, f devex.Filter, ps ...int) (map[string][]int64, error) {
-	hists, err := db.durationHistograms(ctx, f)
+	hists, err := db.durationCounts(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +187,7 @@ func (db *DB) DurationPercentiles(ctx context.Context, f devex.Filter, ps ...int
 			var seen int64
 			for _, k := range keys {
 				if seen += h[k]; seen >= rank {
-					v[i] = durationOfBucket(k)
+					v[i] = k
 					break
 				}
 			}
@@ -198,8 +197,10 @@ func (db *DB) DurationPercentiles(ctx context.Context, f devex.Filter, ps ...int
 	return out, nil
 }
 
-// durationHistograms merges, per template, the durations of f's runs.
-func (db *DB) durationHistograms(ctx context.Context, f devex.Filter) (map[string]histogram, error) {
+// durationCounts counts, per template, the runs f selects per duration in
+// milliseconds: the edge days' runs at their exact duration, those of whole
+// periods at their bucket's value. A range without whole months is exact.
+func (db *DB) durationCounts(ctx context.Context, f devex.Filter) (map[string]histogram, error) {
 	from, err := db.rollupFrom(ctx, f.From)
 	if err != nil {
 		return nil, fmt.Errorf("run durations: %w", err)
@@ -229,7 +230,7 @@ func (db *DB) durationHistograms(ctx context.Context, f devex.Filter) (map[strin
 		if err := rows.Scan(&tpl, &ms); err != nil {
 			return nil, fmt.Errorf("run durations: %w", err)
 		}
-		get(tpl)[durationBucket(ms)]++
+		get(tpl)[ms]++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("run durations: %w", err)
@@ -249,8 +250,13 @@ func (db *DB) durationHistograms(ctx context.Context, f devex.Filter) (map[strin
 		if err := hrows.Scan(&tpl, &b); err != nil {
 			return nil, fmt.Errorf("run durations: %w", err)
 		}
-		if err := addHistogram(get(tpl), b); err != nil {
+		h := histogram{}
+		if err := addHistogram(h, b); err != nil {
 			return nil, fmt.Errorf("run durations: %w", err)
+		}
+		counts := get(tpl)
+		for k, c := range h {
+			counts[durationOfBucket(k)] += c
 		}
 	}
 	return out, hrows.Err()
