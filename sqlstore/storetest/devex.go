@@ -24,6 +24,7 @@ var devexTests = []struct {
 	{"DevexDistinctUsersOverRanges", testDevexDistinctUsers},
 	{"DevexFeedback", testDevexFeedback},
 	{"DevexFeedbackScoresExact", testDevexFeedbackScoresExact},
+	{"DevexFeedbackScoresConcurrent", testDevexFeedbackScoresConcurrent},
 	{"DevexSLICounts", testDevexSLICounts},
 	{"DevexFreshness", testDevexFreshness},
 	{"DevexUsersByPeriod", testDevexUsersByPeriod},

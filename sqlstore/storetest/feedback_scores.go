@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,6 +127,55 @@ func testDevexFeedbackScoresExact(t *testing.T, db *sqlstore.DB) {
 					t.Errorf("%s..%s %+v per %s: %v, want %v", r.from, r.to, base, grouping, gotBy, want)
 				}
 			}
+		}
+	}
+}
+
+// testDevexFeedbackScoresConcurrent: answers given and changed at once by
+// many users, for different templates and teams on the same day, all land
+// (their counts share the day's, month's and year's overall rows, which
+// writers must take in one order) and the counts stay exact.
+func testDevexFeedbackScoresConcurrent(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	at := time.Date(2026, 5, 12, 9, 0, 0, 0, time.UTC)
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Go(func() {
+			fb := devex.Feedback{TaskID: fmt.Sprintf("cc-%02d", i), UserRef: fmt.Sprintf("user:default/u%d", i),
+				TemplateRef: fmt.Sprintf("template:default/t%d", i%5), Owner: fmt.Sprintf("group:default/g%d", i%3),
+				Score: 1 + i%5, CreatedAt: at.Add(time.Duration(i) * time.Second)}
+			if _, _, err := db.PutFeedback(ctx, fb, at); err != nil {
+				errs <- fmt.Errorf("answer %d: %w", i, err)
+				return
+			}
+			fb.Score, fb.CreatedAt = 5-i%5, fb.CreatedAt.Add(time.Minute)
+			if _, _, err := db.PutFeedback(ctx, fb, at); err != nil {
+				errs <- fmt.Errorf("change %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var want devex.ScoreCounts
+	for i := range n {
+		want.Counts[4-i%5]++
+	}
+	for _, f := range []devex.Filter{{From: at, To: at.AddDate(0, 0, 1)}, {From: at.AddDate(0, -1, 0), To: at.AddDate(1, 0, 0)}} {
+		got, err := db.ScoresByTemplate(ctx, f)
+		if err != nil {
+			t.Fatalf("ScoresByTemplate: %v", err)
+		}
+		var all devex.ScoreCounts
+		for _, g := range got {
+			all.Add(g.ScoreCounts)
+		}
+		if all != want {
+			t.Errorf("%s..%s: %v, want %v", f.FromDay(), f.ToDay(), all, want)
 		}
 	}
 }
