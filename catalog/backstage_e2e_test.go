@@ -5,7 +5,6 @@ package catalog_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/paved-dev/paved/catalog"
 	"github.com/paved-dev/paved/catalog/catalogtest"
 	"github.com/paved-dev/paved/e2e/backstagehost"
+	"github.com/paved-dev/paved/e2e/loopback"
 	"github.com/paved-dev/paved/server"
 )
 
@@ -89,12 +89,12 @@ func TestBackstageIngestsThroughTheProviderModule(t *testing.T) {
 	createApp(t, client, "prod", "payments.api-v2", nil) // dots: a valid app name, sanitized for the catalog
 	infra := &memInfra{list: []catalog.Infra{{ID: "r9", Name: "orders-db", Type: "database", App: paved.AppRef{Instance: "prod", Name: "orders"}}}}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Backstage binds its port seconds later: below the ephemeral range, no
+	// outgoing connection takes it meanwhile.
+	bsPort, err := loopback.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bsPort := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	// The catalog's plugin tokens are verified against Backstage's own JWKS.
 	verifier, err := backstage.NewVerifier(backstage.VerifierConfig{
 		PluginID:       "paved",
