@@ -2,9 +2,7 @@ package devex
 
 import (
 	"context"
-	"errors"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -349,23 +347,23 @@ type Satisfaction struct {
 // the previous period's score, the trend by grouping, and per funnel stage.
 func (s *Service) Satisfaction(ctx context.Context, f Filter, grouping string) (Satisfaction, error) {
 	st := s.store
-	// The scores per stage join the raw runs, the rest read the counts kept
-	// per period: independent reads, asked for at once.
-	var stages []StageScores
-	var stagesErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { stages, stagesErr = st.ScoresByStage(ctx, f) })
+	// The four reads one after the other: asking for the scores per stage
+	// at once was slower on SQLite (5 years: 95 ms instead of 60 ms on two
+	// shared cores) and no faster on PostgreSQL.
 	cur, err := st.ScoresByTemplate(ctx, f)
-	var prev []TemplateScores
-	if err == nil {
-		prev, err = st.ScoresByTemplate(ctx, f.Previous())
+	if err != nil {
+		return Satisfaction{}, err
 	}
-	var days []DayScores
-	if err == nil {
-		days, err = st.ScoresByPeriod(ctx, f, grouping)
+	prev, err := st.ScoresByTemplate(ctx, f.Previous())
+	if err != nil {
+		return Satisfaction{}, err
 	}
-	wg.Wait()
-	if err = errors.Join(err, stagesErr); err != nil {
+	days, err := st.ScoresByPeriod(ctx, f, grouping)
+	if err != nil {
+		return Satisfaction{}, err
+	}
+	stages, err := st.ScoresByStage(ctx, f)
+	if err != nil {
 		return Satisfaction{}, err
 	}
 	prevBy := map[string]ScoreCounts{}
