@@ -3,8 +3,9 @@
 package gitopstest
 
 import (
+	"bufio"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paved-dev/paved/e2e/loopback"
 )
 
 // Serve starts git daemon serving a new, empty bare repository (branch main)
@@ -25,40 +28,79 @@ func Serve(t testing.TB) (url, dir string) {
 	root := t.TempDir()
 	dir = filepath.Join(root, "deploy.git")
 	Git(t, "", "init", "--quiet", "--bare", "--initial-branch=main", dir)
-	port := FreePort(t)
-	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack",
+	for attempt := 1; ; attempt++ {
+		addr, err := daemon(t, root)
+		if err == nil {
+			return "git://" + addr + "/deploy.git", dir
+		}
+		// The port was free when picked, but another process may have bound
+		// it before git daemon did: try another one.
+		if attempt == 3 {
+			t.Fatalf("git daemon: %v", err)
+		}
+	}
+}
+
+// daemon starts git daemon serving root on a free loopback port and returns
+// its address once the daemon itself listens there.
+func daemon(t testing.TB, root string) (string, error) {
+	t.Helper()
+	port, err := loopback.FreePort()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--verbose", "--log-destination=stderr",
 		"--base-path="+root, "--listen=127.0.0.1", fmt.Sprintf("--port=%d", port), root)
 	// Its own process group, so that the clean-up also ends the children it
 	// forks per connection.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		return "", err
+	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("git daemon: %v", err)
+		return "", err
 	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
+	// "Ready to rumble" is logged once its sockets are bound; a daemon that
+	// could not bind exits (a dial could reach whoever holds the port).
+	ready := make(chan bool, 1)
+	var said strings.Builder
+	go func() {
+		sc := bufio.NewScanner(logs)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to rumble") {
+				ready <- true
+				break
+			}
+			said.WriteString(sc.Text() + "\n")
 		}
-		if i > 400 {
-			t.Fatalf("git daemon did not listen on %s: %v", addr, err)
+		close(ready)
+		_, _ = io.Copy(io.Discard, logs) // its per-connection lines
+	}()
+	stop := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }
+	select {
+	case ok := <-ready:
+		if !ok {
+			stop()
+			return "", fmt.Errorf("git daemon on port %d exited: %s", port, strings.TrimSpace(said.String()))
 		}
-		time.Sleep(25 * time.Millisecond)
+	case <-time.After(time.Minute):
+		stop()
+		return "", fmt.Errorf("git daemon did not listen on port %d within a minute", port)
 	}
-	return "git://" + addr + "/deploy.git", dir
+	t.Cleanup(stop)
+	return fmt.Sprintf("127.0.0.1:%d", port), nil
 }
 
-// FreePort returns a loopback port that was free a moment ago.
+// FreePort returns a loopback port that was free a moment ago, below the
+// ephemeral range when it can (see e2e/loopback).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := loopback.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // Git runs git in dir and returns its trimmed output, failing the test on error.
