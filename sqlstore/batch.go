@@ -51,28 +51,7 @@ func (db *DB) beginBatch(ctx context.Context) (*sql.Tx, func(), error) {
 
 // inBatches runs head + "(?, …)" for keys in batches, calling scan per row.
 func (db *DB) inBatches(ctx context.Context, tx *sql.Tx, head string, keys []string, scan func(*sql.Rows) error) error {
-	for start := 0; start < len(keys); start += idBatch {
-		batch := keys[start:min(start+idBatch, len(keys))]
-		args := make([]any, len(batch))
-		for i, k := range batch {
-			args[i] = k
-		}
-		rows, err := db.queryIn(ctx, tx, head, args)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return db.inList(ctx, tx, head, "", keys, scan)
 }
 
 // rowsPerInsert bounds the rows of one multi-row INSERT: one statement per

@@ -32,6 +32,9 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 		return ch, fmt.Errorf("upsert runs: %w", err)
 	}
 	defer done()
+	if err := db.lockStages(ctx, tx, false); err != nil {
+		return ch, fmt.Errorf("upsert runs: %w", err)
+	}
 
 	ids := make([]string, 0, len(runs))
 	for _, r := range runs {
@@ -43,6 +46,9 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 	}
 
 	deltas := map[rollupKey]*devex.Totals{}
+	// The funnel's counts move with the status; the flags, written 0,
+	// are refreshed from their facts once the runs are stored.
+	funnel := funnelDeltas{}
 	users := make(map[userKey]struct{}, len(runs))
 	// write holds the runs to store, in the order first seen; at maps a task
 	// id to its place there.
@@ -72,7 +78,9 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			write = append(write, dayRun{r, day})
 		}
 		if seen {
+			// old is not final: its contribution has no flags.
 			addContribution(deltas, old, devex.Day(old.CreatedAt), -1)
+			funnel.add(devex.Day(old.CreatedAt), old.TemplateRef, old.Owner, runFunnel(old.Status, false, false), -1)
 		} else {
 			if ch.New == nil {
 				ch.New = make([]devex.Run, 0, len(runs))
@@ -80,6 +88,7 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			ch.New = append(ch.New, r)
 		}
 		addContribution(deltas, r, day, +1)
+		funnel.add(day, r.TemplateRef, r.Owner, runFunnel(r.Status, false, false), +1)
 		if devex.Final(r.Status) {
 			if ch.Finished == nil {
 				ch.Finished = make([]devex.Run, 0, len(runs))
@@ -108,7 +117,11 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 			template_ref = excluded.template_ref, owner = excluded.owner, user_ref = excluded.user_ref,
 			entity_ref = excluded.entity_ref, status = excluded.status, created_at = excluded.created_at,
 			day = excluded.day, heartbeat_at = excluded.heartbeat_at, finished_at = excluded.finished_at,
-			duration_ms = excluded.duration_ms, time_saved_s = excluded.time_saved_s`, runWidth, args); err != nil {
+			duration_ms = excluded.duration_ms, time_saved_s = excluded.time_saved_s,
+			registered = 0, healthy = 0`, runWidth, args); err != nil {
+		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
+	}
+	if err := db.applyRunFlags(ctx, tx, write, funnel); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
 	fresh, err := db.applyRollupDeltas(ctx, tx, deltas, users)
@@ -260,6 +273,9 @@ func (db *DB) SyncComponents(ctx context.Context, comps []devex.Component, at ti
 		return nil, false, fmt.Errorf("sync components: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockStages(ctx, tx, false); err != nil {
+		return nil, false, fmt.Errorf("sync components: %w", err)
+	}
 	known := map[string]bool{}
 	rows, err := tx.QueryContext(ctx, `SELECT entity_ref FROM devex_components`)
 	if err != nil {
@@ -302,6 +318,15 @@ func (db *DB) SyncComponents(ctx context.Context, comps []devex.Component, at ti
 	if _, err := tx.ExecContext(ctx, db.dialect.Rebind(`UPDATE devex_components SET removed_at = ? WHERE last_seen_at < ? AND removed_at IS NULL`), ts, ts); err != nil {
 		return nil, false, fmt.Errorf("sync components: %w", err)
 	}
+	// The runs of the new entities are registered now (a removed
+	// component stays registered until retention deletes it).
+	refs := make([]string, len(added))
+	for i, c := range added {
+		refs[i] = c.EntityRef
+	}
+	if err := db.moveFlags(ctx, tx, "registered", "entity_ref", refs); err != nil {
+		return nil, false, fmt.Errorf("sync components: %w", err)
+	}
 	// Owners and removals change freshness's answers.
 	if err := db.bumpGeneration(ctx, tx, freshnessGeneration); err != nil {
 		return nil, false, fmt.Errorf("sync components: %w", err)
@@ -321,7 +346,13 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 		return ch, fmt.Errorf("record apps: %w", err)
 	}
 	defer tx.Rollback()
+	if err := db.lockStages(ctx, tx, false); err != nil {
+		return ch, fmt.Errorf("record apps: %w", err)
+	}
 	q := func(s string) string { return db.dialect.Rebind(s) }
+	// The runs whose healthy flag may change: those of apps turning
+	// healthy, and of healthy apps moving to another run.
+	var healthyRuns []string
 	for _, o := range obs {
 		if o.Key == "" || o.CreatedAt.IsZero() {
 			return devex.AppChange{}, paved.Errorf(paved.EInvalid, "app observation needs a key and a creation time")
@@ -338,8 +369,18 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 				return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
 			}
 		}
-		var known int
-		if err := tx.QueryRowContext(ctx, q(`SELECT COUNT(*) FROM devex_apps WHERE app_key = ?`), o.Key).Scan(&known); err != nil {
+		known := 0
+		var oldTask string
+		var wasHealthy int
+		err := tx.QueryRowContext(ctx, q(`SELECT task_id, CASE WHEN first_healthy_at IS NULL THEN 0 ELSE 1 END FROM devex_apps WHERE app_key = ?`),
+			o.Key).Scan(&oldTask, &wasHealthy)
+		switch {
+		case err == nil:
+			known = 1
+			if wasHealthy == 1 && oldTask != o.TaskID {
+				healthyRuns = append(healthyRuns, oldTask, o.TaskID)
+			}
+		case err != sql.ErrNoRows:
 			return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, q(`
@@ -368,6 +409,7 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ch.Healthy = append(ch.Healthy, devex.TimeToHealthy{TemplateRef: o.TemplateRef, Duration: after})
+				healthyRuns = append(healthyRuns, o.TaskID)
 			}
 		}
 		for _, d := range o.Deployments {
@@ -387,6 +429,9 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 			}
 		}
 	}
+	if err := db.moveFlags(ctx, tx, "healthy", "task_id", nonEmpty(healthyRuns)); err != nil {
+		return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
 	}
@@ -399,23 +444,26 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 // Rollup queries start at rollupBefore from then on (devex_periods.go).
 func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore time.Time) (int64, error) {
 	raw, rollup := devex.Day(rawBefore), devex.Day(rollupBefore)
+	// The runs and the components go in transactions of their own, which
+	// move the funnel's counts and the answers' stages with them.
 	stmts := []struct {
 		q   string
 		arg any
+		del func() (int64, error)
 	}{
-		{`DELETE FROM devex_runs WHERE day < ? AND status NOT IN ('open', 'processing')`, raw},
-		{`DELETE FROM devex_deployments WHERE day < ?`, raw},
-		{`DELETE FROM devex_service_versions WHERE entity_ref IN (SELECT entity_ref FROM devex_components WHERE removed_at < ?)`, db.dialect.Time(rawBefore)},
-		{`DELETE FROM devex_incidents WHERE day < ? AND restored_at IS NOT NULL`, raw},
-		{`DELETE FROM devex_components WHERE removed_at < ?`, db.dialect.Time(rawBefore)},
-		{`DELETE FROM devex_daily WHERE day < ?`, rollup},
-		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup},
-		{`DELETE FROM devex_day_users WHERE day < ?`, rollup},
-		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup},
-		{`DELETE FROM devex_totals WHERE start < ?`, rollup},
-		{`DELETE FROM devex_period_durations WHERE start < ?`, rollup},
-		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits},
-		{`DELETE FROM devex_feedback WHERE day < ?`, rollup},
+		{del: func() (int64, error) { return db.deleteRunsBefore(ctx, raw) }},
+		{`DELETE FROM devex_deployments WHERE day < ?`, raw, nil},
+		{`DELETE FROM devex_service_versions WHERE entity_ref IN (SELECT entity_ref FROM devex_components WHERE removed_at < ?)`, db.dialect.Time(rawBefore), nil},
+		{`DELETE FROM devex_incidents WHERE day < ? AND restored_at IS NOT NULL`, raw, nil},
+		{del: func() (int64, error) { return db.deleteComponentsRemovedBefore(ctx, rawBefore) }},
+		{`DELETE FROM devex_daily WHERE day < ?`, rollup, nil},
+		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup, nil},
+		{`DELETE FROM devex_day_users WHERE day < ?`, rollup, nil},
+		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup, nil},
+		{`DELETE FROM devex_totals WHERE start < ?`, rollup, nil},
+		{`DELETE FROM devex_period_durations WHERE start < ?`, rollup, nil},
+		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits, nil},
+		{del: func() (int64, error) { return db.deleteFeedbackBefore(ctx, rollup) }},
 	}
 	if err := db.bumpGeneration(ctx, db.db, freshnessGeneration); err != nil {
 		return 0, fmt.Errorf("devex retention: %w", err)
@@ -430,6 +478,14 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 	}
 	var total int64
 	for _, s := range stmts {
+		if s.del != nil {
+			n, err := s.del()
+			if err != nil {
+				return total, fmt.Errorf("devex retention: %w", err)
+			}
+			total += n
+			continue
+		}
 		res, err := db.exec(ctx, s.q, s.arg)
 		if err != nil {
 			return total, fmt.Errorf("devex retention: %w", err)

@@ -316,22 +316,3 @@ func (db *DB) Deployments(ctx context.Context, f devex.Filter) ([]devex.Deployme
 	}
 	return out, rows.Err()
 }
-
-// RunFunnel follows the runs f selects: started, succeeded, registered (the
-// entity the run output is in the catalog) and healthy (an app the run
-// created reached Synced and Healthy).
-func (db *DB) RunFunnel(ctx context.Context, f devex.Filter) (devex.Funnel, error) {
-	where, args := rollupWhere(f)
-	var fn devex.Funnel
-	err := db.queryRow(ctx, `SELECT COUNT(*),
-			COALESCE(SUM(CASE WHEN r.status = 'completed' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN r.status = 'completed' AND EXISTS (
-				SELECT 1 FROM devex_components c WHERE c.entity_ref = r.entity_ref AND r.entity_ref <> '') THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN r.status = 'completed' AND EXISTS (
-				SELECT 1 FROM devex_apps a WHERE a.task_id = r.task_id AND a.first_healthy_at IS NOT NULL) THEN 1 ELSE 0 END), 0)
-		FROM devex_runs r WHERE `+where, args...).Scan(&fn.Started, &fn.Succeeded, &fn.Registered, &fn.Healthy)
-	if err != nil {
-		return fn, fmt.Errorf("run funnel: %w", err)
-	}
-	return fn, nil
-}

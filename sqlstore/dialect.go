@@ -33,6 +33,12 @@ type Dialect struct {
 	// replicas starting together apply migrations one after the other. Empty
 	// when the engine serialises writers by itself.
 	MigrationLock string
+	// StageLock and StageLockShared are run first in the transactions
+	// that move runs' funnel flags and answers' stages (exclusive) and in
+	// those that write an answer (shared), so that movers on different
+	// replicas run one after the other (devex_funnel.go). Empty when the
+	// engine serialises writers by itself.
+	StageLock, StageLockShared string
 }
 
 // SQLite is the dialect of modernc.org/sqlite, opened with _txlock=immediate
@@ -52,6 +58,9 @@ var Postgres = Dialect{
 	NowPlusMicros:      "(clock_timestamp() + CAST(? AS BIGINT) * interval '1 microsecond')",
 	// The key is arbitrary but fixed: every paved replica must use the same one.
 	MigrationLock: "SELECT pg_advisory_xact_lock(7061766564)",
+	// Another fixed key, the same on every replica.
+	StageLock:       "SELECT pg_advisory_xact_lock(7061766565)",
+	StageLockShared: "SELECT pg_advisory_xact_lock_shared(7061766565)",
 }
 
 // Rebind rewrites the ? placeholders of query into the engine's form. A ?

@@ -42,19 +42,32 @@ func (db *DB) PutFeedback(ctx context.Context, fb devex.Feedback, editableSince 
 	if fb.UpdatedAt.IsZero() {
 		fb.UpdatedAt = fb.CreatedAt
 	}
-	stored, err := scanFeedback(db.queryRow(ctx, `
-		INSERT INTO devex_feedback (task_id, user_ref, template_ref, owner, score, comment, day, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
+	defer tx.Rollback()
+	// A new answer takes the stage of its run (devex_funnel.go), which the
+	// stage lock keeps from moving meanwhile.
+	if err := db.lockStages(ctx, tx, true); err != nil {
+		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
+	stored, err := scanFeedback(tx.QueryRowContext(ctx, db.dialect.Rebind(`
+		INSERT INTO devex_feedback (task_id, user_ref, template_ref, owner, score, comment, day, created_at, updated_at, stage)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+runStage(`?`)+`)
 		ON CONFLICT (task_id, user_ref) DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_at = excluded.updated_at
 		WHERE devex_feedback.created_at >= ?
-		RETURNING `+feedbackColumns,
+		RETURNING `+feedbackColumns),
 		fb.TaskID, fb.UserRef, fb.TemplateRef, fb.Owner, fb.Score, fb.Comment, devex.Day(fb.CreatedAt),
-		db.dialect.Time(fb.CreatedAt), db.dialect.Time(fb.UpdatedAt), db.dialect.Time(editableSince)))
+		db.dialect.Time(fb.CreatedAt), db.dialect.Time(fb.UpdatedAt), fb.TaskID, db.dialect.Time(editableSince)))
 	if err == sql.ErrNoRows {
 		return devex.Feedback{}, false, paved.Errorf(paved.EConflict,
 			"the feedback on run %q can no longer be changed: answers are editable for a while after they are first given", fb.TaskID)
 	}
 	if err != nil {
+		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
 	}
 	return stored, stored.CreatedAt.Equal(fb.CreatedAt), nil
@@ -230,28 +243,6 @@ func (db *DB) ScoresByPeriod(ctx context.Context, f devex.Filter, grouping strin
 			k += "-01"
 		}
 		out[i] = devex.DayScores{Day: k, ScoreCounts: counts[i]}
-	}
-	return out, err
-}
-
-// ScoresByStage counts the answers f selects by the funnel stage their run
-// stopped at (the furthest it reached: started when it did not succeed,
-// succeeded, registered, healthy), as RunFunnel defines the stages. Answers
-// about runs past raw retention have no stage and are left out.
-func (db *DB) ScoresByStage(ctx context.Context, f devex.Filter) ([]devex.StageScores, error) {
-	stage := `CASE WHEN r.status <> 'completed' THEN 'started'
-		WHEN EXISTS (SELECT 1 FROM devex_apps a WHERE a.task_id = r.task_id AND a.first_healthy_at IS NOT NULL) THEN 'healthy'
-		WHEN r.entity_ref <> '' AND EXISTS (SELECT 1 FROM devex_components c WHERE c.entity_ref = r.entity_ref) THEN 'registered'
-		ELSE 'succeeded' END`
-	// An answer is given after its run, so answers of days before the
-	// oldest raw run have none: they are not read.
-	where, args := feedbackWhere(f)
-	keys, counts, err := db.scoresBy(ctx, "scores by stage", `SELECT `+stage+`, `+scoreColumns+`
-		FROM devex_feedback f JOIN devex_runs r ON r.task_id = f.task_id
-		WHERE `+where+` AND f.day >= (SELECT MIN(day) FROM devex_runs) GROUP BY 1 ORDER BY 1`, args...)
-	out := make([]devex.StageScores, len(keys))
-	for i := range keys {
-		out[i] = devex.StageScores{Stage: keys[i], ScoreCounts: counts[i]}
 	}
 	return out, err
 }

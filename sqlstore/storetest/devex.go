@@ -31,6 +31,7 @@ var devexTests = []struct {
 	{"DevexSucceededDeployments", testDevexSucceededDeployments},
 	{"DevexFourKeys", testDevexFourKeys},
 	{"DevexPeriodRollups", testDevexPeriodRollups},
+	{"DevexFunnelPeriods", testDevexFunnelPeriods},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

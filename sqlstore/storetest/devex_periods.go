@@ -213,36 +213,12 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 	// The migrations' backfills build from the days what the writes kept:
 	// undo 0014, 0016 and 0017 and apply them again over the same days.
 	dump := func() string {
-		t.Helper()
-		var b strings.Builder
-		for _, q := range []string{
+		return dumpRows(t, db,
 			`SELECT grain, start, template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s
 				FROM devex_period_totals ORDER BY grain, start, template_ref, owner`,
 			`SELECT template_ref, owner, user_ref, block, months FROM devex_user_months ORDER BY template_ref, owner, user_ref, block`,
 			`SELECT grain, start, started, succeeded, failed, cancelled, duration_ms, time_saved_s FROM devex_totals ORDER BY grain, start`,
-			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`,
-		} {
-			rows, err := db.SQL().QueryContext(ctx, q)
-			if err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-			cols, _ := rows.Columns()
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				fmt.Fprintln(&b, vals...)
-			}
-			if err := rows.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return b.String()
+			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`)
 	}
 	kept := dump()
 	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`, `DROP TABLE devex_totals`,
@@ -265,4 +241,33 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("DeleteDevexBefore: %v", err)
 	}
 	check(floor)
+}
+
+// dumpRows prints the rows of queries, one line per row, to compare two
+// states of the store.
+func dumpRows(t *testing.T, db *sqlstore.DB, queries ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range queries {
+		rows, err := db.SQL().QueryContext(t.Context(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, vals...)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }

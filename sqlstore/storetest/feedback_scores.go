@@ -64,16 +64,7 @@ func testDevexFeedbackScoresExact(t *testing.T, db *sqlstore.DB) {
 	}
 
 	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
-	ranges := []struct{ from, to string }{
-		{"2022-01-15", "2022-01-16"}, // one day
-		{"2022-03-17", "2022-05-09"}, // mid-month to mid-month
-		{"2022-06-01", "2022-07-01"}, // one whole month
-		{"2022-11-20", "2024-02-11"}, // across a whole year, months at both ends
-		{"2023-01-01", "2025-01-01"}, // whole years
-		{"2021-11-02", "2026-11-01"}, // 5 years, from before the first answer
-		{"2024-12-31", "2025-01-02"}, // a year's edge
-		{"2025-07-14", "2025-07-14"}, // nothing
-	}
+	ranges := raggedRanges
 	filters := []devex.Filter{{}, {Owner: "group:default/a"}, {Template: "template:default/t1"},
 		{Owner: "group:default/b", Template: "template:default/t2"}}
 	for _, r := range ranges {
@@ -178,4 +169,17 @@ func testDevexFeedbackScoresConcurrent(t *testing.T, db *sqlstore.DB) {
 			t.Errorf("%s..%s: %v, want %v", f.FromDay(), f.ToDay(), all, want)
 		}
 	}
+}
+
+// raggedRanges are ranges of days [from, to) that the counts kept per day,
+// month and year answer from each of their parts.
+var raggedRanges = []struct{ from, to string }{
+	{"2022-01-15", "2022-01-16"}, // one day
+	{"2022-03-17", "2022-05-09"}, // mid-month to mid-month
+	{"2022-06-01", "2022-07-01"}, // one whole month
+	{"2022-11-20", "2024-02-11"}, // across a whole year, months at both ends
+	{"2023-01-01", "2025-01-01"}, // whole years
+	{"2021-11-02", "2026-11-01"}, // 5 years, from before the first answer
+	{"2024-12-31", "2025-01-02"}, // a year's edge
+	{"2025-07-14", "2025-07-14"}, // nothing
 }
