@@ -154,39 +154,10 @@ func benchDatabase(dsn, name string) (string, error) {
 }
 
 func seedScale(ctx context.Context, db *sqlstore.DB) error {
-	// Runs, oldest day first as they came, through the store's own ingest:
-	// rollups, user bitmaps and service versions as in production.
-	batch := make([]devex.Run, 0, benchBatch)
-	for day := scaleDays - 1; day >= 0; day-- {
-		for j := range scaleRunsPerDay {
-			batch = append(batch, scaleRun(day*scaleRunsPerDay+j))
-		}
-		if len(batch) >= benchBatch || day == 0 {
-			if _, err := db.UpsertRuns(ctx, batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	comps := make([]devex.Component, 0, scaleComponents)
-	for i := range scaleComponents {
-		c := devex.Component{EntityRef: fmt.Sprintf("component:default/svc-%05d", i*2), Kind: "Component",
-			Owner: fmt.Sprintf("group:default/team-%03d", i*2%scaleTeams)}
-		if i%10 < 7 {
-			c.SourceTemplate = fmt.Sprintf("template:default/tpl-%04d", i*2%scaleTemplates)
-		}
-		comps = append(comps, c)
-	}
-	if _, _, err := db.SyncComponents(ctx, comps, scaleEnd.AddDate(0, 0, -scaleRawDays)); err != nil {
-		return err
-	}
-	current := make([]devex.TemplateVersion, 0, scaleTemplates)
-	for i := range scaleTemplates {
-		current = append(current, devex.TemplateVersion{TemplateRef: fmt.Sprintf("template:default/tpl-%04d", i), Version: fmt.Sprintf("q%d", scaleDays/91)})
-	}
-	if err := db.SyncTemplateVersions(ctx, current, scaleEnd.Add(-time.Hour)); err != nil {
-		return err
-	}
+	// Apps, deployments and answers first, as SQL: the runs' ingest then
+	// sets the runs' flags and the answers' stages from them, as the store
+	// keeps them (an app's health and an answer come after the run in
+	// production; the store moves them either way).
 	d := db.Dialect()
 	tx, err := db.SQL().BeginTx(ctx, nil)
 	if err != nil {
@@ -239,7 +210,9 @@ func seedScale(ctx context.Context, db *sqlstore.DB) error {
 			if n%4 == 0 {
 				comment = "the deploy step took long"
 			}
-			if _, err := fb.ExecContext(ctx, fmt.Sprintf("fb-%08d", n), fmt.Sprintf("user:default/u%05d", n%scaleUsers),
+			// About a run of its day (for the stage its run stopped at).
+			run := fmt.Sprintf("task-%08d", day*scaleRunsPerDay+j*(scaleRunsPerDay/feedbackPerDay))
+			if _, err := fb.ExecContext(ctx, run, fmt.Sprintf("user:default/u%05d", n%scaleUsers),
 				fmt.Sprintf("template:default/tpl-%04d", n*7%scaleTemplates), fmt.Sprintf("group:default/team-%03d", n*13%scaleTeams),
 				1+n*31%5, comment, devex.Day(at), d.Time(at), d.Time(at)); err != nil {
 				return err
@@ -247,6 +220,39 @@ func seedScale(ctx context.Context, db *sqlstore.DB) error {
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// Runs, oldest day first as they came, through the store's own ingest:
+	// rollups, user bitmaps and service versions as in production.
+	batch := make([]devex.Run, 0, benchBatch)
+	for day := scaleDays - 1; day >= 0; day-- {
+		for j := range scaleRunsPerDay {
+			batch = append(batch, scaleRun(day*scaleRunsPerDay+j))
+		}
+		if len(batch) >= benchBatch || day == 0 {
+			if _, err := db.UpsertRuns(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	comps := make([]devex.Component, 0, scaleComponents)
+	for i := range scaleComponents {
+		c := devex.Component{EntityRef: fmt.Sprintf("component:default/svc-%05d", i*2), Kind: "Component",
+			Owner: fmt.Sprintf("group:default/team-%03d", i*2%scaleTeams)}
+		if i%10 < 7 {
+			c.SourceTemplate = fmt.Sprintf("template:default/tpl-%04d", i*2%scaleTemplates)
+		}
+		comps = append(comps, c)
+	}
+	if _, _, err := db.SyncComponents(ctx, comps, scaleEnd.AddDate(0, 0, -scaleRawDays)); err != nil {
+		return err
+	}
+	current := make([]devex.TemplateVersion, 0, scaleTemplates)
+	for i := range scaleTemplates {
+		current = append(current, devex.TemplateVersion{TemplateRef: fmt.Sprintf("template:default/tpl-%04d", i), Version: fmt.Sprintf("q%d", scaleDays/91)})
+	}
+	if err := db.SyncTemplateVersions(ctx, current, scaleEnd.Add(-time.Hour)); err != nil {
 		return err
 	}
 	// Retention as the collector applies it: raw runs of the last 400 days.

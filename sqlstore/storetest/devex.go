@@ -32,6 +32,7 @@ var devexTests = []struct {
 	{"DevexFourKeys", testDevexFourKeys},
 	{"DevexPeriodRollups", testDevexPeriodRollups},
 	{"DevexFunnelPeriods", testDevexFunnelPeriods},
+	{"DevexFunnelConcurrent", testDevexFunnelConcurrent},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)
