@@ -177,26 +177,6 @@ func seedScale(ctx context.Context, db *sqlstore.DB) error {
 			return err
 		}
 	}
-	dep, err := tx.PrepareContext(ctx, d.Rebind(`INSERT INTO devex_deployments (app_key, deploy_id, service, environment, revision, succeeded, deployed_at, day)
-		VALUES (?, ?, ?, 'prod', ?, ?, ?, ?)`))
-	if err != nil {
-		return err
-	}
-	for day := range scaleRawDays {
-		for j := range scaleDeploysADay {
-			n := day*scaleDeploysADay + j
-			a := n * 7 % scaleApps
-			at := scaleEnd.AddDate(0, 0, -day-1).Add(time.Duration(j) * 400 * time.Second)
-			succeeded := 1
-			if n%25 == 0 {
-				succeeded = 0
-			}
-			if _, err := dep.ExecContext(ctx, fmt.Sprintf("default/argocd/app-%05d", a), fmt.Sprint(n), fmt.Sprintf("component:default/svc-%05d", a*2),
-				fmt.Sprintf("%040x", n), succeeded, d.Time(at), devex.Day(at)); err != nil {
-				return err
-			}
-		}
-	}
 	fb, err := tx.PrepareContext(ctx, d.Rebind(`INSERT INTO devex_feedback (task_id, user_ref, template_ref, owner, score, comment, day, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 	if err != nil {
@@ -221,6 +201,23 @@ func seedScale(ctx context.Context, db *sqlstore.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return err
+	}
+	// The deployments through the app recorder, a day at a time, so their
+	// per-service rollups are those it keeps.
+	for day := range scaleRawDays {
+		obs := make([]devex.AppObservation, 0, scaleDeploysADay)
+		for j := range scaleDeploysADay {
+			n := day*scaleDeploysADay + j
+			a := n * 7 % scaleApps
+			at := scaleEnd.AddDate(0, 0, -day-1).Add(time.Duration(j) * 400 * time.Second)
+			obs = append(obs, devex.AppObservation{Key: fmt.Sprintf("default/argocd/app-%05d", a), Service: fmt.Sprintf("component:default/svc-%05d", a*2),
+				Environment: "prod", TemplateRef: fmt.Sprintf("template:default/tpl-%04d", a*2%scaleTemplates), TaskID: fmt.Sprintf("task-%08d", a),
+				CreatedAt:   scaleEnd.AddDate(0, 0, -1-a*scaleRawDays/scaleApps),
+				Deployments: []devex.DeploymentEvent{{ID: fmt.Sprint(n), Revision: fmt.Sprintf("%040x", n), Succeeded: n%25 != 0, DeployedAt: at}}})
+		}
+		if _, err := db.RecordApps(ctx, obs); err != nil {
+			return err
+		}
 	}
 	// Runs, oldest day first as they came, through the store's own ingest:
 	// rollups, user bitmaps and service versions as in production.

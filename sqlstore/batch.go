@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -145,4 +146,16 @@ func (db *DB) queryIn(ctx context.Context, tx *sql.Tx, head string, args []any) 
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// sortedKeys returns m's keys in the order of compare: rows written in key
+// order, so two PostgreSQL writers never take the same rows in opposite
+// orders.
+func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compare)
+	return keys
 }

@@ -341,6 +341,7 @@ func (db *DB) SyncComponents(ctx context.Context, comps []devex.Component, at ti
 // app once, its first healthy moment once, each deployment once.
 func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex.AppChange, error) {
 	var ch devex.AppChange
+	var stored []storedDeployment
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ch, fmt.Errorf("record apps: %w", err)
@@ -426,8 +427,12 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ch.Deployments = append(ch.Deployments, devex.StoredDeployment{Service: o.Service, Environment: o.Environment, Succeeded: d.Succeeded})
+				stored = append(stored, storedDeployment{o.Service, devex.Day(d.DeployedAt), d.Succeeded})
 			}
 		}
+	}
+	if err := db.applyDeploymentRollups(ctx, tx, stored); err != nil {
+		return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
 	}
 	if err := db.moveFlags(ctx, tx, "healthy", "task_id", nonEmpty(healthyRuns)); err != nil {
 		return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
@@ -453,6 +458,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 	}{
 		{del: func() (int64, error) { return db.deleteRunsBefore(ctx, raw) }},
 		{`DELETE FROM devex_deployments WHERE day < ?`, raw, nil},
+		{`DELETE FROM devex_deployment_totals WHERE start < ?`, raw, nil},
 		{`DELETE FROM devex_service_versions WHERE entity_ref IN (SELECT entity_ref FROM devex_components WHERE removed_at < ?)`, db.dialect.Time(rawBefore), nil},
 		{`DELETE FROM devex_incidents WHERE day < ? AND restored_at IS NOT NULL`, raw, nil},
 		{del: func() (int64, error) { return db.deleteComponentsRemovedBefore(ctx, rawBefore) }},
@@ -471,10 +477,13 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 	// The floor first: from now on queries start there, so the periods
 	// about to go (those starting before it) are never read, even if a kill
 	// stops the deletes half-way. It only moves forward.
-	if _, err := db.exec(ctx, `INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-		WHERE cursors.value < excluded.value`, rollupFloorCursor, rollup, db.dialect.Time(now())); err != nil {
-		return 0, fmt.Errorf("devex retention: %w", err)
+	// The deployments' rollups keep their own floor: the raw days'.
+	for _, floor := range [][2]string{{rollupFloorCursor, rollup}, {deploymentsFloorCursor, raw}} {
+		if _, err := db.exec(ctx, `INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+			WHERE cursors.value < excluded.value`, floor[0], floor[1], db.dialect.Time(now())); err != nil {
+			return 0, fmt.Errorf("devex retention: %w", err)
+		}
 	}
 	var total int64
 	for _, s := range stmts {

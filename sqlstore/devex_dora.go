@@ -59,6 +59,7 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 	}
 
 	fresh := map[string]bool{}
+	var stored []storedDeployment
 	for _, c := range f.Changes {
 		if c.ID == "" || c.DeployedAt.IsZero() {
 			continue
@@ -78,6 +79,7 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 			if n, _ := res.RowsAffected(); n == 1 {
 				ch.Changes++
 				fresh[c.ID] = true
+				stored = append(stored, storedDeployment{s.Service, devex.Day(c.DeployedAt), ok == 1})
 			}
 		}
 		if !hasCommit[c.ID] && c.Revision != "" && c.ID != devex.FailedChangeID(c.Revision) {
@@ -143,6 +145,9 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 				ch.Restored = append(ch.Restored, took)
 			}
 		}
+	}
+	if err := db.applyDeploymentRollups(ctx, tx, stored); err != nil {
+		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(err)

@@ -159,7 +159,13 @@ func splitRange(from, to time.Time, years bool) rangeSplit {
 // rollupFrom is from, or the first day the rollups hold when retention
 // deleted the days before it.
 func (db *DB) rollupFrom(ctx context.Context, from time.Time) (time.Time, error) {
-	floor, err := db.GetCursor(ctx, rollupFloorCursor)
+	return db.floorFrom(ctx, rollupFloorCursor, from)
+}
+
+// floorFrom is from, or the floor the cursor names (the first day retention
+// kept) when it is later.
+func (db *DB) floorFrom(ctx context.Context, cursor string, from time.Time) (time.Time, error) {
+	floor, err := db.GetCursor(ctx, cursor)
 	if err != nil {
 		return from, err
 	}
@@ -318,11 +324,7 @@ func (db *DB) applyUserMonths(ctx context.Context, tx *sql.Tx, users []userKey) 
 		m := monthIndex(u.day)
 		masks[key{u.template, u.owner, u.user, m / monthBits}] |= 1 << (m % monthBits)
 	}
-	keys := make([]key, 0, len(masks))
-	for k := range masks {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b key) int {
+	keys := sortedKeys(masks, func(a, b key) int {
 		return cmp.Or(strings.Compare(a.template, b.template), strings.Compare(a.owner, b.owner),
 			strings.Compare(a.user, b.user), cmp.Compare(a.block, b.block))
 	})

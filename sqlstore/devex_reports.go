@@ -287,21 +287,46 @@ func deploymentsFrom(f devex.Filter) (string, []any) {
 // SucceededDeployments counts the succeeded deployments f selects: the
 // summary's figure, without a row per service.
 func (db *DB) SucceededDeployments(ctx context.Context, f devex.Filter) (int64, error) {
-	from, args := deploymentsFrom(f)
+	q, args := ``, []any(nil)
+	if f.Owner == "" && f.Template == "" {
+		src, rargs, err := db.deploymentRollups(ctx, f)
+		if err != nil {
+			return 0, fmt.Errorf("succeeded deployments: %w", err)
+		}
+		q, args = `SELECT COALESCE(SUM(r.succeeded), 0) FROM `+src, rargs
+	} else {
+		from, fargs := deploymentsFrom(f)
+		q, args = `SELECT COUNT(*)`+from+` AND x.succeeded = 1`, fargs
+	}
 	var n int64
-	if err := db.queryRow(ctx, `SELECT COUNT(*)`+from+` AND x.succeeded = 1`, args...).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("succeeded deployments: %w", err)
 	}
 	return n, nil
 }
 
-// Deployments sums, per service, the deployments in f's range.
+// Deployments sums, per service, the deployments in f's range. Without a
+// filter from the service's rollups (devex_deployment_totals); a team or
+// template filter reads the deployments, as the team comes from the catalog
+// at read time.
 func (db *DB) Deployments(ctx context.Context, f devex.Filter) ([]devex.DeploymentRow, error) {
-	from, args := deploymentsFrom(f)
-	rows, err := db.query(ctx, `SELECT x.service,
+	var q string
+	var args []any
+	if f.Owner == "" && f.Template == "" {
+		src, rargs, err := db.deploymentRollups(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("deployments: %w", err)
+		}
+		q, args = `SELECT r.service, SUM(r.succeeded), SUM(r.failed), SUM(r.days) FROM `+src+
+			` GROUP BY r.service ORDER BY 2 DESC, r.service`, rargs
+	} else {
+		from, fargs := deploymentsFrom(f)
+		q, args = `SELECT x.service,
 			COALESCE(SUM(CASE WHEN x.succeeded = 1 THEN 1 ELSE 0 END), 0),
 			COALESCE(SUM(CASE WHEN x.succeeded = 0 THEN 1 ELSE 0 END), 0),
-			COUNT(DISTINCT CASE WHEN x.succeeded = 1 THEN x.day END)`+from+` GROUP BY x.service ORDER BY 2 DESC, x.service`, args...)
+			COUNT(DISTINCT CASE WHEN x.succeeded = 1 THEN x.day END)`+from+` GROUP BY x.service ORDER BY 2 DESC, x.service`, fargs
+	}
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("deployments: %w", err)
 	}

@@ -89,11 +89,7 @@ func (db *DB) applyRollupDeltas(ctx context.Context, tx *sql.Tx, deltas map[roll
 	if err := db.applyPeriodDeltas(ctx, tx, deltas); err != nil {
 		return nil, err
 	}
-	ukeys := make([]userKey, 0, len(users))
-	for k := range users {
-		ukeys = append(ukeys, k)
-	}
-	slices.SortFunc(ukeys, func(a, b userKey) int {
+	ukeys := sortedKeys(users, func(a, b userKey) int {
 		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(a.template, b.template),
 			strings.Compare(a.owner, b.owner), strings.Compare(a.user, b.user))
 	})

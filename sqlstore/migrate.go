@@ -14,7 +14,8 @@ import (
 // goSteps are the Go parts of migrations, run after the version's script in
 // the same transaction: backfills that SQL cannot compute.
 var goSteps = map[string]func(ctx context.Context, tx *sql.Tx, d Dialect) error{
-	"0017_devex_durations": backfillDurations,
+	"0017_devex_durations":             backfillDurations,
+	"0022_devex_templates_deployments": backfillDeploymentRollups,
 }
 
 // Migrate applies the *.sql files at the root of migrations, in the order of

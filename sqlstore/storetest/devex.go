@@ -33,6 +33,7 @@ var devexTests = []struct {
 	{"DevexPeriodRollups", testDevexPeriodRollups},
 	{"DevexFunnelPeriods", testDevexFunnelPeriods},
 	{"DevexFunnelConcurrent", testDevexFunnelConcurrent},
+	{"DevexDeploymentsConcurrent", testDevexDeploymentsConcurrent},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

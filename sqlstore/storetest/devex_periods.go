@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -42,6 +43,79 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 		moved = append(moved, r)
 	}
 	upsertRuns(t, db, moved...)
+
+	// Deployments of four services over the same years, several a day on
+	// some days, one in seven failed, stored by the app recorder and by the
+	// watch stream's facts, and each recorded twice (counted once).
+	type deployment struct {
+		service string
+		at      time.Time
+		ok      bool
+	}
+	var deployments []deployment
+	for i := range 900 {
+		d := deployment{fmt.Sprintf("component:default/svc-%d", i%4), start.Add(time.Duration(i) * 47 * time.Hour).Add(time.Duration(i%3) * time.Hour), i%7 != 3}
+		deployments = append(deployments, d)
+		key := fmt.Sprintf("default/argocd/app-%d", i%5)
+		id := fmt.Sprint(i)
+		if i%2 == 0 {
+			ev := devex.DeploymentEvent{ID: id, Revision: fmt.Sprintf("%040x", i), Succeeded: d.ok, DeployedAt: d.at}
+			obs := devex.AppObservation{Key: key, Service: d.service, Environment: "prod", CreatedAt: start, Deployments: []devex.DeploymentEvent{ev}}
+			for range 2 {
+				if _, err := db.RecordApps(ctx, []devex.AppObservation{obs}); err != nil {
+					t.Fatalf("RecordApps: %v", err)
+				}
+			}
+			continue
+		}
+		rev := fmt.Sprintf("%040x", i)
+		if !d.ok {
+			id = devex.FailedChangeID(rev)
+		}
+		facts := devex.AppFacts{State: devex.AppState{Key: key + "-facts", Service: d.service, Environment: "prod"},
+			Changes: []devex.DeploymentEvent{{ID: id, Revision: rev, Succeeded: d.ok, DeployedAt: d.at}}}
+		for range 2 {
+			if _, err := db.RecordAppFacts(ctx, facts); err != nil {
+				t.Fatalf("RecordAppFacts: %v", err)
+			}
+		}
+	}
+	// bruteDeployments counts by hand per service the deployments of f's
+	// days, and their days with a succeeded one.
+	bruteDeployments := func(f devex.Filter, floor time.Time) ([]devex.DeploymentRow, int64) {
+		rows := map[string]*devex.DeploymentRow{}
+		days := map[[2]string]bool{}
+		var succeeded int64
+		for _, d := range deployments {
+			day := d.at.Truncate(24 * time.Hour)
+			if day.Before(f.From) || !day.Before(f.To) || day.Before(floor) {
+				continue
+			}
+			r := rows[d.service]
+			if r == nil {
+				r = &devex.DeploymentRow{Service: d.service}
+				rows[d.service] = r
+			}
+			if !d.ok {
+				r.Failed++
+				continue
+			}
+			r.Succeeded++
+			succeeded++
+			if k := [2]string{d.service, devex.Day(day)}; !days[k] {
+				days[k] = true
+				r.DeploymentDays++
+			}
+		}
+		var out []devex.DeploymentRow
+		for _, r := range rows {
+			out = append(out, *r)
+		}
+		slices.SortFunc(out, func(a, b devex.DeploymentRow) int {
+			return cmp.Or(cmp.Compare(b.Succeeded, a.Succeeded), strings.Compare(a.Service, b.Service))
+		})
+		return out, succeeded
+	}
 
 	// brute sums the runs f selects by hand, per key.
 	brute := func(f devex.Filter, floor time.Time, key func(devex.Run) string) map[string]devex.Totals {
@@ -122,6 +196,19 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 					t.Errorf("RunTotals %s = %+v, want %+v", what, got, want)
 				}
 				nonzero = nonzero || want.Started > 0
+				if base == (devex.Filter{}) {
+					wantDeploys, wantSucceeded := bruteDeployments(f, floor)
+					gotDeploys, err := db.Deployments(ctx, f)
+					if err != nil {
+						t.Fatalf("Deployments %s: %v", what, err)
+					}
+					if fmt.Sprint(gotDeploys) != fmt.Sprint(wantDeploys) {
+						t.Errorf("Deployments %s = %v, want %v", what, gotDeploys, wantDeploys)
+					}
+					if got, err := db.SucceededDeployments(ctx, f); err != nil || got != wantSucceeded {
+						t.Errorf("SucceededDeployments %s = %d, %v; want %d", what, got, err, wantSucceeded)
+					}
+				}
 				byTpl, err := db.RunTotalsByTemplate(ctx, f)
 				if err != nil {
 					t.Fatalf("RunTotalsByTemplate %s: %v", what, err)
@@ -211,19 +298,21 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 	check(time.Time{})
 
 	// The migrations' backfills build from the days what the writes kept:
-	// undo 0014, 0016 and 0017 and apply them again over the same days.
+	// undo 0014, 0016, 0017 and 0022 and apply them again over the same days.
 	dump := func() string {
 		return dumpRows(t, db,
 			`SELECT grain, start, template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s
 				FROM devex_period_totals ORDER BY grain, start, template_ref, owner`,
 			`SELECT template_ref, owner, user_ref, block, months FROM devex_user_months ORDER BY template_ref, owner, user_ref, block`,
 			`SELECT grain, start, started, succeeded, failed, cancelled, duration_ms, time_saved_s FROM devex_totals ORDER BY grain, start`,
-			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`)
+			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`,
+			`SELECT grain, start, service, succeeded, failed, days FROM devex_deployment_totals ORDER BY grain, start, service`)
 	}
 	kept := dump()
 	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`, `DROP TABLE devex_totals`,
-		`DROP TABLE devex_period_durations`,
-		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all', '0017_devex_durations')`} {
+		`DROP TABLE devex_period_durations`, `DROP TABLE devex_deployment_totals`,
+		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all', '0017_devex_durations',
+			'0022_devex_templates_deployments')`} {
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

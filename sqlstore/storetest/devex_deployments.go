@@ -1,0 +1,112 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paved-dev/paved/devex"
+	"github.com/paved-dev/paved/sqlstore"
+)
+
+// testDevexDeploymentsConcurrent: replicas recording at once the same
+// deployments (as two pollers of one Argo CD do) and deployments of their
+// own for the same services and days, in opposite service orders: every
+// deployment counted once in the per-service rollups, days with a succeeded
+// one exact, and no writer aborted (PostgreSQL takes the rollup rows in key
+// order).
+func testDevexDeploymentsConcurrent(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	at := time.Date(2026, 1, 30, 22, 0, 0, 0, time.UTC) // the days cross a month
+	const writers, services = 8, 6
+	shared := func() []devex.AppObservation {
+		var obs []devex.AppObservation
+		for s := range services {
+			o := devex.AppObservation{Key: fmt.Sprintf("default/argocd/shared-%d", s), Service: fmt.Sprintf("component:default/svc-%d", s),
+				Environment: "prod", CreatedAt: at}
+			for j := range 4 {
+				o.Deployments = append(o.Deployments, devex.DeploymentEvent{ID: fmt.Sprint(j), Revision: fmt.Sprintf("%040x", j),
+					Succeeded: j != 2, DeployedAt: at.Add(time.Duration(j) * 90 * time.Minute)})
+			}
+			obs = append(obs, o)
+		}
+		return obs
+	}
+	own := func(w int) []devex.AppObservation {
+		var obs []devex.AppObservation
+		for s := range services {
+			obs = append(obs, devex.AppObservation{Key: fmt.Sprintf("default/argocd/own-%d-%d", w, s), Service: fmt.Sprintf("component:default/svc-%d", s),
+				Environment: "prod", CreatedAt: at, Deployments: []devex.DeploymentEvent{{ID: "1", Revision: "r", Succeeded: w%3 != 0,
+					DeployedAt: at.Add(time.Duration(w) * 20 * time.Minute)}}})
+		}
+		if w%2 == 1 {
+			slices.Reverse(obs)
+		}
+		return obs
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers)
+	for w := range writers {
+		wg.Go(func() {
+			if _, err := db.RecordApps(ctx, shared()); err != nil {
+				errs <- fmt.Errorf("writer %d, shared: %w", w, err)
+			}
+			if _, err := db.RecordApps(ctx, own(w)); err != nil {
+				errs <- fmt.Errorf("writer %d, own: %w", w, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// By hand: per service the shared deployments once, and every writer's.
+	want := map[string]devex.DeploymentRow{}
+	days := map[[2]string]bool{}
+	var succeeded int64
+	count := func(service string, d devex.DeploymentEvent) {
+		r := want[service]
+		r.Service = service
+		if !d.Succeeded {
+			r.Failed++
+			want[service] = r
+			return
+		}
+		r.Succeeded++
+		succeeded++
+		if k := [2]string{service, devex.Day(d.DeployedAt)}; !days[k] {
+			days[k] = true
+			r.DeploymentDays++
+		}
+		want[service] = r
+	}
+	for _, o := range shared() {
+		for _, d := range o.Deployments {
+			count(o.Service, d)
+		}
+	}
+	for w := range writers {
+		for _, o := range own(w) {
+			count(o.Service, o.Deployments[0])
+		}
+	}
+	for _, f := range []devex.Filter{{From: at.AddDate(0, 0, -1), To: at.AddDate(0, 0, 2)}, {From: at.AddDate(-2, 0, 0), To: at.AddDate(1, 0, 0)}} {
+		rows, err := db.Deployments(ctx, f)
+		if err != nil {
+			t.Fatalf("Deployments: %v", err)
+		}
+		got := map[string]devex.DeploymentRow{}
+		for _, r := range rows {
+			got[r.Service] = r
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Deployments %s..%s = %v, want %v", f.FromDay(), f.ToDay(), got, want)
+		}
+		if n, err := db.SucceededDeployments(ctx, f); err != nil || n != succeeded {
+			t.Errorf("SucceededDeployments %s..%s = %d, %v; want %d", f.FromDay(), f.ToDay(), n, err, succeeded)
+		}
+	}
+}
