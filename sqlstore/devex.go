@@ -131,6 +131,9 @@ func (db *DB) UpsertRuns(ctx context.Context, runs []devex.Run) (devex.Change, e
 	if err := db.applyDurations(ctx, tx, ch.Finished); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
+	if err := db.applyTemplatePacks(ctx, tx, deltas, users, ch.Finished); err != nil {
+		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
+	}
 	if err := db.recordRunVersions(ctx, tx, write, ch.Finished); err != nil {
 		return devex.Change{}, fmt.Errorf("upsert runs: %w", err)
 	}
@@ -459,6 +462,8 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{del: func() (int64, error) { return db.deleteRunsBefore(ctx, raw) }},
 		{`DELETE FROM devex_deployments WHERE day < ?`, raw, nil},
 		{`DELETE FROM devex_deployment_totals WHERE start < ?`, raw, nil},
+		{`DELETE FROM devex_template_packs WHERE kind = 'r' AND start < ?`, raw, nil},
+		{`DELETE FROM devex_template_packs WHERE kind <> 'r' AND start < ?`, rollup, nil},
 		{`DELETE FROM devex_service_versions WHERE entity_ref IN (SELECT entity_ref FROM devex_components WHERE removed_at < ?)`, db.dialect.Time(rawBefore), nil},
 		{`DELETE FROM devex_incidents WHERE day < ? AND restored_at IS NOT NULL`, raw, nil},
 		{del: func() (int64, error) { return db.deleteComponentsRemovedBefore(ctx, rawBefore) }},

@@ -67,6 +67,12 @@ func encodeHistogram(h histogram) []byte {
 
 // addHistogram adds the encoded histogram b to h.
 func addHistogram(h histogram, b []byte) error {
+	return eachBucket(b, func(k, c int64) { h[k] += c })
+}
+
+// eachBucket calls each with the buckets and counts of the encoded
+// histogram b, buckets ascending.
+func eachBucket(b []byte, each func(k, c int64)) error {
 	var k int64
 	for len(b) > 0 {
 		d, n := binary.Uvarint(b)
@@ -80,7 +86,7 @@ func addHistogram(h histogram, b []byte) error {
 		}
 		b = b[m:]
 		k += int64(d)
-		h[k] += int64(c)
+		each(k, int64(c))
 	}
 	return nil
 }
@@ -206,6 +212,13 @@ func (db *DB) durationCounts(ctx context.Context, f devex.Filter) (map[string]hi
 		return nil, fmt.Errorf("run durations: %w", err)
 	}
 	s := splitRange(from, f.To, true)
+	if f.Owner == "" && f.Template == "" {
+		out, err := db.packedDurationCounts(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("run durations: %w", err)
+		}
+		return out, nil
+	}
 	filter, fargs := ownerTemplateFilter(f)
 	out := map[string]histogram{}
 	get := func(tpl string) histogram {

@@ -351,19 +351,29 @@ func (db *DB) periodUsers(ctx context.Context, f devex.Filter) (string, []any, e
 	var u unionOf
 	u.add(`SELECT template_ref, user_ref FROM devex_daily_users WHERE 1 = 1`, "day", filter, fargs, s.days[:]...)
 	q, args := u.source()
-	// The whole months [a, b) as a mask per block.
-	if a, b := monthIndex(s.months[0].from), monthIndex(s.months[0].to); a < b {
-		var blocks []string
-		for k := a / monthBits; k <= (b-1)/monthBits; k++ {
-			lo, hi := max(a, k*monthBits)-k*monthBits, min(b, (k+1)*monthBits)-k*monthBits
-			blocks = append(blocks, `(block = ? AND (months & ?) <> 0)`)
-			args = append(args, k, int64(1)<<hi-int64(1)<<lo)
-		}
-		q = strings.TrimSuffix(q, `)`) + ` UNION ALL SELECT template_ref, user_ref FROM devex_user_months WHERE (` +
-			strings.Join(blocks, ` OR `) + `)` + filter + `)`
-		args = append(args, fargs...)
+	if cond, margs := monthsMask(s.months[0]); cond != "" {
+		q = strings.TrimSuffix(q, `)`) + ` UNION ALL SELECT template_ref, user_ref FROM devex_user_months WHERE ` + cond + filter + `)`
+		args = append(append(args, margs...), fargs...)
 	}
 	return q + ` u`, args, nil
+}
+
+// monthsMask is the condition on devex_user_months (with its arguments) of
+// the users with a bit in the whole months m, as a mask per block; "" when
+// m is empty.
+func monthsMask(m dayRange) (string, []any) {
+	a, b := monthIndex(m.from), monthIndex(m.to)
+	if a >= b {
+		return "", nil
+	}
+	var blocks []string
+	var args []any
+	for k := a / monthBits; k <= (b-1)/monthBits; k++ {
+		lo, hi := max(a, k*monthBits)-k*monthBits, min(b, (k+1)*monthBits)-k*monthBits
+		blocks = append(blocks, `(block = ? AND (months & ?) <> 0)`)
+		args = append(args, k, int64(1)<<hi-int64(1)<<lo)
+	}
+	return `(` + strings.Join(blocks, ` OR `) + `)`, args
 }
 
 // monthUsers counts, per whole month of [from, to) (month starts), the

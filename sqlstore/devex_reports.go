@@ -83,6 +83,13 @@ func (db *DB) dayTotals(ctx context.Context, q string, args []any) ([]devex.DayT
 
 // RunTotalsByTemplate sums the runs f selects per template, most runs first.
 func (db *DB) RunTotalsByTemplate(ctx context.Context, f devex.Filter) ([]devex.TemplateTotals, error) {
+	if f.Owner == "" && f.Template == "" {
+		out, err := db.packedTotalsByTemplate(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("run totals by template: %w", err)
+		}
+		return out, nil
+	}
 	src, args, err := db.periodRollups(ctx, f, grainYear, true)
 	if err != nil {
 		return nil, fmt.Errorf("run totals by template: %w", err)
@@ -125,6 +132,13 @@ func (db *DB) ActiveUsers(ctx context.Context, f devex.Filter) (int64, error) {
 // ActiveUsersByTemplate counts distinct users per template, from the edge
 // days' rows and the month bits of the whole months.
 func (db *DB) ActiveUsersByTemplate(ctx context.Context, f devex.Filter) (map[string]int64, error) {
+	if f.Owner == "" && f.Template == "" {
+		out, err := db.packedUsersByTemplate(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("active users by template: %w", err)
+		}
+		return out, nil
+	}
 	src, args, err := db.periodUsers(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("active users by template: %w", err)

@@ -15,7 +15,7 @@ import (
 // the same transaction: backfills that SQL cannot compute.
 var goSteps = map[string]func(ctx context.Context, tx *sql.Tx, d Dialect) error{
 	"0017_devex_durations":             backfillDurations,
-	"0022_devex_templates_deployments": backfillDeploymentRollups,
+	"0022_devex_templates_deployments": backfillTemplatesDeployments,
 }
 
 // Migrate applies the *.sql files at the root of migrations, in the order of

@@ -306,11 +306,12 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 			`SELECT template_ref, owner, user_ref, block, months FROM devex_user_months ORDER BY template_ref, owner, user_ref, block`,
 			`SELECT grain, start, started, succeeded, failed, cancelled, duration_ms, time_saved_s FROM devex_totals ORDER BY grain, start`,
 			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`,
-			`SELECT grain, start, service, succeeded, failed, days FROM devex_deployment_totals ORDER BY grain, start, service`)
+			`SELECT grain, start, service, succeeded, failed, days FROM devex_deployment_totals ORDER BY grain, start, service`,
+			`SELECT kind, grain, start, pack FROM devex_template_packs ORDER BY kind, grain, start`)
 	}
 	kept := dump()
 	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`, `DROP TABLE devex_totals`,
-		`DROP TABLE devex_period_durations`, `DROP TABLE devex_deployment_totals`,
+		`DROP TABLE devex_period_durations`, `DROP TABLE devex_deployment_totals`, `DROP TABLE devex_template_packs`,
 		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all', '0017_devex_durations',
 			'0022_devex_templates_deployments')`} {
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
