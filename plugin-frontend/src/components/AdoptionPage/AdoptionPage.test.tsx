@@ -1,6 +1,6 @@
 import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { errorApiRef } from '@backstage/core-plugin-api';
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { ResponseError } from '@backstage/errors';
 import { DevexList, DevexQuery, PavedDevexApi, RunFeedback, pavedApiRef } from '../../api';
@@ -14,6 +14,8 @@ class FakePaved implements PavedDevexApi {
   failTemplates = false;
   forbidden = false;
   commentsForbidden = false;
+  /** When set, the summary answers once it settles (the others at once). */
+  summaryAnswers?: Promise<void>;
 
   private record(endpoint: string, query: DevexQuery) {
     this.calls.push({ endpoint, query });
@@ -21,6 +23,7 @@ class FakePaved implements PavedDevexApi {
 
   async summary(query: DevexQuery) {
     this.record('summary', query);
+    await this.summaryAnswers;
     if (this.forbidden) throw await ResponseError.fromResponse(forbiddenResponse());
     const runs = query.owner ? 7 : 120;
     return {
@@ -288,6 +291,58 @@ describe('AdoptionContent', () => {
       expect(paved.calls.at(-1)?.query).toMatchObject({ from: '2026-09-01', to: '2026-11-28' }),
     );
     expect(paved.calls.filter(c => c.endpoint === 'timeseries').at(-1)?.query.grouping).toBe('week');
+  });
+
+  it('asks for the other panels once the KPI cards are shown', async () => {
+    const paved = new FakePaved();
+    let answer = () => {};
+    paved.summaryAnswers = new Promise(resolve => {
+      answer = resolve;
+    });
+    await render(paved);
+    await waitFor(() => expect(paved.calls.map(c => c.endpoint)).toContain('summary'));
+    await act(() => new Promise(resolve => setTimeout(resolve, 0)));
+    // Until the summary answers, no other panel asks paved: each shows its progress.
+    expect(paved.calls.map(c => c.endpoint).filter(e => e !== 'summary')).toEqual([]);
+    expect(screen.queryByRole('table', { name: 'Template runs per template' })).not.toBeInTheDocument();
+    expect(screen.getAllByTestId('progress').length).toBeGreaterThanOrEqual(12);
+
+    answer();
+    expect(await screen.findByTestId('kpi-runsStarted')).toHaveTextContent('120');
+    expect(await screen.findByRole('table', { name: 'Template runs per template' })).toBeInTheDocument();
+    expect(await screen.findByTestId('deployments-payments-api')).toHaveTextContent('Elite');
+    expect(await screen.findByTestId('slo-run-success-status')).toHaveTextContent('Budget spent');
+    expect(screen.queryAllByTestId('progress')).toHaveLength(0);
+    expect(paved.calls.map(c => c.endpoint)).toEqual(expect.arrayContaining(['templates', 'deployments', 'dora', 'slos', 'coverage', 'feedbackComments']));
+  });
+
+  it('asks for the other panels when the summary is slow', async () => {
+    jest.useFakeTimers({ advanceTimers: true });
+    try {
+      const paved = new FakePaved();
+      paved.summaryAnswers = new Promise(() => {});
+      await render(paved);
+      await waitFor(() => expect(paved.calls.map(c => c.endpoint)).toContain('summary'));
+      expect(paved.calls.map(c => c.endpoint)).not.toContain('templates');
+      act(() => {
+        jest.advanceTimersByTime(2000);
+      });
+      expect(await screen.findByRole('table', { name: 'Template runs per template' })).toBeInTheDocument();
+      expect(screen.queryByTestId('kpi-runsStarted')).not.toBeInTheDocument();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('shows the other panels when the summary fails', async () => {
+    const paved = new FakePaved();
+    paved.summaryAnswers = Promise.reject(new Error('paved is restarting'));
+    paved.summaryAnswers.catch(() => {});
+    await render(paved);
+
+    expect((await screen.findAllByText(/paved is restarting/))[0]).toBeInTheDocument();
+    expect(await screen.findByRole('table', { name: 'Template runs per template' })).toBeInTheDocument();
+    expect(screen.queryByTestId('kpi-runsStarted')).not.toBeInTheDocument();
   });
 
   it('shows a failing section as an error and the others as usual', async () => {

@@ -10,7 +10,7 @@ import {
 } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import { Grid } from '@material-ui/core';
-import { ReactNode, useMemo, useState } from 'react';
+import { ReactNode, startTransition, useEffect, useMemo, useRef, useState } from 'react';
 import { useLocation } from 'react-router-dom';
 import useAsync from 'react-use/esm/useAsync';
 import { DevexList, DevexQuery, DoraGrouping, pavedApiRef } from '../../api';
@@ -52,6 +52,65 @@ function Loading<T>({ state, children }: { state: Loaded<T>; children: (value: T
   return <>{children(state.value)}</>;
 }
 
+/**
+ * paved's answer to one panel, asked by the panel itself once the KPI cards
+ * are shown (until then undefined, not loading): its answer re-renders this
+ * panel only, not the page. ask is read when query changes.
+ */
+function useAsked<T>(ask: (query: DevexQuery) => Promise<T>, query: DevexQuery, kpisShown: boolean): Loaded<T> {
+  const asking = useRef(ask);
+  asking.current = ask;
+  return useAsync(async () => (kpisShown ? asking.current(query) : undefined), [query, kpisShown]);
+}
+
+function Asked<T>({
+  ask,
+  query,
+  kpisShown,
+  children,
+}: {
+  ask: (query: DevexQuery) => Promise<T>;
+  query: DevexQuery;
+  kpisShown: boolean;
+  children: (value: T) => ReactNode;
+}) {
+  return <Loading state={useAsked(ask, query, kpisShown)}>{children}</Loading>;
+}
+
+/** How long the panels wait for the KPI cards at most, should the summary be slow. */
+const kpisWait = 2000;
+
+/**
+ * Whether the KPI cards have been painted (or the summary failed, or took
+ * longer than kpisWait): until then the other panels neither ask paved nor
+ * render, so that the headline figures come first, within a frame of
+ * paved's summary. At scale the other answers are large (5,000 services'
+ * four keys: 2 MB of JSON) and rendering them takes the main thread for
+ * longer than a frame; asked at once, their answers, and paved computing
+ * them, compete with the KPI cards for the CPU. The panels are then shown as
+ * a transition, which yields to the browser between them.
+ */
+function useKpisShown(summarySettled: boolean): boolean {
+  const [shown, setShown] = useState(false);
+  useEffect(() => {
+    if (shown) return undefined;
+    const show = () => startTransition(() => setShown(true));
+    const waited = setTimeout(show, kpisWait);
+    if (!summarySettled) return () => clearTimeout(waited);
+    // The frame callback runs before the next paint; the task it queues, after it.
+    let painted: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => {
+      painted = setTimeout(show, 0);
+    });
+    return () => {
+      clearTimeout(waited);
+      cancelAnimationFrame(frame);
+      if (painted !== undefined) clearTimeout(painted);
+    };
+  }, [summarySettled, shown]);
+  return shown;
+}
+
 function Section({
   title,
   list,
@@ -67,6 +126,37 @@ function Section({
     <InfoCard title={title} action={list && <CsvExportLink list={list} query={query} />}>
       {children}
     </InfoCard>
+  );
+}
+
+/** The latest comments: shown to the platform team only, the others are told so. */
+function CommentsSection({ query, kpisShown }: { query: DevexQuery; kpisShown: boolean }) {
+  const paved = useApi(pavedApiRef);
+  const comments = useAsked(q => paved.feedbackComments(q), query, kpisShown);
+  return (
+    <Section title="Latest comments (platform team)" list={comments.error ? undefined : 'feedback/comments'} query={query}>
+      {accessRefusal(comments.error) ? (
+        <span data-testid="feedback-comments-refused">Comments are shown to the platform team only.</span>
+      ) : (
+        <Loading state={comments}>
+          {value => <FeedbackComments items={value.items} />}
+        </Loading>
+      )}
+    </Section>
+  );
+}
+
+/** The four keys, per service, team or template as the user picks. */
+function DoraSection({ query, kpisShown }: { query: DevexQuery; kpisShown: boolean }) {
+  const paved = useApi(pavedApiRef);
+  const [groupBy, setGroupBy] = useState<DoraGrouping>('service');
+  const doraQuery = useMemo<DevexQuery>(() => ({ ...query, groupBy }), [query, groupBy]);
+  return (
+    <Section title="Four keys (DORA)" list="dora" query={doraQuery}>
+      <Asked ask={q => paved.dora(q)} query={doraQuery} kpisShown={kpisShown}>
+        {value => <FourKeysPanel report={value} onGroupBy={setGroupBy} />}
+      </Asked>
+    </Section>
   );
 }
 
@@ -90,25 +180,13 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
   const coverageQuery = useMemo<DevexQuery>(() => ({ from, to }), [from, to]);
 
   const summary = useAsync(() => paved.summary(query), [paved, query]);
-  const timeseries = useAsync(() => paved.timeseries(query), [paved, query]);
-  const templates = useAsync(() => paved.templates(query), [paved, query]);
-  const funnel = useAsync(() => paved.funnel(query), [paved, query]);
-  const deployments = useAsync(() => paved.deployments(query), [paved, query]);
-  const costs = useAsync(() => paved.costs(query), [paved, query]);
-  const [doraGroupBy, setDoraGroupBy] = useState<DoraGrouping>('service');
-  const doraQuery = useMemo<DevexQuery>(() => ({ ...query, groupBy: doraGroupBy }), [query, doraGroupBy]);
-  const dora = useAsync(() => paved.dora(doraQuery), [paved, doraQuery]);
-  const coverage = useAsync(() => paved.coverage(coverageQuery), [paved, coverageQuery]);
-  const satisfaction = useAsync(() => paved.satisfaction(query), [paved, query]);
-  const comments = useAsync(() => paved.feedbackComments(query), [paved, query]);
-  // Objectives are measured up to now, whatever the range: asked once.
-  const slos = useAsync(() => paved.slos(), [paved]);
-  // Freshness is now too: the range does not apply, the team does.
+  const kpisShown = useKpisShown(!summary.loading);
+  const coverage = useAsked(q => paved.coverage(q), coverageQuery, kpisShown);
+  // Freshness is now: the range does not apply, the team does.
   const freshnessQuery = useMemo<DevexQuery>(() => ({ owner: filters.owner || undefined }), [filters.owner]);
-  const freshness = useAsync(() => paved.freshness(freshnessQuery), [paved, freshnessQuery]);
   const focusTaskId = new URLSearchParams(useLocation().search).get('feedback') ?? undefined;
   const prompt = <FeedbackPrompt focusTaskId={focusTaskId} />;
-  const owners = (coverage.value?.items ?? []).map(i => i.owner).sort();
+  const owners = useMemo(() => (coverage.value?.items ?? []).map(i => i.owner).sort(), [coverage.value]);
 
   // One refusal for the page, rather than the same error in every section.
   const refusal = accessRefusal(summary.error);
@@ -141,17 +219,24 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       </Grid>
       <Grid item xs={12}>
         <Section title="Service level objectives" list="slos" query={now}>
-          <Loading state={slos}>{value => <SloPanel slos={value} />}</Loading>
+          {/* Objectives are measured up to now, whatever the range: asked once. */}
+          <Asked ask={() => paved.slos()} query={now} kpisShown={kpisShown}>
+            {value => <SloPanel slos={value} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12}>
         <Section title="Adoption over time" list="timeseries" query={query}>
-          <Loading state={timeseries}>{value => <AdoptionChart timeseries={value} />}</Loading>
+          <Asked ask={q => paved.timeseries(q)} query={query} kpisShown={kpisShown}>
+            {value => <AdoptionChart timeseries={value} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12} md={6}>
         <Section title="Funnel" list="funnel" query={query}>
-          <Loading state={funnel}>{value => <Funnel funnel={value} />}</Loading>
+          <Asked ask={q => paved.funnel(q)} query={query} kpisShown={kpisShown}>
+            {value => <Funnel funnel={value} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12} md={6}>
@@ -163,41 +248,43 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
       </Grid>
       <Grid item xs={12}>
         <Section title="Templates" list="templates" query={query}>
-          <Loading state={templates}>{value => <TemplatesTable items={value.items} />}</Loading>
+          <Asked ask={q => paved.templates(q)} query={query} kpisShown={kpisShown}>
+            {value => <TemplatesTable items={value.items} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12}>
         <Section title="Golden-path freshness" list="freshness" query={freshnessQuery}>
-          <Loading state={freshness}>{value => <FreshnessPanel freshness={value} />}</Loading>
+          <Asked ask={q => paved.freshness(q)} query={freshnessQuery} kpisShown={kpisShown}>
+            {value => <FreshnessPanel freshness={value} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12} md={7}>
         <Section title="Developer satisfaction" list="satisfaction" query={query}>
-          <Loading state={satisfaction}>{value => <Satisfaction satisfaction={value} />}</Loading>
+          <Asked ask={q => paved.satisfaction(q)} query={query} kpisShown={kpisShown}>
+            {value => <Satisfaction satisfaction={value} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12} md={5}>
-        <Section title="Latest comments (platform team)" list={comments.error ? undefined : 'feedback/comments'} query={query}>
-          {accessRefusal(comments.error) ? (
-            <span data-testid="feedback-comments-refused">Comments are shown to the platform team only.</span>
-          ) : (
-            <Loading state={comments}>{value => <FeedbackComments items={value.items} />}</Loading>
-          )}
-        </Section>
+        <CommentsSection query={query} kpisShown={kpisShown} />
       </Grid>
       <Grid item xs={12}>
         <Section title="Deployment frequency (DORA)" list="deployments" query={query}>
-          <Loading state={deployments}>{value => <DeploymentTiles items={value.items} />}</Loading>
+          <Asked ask={q => paved.deployments(q)} query={query} kpisShown={kpisShown}>
+            {value => <DeploymentTiles items={value.items} />}
+          </Asked>
         </Section>
       </Grid>
       <Grid item xs={12}>
-        <Section title="Four keys (DORA)" list="dora" query={doraQuery}>
-          <Loading state={dora}>{value => <FourKeysPanel report={value} onGroupBy={setDoraGroupBy} />}</Loading>
-        </Section>
+        <DoraSection query={query} kpisShown={kpisShown} />
       </Grid>
       <Grid item xs={12}>
         <Section title="Infrastructure spend" list="costs" query={query}>
-          <Loading state={costs}>{value => <CostPanel report={value} />}</Loading>
+          <Asked ask={q => paved.costs(q)} query={query} kpisShown={kpisShown}>
+            {value => <CostPanel report={value} />}
+          </Asked>
         </Section>
       </Grid>
     </Grid>

@@ -1,6 +1,8 @@
 import { Box, Typography, makeStyles } from '@material-ui/core';
+import { useMemo } from 'react';
 import { Coverage } from '../../api';
 import { formatRatio, refName } from '../format';
+import { usePaged } from '../Paging';
 
 const useStyles = makeStyles(theme => ({
   row: { display: 'grid', gridTemplateColumns: '10rem 1fr 9rem', alignItems: 'center', gap: theme.spacing(1), marginBottom: theme.spacing(0.5) },
@@ -15,7 +17,11 @@ const useStyles = makeStyles(theme => ({
  */
 export function CoverageByOwner({ coverage, selectedOwner }: { coverage: Coverage; selectedOwner?: string }) {
   const classes = useStyles();
-  const items = [...coverage.items].sort((a, b) => a.ratio - b.ratio || a.owner.localeCompare(b.owner));
+  const sorted = useMemo(
+    () => [...coverage.items].sort((a, b) => a.ratio - b.ratio || a.owner.localeCompare(b.owner)),
+    [coverage.items],
+  );
+  const { rows: items, pagination } = usePaged(sorted, 'coverage', 20);
   return (
     <Box>
       <Typography variant="body2" gutterBottom data-testid="coverage-overall">
@@ -40,6 +46,7 @@ export function CoverageByOwner({ coverage, selectedOwner }: { coverage: Coverag
           </Typography>
         </div>
       ))}
+      {pagination}
     </Box>
   );
 }

@@ -21,4 +21,16 @@ describe('DeploymentTiles', () => {
     expect(screen.getByTestId('deployments-batch')).toHaveTextContent('Medium');
     expect(screen.getByText(/Elite: deploys on 3\+ days a week/)).toBeInTheDocument();
   });
+
+  it('shows 24 services a page, the busiest first', async () => {
+    const items = Array.from({ length: 30 }, (_, i) => ({
+      service: `svc-${i}`, deployments: i + 1, failed: 0, deploymentDays: 10, perWeek: 2.5, tier: 'daily' as const,
+    }));
+    await renderInTestApp(<DeploymentTiles items={items} />);
+
+    const tiles = screen.getAllByTestId(/^deployments-/);
+    expect(tiles).toHaveLength(24);
+    expect(tiles[0]).toHaveTextContent('svc-29');
+    expect(screen.getByTestId('deployment-tiles-pagination')).toHaveTextContent('1-24 of 30');
+  });
 });

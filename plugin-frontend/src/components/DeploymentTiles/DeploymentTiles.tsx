@@ -1,6 +1,8 @@
 import { Box, Card, CardContent, Grid, Typography, makeStyles } from '@material-ui/core';
+import { useMemo } from 'react';
 import { ServiceDeployments, Tier } from '../../api';
 import { formatCount } from '../format';
+import { usePaged } from '../Paging';
 
 /** Four Keys deployment-frequency bands, best first. */
 export const tierBands: { tier: Tier; label: string; rule: string }[] = [
@@ -42,13 +44,14 @@ function TierLegend() {
   );
 }
 
-/** One tile per service, banded by its Four Keys deployment-frequency tier. */
+/** One tile per service, banded by its Four Keys deployment-frequency tier, a page at a time. */
 export function DeploymentTiles({ items }: { items: ServiceDeployments[] }) {
   const classes = useStyles();
-  const order = tierBands.map(b => b.tier);
-  const tiles = [...items].sort(
-    (a, b) => order.indexOf(a.tier) - order.indexOf(b.tier) || b.deployments - a.deployments,
-  );
+  const tiles = useMemo(() => {
+    const order = tierBands.map(b => b.tier);
+    return [...items].sort((a, b) => order.indexOf(a.tier) - order.indexOf(b.tier) || b.deployments - a.deployments);
+  }, [items]);
+  const { rows, pagination } = usePaged(tiles, 'deployment-tiles', 24);
   return (
     <Box>
       <TierLegend />
@@ -56,7 +59,7 @@ export function DeploymentTiles({ items }: { items: ServiceDeployments[] }) {
         <Typography color="textSecondary">No deployments of services created from golden paths.</Typography>
       )}
       <Grid container spacing={2}>
-        {tiles.map(s => {
+        {rows.map(s => {
           const band = tierBands.find(b => b.tier === s.tier);
           return (
             <Grid item xs={12} sm={6} md={3} key={s.service}>
@@ -76,6 +79,7 @@ export function DeploymentTiles({ items }: { items: ServiceDeployments[] }) {
           );
         })}
       </Grid>
+      {pagination}
     </Box>
   );
 }

@@ -15,6 +15,7 @@ import {
 } from '@material-ui/core';
 import { DoraGrouping, DoraReport, DoraTier, FourKeys } from '../../api';
 import { formatCount, formatDuration, formatPercent } from '../format';
+import { usePaged } from '../Paging';
 
 /** DORA's tiers as the page names them; the type makes it list every tier paved sends. */
 export const doraTierLabels: Record<DoraTier, string> = {
@@ -101,6 +102,7 @@ export function FourKeysPanel({
   report: DoraReport;
   onGroupBy: (g: DoraGrouping) => void;
 }) {
+  const { rows, pagination } = usePaged(report.items, 'dora');
   return (
     <Box>
       <FourKeysTiles keys={report.overall} testId="dora-overall" />
@@ -123,28 +125,31 @@ export function FourKeysPanel({
       {report.items.length === 0 ? (
         <Typography color="textSecondary">No syncs of applications paved created in the period.</Typography>
       ) : (
-        <Table size="small">
-          <TableHead>
-            <TableRow>
-              <TableCell>{groupings[report.groupBy]}</TableCell>
-              {keyFigures(report.overall).map(f => (
-                <TableCell key={f.key}>{f.key}</TableCell>
-              ))}
-            </TableRow>
-          </TableHead>
-          <TableBody>
-            {report.items.map(item => (
-              <TableRow key={item.group ?? ''} data-testid={`dora-row-${item.group ?? ''}`}>
-                <TableCell>{item.group || '(unknown)'}</TableCell>
-                {keyFigures(item).map(f => (
-                  <TableCell key={f.key} title={f.detail}>
-                    {f.value} · {doraTierLabels[f.tier]}
-                  </TableCell>
+        <>
+          <Table size="small">
+            <TableHead>
+              <TableRow>
+                <TableCell>{groupings[report.groupBy]}</TableCell>
+                {keyFigures(report.overall).map(f => (
+                  <TableCell key={f.key}>{f.key}</TableCell>
                 ))}
               </TableRow>
-            ))}
-          </TableBody>
-        </Table>
+            </TableHead>
+            <TableBody>
+              {rows.map(item => (
+                <TableRow key={item.group ?? ''} data-testid={`dora-row-${item.group ?? ''}`}>
+                  <TableCell>{item.group || '(unknown)'}</TableCell>
+                  {keyFigures(item).map(f => (
+                    <TableCell key={f.key} title={f.detail}>
+                      {f.value} · {doraTierLabels[f.tier]}
+                    </TableCell>
+                  ))}
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+          {pagination}
+        </>
       )}
     </Box>
   );

@@ -1,6 +1,7 @@
 import { Box, Grid, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from '@material-ui/core';
 import { Freshness } from '../../api';
 import { formatCount, formatDuration, formatRatio, refName } from '../format';
+import { usePaged } from '../Paging';
 
 /** A version as the page shows it: etags (40 hex digits) shortened like commits. */
 export function shortVersion(v: string): string {
@@ -36,6 +37,9 @@ function OutdatedCells({ row }: { row: { outdated: number; services: number; max
  * furthest behind first.
  */
 export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
+  const templates = usePaged(freshness.templates, 'freshness-templates', 10);
+  const teams = usePaged(freshness.teams, 'freshness-teams', 10);
+  const laggardsPage = usePaged(freshness.laggards, 'freshness-laggards');
   if (freshness.services === 0) {
     return (
       <Typography color="textSecondary">
@@ -61,7 +65,7 @@ export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
               </TableRow>
             </TableHead>
             <TableBody>
-              {freshness.templates.map(t => (
+              {templates.rows.map(t => (
                 <TableRow key={t.templateRef} data-testid={`freshness-template-${refName(t.templateRef)}`}>
                   <TableCell>{refName(t.templateRef)}</TableCell>
                   <TableCell>
@@ -74,6 +78,7 @@ export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
               ))}
             </TableBody>
           </Table>
+          {templates.pagination}
         </Grid>
         <Grid item xs={12} md={6}>
           <Table size="small" aria-label="Freshness per team">
@@ -85,7 +90,7 @@ export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
               </TableRow>
             </TableHead>
             <TableBody>
-              {freshness.teams.map(t => (
+              {teams.rows.map(t => (
                 <TableRow key={t.owner} data-testid={`freshness-team-${refName(t.owner)}`}>
                   <TableCell>{t.owner ? refName(t.owner) : 'no owner'}</TableCell>
                   <OutdatedCells row={t} />
@@ -93,6 +98,7 @@ export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
               ))}
             </TableBody>
           </Table>
+          {teams.pagination}
         </Grid>
       </Grid>
       <Typography variant="subtitle2" style={{ marginTop: 16 }}>
@@ -112,7 +118,7 @@ export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
             </TableRow>
           </TableHead>
           <TableBody>
-            {laggards.map(l => (
+            {laggardsPage.rows.map(l => (
               <TableRow key={l.service} data-testid={`freshness-laggard-${refName(l.service)}`}>
                 <TableCell>{refName(l.service)}</TableCell>
                 <TableCell>{refName(l.templateRef)}</TableCell>
@@ -130,6 +136,7 @@ export function FreshnessPanel({ freshness }: { freshness: Freshness }) {
           </TableBody>
         </Table>
       )}
+      {laggardsPage.pagination}
       {freshness.laggardsTotal > laggards.length && (
         <Typography variant="caption" color="textSecondary">
           The {laggards.length} furthest behind of {formatCount(freshness.laggardsTotal)}; the CSV lists every service.

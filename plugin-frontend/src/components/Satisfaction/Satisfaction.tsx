@@ -1,6 +1,8 @@
 import { Box, Table, TableBody, TableCell, TableHead, TableRow, Typography, makeStyles } from '@material-ui/core';
+import { useMemo } from 'react';
 import { FeedbackComment, FunnelStageName, Satisfaction as SatisfactionData, Scores } from '../../api';
 import { formatCount, refName } from '../format';
+import { usePaged } from '../Paging';
 
 const useStyles = makeStyles(theme => ({
   dist: { display: 'flex', height: 14, width: 160, borderRadius: 3, overflow: 'hidden', background: theme.palette.action.hover },
@@ -45,6 +47,8 @@ export function Distribution({ counts }: { counts: number[] }) {
 export function Satisfaction({ satisfaction }: { satisfaction: SatisfactionData }) {
   const classes = useStyles();
   const { overall } = satisfaction;
+  const worstFirst = useMemo(() => [...satisfaction.items].sort((a, b) => a.score - b.score), [satisfaction.items]);
+  const { rows, pagination } = usePaged(worstFirst, 'satisfaction', 10);
   if (overall.responses === 0) {
     return <Typography color="textSecondary">No developer has rated a run in this period.</Typography>;
   }
@@ -92,9 +96,7 @@ export function Satisfaction({ satisfaction }: { satisfaction: SatisfactionData 
           </TableRow>
         </TableHead>
         <TableBody>
-          {[...satisfaction.items]
-            .sort((a, b) => a.score - b.score)
-            .map(r => (
+          {rows.map(r => (
               <TableRow key={r.templateRef} data-testid={`satisfaction-${refName(r.templateRef)}`}>
                 <TableCell>{refName(r.templateRef)}</TableCell>
                 <TableCell align="right">{formatScore(r.score, r.responses)}</TableCell>
@@ -104,9 +106,10 @@ export function Satisfaction({ satisfaction }: { satisfaction: SatisfactionData 
                 </TableCell>
                 <TableCell align="right">{formatScore(r.previousScore, r.previousResponses)}</TableCell>
               </TableRow>
-            ))}
+          ))}
         </TableBody>
       </Table>
+      {pagination}
     </Box>
   );
 }

@@ -1,0 +1,1 @@
+export { usePaged } from './usePaged';
