@@ -7,24 +7,15 @@
 // Prints one JSON line: {"ok":true,"observed":{…},"timings":{…}} or
 // {"ok":false,"step":"…","error":"…","screenshot":"…"}; exits 1 on failure.
 // Every wait is for a selector, a text or a request, with a generous timeout.
-import { launchChromium, stepper } from './driver.mjs';
+import { kpiTexts, kpisShownAt, launchChromium, observeLongTasks, renderTimeline, stepper, watchKpis } from './driver.mjs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const spec = JSON.parse(await readFile(process.argv[2], 'utf8'));
-const { formatCount, formatDuration, formatPercent, formatRatio } = await import(spec.formatModule);
+const format = await import(spec.formatModule);
+const { formatCount, formatDuration, formatPercent, formatRatio } = format;
 
 const timeout = spec.timeoutMs ?? 60000;
-
-// The KPI cards the page shows and how it writes each (KpiCards' specs).
-const kpis = {
-  runsStarted: formatCount,
-  successRate: formatRatio,
-  activeUsers: formatCount,
-  timeSavedSeconds: formatDuration,
-  coverage: formatRatio,
-  medianTimeToHealthySeconds: formatDuration,
-};
 
 const observed = {};
 const pageErrors = [];
@@ -46,10 +37,9 @@ async function waitForTestIdText(id, want) {
 
 async function checkKpis(summary, label) {
   const shown = {};
-  for (const [key, format] of Object.entries(kpis)) {
-    const want = format(summary.kpis[key].value);
-    await waitForTestIdText(`kpi-${key}`, want);
-    shown[key] = want;
+  for (const [id, want] of Object.entries(kpiTexts(format, summary))) {
+    await waitForTestIdText(id, want);
+    shown[id.slice('kpi-'.length)] = want;
   }
   // The previous period, as the card writes it under the figure.
   const card = page.locator('[data-testid="kpi-runsStarted"]').locator('xpath=..');
@@ -104,6 +94,8 @@ function devexRequest(endpoint, params) {
 const browser = await launchChromium(spec, timeout);
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1100 } });
+  await context.addInitScript(observeLongTasks);
+  await context.addInitScript(watchKpis, kpiTexts(format, spec.summary28));
   page = await context.newPage();
   page.on('pageerror', e => pageErrors.push(e.message));
 
@@ -114,20 +106,16 @@ try {
     await page.getByText('Golden paths adoption').first().waitFor({ timeout });
     // First meaningful render after paved answers: from the end of paved's
     // summary response to the first frame showing every KPI as paved answered
-    // it, both on the page's own clock (resource timing, polled each frame).
-    const wants = Object.fromEntries(Object.entries(kpis).map(([key, format]) => [`kpi-${key}`, format(spec.summary28.kpis[key].value)]));
-    const shown = await page.waitForFunction(
-      want => Object.entries(want).every(([id, text]) => document.querySelector(`[data-testid="${id}"]`)?.textContent === text) && performance.now(),
-      wants,
-      { timeout, polling: 'raf' },
-    );
-    const renderedAt = await shown.jsonValue();
+    // it, both on the page's own clock (resource timing; watchKpis, from the
+    // page's start, checks each frame).
+    const renderedAt = await kpisShownAt(page, timeout);
     const answeredAt = await page.evaluate(() => {
       const answers = performance.getEntriesByType('resource').filter(e => new URL(e.name).pathname === '/api/paved/devex/v1/summary');
       return answers.length ? answers[0].responseEnd : null;
     });
     if (answeredAt === null || !(answeredAt > 0)) throw new Error('no resource timing of paved\'s summary answer');
     timings['render after paved'] = Math.round(renderedAt - answeredAt);
+    observed.firstRender = { answeredAt: Math.round(answeredAt), renderedAt: Math.round(renderedAt), ...(await renderTimeline(page)) };
     await checkKpis(spec.summary28, 'kpis28');
   });
 
