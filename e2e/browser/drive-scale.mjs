@@ -4,8 +4,8 @@
 // meaningful render after paved answers: on the page's own clock, from the
 // responseEnd of paved's summary answer to the first animation frame in
 // which every KPI card shows paved's figure (driver.mjs: watchKpis). The
-// first load is a fresh browser's; the others reuse its caches, as a user
-// coming back does.
+// first load is a fresh browser's; the others are in new contexts of the
+// same browser.
 //
 //   node drive-scale.mjs spec.json
 //
