@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/paved-dev/paved"
@@ -357,6 +358,14 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 	// The runs whose healthy flag may change: those of apps turning
 	// healthy, and of healthy apps moving to another run.
 	var healthyRuns []string
+	// Deployments are the four keys' changes: their per-period sums are
+	// read and written back (devex_dora_periods.go).
+	if slices.ContainsFunc(obs, func(o devex.AppObservation) bool { return len(o.Deployments) > 0 }) {
+		if err := db.lockDORA(ctx, tx); err != nil {
+			return ch, fmt.Errorf("record apps: %w", err)
+		}
+	}
+	dora := doraDeltas{}
 	for _, o := range obs {
 		if o.Key == "" || o.CreatedAt.IsZero() {
 			return devex.AppChange{}, paved.Errorf(paved.EInvalid, "app observation needs a key and a creation time")
@@ -416,25 +425,36 @@ func (db *DB) RecordApps(ctx context.Context, obs []devex.AppObservation) (devex
 				healthyRuns = append(healthyRuns, o.TaskID)
 			}
 		}
+		var owner, template string
+		if len(o.Deployments) > 0 {
+			if owner, template, err = teamAndTemplate(ctx, tx, db.dialect, o.Service, o.Key, "", o.TemplateRef); err != nil {
+				return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
+			}
+		}
 		for _, d := range o.Deployments {
 			ok := 0
 			if d.Succeeded {
 				ok = 1
 			}
 			res, err := tx.ExecContext(ctx, q(`
-				INSERT INTO devex_deployments (app_key, deploy_id, service, environment, revision, succeeded, deployed_at, day)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_key, deploy_id) DO NOTHING`),
-				o.Key, d.ID, o.Service, o.Environment, d.Revision, ok, db.dialect.Time(d.DeployedAt), devex.Day(d.DeployedAt))
+				INSERT INTO devex_deployments (app_key, deploy_id, service, environment, revision, succeeded, deployed_at, day, owner, template_ref)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_key, deploy_id) DO NOTHING`),
+				o.Key, d.ID, o.Service, o.Environment, d.Revision, ok, db.dialect.Time(d.DeployedAt), devex.Day(d.DeployedAt), owner, template)
 			if err != nil {
 				return devex.AppChange{}, fmt.Errorf("record deployment %s/%s: %w", o.Key, d.ID, err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ch.Deployments = append(ch.Deployments, devex.StoredDeployment{Service: o.Service, Environment: o.Environment, Succeeded: d.Succeeded})
 				stored = append(stored, storedDeployment{o.Service, devex.Day(d.DeployedAt), d.Succeeded})
+				c := doraChange{key: doraKey{devex.Day(d.DeployedAt), o.Service, owner, template}, succeeded: d.Succeeded}
+				dora.add(c.key, c.contribution(), 1)
 			}
 		}
 	}
 	if err := db.applyDeploymentRollups(ctx, tx, stored); err != nil {
+		return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
+	}
+	if err := db.applyDORA(ctx, tx, dora); err != nil {
 		return devex.AppChange{}, fmt.Errorf("record apps: %w", err)
 	}
 	if err := db.moveFlags(ctx, tx, "healthy", "task_id", nonEmpty(healthyRuns)); err != nil {
@@ -473,6 +493,10 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup, nil},
 		{`DELETE FROM devex_totals WHERE start < ?`, rollup, nil},
 		{`DELETE FROM devex_period_durations WHERE start < ?`, rollup, nil},
+		{`DELETE FROM devex_dora_periods WHERE grain = 'day' AND start < ?`, rollup, nil},
+		// Years to date of the floor's year stay: a range from the floor
+		// reads its months as the difference of two of them.
+		{`DELETE FROM devex_dora_periods WHERE grain = 'ytd' AND start < ?`, rollup[:4] + "-01-01", nil},
 		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits, nil},
 		{del: func() (int64, error) { return db.deleteFeedbackBefore(ctx, rollup) }},
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/paved-dev/paved"
@@ -37,26 +36,25 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 		return devex.DORAChange{}, fmt.Errorf("record app facts %s: %w", s.Key, err)
 	}
 
-	// What the store has of this app's changes: whether it knows each, and
-	// whether it knows its commit time.
-	hasCommit := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, q(`SELECT deploy_id, commit_at FROM devex_deployments WHERE app_key = ?`), s.Key)
+	if err := db.lockDORA(ctx, tx); err != nil {
+		return fail(err)
+	}
+	// A team or template the app does not name comes from the catalog
+	// component and from the app paved created.
+	if s.Owner, s.TemplateRef, err = teamAndTemplate(ctx, tx, db.dialect, s.Service, s.Key, s.Owner, s.TemplateRef); err != nil {
+		return fail(err)
+	}
+	// What the store has of this app's changes and incidents, as the four
+	// keys count them: the per-period sums move by what this look changes.
+	before, incidentsBefore, err := appDORA(ctx, tx, db.dialect, s.Key)
 	if err != nil {
 		return fail(err)
 	}
-	for rows.Next() {
-		var id string
-		var commit time.Time
-		if err := rows.Scan(&id, timeColumn{&commit}); err != nil {
-			rows.Close()
-			return fail(err)
-		}
-		hasCommit[id] = !commit.IsZero()
+	hasCommit := map[string]bool{}
+	for id, c := range before {
+		hasCommit[id] = c.hasCommit
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fail(err)
-	}
+	changed := false
 
 	fresh := map[string]bool{}
 	var stored []storedDeployment
@@ -80,17 +78,24 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 				ch.Changes++
 				fresh[c.ID] = true
 				stored = append(stored, storedDeployment{s.Service, devex.Day(c.DeployedAt), ok == 1})
+				changed = true
 			}
 		}
 		if !hasCommit[c.ID] && c.Revision != "" && c.ID != devex.FailedChangeID(c.Revision) {
 			ch.NeedCommit = append(ch.NeedCommit, devex.ChangeRef{AppKey: s.Key, DeployID: c.ID, Revision: c.Revision})
 		}
 	}
-	// Changes the collector's poll stored first lack their team and template.
-	if s.Owner != "" || s.TemplateRef != "" {
-		if _, err := tx.ExecContext(ctx, q(`UPDATE devex_deployments SET owner = ?, template_ref = ?
-			WHERE app_key = ? AND owner = '' AND template_ref = ''`), s.Owner, s.TemplateRef, s.Key); err != nil {
+	// Changes stored before their team or template was known get it.
+	for _, fill := range []struct{ col, value string }{{"owner", s.Owner}, {"template_ref", s.TemplateRef}} {
+		if fill.value == "" {
+			continue
+		}
+		res, err := tx.ExecContext(ctx, q(`UPDATE devex_deployments SET `+fill.col+` = ? WHERE app_key = ? AND `+fill.col+` = ''`), fill.value, s.Key)
+		if err != nil {
 			return fail(err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			changed = true
 		}
 	}
 	for _, x := range f.Failures {
@@ -101,6 +106,7 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			ch.Failed++
+			changed = true
 		}
 	}
 	if h := f.Healthy; h != nil {
@@ -108,9 +114,13 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 		if fresh[h.DeployID] {
 			at = h.AtFirstSight
 		}
-		if _, err := tx.ExecContext(ctx, q(`UPDATE devex_deployments SET healthy_at = ? WHERE app_key = ? AND deploy_id = ? AND healthy_at IS NULL`),
-			db.dialect.Time(at), s.Key, h.DeployID); err != nil {
+		res, err := tx.ExecContext(ctx, q(`UPDATE devex_deployments SET healthy_at = ? WHERE app_key = ? AND deploy_id = ? AND healthy_at IS NULL`),
+			db.dialect.Time(at), s.Key, h.DeployID)
+		if err != nil {
 			return fail(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
 		}
 	}
 	if d := f.Degraded; d != nil {
@@ -123,6 +133,7 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			ch.Opened++
+			changed = true
 		}
 	}
 	if !f.RestoredAt.IsZero() {
@@ -143,11 +154,24 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ch.Restored = append(ch.Restored, took)
+				changed = true
 			}
 		}
 	}
 	if err := db.applyDeploymentRollups(ctx, tx, stored); err != nil {
 		return fail(err)
+	}
+	if changed {
+		after, incidentsAfter, err := appDORA(ctx, tx, db.dialect, s.Key)
+		if err != nil {
+			return fail(err)
+		}
+		d := doraDeltas{}
+		d.changes(changeValues(before), changeValues(after))
+		d.incidents(incidentsBefore, incidentsAfter)
+		if err := db.applyDORA(ctx, tx, d); err != nil {
+			return fail(err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(err)
@@ -155,148 +179,74 @@ func (db *DB) RecordAppFacts(ctx context.Context, f devex.AppFacts) (devex.DORAC
 	return ch, nil
 }
 
+// teamAndTemplate is owner, else the owner of the catalog component
+// service, and template, else the template of the app paved created.
+func teamAndTemplate(ctx context.Context, tx *sql.Tx, d Dialect, service, app, owner, template string) (string, string, error) {
+	if owner == "" {
+		err := tx.QueryRowContext(ctx, d.Rebind(`SELECT owner FROM devex_components WHERE entity_ref = ?`), service).Scan(&owner)
+		if err != nil && err != sql.ErrNoRows {
+			return "", "", err
+		}
+	}
+	if template == "" {
+		err := tx.QueryRowContext(ctx, d.Rebind(`SELECT template_ref FROM devex_apps WHERE app_key = ?`), app).Scan(&template)
+		if err != nil && err != sql.ErrNoRows {
+			return "", "", err
+		}
+	}
+	return owner, template, nil
+}
+
 // SetCommitTime records when a change's revision was committed, once.
 func (db *DB) SetCommitTime(ctx context.Context, c devex.ChangeRef, at time.Time) error {
-	if _, err := db.exec(ctx, `UPDATE devex_deployments SET commit_at = ? WHERE app_key = ? AND deploy_id = ? AND commit_at IS NULL`,
-		db.dialect.Time(at), c.AppKey, c.DeployID); err != nil {
-		return fmt.Errorf("set commit time %s/%s: %w", c.AppKey, c.DeployID, err)
+	fail := func(err error) error { return fmt.Errorf("set commit time %s/%s: %w", c.AppKey, c.DeployID, err) }
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+	if err := db.lockDORA(ctx, tx); err != nil {
+		return fail(err)
+	}
+	change := func() ([]doraChange, error) {
+		rows, err := tx.QueryContext(ctx, db.dialect.Rebind(`SELECT `+doraChangeColumns+` FROM devex_deployments WHERE app_key = ? AND deploy_id = ?`),
+			c.AppKey, c.DeployID)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []doraChange
+		for rows.Next() {
+			ch, err := scanDORAChange(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ch)
+		}
+		return out, rows.Err()
+	}
+	before, err := change()
+	if err != nil {
+		return fail(err)
+	}
+	res, err := tx.ExecContext(ctx, db.dialect.Rebind(`UPDATE devex_deployments SET commit_at = ? WHERE app_key = ? AND deploy_id = ? AND commit_at IS NULL`),
+		db.dialect.Time(at), c.AppKey, c.DeployID)
+	if err != nil {
+		return fail(err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		after, err := change()
+		if err != nil {
+			return fail(err)
+		}
+		d := doraDeltas{}
+		d.changes(before, after)
+		if err := db.applyDORA(ctx, tx, d); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
 	}
 	return nil
-}
-
-// doraGroup is the column a grouping of the four keys reads; the team and
-// template of changes stored before they were known come from the catalog
-// component and the app.
-func doraGroup(groupBy string) (string, error) {
-	switch groupBy {
-	case "service":
-		return `x.service`, nil
-	case "team":
-		return `COALESCE(NULLIF(x.owner, ''), c.owner, '')`, nil
-	case "template":
-		return `COALESCE(NULLIF(x.template_ref, ''), a.template_ref, '')`, nil
-	}
-	return "", paved.Errorf(paved.EInvalid, "groupBy must be one of service, team, template")
-}
-
-const doraJoins = ` LEFT JOIN devex_components c ON c.entity_ref = x.service LEFT JOIN devex_apps a ON a.app_key = x.app_key`
-
-// doraWhere selects the rows of f by their day.
-func doraWhere(f devex.Filter) (string, []any) {
-	where := ` WHERE x.day >= ? AND x.day < ?`
-	args := []any{f.FromDay(), f.ToDay()}
-	if f.Owner != "" {
-		where += ` AND COALESCE(NULLIF(x.owner, ''), c.owner, '') = ?`
-		args = append(args, f.Owner)
-	}
-	if f.Template != "" {
-		where += ` AND COALESCE(NULLIF(x.template_ref, ''), a.template_ref, '') = ?`
-		args = append(args, f.Template)
-	}
-	return where, args
-}
-
-// FourKeys reads the changes deployed and the incidents begun in f's days,
-// per group and overall.
-func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]devex.KeysRow, devex.KeysRow, error) {
-	var overall devex.KeysRow
-	group, err := doraGroup(groupBy)
-	if err != nil {
-		return nil, overall, err
-	}
-	where, args := doraWhere(f)
-	byGroup := map[string]*devex.KeysRow{}
-	days := map[string]map[string]bool{}
-	allDays := map[string]bool{}
-	row := func(g string) *devex.KeysRow {
-		r := byGroup[g]
-		if r == nil {
-			r = &devex.KeysRow{Group: g}
-			byGroup[g] = r
-			days[g] = map[string]bool{}
-		}
-		return r
-	}
-	rows, err := db.query(ctx, `SELECT `+group+`, x.succeeded, x.day, x.failure, x.commit_at, x.healthy_at
-		FROM devex_deployments x`+doraJoins+where, args...)
-	if err != nil {
-		return nil, overall, fmt.Errorf("four keys: %w", err)
-	}
-	for rows.Next() {
-		var g, day, failure string
-		var ok int
-		var commit, healthy time.Time
-		if err := rows.Scan(&g, &ok, &day, &failure, timeColumn{&commit}, timeColumn{&healthy}); err != nil {
-			rows.Close()
-			return nil, overall, fmt.Errorf("four keys: %w", err)
-		}
-		r := row(g)
-		r.Changes++
-		if ok == 1 {
-			r.Deployments++
-			days[g][day] = true
-			allDays[day] = true
-		}
-		if ok == 0 || failure != "" {
-			r.FailedChanges++
-		}
-		if !commit.IsZero() && !healthy.IsZero() {
-			r.LeadTimesMS = append(r.LeadTimesMS, max(healthy.Sub(commit).Milliseconds(), 0))
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, overall, fmt.Errorf("four keys: %w", err)
-	}
-	rows, err = db.query(ctx, `SELECT `+group+`, x.restore_ms FROM devex_incidents x`+doraJoins+where, args...)
-	if err != nil {
-		return nil, overall, fmt.Errorf("four keys: %w", err)
-	}
-	for rows.Next() {
-		var g string
-		var restore sql.NullInt64
-		if err := rows.Scan(&g, &restore); err != nil {
-			rows.Close()
-			return nil, overall, fmt.Errorf("four keys: %w", err)
-		}
-		r := row(g)
-		if restore.Valid {
-			r.RestoresMS = append(r.RestoresMS, restore.Int64)
-		} else {
-			r.OpenIncidents++
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, overall, fmt.Errorf("four keys: %w", err)
-	}
-	out := make([]devex.KeysRow, 0, len(byGroup))
-	for g, r := range byGroup {
-		r.DeploymentDays = int64(len(days[g]))
-		slices.Sort(r.LeadTimesMS)
-		slices.Sort(r.RestoresMS)
-		out = append(out, *r)
-		overall.Deployments += r.Deployments
-		overall.Changes += r.Changes
-		overall.FailedChanges += r.FailedChanges
-		overall.OpenIncidents += r.OpenIncidents
-		overall.LeadTimesMS = append(overall.LeadTimesMS, r.LeadTimesMS...)
-		overall.RestoresMS = append(overall.RestoresMS, r.RestoresMS...)
-	}
-	overall.DeploymentDays = int64(len(allDays))
-	slices.Sort(overall.LeadTimesMS)
-	slices.Sort(overall.RestoresMS)
-	slices.SortFunc(out, func(a, b devex.KeysRow) int {
-		if a.Changes != b.Changes {
-			return int(b.Changes - a.Changes)
-		}
-		if a.Group < b.Group {
-			return -1
-		}
-		if a.Group > b.Group {
-			return 1
-		}
-		return 0
-	})
-	return out, overall, nil
 }

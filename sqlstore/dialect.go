@@ -39,6 +39,11 @@ type Dialect struct {
 	// replicas run one after the other (devex_funnel.go). Empty when the
 	// engine serialises writers by itself.
 	StageLock, StageLockShared string
+	// XactLock takes a lock until the transaction ends on the number bound
+	// to its one placeholder, so that transactions of every replica that
+	// read, add to and write back the same rows run one after the other.
+	// Empty when the engine serialises writers by itself.
+	XactLock string
 }
 
 // SQLite is the dialect of modernc.org/sqlite, opened with _txlock=immediate
@@ -61,6 +66,7 @@ var Postgres = Dialect{
 	// Another fixed key, the same on every replica.
 	StageLock:       "SELECT pg_advisory_xact_lock(7061766565)",
 	StageLockShared: "SELECT pg_advisory_xact_lock_shared(7061766565)",
+	XactLock:        "SELECT pg_advisory_xact_lock(?)",
 }
 
 // Rebind rewrites the ? placeholders of query into the engine's form. A ?

@@ -15,6 +15,7 @@ import (
 // the same transaction: backfills that SQL cannot compute.
 var goSteps = map[string]func(ctx context.Context, tx *sql.Tx, d Dialect) error{
 	"0017_devex_durations":             backfillDurations,
+	"0020_devex_dora_periods":          backfillDORAPeriods,
 	"0022_devex_templates_deployments": backfillTemplatesDeployments,
 }
 

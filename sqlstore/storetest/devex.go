@@ -30,6 +30,8 @@ var devexTests = []struct {
 	{"DevexUsersByPeriod", testDevexUsersByPeriod},
 	{"DevexSucceededDeployments", testDevexSucceededDeployments},
 	{"DevexFourKeys", testDevexFourKeys},
+	{"DevexFourKeysPeriods", testDevexDORAPeriods},
+	{"DevexFourKeysBandEdges", testDevexDORABandEdges},
 	{"DevexPeriodRollups", testDevexPeriodRollups},
 	{"DevexFunnelPeriods", testDevexFunnelPeriods},
 	{"DevexFunnelConcurrent", testDevexFunnelConcurrent},
