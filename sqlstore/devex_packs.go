@@ -27,7 +27,9 @@ import (
 //     raw runs' (kept as long as the raw runs: the edge days of a range are
 //     exact, and none once retention deleted the runs);
 //   - 'd' (month, year): each template's durations histogram, the sum of
-//     devex_period_durations'.
+//     devex_period_durations';
+//   - 'm' (block of 48 months): each template's users with their month
+//     bits, devex_user_months' ORed over owners.
 //
 // A pack is its templates in byte order, each as its length, its bytes, its
 // figures' length and its figures. Written by the transaction that writes
@@ -39,7 +41,14 @@ const (
 	packUsers     = "u"
 	packRaw       = "r"
 	packDurations = "d"
+	packMonths    = "m"
+	// grainBlock is the grain of the month bits' packs: start is the
+	// block's number (monthBits months), six digits.
+	grainBlock = "block"
 )
+
+// blockStart is the start of block k's pack.
+func blockStart(k int64) string { return fmt.Sprintf("%06d", k) }
 
 type packKey struct{ kind, grain, start string }
 
@@ -124,11 +133,41 @@ func decodeUsers(b []byte, each func(user []byte)) error {
 	return nil
 }
 
+// encodeMonths writes users with their month bits, users in byte order.
+func encodeMonths(bits map[string]int64) []byte {
+	var out []byte
+	for _, u := range sortedKeys(bits, strings.Compare) {
+		out = binary.AppendUvarint(out, uint64(len(u)))
+		out = append(out, u...)
+		out = binary.AppendUvarint(out, uint64(bits[u]))
+	}
+	return out
+}
+
+func decodeMonths(b []byte, each func(user []byte, bits int64)) error {
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return fmt.Errorf("template pack: bad month bits")
+		}
+		u := b[k : k+int(n)]
+		b = b[k+int(n):]
+		bits, m := binary.Uvarint(b)
+		if m <= 0 {
+			return fmt.Errorf("template pack: bad month bits")
+		}
+		b = b[m:]
+		each(u, int64(bits))
+	}
+	return nil
+}
+
 // packChange is what a transaction adds to a pack, per template.
 type packChange struct {
 	totals map[string]*devex.Totals
 	users  map[string]map[string]bool
 	hists  map[string]histogram
+	months map[string]map[string]int64
 }
 
 // templatePacks collects a transaction's changes to the packs.
@@ -137,7 +176,8 @@ type templatePacks map[packKey]*packChange
 func (p templatePacks) get(k packKey) *packChange {
 	c := p[k]
 	if c == nil {
-		c = &packChange{totals: map[string]*devex.Totals{}, users: map[string]map[string]bool{}, hists: map[string]histogram{}}
+		c = &packChange{totals: map[string]*devex.Totals{}, users: map[string]map[string]bool{}, hists: map[string]histogram{},
+			months: map[string]map[string]int64{}}
 		p[k] = c
 	}
 	return c
@@ -157,6 +197,15 @@ func (p templatePacks) addUser(day, template, user string) {
 		c.users[template] = map[string]bool{}
 	}
 	c.users[template][user] = true
+}
+
+// addMonths sets a user's bits of a template in a block.
+func (p templatePacks) addMonths(block int64, template, user string, bits int64) {
+	c := p.get(packKey{packMonths, grainBlock, blockStart(block)})
+	if c.months[template] == nil {
+		c.months[template] = map[string]int64{}
+	}
+	c.months[template][user] |= bits
 }
 
 func (p templatePacks) addHist(k packKey, template string, value, n int64) {
@@ -197,6 +246,12 @@ func (c *packChange) merge(figures map[string][]byte) error {
 		}
 		figures[t] = encodeUsers(us)
 	}
+	for t, us := range c.months {
+		if err := decodeMonths(figures[t], func(u []byte, bits int64) { us[string(u)] |= bits }); err != nil {
+			return err
+		}
+		figures[t] = encodeMonths(us)
+	}
 	for t, h := range c.hists {
 		if err := addHistogram(h, figures[t]); err != nil {
 			return err
@@ -233,6 +288,8 @@ func (db *DB) applyTemplatePacks(ctx context.Context, tx *sql.Tx, deltas map[rol
 	}
 	for u := range users {
 		packs.addUser(u.day, u.template, u.user)
+		m := monthIndex(u.day)
+		packs.addMonths(m/monthBits, u.template, u.user, 1<<(m%monthBits))
 	}
 	for _, r := range finished {
 		packs.addDuration(devex.Day(r.CreatedAt), r.TemplateRef, r.Duration().Milliseconds())
@@ -317,6 +374,17 @@ func backfillTemplatePacks(ctx context.Context, tx *sql.Tx, d Dialect) error {
 			return err
 		}
 		packs.addUser(day, tpl, user)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := scan(`SELECT template_ref, user_ref, block, months FROM devex_user_months`, func(rows *sql.Rows) error {
+		var tpl, user string
+		var block, months int64
+		if err := rows.Scan(&tpl, &user, &block, &months); err != nil {
+			return err
+		}
+		packs.addMonths(block, tpl, user, months)
 		return nil
 	}); err != nil {
 		return err
@@ -452,21 +520,29 @@ func (db *DB) packedUsersByTemplate(ctx context.Context, f devex.Filter) (map[st
 	if err != nil {
 		return nil, err
 	}
-	if cond, args := monthsMask(s.months[0]); cond != "" {
-		rows, err := db.query(ctx, `SELECT template_ref, user_ref FROM devex_user_months WHERE `+cond, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var t, u sql.RawBytes
-			if err := rows.Scan(&t, &u); err != nil {
+	// The whole months [a, b): the users with a bit of them, per block.
+	if a, b := monthIndex(s.months[0].from), monthIndex(s.months[0].to); a < b {
+		for k := a / monthBits; k <= (b-1)/monthBits; k++ {
+			lo, hi := max(a, k*monthBits)-k*monthBits, min(b, (k+1)*monthBits)-k*monthBits
+			mask := int64(1)<<hi - int64(1)<<lo
+			var pack []byte
+			err := db.queryRow(ctx, `SELECT pack FROM devex_template_packs WHERE kind = 'm' AND grain = 'block' AND start = ?`, blockStart(k)).Scan(&pack)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
-			add(t, u)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
+			err = decodePack(pack, func(t, f []byte) error {
+				return decodeMonths(f, func(u []byte, bits int64) {
+					if bits&mask != 0 {
+						add(t, u)
+					}
+				})
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	out := make(map[string]int64, len(seen))

@@ -32,6 +32,13 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 		r.Owner = fmt.Sprintf("group:default/team-%d", i%2)
 		runs = append(runs, r)
 	}
+	// A user of one month only: the month bits of the other months of its
+	// block must not count them.
+	for i, at := range []time.Time{time.Date(2023, 2, 10, 8, 0, 0, 0, time.UTC), time.Date(2025, 7, 4, 8, 0, 0, 0, time.UTC)} {
+		r := devexRun(fmt.Sprintf("rare-%d", i), "template:default/t1", "user:default/rare", devex.TaskCompleted, at, time.Minute)
+		r.Owner = "group:default/team-1"
+		runs = append(runs, r)
+	}
 	upsertRuns(t, db, runs...)
 	// Some runs move on: processing → completed takes their contribution
 	// from one state to the other, in the days and in the periods.
