@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paved-dev/paved"
@@ -185,6 +186,29 @@ func periodRanges(from, to time.Time, coarsest byte) []periodRange {
 	return out
 }
 
+// periods lists the periods of r, from From up to To.
+func (r periodRange) periods() []string {
+	layout := map[string]string{"d": time.DateOnly, "m": "2006-01", "y": "2006"}[r.Grain]
+	var out []string
+	for p := r.From; p < r.To; {
+		out = append(out, p)
+		t, err := time.Parse(layout, p)
+		if err != nil {
+			break // periods are the store's own
+		}
+		switch r.Grain {
+		case "d":
+			t = t.AddDate(0, 0, 1)
+		case "m":
+			t = t.AddDate(0, 1, 0)
+		default:
+			t = t.AddDate(1, 0, 0)
+		}
+		p = t.Format(layout)
+	}
+	return out
+}
+
 // feedbackScoresWhere selects the rows of devex_feedback_scores (see its
 // migration) that sum to the answers of f's days for the team f.Owner (”
 // for every team), in periods no coarser than coarsest.
@@ -233,10 +257,24 @@ func (db *DB) ScoresByPeriod(ctx context.Context, f devex.Filter, grouping strin
 	if grouping == devex.GroupMonth {
 		coarsest = 'm'
 	}
-	where, args := feedbackScoresWhere(f, coarsest)
+	// Every period of the range is one key of the counts: asked for by
+	// key, the rows of other templates in the same periods are not read.
+	var conds []string
+	var args []any
+	for _, r := range periodRanges(f.From, f.To, coarsest) {
+		periods := r.periods()
+		conds = append(conds, `(s.grain = ? AND s.owner = ? AND s.template_ref = ? AND s.period IN (`+placeholders(len(periods))+`))`)
+		args = append(args, r.Grain, f.Owner, f.Template)
+		for _, p := range periods {
+			args = append(args, p)
+		}
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
 	keys, counts, err := db.scoresBy(ctx, "scores by period", `SELECT s.period, `+scoreSums+`
-		FROM devex_feedback_scores s WHERE `+where+` AND s.template_ref = ?
-		GROUP BY s.period HAVING SUM(s.s1 + s.s2 + s.s3 + s.s4 + s.s5) > 0 ORDER BY 1`, append(args, f.Template)...)
+		FROM devex_feedback_scores s WHERE `+strings.Join(conds, ` OR `)+`
+		GROUP BY s.period HAVING SUM(s.s1 + s.s2 + s.s3 + s.s4 + s.s5) > 0 ORDER BY 1`, args...)
 	out := make([]devex.DayScores, len(keys))
 	for i, k := range keys {
 		if len(k) == len("2006-01") {
