@@ -12,6 +12,7 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/applicationset"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/project"
+	"github.com/argoproj/argo-cd/v2/pkg/apiclient/repository"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/session"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/version"
 	"github.com/golang-jwt/jwt/v5"
@@ -32,6 +33,7 @@ type authed struct {
 	apps     application.ApplicationServiceClient
 	projects project.ProjectServiceClient
 	appsets  applicationset.ApplicationSetServiceClient
+	repos    repository.RepositoryServiceClient
 	closers  []io.Closer
 
 	refs    int // guarded by instance.mu
@@ -350,6 +352,12 @@ func (in *instance) dialAuthed(ctx context.Context, token string) (*authed, erro
 			return nil, err
 		}
 		a.appsets, a.closers = appsets, append(a.closers, closer)
+		closer, repos, err := c.NewRepoClient()
+		if err != nil {
+			closeAll(a.closers)
+			return nil, err
+		}
+		a.repos, a.closers = repos, append(a.closers, closer)
 		return a, nil
 	}, func(a *authed) { closeAll(a.closers) })
 	if err != nil {

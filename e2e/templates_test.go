@@ -389,13 +389,13 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..")
 }
 
-// copyExampleTemplates copies examples/templates unchanged into a temporary
-// directory, with the people of templatesPeople and the unchecked variant of
-// the database template.
-func copyExampleTemplates(t *testing.T, root string) string {
+// exampleTemplates copies the YAML files of examples/templates unchanged into
+// a temporary directory, for a test to add variants beside them, and returns
+// it with the source directory.
+func exampleTemplates(t *testing.T, root string) (dir, src string) {
 	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(root, "examples", "templates")
+	dir = t.TempDir()
+	src = filepath.Join(root, "examples", "templates")
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -412,6 +412,15 @@ func copyExampleTemplates(t *testing.T, root string) string {
 			t.Fatal(err)
 		}
 	}
+	return dir, src
+}
+
+// copyExampleTemplates copies examples/templates unchanged into a temporary
+// directory, with the people of templatesPeople and the unchecked variant of
+// the database template.
+func copyExampleTemplates(t *testing.T, root string) string {
+	t.Helper()
+	dir, src := exampleTemplates(t, root)
 	raw, err := os.ReadFile(filepath.Join(src, "new-postgresql-database.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,10 @@ type AppActionsOptions struct {
 	// GitOps writes Applications to the GitOps repository (mode: gitops);
 	// nil refuses that mode.
 	GitOps AppCommitter
+	// Sources asks Argo CD whether an application's sources resolve before
+	// gitops mode commits it (api mode has Argo CD's own validation on
+	// create); nil: no check.
+	Sources SourceChecker
 	// PullRequests opens the pull request of a review branch (gitops mode
 	// with review); nil leaves review at the branch and its compare link.
 	PullRequests PullRequests
@@ -262,6 +266,9 @@ func (h *appActions) handleCreate(ctx context.Context, in Input) (map[string]any
 		}
 	}
 	if ci.Mode == ModeGitOps {
+		if err := h.checkSources(ctx, req, ci.Source != nil); err != nil {
+			return nil, err
+		}
 		return h.commitApp(ctx, req)
 	}
 	unlock, lctx, err := lockCreate(ctx, h.Locks, "argocd-create:"+instance+"/"+ci.Namespace+"/"+ci.Name)

@@ -2,7 +2,9 @@ package scaffolder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/paved-dev/paved"
@@ -34,6 +36,53 @@ type PullRequests interface {
 }
 
 var _ PullRequests = (*forge.Client)(nil)
+
+// SourceChecker asks Argo CD whether each source of an application resolves
+// (its path exists at its revision): the check Argo CD makes when an
+// application is created through its API, which a commit to the GitOps
+// repository skips. A source that does not is an EInvalid naming
+// sources.<i>.<field>; an unreachable Argo CD is EUnavailable.
+type SourceChecker interface {
+	CheckSources(ctx context.Context, req paved.AppRequest) error
+}
+
+// checkSources is gitops mode's check of the sources before the commit, on
+// the instance the request names or the only one configured: Argo CD reads
+// the repository, so a path missing there is better refused now, with Argo
+// CD's reason in the task log, than committed and reported only later on
+// the app card. With no instance (or several and none named) there is
+// nothing to ask. An Argo CD that does not answer fails the call (503): the
+// commit waits for the check rather than go out unchecked. single names the
+// fields as the input did (source rather than sources.0).
+func (h *appActions) checkSources(ctx context.Context, req paved.AppRequest, single bool) error {
+	if h.Sources == nil || h.Apps == nil {
+		return nil
+	}
+	all := h.Apps.Instances()
+	if req.Instance != "" && !slices.Contains(all, req.Instance) {
+		return nil
+	}
+	if req.Instance == "" {
+		if len(all) != 1 {
+			return nil
+		}
+		req.Instance = all[0]
+	}
+	req.Project = h.GitOps.Project(req.Project) // the project of the committed Application
+	err := h.Sources.CheckSources(ctx, req)
+	var pe *paved.Error
+	if !single || !errors.As(err, &pe) || len(pe.Fields) == 0 {
+		return err
+	}
+	fields := make([]paved.FieldError, len(pe.Fields))
+	for i, f := range pe.Fields {
+		if rest, ok := strings.CutPrefix(f.Field, "sources.0."); ok {
+			f.Field = "source." + rest
+		}
+		fields[i] = f
+	}
+	return paved.InvalidFields(fields...)
+}
 
 // gitOpsOff is the refusal of mode: gitops when paved has no GitOps repository.
 var gitOpsOff = paved.FieldError{Field: "mode", Message: "gitops mode is not configured in paved (gitops.url)"}

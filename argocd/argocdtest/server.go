@@ -19,6 +19,7 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/applicationset"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/project"
+	"github.com/argoproj/argo-cd/v2/pkg/apiclient/repository"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/session"
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient/version"
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -45,6 +46,7 @@ const (
 	MethodProjectGet    = "/project.ProjectService/Get"
 	MethodProjectUpdate = "/project.ProjectService/Update"
 	MethodProjectDelete = "/project.ProjectService/Delete"
+	MethodAppDetails    = "/repository.RepositoryService/GetAppDetails"
 )
 
 // InClusterServer is the destination server of the cluster Argo CD runs in,
@@ -164,6 +166,7 @@ func (s *Server) newGRPC() *grpc.Server {
 	application.RegisterApplicationServiceServer(g, &appService{s: s})
 	project.RegisterProjectServiceServer(g, &projectService{s: s})
 	applicationset.RegisterApplicationSetServiceServer(g, &appSetService{s: s})
+	repository.RegisterRepositoryServiceServer(g, &repoService{s: s})
 	session.RegisterSessionServiceServer(g, &sessionService{s: s})
 	version.RegisterVersionServiceServer(g, &versionService{s: s})
 	return g
@@ -223,7 +226,8 @@ func (s *Server) RevokeTokens() {
 }
 
 // SetMissing makes path in repoURL not exist: creating an application from it
-// with validation fails as Argo CD's repo server would.
+// with validation, and asking for its app details, fail as Argo CD's repo
+// server would.
 func (s *Server) SetMissing(repoURL, path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -120,7 +120,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("infra: %w", err)
 	}
 	defer inf.stop()
-	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), CallerWait: cfg.Limits.CallerWaits(), GitOps: inf.gitops, PullRequests: inf.prs, Locks: store, Guardrails: guards, Approvals: inf.appApprovals})...); err != nil {
+	if err := registry.Register(scaffolder.AppActions(scaffolder.AppActionsOptions{Apps: argo, MaxWait: cfg.Limits.MaxWait.D(), CallerWait: cfg.Limits.CallerWaits(), GitOps: inf.gitops, Sources: argo, PullRequests: inf.prs, Locks: store, Guardrails: guards, Approvals: inf.appApprovals})...); err != nil {
 		return err
 	}
 	if err := registry.Register(appSetActions(argo, inf.gitops, store, guards, inf.appApprovals)...); err != nil {

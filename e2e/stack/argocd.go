@@ -39,6 +39,7 @@ p, role:paved, projects, get, *, allow
 p, role:paved, projects, create, *, allow
 p, role:paved, projects, update, *, allow
 p, role:paved, projects, delete, *, allow
+p, role:paved, repositories, get, *, allow
 g, ` + pavedAccount + `, role:paved
 `
 
