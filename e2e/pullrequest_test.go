@@ -119,7 +119,8 @@ type giteaPR struct {
 // TestGitOpsPullRequest runs GitOps review mode against a real forge: a
 // Gitea server (built from its Go module) hosts the GitOps repository, and
 // the stack's Argo CD syncs its root application from Gitea's HTTP git. A
-// template run through the real Backstage opens a pull request on Gitea
+// typo in the path is refused before any branch is pushed, Argo CD's reason
+// in the task log. A template run through the real Backstage opens a pull request on Gitea
 // (its URL in the task's output and links) and follows the application; the same
 // request again finds the same pull request, a corrected request updates it
 // (a new head, no second pull request); merging it through Gitea's API
@@ -189,13 +190,25 @@ gitops:
 	name := "reviewed-" + randomHex(3)
 	branch := "paved/apps/" + name
 	file := "apps/" + name + ".yaml"
-	// The first request has a typo in its path; the reviewer would send it back.
+	// A typo in the path is refused before anything is pushed: paved asks
+	// Argo CD whether the source resolves, and the task log says why.
 	typo := map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": "deplyo", "follow": false}
+	typoed := runTask(t, ctx, bs, "e2e-gitops-review", typo)
+	const reason = "source.path: Argo CD cannot resolve the source: deplyo: app path does not exist"
+	if log := typoed.Error + "\n" + strings.Join(typoed.Log, "\n"); typoed.Status != "failed" || !strings.Contains(log, reason) {
+		t.Fatalf("a typo in the path: task %s, want failed saying %q:\n%s", typoed.Status, reason, taskFailure(typoed))
+	}
+	if mine := prOf(branch); len(mine) != 0 {
+		t.Fatalf("a refused typo opened pull requests of %s: %+v", branch, mine)
+	}
+	// The first request names the wrong repository (its path exists); the
+	// reviewer sends it back.
+	wrong := map[string]any{"name": name, "repoURL": st.GitURL("failing"), "path": "invalid", "follow": false}
 	values := map[string]any{"name": name, "repoURL": st.GitURL("plain"), "path": ".", "follow": true}
 
 	// The pull request is opened, the application does not exist until it is merged.
 	began := time.Now()
-	first := runTask(t, ctx, bs, "e2e-gitops-review", typo)
+	first := runTask(t, ctx, bs, "e2e-gitops-review", wrong)
 	if first.Status != "completed" {
 		t.Fatal(taskFailure(first))
 	}
@@ -218,7 +231,7 @@ gitops:
 
 	// The same request again: the same pull request, no new commit on its
 	// branch, none opened beside it.
-	same := runTask(t, ctx, bs, "e2e-gitops-review", typo)
+	same := runTask(t, ctx, bs, "e2e-gitops-review", wrong)
 	if same.Status != "completed" || same.Output["created"] != false {
 		t.Fatalf("the same request again: %s; output %v", taskFailure(same), same.Output)
 	}
@@ -235,7 +248,7 @@ gitops:
 	if len(updated) != 1 || updated[0].Number != pr.Number || updated[0].State != "open" || updated[0].Head.Sha == pr.Head.Sha {
 		t.Fatalf("after the corrected request, pull requests of %s = %+v; want only #%d, open, with a new head (was %s)", branch, updated, pr.Number, pr.Head.Sha)
 	}
-	if app := giteaFile(t, ctx, gitea, repo, file, branch); !strings.Contains(app, "path: .\n") || strings.Contains(app, "deplyo") {
+	if app := giteaFile(t, ctx, gitea, repo, file, branch); !strings.Contains(app, "path: .\n") || strings.Contains(app, "invalid") {
 		t.Fatalf("%s on %s after the corrected request:\n%s", file, branch, app)
 	}
 	fmt.Printf("E2E gitops review: the corrected request updated pull request #%d (head %.8s → %.8s)\n", pr.Number, pr.Head.Sha, updated[0].Head.Sha)
