@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,6 +210,30 @@ func (r periodRange) periods() []string {
 	return out
 }
 
+// yearParts reads the months on either side of whole years from the
+// counts of every team per part of a year (migration 0023): the months
+// from a year's start month to its end ('rest') and those from its January
+// to the month before its end ('ytd'), one row each per template. Each
+// becomes a range of one period (p up to p + "-").
+func yearParts(ranges []periodRange) []periodRange {
+	years := slices.IndexFunc(ranges, func(r periodRange) bool { return r.Grain == "y" })
+	if years < 0 {
+		return ranges
+	}
+	out := slices.Clone(ranges)
+	for i, r := range out {
+		if r.Grain != "m" {
+			continue
+		}
+		if i < years { // [a month, the next January)
+			out[i] = periodRange{"rest", r.From, r.From + "-"}
+		} else { // [January, a month)
+			out[i] = periodRange{"ytd", r.To, r.To + "-"}
+		}
+	}
+	return out
+}
+
 // feedbackScoresWhere selects the rows of devex_feedback_scores (see its
 // migration) that sum to the answers of f's days for the team f.Owner (”
 // for every team), in periods no coarser than coarsest.
@@ -216,6 +241,9 @@ func feedbackScoresWhere(f devex.Filter, coarsest byte) (string, []any) {
 	ranges := periodRanges(f.From, f.To, coarsest)
 	if len(ranges) == 0 {
 		return `false`, nil
+	}
+	if f.Owner == "" {
+		ranges = yearParts(ranges)
 	}
 	where, args := `s.owner = ? AND (`, []any{f.Owner}
 	for i, r := range ranges {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +120,24 @@ func testDevexFeedbackScoresExact(t *testing.T, db *sqlstore.DB) {
 				}
 			}
 		}
+	}
+	// 0023's backfill of the parts of years equals what the triggers kept.
+	dump := func() string {
+		return dumpRows(t, db, `SELECT grain, owner, period, template_ref, s1, s2, s3, s4, s5 FROM devex_feedback_scores
+			WHERE s1 <> 0 OR s2 <> 0 OR s3 <> 0 OR s4 <> 0 OR s5 <> 0 ORDER BY grain, owner, period, template_ref`)
+	}
+	kept := dump()
+	for _, q := range []string{`DELETE FROM devex_feedback_scores WHERE grain IN ('rest', 'ytd')`,
+		`DELETE FROM schema_migrations WHERE version = '0023_devex_feedback_scores_year_parts'`} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if backfilled := dump(); backfilled != kept || !strings.Contains(kept, "ytd") || !strings.Contains(kept, "rest") {
+		t.Errorf("the backfill differs from the rows the triggers kept:\n%s\nwant\n%s", backfilled, kept)
 	}
 }
 
