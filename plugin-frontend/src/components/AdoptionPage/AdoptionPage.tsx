@@ -215,7 +215,7 @@ export function AdoptionContent({ today = new Date() }: { today?: Date }) {
         <Filters state={filters} owners={owners} onChange={setFilters} />
       </Grid>
       <Grid item xs={12}>
-        <Loading state={summary}>{value => <KpiCards summary={value} />}</Loading>
+        {summary.error ? <ResponseErrorPanel error={summary.error} /> : <KpiCards summary={summary.loading ? undefined : summary.value} />}
       </Grid>
       <Grid item xs={12}>
         <Section title="Service level objectives" list="slos" query={now}>

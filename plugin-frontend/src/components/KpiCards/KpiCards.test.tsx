@@ -1,7 +1,7 @@
 import { renderInTestApp } from '@backstage/test-utils';
 import { screen } from '@testing-library/react';
 import { Summary } from '../../api';
-import { KpiCards } from './KpiCards';
+import { KpiCards, kpiPending } from './KpiCards';
 
 const k = (value: number, previous: number) => ({ value, previous });
 const summary: Summary = {
@@ -37,5 +37,16 @@ describe('KpiCards', () => {
     expect(screen.getByText('+0.0 pp')).toBeInTheDocument();
     expect(screen.getByTestId('kpi-medianTimeToHealthySeconds')).toHaveTextContent('10 min');
     expect(screen.getByText('vs 15 min before')).toBeInTheDocument();
+  });
+
+  it('lays the cards out with a placeholder for each figure until paved answers', async () => {
+    await renderInTestApp(<KpiCards />);
+
+    expect(screen.getByText('Template runs')).toBeInTheDocument();
+    expect(screen.getByText('Median time to healthy')).toBeInTheDocument();
+    for (const key of ['runsStarted', 'successRate', 'activeUsers', 'timeSavedSeconds', 'coverage', 'medianTimeToHealthySeconds']) {
+      expect(screen.getByTestId(`kpi-${key}`)).toHaveTextContent(kpiPending);
+    }
+    expect(screen.queryByText(/before$/)).not.toBeInTheDocument();
   });
 });

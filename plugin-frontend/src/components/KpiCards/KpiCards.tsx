@@ -33,8 +33,28 @@ const specs: KpiSpec[] = [
   },
 ];
 
-function KpiCard({ spec, kpi }: { spec: KpiSpec; kpi: Kpi }) {
+/** Written in place of a figure until paved answers. */
+export const kpiPending = '…';
+
+function KpiCard({ spec, kpi }: { spec: KpiSpec; kpi?: Kpi }) {
   const classes = useStyles();
+  if (!kpi) {
+    return (
+      <Card>
+        <CardContent>
+          <Typography variant="body2" color="textSecondary">
+            {spec.label}
+          </Typography>
+          <Typography className={classes.value} data-testid={`kpi-${spec.key}`}>
+            {kpiPending}
+          </Typography>
+          <Typography variant="body2" color="textSecondary">
+            &nbsp;
+          </Typography>
+        </CardContent>
+      </Card>
+    );
+  }
   const delta = kpi.value - kpi.previous;
   const improved = spec.lowerIsBetter ? delta < 0 : delta > 0;
   let changeClass = classes.same;
@@ -61,13 +81,19 @@ function KpiCard({ spec, kpi }: { spec: KpiSpec; kpi: Kpi }) {
   );
 }
 
-/** The headline figures, each with its change against the previous period of the same length. */
-export function KpiCards({ summary }: { summary: Summary }) {
+/**
+ * The headline figures, each with its change against the previous period of
+ * the same length. Without a summary (paved has not answered yet) the cards
+ * are laid out with a placeholder for each figure: when the answer comes,
+ * only the figures change, the least work between paved's answer and the
+ * frame showing it.
+ */
+export function KpiCards({ summary }: { summary?: Summary }) {
   return (
-    <Grid container spacing={2}>
+    <Grid container spacing={2} aria-busy={!summary}>
       {specs.map(spec => (
         <Grid item xs={12} sm={6} md={4} lg={2} key={spec.key}>
-          <KpiCard spec={spec} kpi={summary.kpis[spec.key]} />
+          <KpiCard spec={spec} kpi={summary?.kpis[spec.key]} />
         </Grid>
       ))}
     </Grid>
