@@ -2,6 +2,7 @@ package devex
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -257,10 +258,63 @@ type DORAStore interface {
 	FourKeys(ctx context.Context, f Filter, groupBy string) (rows []KeysRow, overall KeysRow, err error)
 }
 
+// DORAGenerations is a DORAStore whose four keys' generation changes with
+// every write to what FourKeys reads, on any replica.
+type DORAGenerations interface {
+	DORAGeneration(ctx context.Context) (int64, error)
+}
+
+// doraCache keeps the four keys' answers per range, filter and grouping
+// while the store's generation is unchanged, so a cached answer is never
+// stale (as freshnessCache).
+type doraCache struct {
+	mu      sync.Mutex
+	gen     int64
+	answers map[doraQuery]DORAReport
+}
+
+type doraQuery struct {
+	from, to               time.Time
+	owner, template, group string
+}
+
+// maxDORAAnswers bounds the answers the cache holds at once (5 years per
+// service: about 1 MB each).
+const maxDORAAnswers = 32
+
 // DORA returns the four keys over f, overall and per group (one of
-// DORAGroupings).
+// DORAGroupings). The answer may be shared: callers only read it.
 func (s *Service) DORA(ctx context.Context, f Filter, groupBy string) (DORAReport, error) {
-	return DORA(ctx, s.store, f, groupBy)
+	gens, ok := s.store.(DORAGenerations)
+	if !ok {
+		return DORA(ctx, s.store, f, groupBy)
+	}
+	gen, err := gens.DORAGeneration(ctx)
+	if err != nil {
+		return DORAReport{}, err
+	}
+	key := doraQuery{f.From.UTC(), f.To.UTC(), f.Owner, f.Template, groupBy}
+	c := &s.dora
+	c.mu.Lock()
+	if rep, ok := c.answers[key]; ok && c.gen == gen {
+		c.mu.Unlock()
+		return rep, nil
+	}
+	c.mu.Unlock()
+	rep, err := DORA(ctx, s.store, f, groupBy)
+	if err != nil {
+		return DORAReport{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.answers == nil || len(c.answers) >= maxDORAAnswers {
+		// The generation was read before computing: a write during it
+		// leaves this answer under the older one, which the next call no
+		// longer matches.
+		c.gen, c.answers = gen, map[doraQuery]DORAReport{}
+	}
+	c.answers[key] = rep
+	return rep, nil
 }
 
 // DORA returns the four keys over f, overall and per group.

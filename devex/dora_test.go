@@ -1,6 +1,7 @@
 package devex
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -152,5 +153,47 @@ func TestFacts(t *testing.T) {
 	last := f.Changes[len(f.Changes)-1]
 	if last.ID != "failed:c" || len(f.Failures) != 1 || f.Failures[0] != (ChangeFailure{"failed:c", FailureOperation}) {
 		t.Errorf("failed operation: changes %+v, failures %+v", f.Changes, f.Failures)
+	}
+}
+
+// doraGenStore counts FourKeys calls and reports a settable generation.
+type doraGenStore struct {
+	QueryStore
+	gen, calls int64
+}
+
+func (s *doraGenStore) DORAGeneration(context.Context) (int64, error) { return s.gen, nil }
+
+func (s *doraGenStore) FourKeys(_ context.Context, f Filter, groupBy string) ([]KeysRow, KeysRow, error) {
+	s.calls++
+	r := KeysRow{Group: groupBy, Changes: s.calls}
+	return []KeysRow{r}, r, nil
+}
+
+// TestDORACachedPerGeneration: the same question is answered from the
+// cache while the store's generation stays, asked again when it moves, and
+// another range, filter or grouping is its own question.
+func TestDORACachedPerGeneration(t *testing.T) {
+	ctx := context.Background()
+	st := &doraGenStore{}
+	svc := NewService(st)
+	f := Filter{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+	ask := func(f Filter, by string) int64 {
+		t.Helper()
+		rep, err := svc.DORA(ctx, f, by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Overall.Changes
+	}
+	if a, b := ask(f, "service"), ask(f, "service"); a != 1 || b != 1 || st.calls != 1 {
+		t.Fatalf("two asks: %d, %d after %d reads; want one read", a, b, st.calls)
+	}
+	if ask(f, "team") != 2 || ask(Filter{From: f.From, To: f.To, Owner: "group:default/a"}, "service") != 3 {
+		t.Fatalf("other questions answered from the cache (%d reads)", st.calls)
+	}
+	st.gen++
+	if got := ask(f, "service"); got != 4 {
+		t.Fatalf("after a write: %d, want a fresh read (4)", got)
 	}
 }

@@ -366,6 +366,11 @@ func BenchmarkDevexEndpoints5Years(b *testing.B) {
 					{"dora", func(ctx context.Context) error { _, err := svc.DORA(ctx, f, "service"); return err }},
 					{"dora-team", func(ctx context.Context) error { _, err := svc.DORA(ctx, f, "team"); return err }},
 					{"dora-template", func(ctx context.Context) error { _, err := svc.DORA(ctx, f, "template"); return err }},
+					// The four keys without the service's cache: the first
+					// call after a write.
+					{"dora-uncached", func(ctx context.Context) error { _, err := devex.DORA(ctx, db, f, "service"); return err }},
+					{"dora-uncached-team", func(ctx context.Context) error { _, err := devex.DORA(ctx, db, f, "team"); return err }},
+					{"dora-uncached-template", func(ctx context.Context) error { _, err := devex.DORA(ctx, db, f, "template"); return err }},
 				}
 				for _, e := range endpoints {
 					b.Run(e.name+"/"+r.name, func(b *testing.B) {

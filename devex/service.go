@@ -38,6 +38,7 @@ type Service struct {
 	store QueryStore
 	slos  *SLOs
 	fresh freshnessCache
+	dora  doraCache
 }
 
 // NewService returns a Service over store.

@@ -501,8 +501,10 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits, nil},
 		{del: func() (int64, error) { return db.deleteFeedbackBefore(ctx, rollup) }},
 	}
-	if err := db.bumpGeneration(ctx, db.db, freshnessGeneration); err != nil {
-		return 0, fmt.Errorf("devex retention: %w", err)
+	for _, gen := range []string{freshnessGeneration, doraGeneration} {
+		if err := db.bumpGeneration(ctx, db.db, gen); err != nil {
+			return 0, fmt.Errorf("devex retention: %w", err)
+		}
 	}
 	// The floor first: from now on queries start there, so the periods
 	// about to go (those starting before it) are never read, even if a kill
@@ -531,6 +533,11 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		}
 		n, _ := res.RowsAffected()
 		total += n
+	}
+	// Again after the deletes: an answer computed meanwhile, under the
+	// generation bumped first, is not kept.
+	if err := db.bumpGeneration(ctx, db.db, doraGeneration); err != nil {
+		return total, fmt.Errorf("devex retention: %w", err)
 	}
 	return total, nil
 }

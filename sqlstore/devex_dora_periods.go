@@ -35,6 +35,20 @@ import (
 // written back, so writers are serialised: SQLite's transactions take the
 // write lock when they begin; PostgreSQL's take Dialect.XactLock first.
 
+// doraGeneration names the generation of the four keys' sums: every write
+// to them moves it on (devex.DORAGenerations).
+const doraGeneration = "dora"
+
+// DORAGeneration returns the generation of the four keys' sums.
+func (db *DB) DORAGeneration(ctx context.Context) (int64, error) {
+	var gen int64
+	err := db.queryRow(ctx, `SELECT gen FROM devex_generations WHERE name = ?`, doraGeneration).Scan(&gen)
+	if err != nil && err != sql.ErrNoRows {
+		return 0, fmt.Errorf("four keys generation: %w", err)
+	}
+	return gen, nil
+}
+
 // doraYTD is the grain of the rows from January 1 to the end of a month.
 const doraYTD = "ytd"
 
@@ -391,6 +405,12 @@ func (db *DB) applyDORA(ctx context.Context, tx *sql.Tx, deltas doraDeltas) erro
 				r.days = setDayBit(r.days, doy, has)
 			}
 		}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	if err := db.bumpGeneration(ctx, tx, doraGeneration); err != nil {
+		return err
 	}
 	var write []doraRow
 	for _, id := range order {
@@ -852,6 +872,9 @@ func (db *DB) RebuildDORAPeriods(ctx context.Context) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM devex_dora_periods`); err != nil {
+		return err
+	}
+	if err := db.bumpGeneration(ctx, tx, doraGeneration); err != nil {
 		return err
 	}
 	if err := db.rebuildDORA(ctx, tx); err != nil {
