@@ -324,22 +324,18 @@ func (db *DB) SucceededDeployments(ctx context.Context, f devex.Filter) (int64, 
 // template filter reads the deployments, as the team comes from the catalog
 // at read time.
 func (db *DB) Deployments(ctx context.Context, f devex.Filter) ([]devex.DeploymentRow, error) {
-	var q string
-	var args []any
 	if f.Owner == "" && f.Template == "" {
-		src, rargs, err := db.deploymentRollups(ctx, f)
+		out, err := db.deploymentsFromRollups(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("deployments: %w", err)
 		}
-		q, args = `SELECT r.service, SUM(r.succeeded), SUM(r.failed), SUM(r.days) FROM `+src+
-			` GROUP BY r.service ORDER BY 2 DESC, r.service`, rargs
-	} else {
-		from, fargs := deploymentsFrom(f)
-		q, args = `SELECT x.service,
+		return out, nil
+	}
+	from, args := deploymentsFrom(f)
+	q := `SELECT x.service,
 			COALESCE(SUM(CASE WHEN x.succeeded = 1 THEN 1 ELSE 0 END), 0),
 			COALESCE(SUM(CASE WHEN x.succeeded = 0 THEN 1 ELSE 0 END), 0),
-			COUNT(DISTINCT CASE WHEN x.succeeded = 1 THEN x.day END)`+from+` GROUP BY x.service ORDER BY 2 DESC, x.service`, fargs
-	}
+			COUNT(DISTINCT CASE WHEN x.succeeded = 1 THEN x.day END)` + from + ` GROUP BY x.service ORDER BY 2 DESC, x.service`
 	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("deployments: %w", err)
