@@ -639,14 +639,18 @@ func (a *doraAcc) zero() bool {
 	return a.changes == 0 && a.deployments == 0 && a.failed == 0 && a.open == 0 && a.lead.empty() && a.restore.empty()
 }
 
-// bucketList is a histogram being summed: a list while short, indexed
-// when long (the overall row's).
+// bucketList is a histogram being summed: a short list for a group's, an
+// array indexed by bucket for the overall row's (dense).
 type bucketList struct {
-	b   []bucketCount
-	idx map[int64]int
+	b     []bucketCount
+	dense bool
 }
 
 type bucketCount struct{ k, n, sum int64 }
+
+// maxDenseBucket bounds the dense array (doraBucket of 10^11 ms, three
+// years, is about 10,300); larger buckets go to the list.
+const maxDenseBucket = 1 << 14
 
 // add adds sign × the encoded histogram b.
 func (l *bucketList) add(b []byte, sign int64) error {
@@ -662,10 +666,12 @@ func (l *bucketList) add(b []byte, sign int64) error {
 		}
 		k += int64(v[0])
 		i := -1
-		if l.idx != nil {
-			if j, ok := l.idx[k]; ok {
-				i = j
+		if l.dense && k < maxDenseBucket {
+			if l.b == nil {
+				l.b = make([]bucketCount, maxDenseBucket)
 			}
+			i = int(k)
+			l.b[i].k = k
 		} else {
 			for j := range l.b {
 				if l.b[j].k == k {
@@ -677,14 +683,6 @@ func (l *bucketList) add(b []byte, sign int64) error {
 		if i < 0 {
 			i = len(l.b)
 			l.b = append(l.b, bucketCount{k: k})
-			if l.idx != nil {
-				l.idx[k] = i
-			} else if len(l.b) > 16 {
-				l.idx = make(map[int64]int, 64)
-				for j, c := range l.b {
-					l.idx[c.k] = j
-				}
-			}
 		}
 		l.b[i].n += sign * int64(v[1])
 		l.b[i].sum += sign * int64(v[2])
@@ -703,7 +701,10 @@ func (l *bucketList) empty() bool {
 
 // values lists each bucket's mean as often as it counts, ascending.
 func (l *bucketList) values() []int64 {
-	slices.SortFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) })
+	l.b = slices.DeleteFunc(l.b, func(c bucketCount) bool { return c.n <= 0 })
+	if !slices.IsSortedFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) }) {
+		slices.SortFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) })
+	}
 	var n int64
 	for _, c := range l.b {
 		n += max(c.n, 0)
@@ -714,7 +715,6 @@ func (l *bucketList) values() []int64 {
 			out = append(out, c.sum/c.n)
 		}
 	}
-	l.idx = nil
 	return out
 }
 
@@ -760,7 +760,8 @@ func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]d
 	}
 	filter, fargs := ownerTemplateFilter(f)
 	byGroup := map[string]*doraAcc{}
-	var all doraAcc
+	// The overall histograms gather every group's buckets: arrays.
+	all := doraAcc{lead: bucketList{dense: true}, restore: bucketList{dense: true}}
 	// read adds the rows of q: the group, the period's start and the sums.
 	read := func(q string, args []any, day bool) error {
 		rows, err := db.query(ctx, q, args...)
