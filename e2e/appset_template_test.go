@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paved-dev/paved/e2e/backstagehost"
-	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
 )
 
@@ -32,37 +30,16 @@ func TestAppSetTemplate(t *testing.T) {
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "argocd-applicationset-controller", "argocd-server", "argocd-application-controller", "argocd-repo-server")
 
-	pavedAddr, bsAddr, bsPort := freeAddrs(t)
-	// One Argo CD instance: the template names none, as a user's would not.
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Env: []string{"ARGO_TOKEN=" + st.PavedToken}, Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-argocd:
-  instances:
-    - name: stack
-      server: %s
-      plainText: true
-      token: ${ARGO_TOKEN}
-`, bsAddr, st.ArgoCDAddr)})
-	api := pavedHTTP{p: p, client: &http.Client{Timeout: 2 * time.Minute}}
-
 	const template = "paved-service-environments"
-	dir := t.TempDir()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "templates", "new-service-environments.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "new-service-environments.yaml"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: dir,
+	p, bs := startPavedBackstage(t, ctx, st, stackPaved{
+		Templates: templatesDir(t, map[string]string{"new-service-environments.yaml": string(raw)}),
+		Wait:      []string{template},
 	})
-	if _, err := bs.WaitEntity(ctx, "template", "default", template); err != nil {
-		t.Fatal(err)
-	}
+	api := pavedHTTP{p: p, client: &http.Client{Timeout: 2 * time.Minute}}
 
 	const name = "web" // the fixture's services/web/<environment>
 	envs := []string{"dev", "staging", "prod"}

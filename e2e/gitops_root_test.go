@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved/e2e/backstagehost"
-	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
 )
 
@@ -43,29 +42,11 @@ func TestGitOpsRootApplication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pavedAddr, bsAddr, bsPort := freeAddrs(t)
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Env: []string{"ARGO_TOKEN=" + st.PavedToken}, Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-argocd:
-  instances:
-    - name: stack
-      server: %s
-      plainText: true
-      token: ${ARGO_TOKEN}
-gitops:
-  url: %s
-`, bsAddr, st.ArgoCDAddr, gitopsURL)})
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: templatesWithAPIVariant(t),
+	p, bs := startPavedBackstage(t, ctx, st, stackPaved{
+		Config:    "gitops:\n  url: " + gitopsURL + "\n",
+		Templates: templatesWithAPIVariant(t),
+		Wait:      []string{"paved-new-service", apiTemplate},
 	})
-	for _, name := range []string{"paved-new-service", apiTemplate} {
-		if _, err := bs.WaitEntity(ctx, "template", "default", name); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// What paved's app card shows for a component.
 	card := func(name string) (entityApps, error) {
 		var out entityApps
@@ -77,16 +58,8 @@ gitops:
 	}
 	runTemplate := func(template, name, path string) backstagehost.Task {
 		t.Helper()
-		id, err := bs.CreateTask(ctx, "template:default/"+template, map[string]any{"name": name, "owner": "group:default/platform",
+		return runTask(t, ctx, bs, template, map[string]any{"name": name, "owner": "group:default/platform",
 			"repoUrl": st.GitURL("plain"), "path": path, "revision": "main"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		task, err := bs.WaitTask(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return task
 	}
 	service := func(name, path string) backstagehost.Task {
 		t.Helper()

@@ -5,14 +5,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/paved-dev/paved/e2e/backstagehost"
-	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
 )
 
@@ -40,35 +36,12 @@ func TestGitOpsMode(t *testing.T) {
 	st := stack.StartForTest(ctx, t, "gitea", "argocd-server", "argocd-application-controller", "argocd-repo-server")
 	gitea, repo, cloneURL := gitOpsOnGitea(t, ctx, st)
 
-	pavedAddr, bsAddr, bsPort := freeAddrs(t)
-	pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr,
-		Env: []string{"ARGO_TOKEN=" + st.PavedToken, "PAVED_GITOPS_TOKEN=" + gitea.Token},
-		Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-argocd:
-  instances:
-    - name: stack
-      server: %s
-      plainText: true
-      token: ${ARGO_TOKEN}
-gitops:
-  url: %s
-  username: %s
-`, bsAddr, st.ArgoCDAddr, cloneURL, gitea.Admin)})
-
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "e2e-gitops.yaml"), []byte(gitOpsTemplate), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: dir,
+	_, bs := startPavedBackstage(t, ctx, st, stackPaved{
+		Env:       []string{"PAVED_GITOPS_TOKEN=" + gitea.Token},
+		Config:    fmt.Sprintf("gitops:\n  url: %s\n  username: %s\n", cloneURL, gitea.Admin),
+		Templates: templatesDir(t, map[string]string{"e2e-gitops.yaml": gitOpsTemplate}),
+		Wait:      []string{"e2e-gitops"},
 	})
-	if _, err := bs.WaitEntity(ctx, "template", "default", "e2e-gitops"); err != nil {
-		t.Fatal(err)
-	}
 
 	name := "committed-" + randomHex(3)
 	file := "apps/" + name + ".yaml"

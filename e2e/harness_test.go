@@ -223,25 +223,78 @@ func writeTemplates(t *testing.T) string {
 	return dir
 }
 
+// stackPaved is what startPavedBackstage starts beside an e2e stack.
+type stackPaved struct {
+	// Config is more of paved's config after backstage and argocd
+	// (gitops:, devex:); Env more of its environment (its tokens).
+	Config string
+	Env    []string
+	// Templates is the directory of the templates Backstage loads; Wait
+	// the names of those to find in its catalog before going on.
+	Templates    string
+	Wait         []string
+	ExtraModules []string
+}
+
+// startPavedBackstage starts paved with the stack's Argo CD as its only
+// instance, "stack" (the paved account's API key from the environment, as
+// an operator passes it; templates name no instance, as a user's would
+// not), and a real Backstage whose scaffolder calls paved through the
+// actions registry with o's templates, each waited for in its catalog.
+func startPavedBackstage(t *testing.T, ctx context.Context, st *stack.Stack, o stackPaved) (*pavedproc.Paved, *backstagehost.Backstage) {
+	t.Helper()
+	pavedAddr, bsAddr, bsPort := freeAddrs(t)
+	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Env: append([]string{"ARGO_TOKEN=" + st.PavedToken}, o.Env...),
+		Config: "\nbackstage:\n  discovery: http://" + bsAddr + "/api/{{pluginId}}\n" + stackInstance(st.ArgoCDAddr) + o.Config})
+	bs := backstagehost.StartT(t, backstagehost.Options{
+		Port:         bsPort,
+		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
+		TemplatesDir: o.Templates,
+		ExtraModules: o.ExtraModules,
+	})
+	for _, name := range o.Wait {
+		if _, err := bs.WaitEntity(ctx, "template", "default", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p, bs
+}
+
+// templatesDir writes documents (file name → YAML) into a new directory.
+func templatesDir(t *testing.T, docs map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, doc := range docs {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // pavedConfig gives paved two views of the same Argo CD: "stack" with the
 // paved account's API key, "stack-login" with admin's username and password
 // (a session paved must renew when Argo CD refuses it).
 func pavedConfig(bsAddr, argoAddr string) string {
-	return fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-argocd:
+	return "\nbackstage:\n  discovery: http://" + bsAddr + "/api/{{pluginId}}\n" + stackInstance(argoAddr) + fmt.Sprintf(`    - name: stack-login
+      server: %s
+      plainText: true
+      username: admin
+      password: ${ARGO_PASSWORD}
+`, argoAddr)
+}
+
+// stackInstance is paved's argocd config for the stack's Argo CD as
+// instance "stack", with the paved account's API key from ARGO_TOKEN; more
+// instances may follow it in the list.
+func stackInstance(argoAddr string) string {
+	return fmt.Sprintf(`argocd:
   instances:
     - name: stack
       server: %s
       plainText: true
       token: ${ARGO_TOKEN}
-    - name: stack-login
-      server: %s
-      plainText: true
-      username: admin
-      password: ${ARGO_PASSWORD}
-`, bsAddr, argoAddr, argoAddr)
+`, argoAddr)
 }
 
 // tokenCapture is a Backstage plugin ("capture") that serves an empty action

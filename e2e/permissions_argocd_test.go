@@ -141,19 +141,12 @@ func TestPermissionArgoApps(t *testing.T) {
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "argocd-server", "argocd-repo-server", "argocd-application-controller")
 	h := startPermissionHost(t, ctx, permissionHostOptions{
-		Database: scenarioDatabase(t),
-		PavedConfig: fmt.Sprintf(`
-argocd:
-  instances:
-    - name: stack
-      server: %s
-      plainText: true
-      token: ${ARGO_TOKEN}
-`, st.ArgoCDAddr),
-		Env:       []string{"ARGO_TOKEN=" + st.PavedToken},
-		Entities:  permissionEntities + "---\n" + argoPermissionEntities,
-		Templates: []string{"e2e-perm-app-create", "e2e-perm-app-sync", "e2e-perm-app-delete"},
-		Users:     map[string]string{"alice": "platform", "xena": "x-deployers", "tara": "team-a-deployers"},
+		Database:    scenarioDatabase(t),
+		PavedConfig: "\n" + stackInstance(st.ArgoCDAddr),
+		Env:         []string{"ARGO_TOKEN=" + st.PavedToken},
+		Entities:    permissionEntities + "---\n" + argoPermissionEntities,
+		Templates:   []string{"e2e-perm-app-create", "e2e-perm-app-sync", "e2e-perm-app-delete"},
+		Users:       map[string]string{"alice": "platform", "xena": "x-deployers", "tara": "team-a-deployers"},
 	})
 	sfx := randomHex(3)
 	repo := st.GitURL("plain")

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved/e2e/backstagehost"
-	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
 )
 
@@ -134,20 +133,10 @@ func TestGitOpsPullRequest(t *testing.T) {
 	st := stack.StartForTest(ctx, t, "gitea", "argocd-server", "argocd-application-controller", "argocd-repo-server")
 	gitea, repo, cloneURL := gitOpsOnGitea(t, ctx, st)
 
-	pavedAddr, bsAddr, bsPort := freeAddrs(t)
 	// Tokens come from the environment, as an operator would pass them.
-	pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr,
-		Env: []string{"ARGO_TOKEN=" + st.PavedToken, "PAVED_GITOPS_TOKEN=" + gitea.Token, "PAVED_GITOPS_PR_TOKEN=" + gitea.Token},
-		Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-argocd:
-  instances:
-    - name: stack
-      server: %s
-      plainText: true
-      token: ${ARGO_TOKEN}
-gitops:
+	_, bs := startPavedBackstage(t, ctx, st, stackPaved{
+		Env: []string{"PAVED_GITOPS_TOKEN=" + gitea.Token, "PAVED_GITOPS_PR_TOKEN=" + gitea.Token},
+		Config: fmt.Sprintf(`gitops:
   url: %s
   username: %s
   review: true
@@ -155,20 +144,10 @@ gitops:
     kind: gitea
     apiURL: %s
     repo: %s
-`, bsAddr, st.ArgoCDAddr, cloneURL, gitea.Admin, gitea.URL, repo)})
-
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "e2e-gitops-review.yaml"), []byte(reviewTemplate), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: dir,
+`, cloneURL, gitea.Admin, gitea.URL, repo),
+		Templates: templatesDir(t, map[string]string{"e2e-gitops-review.yaml": reviewTemplate}),
+		Wait:      []string{"e2e-gitops-review"},
 	})
-	if _, err := bs.WaitEntity(ctx, "template", "default", "e2e-gitops-review"); err != nil {
-		t.Fatal(err)
-	}
 	pulls := func() []giteaPR {
 		t.Helper()
 		var list []giteaPR

@@ -18,7 +18,6 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
 	"github.com/paved-dev/paved/e2e/backstagehost"
-	"github.com/paved-dev/paved/e2e/pavedproc"
 	"github.com/paved-dev/paved/e2e/stack"
 )
 
@@ -193,44 +192,20 @@ func TestAppShapes(t *testing.T) {
 	defer cancel()
 	st := stack.StartForTest(ctx, t, "argocd-server", "argocd-application-controller", "argocd-repo-server")
 
-	pavedAddr, bsAddr, bsPort := freeAddrs(t)
-	// One Argo CD instance: the templates name none, as a user's would not.
-	p := pavedproc.Start(t, pavedproc.Options{Addr: pavedAddr, Env: []string{"ARGO_TOKEN=" + st.PavedToken}, Config: fmt.Sprintf(`
-backstage:
-  discovery: http://%s/api/{{pluginId}}
-argocd:
-  instances:
-    - name: stack
-      server: %s
-      plainText: true
-      token: ${ARGO_TOKEN}
-devex:
-  interval: 10s
-  catalogEvery: 1
-`, bsAddr, st.ArgoCDAddr)})
-
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "hand-made.yaml"), []byte(manualComponent), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	docs := map[string]string{"hand-made.yaml": manualComponent}
+	var names []string
 	for name, doc := range shapeTemplates {
-		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		docs[name+".yaml"] = doc
+		names = append(names, name)
 	}
-	bs := backstagehost.StartT(t, backstagehost.Options{
-		Port:         bsPort,
-		PavedBaseURL: "http://" + pavedAddr + "/api/{{pluginId}}",
-		TemplatesDir: dir,
+	p, bs := startPavedBackstage(t, ctx, st, stackPaved{
+		Config:    "devex:\n  interval: 10s\n  catalogEvery: 1\n",
+		Templates: templatesDir(t, docs),
+		Wait:      names,
 		// paved's catalog module: Argo CD's apps as Components, by deltas of
 		// paved's changes feed.
 		ExtraModules: []string{catalogModule(t)},
 	})
-	for name := range shapeTemplates {
-		if _, err := bs.WaitEntity(ctx, "template", "default", name); err != nil {
-			t.Fatal(err)
-		}
-	}
 	s := &shapes{st: st, bs: bs, sfx: randomHex(2), created: map[string]string{},
 		api: pavedHTTP{p: p, client: &http.Client{Timeout: 2 * time.Minute}}}
 
