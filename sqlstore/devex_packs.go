@@ -34,7 +34,9 @@ import (
 // A pack is its templates in byte order, each as its length, its bytes, its
 // figures' length and its figures. Written by the transaction that writes
 // the rows it sums (applyTemplatePacks), read and rewritten whole: one
-// collector writes at a time (its lease), as for the day bitmaps.
+// collector writes at a time (its lease), as for the day bitmaps, and
+// UpsertRuns's transactions run one at a time anyway (PostgreSQL: the stage
+// lock, taken first; SQLite: its one writer).
 
 const (
 	packTotals    = "t"

@@ -36,6 +36,7 @@ var devexTests = []struct {
 	{"DevexFunnelPeriods", testDevexFunnelPeriods},
 	{"DevexFunnelConcurrent", testDevexFunnelConcurrent},
 	{"DevexDeploymentsConcurrent", testDevexDeploymentsConcurrent},
+	{"DevexTemplatePacksConcurrent", testDevexTemplatePacksConcurrent},
 }
 
 var devexDay = time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)

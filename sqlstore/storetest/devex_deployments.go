@@ -110,3 +110,95 @@ func testDevexDeploymentsConcurrent(t *testing.T, db *sqlstore.DB) {
 		}
 	}
 }
+
+// testDevexTemplatePacksConcurrent: writers ingesting runs of the same
+// templates and days at once (as two collectors would if the lease were
+// lost) leave the templates' packs equal to the runs: no writer's update of
+// a pack lost (the ingest's transactions run one at a time), none aborted.
+func testDevexTemplatePacksConcurrent(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	const writers, each = 8, 12
+	run := func(w, i int) devex.Run {
+		return devexRun(fmt.Sprintf("pk-%d-%02d", w, i), fmt.Sprintf("template:default/t%d", i%3), fmt.Sprintf("user:default/u%d", (w+i)%5),
+			devex.TaskCompleted, at.Add(time.Duration(i%2)*24*time.Hour), time.Duration(1+w)*time.Minute)
+	}
+	// The users known first: a new user's number is taken by one writer at
+	// a time (its lease), which this test does not look at.
+	var known []devex.Run
+	for u := range 5 {
+		known = append(known, devexRun(fmt.Sprintf("pk-known-%d", u), "template:default/t0", fmt.Sprintf("user:default/u%d", u),
+			devex.TaskCompleted, at, time.Minute))
+	}
+	upsertRuns(t, db, known...)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			var runs []devex.Run
+			for i := range each {
+				runs = append(runs, run(w, i))
+			}
+			if _, err := db.UpsertRuns(ctx, runs); err != nil {
+				errs <- fmt.Errorf("writer %d: %w", w, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	all := known
+	for w := range writers {
+		for i := range each {
+			all = append(all, run(w, i))
+		}
+	}
+	f := devex.Filter{From: at.AddDate(0, 0, -1), To: at.AddDate(0, 0, 3)}
+	want := map[string]int64{}
+	users := map[string]map[string]bool{}
+	for _, r := range all {
+		want[r.TemplateRef]++
+		if users[r.TemplateRef] == nil {
+			users[r.TemplateRef] = map[string]bool{}
+		}
+		users[r.TemplateRef][r.UserRef] = true
+	}
+	totals, err := db.RunTotalsByTemplate(ctx, f)
+	if err != nil {
+		t.Fatalf("RunTotalsByTemplate: %v", err)
+	}
+	got := map[string]int64{}
+	for _, r := range totals {
+		got[r.TemplateRef] = r.Started
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("RunTotalsByTemplate: runs %v, want %v", got, want)
+	}
+	byTpl, err := db.ActiveUsersByTemplate(ctx, f)
+	if err != nil {
+		t.Fatalf("ActiveUsersByTemplate: %v", err)
+	}
+	for tpl, us := range users {
+		if byTpl[tpl] != int64(len(us)) {
+			t.Errorf("ActiveUsersByTemplate %s = %d, want %d", tpl, byTpl[tpl], len(us))
+		}
+	}
+	// The edge days' durations are exact: every run's is there.
+	pcts, err := db.DurationPercentiles(ctx, f, 100)
+	if err != nil {
+		t.Fatalf("DurationPercentiles: %v", err)
+	}
+	for tpl := range want {
+		var longest int64
+		for _, r := range all {
+			if r.TemplateRef == tpl {
+				longest = max(longest, r.Duration().Milliseconds())
+			}
+		}
+		if got := pcts[tpl]; len(got) != 1 || got[0] != longest {
+			t.Errorf("DurationPercentiles %s: p100 %v, want %d", tpl, got, longest)
+		}
+	}
+}
