@@ -112,8 +112,9 @@ func encodeDORAHist(h doraHist) []byte {
 	return out
 }
 
-// addDORAHist adds sign × the encoded histogram b to h.
-func addDORAHist(h doraHist, b []byte, sign int64) error {
+// eachDORABucket calls f with each bucket, count and sum of the encoded
+// histogram b (buckets ascending, each stored as the step from the last).
+func eachDORABucket(b []byte, f func(k, n, sum int64)) error {
 	var k int64
 	for len(b) > 0 {
 		var v [3]uint64
@@ -125,16 +126,23 @@ func addDORAHist(h doraHist, b []byte, sign int64) error {
 			v[i], b = x, b[n:]
 		}
 		k += int64(v[0])
+		f(k, int64(v[1]), int64(v[2]))
+	}
+	return nil
+}
+
+// addDORAHist adds sign × the encoded histogram b to h.
+func addDORAHist(h doraHist, b []byte, sign int64) error {
+	return eachDORABucket(b, func(k, n, sum int64) {
 		c := h[k]
-		c.n += sign * int64(v[1])
-		c.sum += sign * int64(v[2])
+		c.n += sign * n
+		c.sum += sign * sum
 		if c.n == 0 && c.sum == 0 {
 			delete(h, k)
 		} else {
 			h[k] = c
 		}
-	}
-	return nil
+	})
 }
 
 // doraKey is a change's or incident's day, service, team and template.
@@ -654,17 +662,7 @@ const maxDenseBucket = 1 << 14
 
 // add adds sign × the encoded histogram b.
 func (l *bucketList) add(b []byte, sign int64) error {
-	var k int64
-	for len(b) > 0 {
-		var v [3]uint64
-		for i := range v {
-			x, n := binary.Uvarint(b)
-			if n <= 0 {
-				return fmt.Errorf("four keys histogram: truncated")
-			}
-			v[i], b = x, b[n:]
-		}
-		k += int64(v[0])
+	return eachDORABucket(b, func(k, n, sum int64) {
 		i := -1
 		if l.dense && k < maxDenseBucket {
 			if l.b == nil {
@@ -684,10 +682,9 @@ func (l *bucketList) add(b []byte, sign int64) error {
 			i = len(l.b)
 			l.b = append(l.b, bucketCount{k: k})
 		}
-		l.b[i].n += sign * int64(v[1])
-		l.b[i].sum += sign * int64(v[2])
-	}
-	return nil
+		l.b[i].n += sign * n
+		l.b[i].sum += sign * sum
+	})
 }
 
 func (l *bucketList) empty() bool {
