@@ -36,29 +36,26 @@ const specs: KpiSpec[] = [
 /** Written in place of a figure until paved answers. */
 export const kpiPending = '…';
 
-function KpiCard({ spec, kpi }: { spec: KpiSpec; kpi?: Kpi }) {
+function KpiChange({ spec, kpi }: { spec: KpiSpec; kpi: Kpi }) {
   const classes = useStyles();
-  if (!kpi) {
-    return (
-      <Card>
-        <CardContent>
-          <Typography variant="body2" color="textSecondary">
-            {spec.label}
-          </Typography>
-          <Typography className={classes.value} data-testid={`kpi-${spec.key}`}>
-            {kpiPending}
-          </Typography>
-          <Typography variant="body2" color="textSecondary">
-            &nbsp;
-          </Typography>
-        </CardContent>
-      </Card>
-    );
-  }
   const delta = kpi.value - kpi.previous;
   const improved = spec.lowerIsBetter ? delta < 0 : delta > 0;
   let changeClass = classes.same;
   if (delta !== 0) changeClass = improved ? classes.better : classes.worse;
+  return (
+    <Box display="flex" gridGap={8}>
+      <Typography variant="body2" className={changeClass}>
+        {formatChange(kpi.value, kpi.previous, spec.change)}
+      </Typography>
+      <Typography variant="body2" color="textSecondary">
+        vs {spec.format(kpi.previous)} before
+      </Typography>
+    </Box>
+  );
+}
+
+function KpiCard({ spec, kpi }: { spec: KpiSpec; kpi?: Kpi }) {
+  const classes = useStyles();
   return (
     <Card>
       <CardContent>
@@ -66,16 +63,15 @@ function KpiCard({ spec, kpi }: { spec: KpiSpec; kpi?: Kpi }) {
           {spec.label}
         </Typography>
         <Typography className={classes.value} data-testid={`kpi-${spec.key}`}>
-          {spec.format(kpi.value)}
+          {kpi ? spec.format(kpi.value) : kpiPending}
         </Typography>
-        <Box display="flex" gridGap={8}>
-          <Typography variant="body2" className={changeClass}>
-            {formatChange(kpi.value, kpi.previous, spec.change)}
-          </Typography>
+        {kpi ? (
+          <KpiChange spec={spec} kpi={kpi} />
+        ) : (
           <Typography variant="body2" color="textSecondary">
-            vs {spec.format(kpi.previous)} before
+            &nbsp;
           </Typography>
-        </Box>
+        )}
       </CardContent>
     </Card>
   );
