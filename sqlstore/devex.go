@@ -482,6 +482,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{del: func() (int64, error) { return db.deleteRunsBefore(ctx, raw) }},
 		{`DELETE FROM devex_deployments WHERE day < ?`, raw, nil},
 		{`DELETE FROM devex_deployment_totals WHERE start < ?`, raw, nil},
+		{`DELETE FROM devex_deployment_sums WHERE start < ?`, raw, nil},
 		{`DELETE FROM devex_template_packs WHERE kind = 'r' AND start < ?`, raw, nil},
 		{`DELETE FROM devex_template_packs WHERE kind NOT IN ('r', 'm') AND start < ?`, rollup, nil},
 		{`DELETE FROM devex_template_packs WHERE kind = 'm' AND start < ?`, blockStart(monthIndex(rollup) / monthBits), nil},

@@ -131,6 +131,28 @@ func (db *DB) applyDeploymentRollups(ctx context.Context, tx *sql.Tx, stored []s
 			days = devex_deployment_totals.days + excluded.days`, width, args); err != nil {
 		return fmt.Errorf("deployment rollups: %w", err)
 	}
+	// Every service together: the same increments summed per period, after
+	// the services' rows (every writer takes the rows in the same order).
+	all := map[deploymentKey]*deploymentCounts{}
+	for _, m := range []map[deploymentKey]*deploymentCounts{days, periods} {
+		for k, c := range m {
+			k.service = ""
+			if all[k] == nil {
+				all[k] = &deploymentCounts{}
+			}
+			all[k].add(deploymentCounts{succeeded: c.succeeded, failed: c.failed})
+		}
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(all, compareDeploymentKeys) {
+		args = append(args, k.grain, k.start, all[k].succeeded, all[k].failed)
+	}
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_deployment_sums (grain, start, succeeded, failed) VALUES `, `
+		ON CONFLICT (grain, start) DO UPDATE SET
+			succeeded = devex_deployment_sums.succeeded + excluded.succeeded,
+			failed = devex_deployment_sums.failed + excluded.failed`, 4, args); err != nil {
+		return fmt.Errorf("deployment rollups: %w", err)
+	}
 	return nil
 }
 
@@ -217,10 +239,19 @@ func splitDeployments(from, to time.Time) deploymentSplit {
 	return out
 }
 
-// deploymentRollups is a FROM source (with its arguments) of the rows of
-// devex_deployment_totals that sum to the deployments of f's days: columns
-// service, succeeded, failed and days. f's filters are not applied.
-func (db *DB) deploymentRollups(ctx context.Context, f devex.Filter) (string, []any, error) {
+// The heads of deploymentRollups' parts: per service (columns service,
+// succeeded, failed and days), every service together (succeeded).
+const (
+	deploymentsPerService = `SELECT service, succeeded, failed, days FROM devex_deployment_totals WHERE grain = `
+	deploymentsAll        = `SELECT succeeded FROM devex_deployment_sums WHERE grain = `
+)
+
+// deploymentRollups is a FROM source (with its arguments) of the rows that
+// sum to the deployments of f's days, each part of the range read as
+// head + the part's grain: head selects from devex_deployment_totals
+// (deploymentsPerService) or devex_deployment_sums (deploymentsAll). f's
+// filters are not applied.
+func (db *DB) deploymentRollups(ctx context.Context, f devex.Filter, head string) (string, []any, error) {
 	from, err := time.Parse(time.DateOnly, f.FromDay())
 	if err != nil {
 		return "", nil, err
@@ -240,7 +271,6 @@ func (db *DB) deploymentRollups(ctx context.Context, f devex.Filter) (string, []
 		t, _ := time.Parse(time.DateOnly, start)
 		return dayRange{start, devex.Day(t.AddDate(0, 0, 1))} // the one start
 	}
-	const head = `SELECT service, succeeded, failed, days FROM devex_deployment_totals WHERE grain = `
 	var u unionOf
 	u.add(head+`'day'`, "start", "", nil, s.days[:]...)
 	u.add(head+`'month'`, "start", "", nil, s.months)
@@ -256,7 +286,7 @@ func (db *DB) deploymentRollups(ctx context.Context, f devex.Filter) (string, []
 // collation's order, as the raw query gives them): summed and sorted here,
 // which costs less than SQL's grouping and sorting of the rows.
 func (db *DB) deploymentsFromRollups(ctx context.Context, f devex.Filter) ([]devex.DeploymentRow, error) {
-	src, args, err := db.deploymentRollups(ctx, f)
+	src, args, err := db.deploymentRollups(ctx, f, deploymentsPerService)
 	if err != nil {
 		return nil, err
 	}

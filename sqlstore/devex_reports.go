@@ -303,7 +303,7 @@ func deploymentsFrom(f devex.Filter) (string, []any) {
 func (db *DB) SucceededDeployments(ctx context.Context, f devex.Filter) (int64, error) {
 	q, args := ``, []any(nil)
 	if f.Owner == "" && f.Template == "" {
-		src, rargs, err := db.deploymentRollups(ctx, f)
+		src, rargs, err := db.deploymentRollups(ctx, f, deploymentsAll)
 		if err != nil {
 			return 0, fmt.Errorf("succeeded deployments: %w", err)
 		}
