@@ -25,6 +25,8 @@ type QueryStore interface {
 	// percentiles ps of the finished runs' durations, in milliseconds.
 	DurationPercentiles(ctx context.Context, f Filter, ps ...int) (map[string][]int64, error)
 	Coverage(ctx context.Context, at time.Time, owner string) ([]CoverageRow, error)
+	// CoverageTotal is Coverage's rows summed: every owner together.
+	CoverageTotal(ctx context.Context, at time.Time, owner string) (CoverageRow, error)
 	TimesToHealthy(ctx context.Context, f Filter) ([]int64, error)
 	Deployments(ctx context.Context, f Filter) ([]DeploymentRow, error)
 	SucceededDeployments(ctx context.Context, f Filter) (int64, error)
@@ -99,11 +101,11 @@ func (s *Service) figures(ctx context.Context, f Filter) (periodFigures, error) 
 	if p.users, err = s.store.ActiveUsers(ctx, f); err != nil {
 		return p, err
 	}
-	cov, err := s.store.Coverage(ctx, f.To, f.Owner)
+	cov, err := s.store.CoverageTotal(ctx, f.To, f.Owner)
 	if err != nil {
 		return p, err
 	}
-	p.coverage = overallCoverage(cov).Ratio
+	p.coverage = overallCoverage([]CoverageRow{cov}).Ratio
 	tth, err := s.store.TimesToHealthy(ctx, f)
 	if err != nil {
 		return p, err

@@ -326,6 +326,24 @@ func testDevexCoverage(t *testing.T, db *sqlstore.DB) {
 	if !reflect.DeepEqual(at1, want1) {
 		t.Errorf("Coverage after (team-b) = %+v, want %+v", at1, want1)
 	}
+	// The summary's total is the rows summed, with and without an owner,
+	// before, between and after the snapshots.
+	for _, at := range []time.Time{t0.Add(-time.Minute), t0.Add(time.Minute), t1, t1.Add(time.Hour)} {
+		for _, owner := range []string{"", "group:default/team-a", "group:default/team-b", "group:default/team-x"} {
+			rows, err := db.Coverage(ctx, at, owner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := devex.CoverageRow{Owner: owner}
+			for _, r := range rows {
+				want.Components += r.Components
+				want.FromTemplate += r.FromTemplate
+			}
+			if got, err := db.CoverageTotal(ctx, at, owner); err != nil || got != want {
+				t.Errorf("CoverageTotal(%s, %q) = %+v, %v; want %+v", at, owner, got, err, want)
+			}
+		}
+	}
 	// The same snapshot again adds nothing.
 	if added, _, err := db.SyncComponents(ctx, next, t1.Add(time.Minute)); err != nil || len(added) != 0 {
 		t.Errorf("repeated snapshot added %v, %v", added, err)
