@@ -225,12 +225,27 @@ func (s *Feedbacks) Put(ctx context.Context, taskID, userRef string, in Feedback
 		fb.Comment = strings.TrimSpace(*in.Comment)
 	}
 	stored, created, err := s.o.Store.PutFeedback(ctx, fb, now.Add(-s.o.EditWindow))
+	if paved.ErrorCode(err) == paved.EConflict {
+		return RunFeedback{}, false, s.closed(ctx, fb, err)
+	}
 	if err != nil {
 		return RunFeedback{}, false, err
 	}
 	out := RunFeedback{TaskID: r.TaskID, TemplateRef: r.TemplateRef, Owner: r.Owner, Status: r.Status, CreatedAt: r.CreatedAt, Feedback: &stored}
 	s.editable(&out)
 	return out, created, nil
+}
+
+// closed is the error of a change refused because the answer's edit window
+// has passed (err, the store's): it says when the answer was given and
+// until when it could be changed, so the developer knows why.
+func (s *Feedbacks) closed(ctx context.Context, fb Feedback, err error) error {
+	prev, gerr := s.o.Store.GetFeedback(ctx, fb.TaskID, fb.UserRef)
+	if gerr != nil {
+		return err
+	}
+	return paved.Errorf(paved.EConflict, "your answer on run %q can no longer be changed: it was given on %s and could be changed until %s (answers are editable for %s)",
+		fb.TaskID, prev.CreatedAt.UTC().Format(time.RFC3339), prev.CreatedAt.Add(s.o.EditWindow).UTC().Format(time.RFC3339), s.o.EditWindow)
 }
 
 // Satisfaction queries.

@@ -27,7 +27,8 @@ var (
 	// DevExRead reads the adoption metrics (GET devex/v1/*).
 	DevExRead = basic("paved.devex.read", "read")
 	// FeedbackCommentsRead reads developers' feedback comments (GET
-	// devex/v1/feedback/comments), which name their authors.
+	// devex/v1/feedback/comments): their words, which the platform team
+	// reads (never their names).
 	FeedbackCommentsRead = basic("paved.devex.feedback.read", "read")
 	// KeysRotate rotates paved's signing keys.
 	KeysRotate = basic("paved.admin.keys.rotate", "update")

@@ -27,6 +27,8 @@ type devexFixture struct {
 	bs    *devextest.Backstage
 	day   time.Time // the first day of the seeded events
 	store *sqlstore.DB
+	// feedbackLater moves the feedback's clock forward (past an edit window).
+	feedbackLater *time.Duration
 }
 
 func newDevexServer(t *testing.T) devexFixture {
@@ -52,15 +54,17 @@ func newDevexServer(t *testing.T) devexFixture {
 	reader := backstage.NewReadClient(backstage.NewDiscovery(bs.Discovery(), nil), backstage.StaticTokenSource(bs.Token), nil)
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
 	seedDevex(t, store, day)
+	later := new(time.Duration)
 	h := server.New(server.Deps{
 		PluginID: "paved", Auth: verifier, Invocations: store,
 		DevEx: devex.NewService(store).WithSLOs(devex.NewSLOs(store, []devex.SLO{
 			{Name: "service-runs", SLI: devex.SLIRunSuccess, Template: "template:default/service", Objective: 0.9, Window: 30 * 24 * time.Hour},
 			{Name: "availability", SLI: devex.SLIAvailability, Objective: 0.999, Window: 30 * 24 * time.Hour},
 		}, 0, nil)), DevExReaders: []string{"group:default/platform"}, Membership: reader,
-		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader}),
+		Feedback: devex.NewFeedbacks(devex.FeedbackOptions{Store: store, Tasks: reader,
+			Now: func() time.Time { return time.Now().Add(*later) }}),
 	})
-	return devexFixture{fixture: fixture{handler: h}, users: users, bs: bs, day: day, store: store}
+	return devexFixture{fixture: fixture{handler: h}, users: users, bs: bs, day: day, store: store, feedbackLater: later}
 }
 
 // seedDevex stores, on day: 3 runs of the service template (2 succeeded in

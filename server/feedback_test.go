@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,27 @@ func TestFeedbackRoutes(t *testing.T) {
 	csvR = f.do(t, "GET", "/api/paved/devex/v1/feedback/comments?format=csv", carol, "")
 	if csvR.status != 200 || !strings.Contains(csvR.raw, `'=HYPERLINK`) {
 		t.Errorf("comments CSV: %d %q (want the formula quoted)", csvR.status, csvR.raw)
+	}
+
+	// A week and a day later: jane's answer is closed, and she is told until
+	// when it was open; it stays as it was.
+	*f.feedbackLater = 8 * 24 * time.Hour
+	r = f.do(t, "PUT", runs+"t1", jane, `{"score": 5}`)
+	var refused struct {
+		Error struct{ Name, Message string }
+	}
+	_ = json.Unmarshal([]byte(r.raw), &refused)
+	var until time.Time
+	if m := regexp.MustCompile(`could be changed until (\S+) `).FindStringSubmatch(refused.Error.Message); m != nil {
+		until, _ = time.Parse(time.RFC3339, m[1])
+	}
+	if r.status != 409 || refused.Error.Name != "ConflictError" || !strings.Contains(refused.Error.Message, "can no longer be changed") ||
+		until.Sub(time.Now().Add(7*24*time.Hour)).Abs() > time.Minute {
+		t.Errorf("a change after the edit window: %d %s, want 409 ConflictError saying it was editable until a week after it was given", r.status, r.raw)
+	}
+	r = f.do(t, "GET", runs+"t1", jane, "")
+	one.Editable = true
+	if err := json.Unmarshal([]byte(r.raw), &one); err != nil || r.status != 200 || one.Feedback.Score != 2 || one.Editable {
+		t.Errorf("jane's answer after the edit window: %d %s, want score 2, not editable", r.status, r.raw)
 	}
 }
