@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -165,7 +166,7 @@ infra:
 		forbidden(t, "bob invokes delete-argocd-app", res.Status, res.Error.Name, res.Error.Message, "user:default/bob", "paved.action.delete-argocd-app.invoke")
 	})
 
-	var bobDB, platformDB string
+	var bobDB, platformDB, bobRun string
 	t.Run("size large only for group platform", func(t *testing.T) {
 		small := "perm-small-" + suffix
 		dropLater(t, admin, strings.ReplaceAll(small, "-", "_"))
@@ -174,6 +175,7 @@ infra:
 			t.Fatalf("bob provisions a small database for his team: %s", taskFailure(task))
 		}
 		bobDB, _ = task.Output["id"].(string)
+		bobRun = task.ID
 
 		large := "perm-large-" + suffix
 		dropLater(t, admin, strings.ReplaceAll(large, "-", "_"))
@@ -303,6 +305,57 @@ infra:
 		}) {
 			t.Errorf("no refused provisioning with its rule in the audit log: %+v", audit.Items)
 		}
+	})
+
+	// Developer feedback with what Backstage really hands paved: the task
+	// the real scaffolder ran as bob (its createdBy), the users' own tokens,
+	// and the comments decided by the real permission backend
+	// (paved.devex.feedback.read: platform only in this policy).
+	t.Run("feedback on one's own run, comments for platform", func(t *testing.T) {
+		if bobRun == "" {
+			t.Skip("no run of bob")
+		}
+		feedback := p.BaseURL + "/api/paved/devex/v1/feedback/runs/" + bobRun
+		errorOf := func(body []byte) (name, message string) {
+			var e struct {
+				Error struct{ Name, Message string }
+			}
+			_ = json.Unmarshal(body, &e)
+			return e.Error.Name, e.Error.Message
+		}
+		status, body := requestAs(t, ctx, http.MethodPut, feedback, token["eve"], `{"score": 1, "comment": "not mine"}`)
+		name, eveRefused := errorOf(body)
+		forbidden(t, "eve rates bob's run", status, name, eveRefused, "user:default/eve did not start run")
+		// A comment is data: a spreadsheet must not run it from the CSV.
+		const comment = "=cmd|' /C calc'!A0 the database came up in a minute"
+		status, body = requestAs(t, ctx, http.MethodPut, feedback, token["bob"], `{"score": 4, "comment": "`+strings.ReplaceAll(comment, "'", "\u0027")+`"}`)
+		if status != http.StatusCreated {
+			t.Fatalf("bob rates his run %s: %d %s", bobRun, status, body)
+		}
+		var run struct {
+			TemplateRef string
+			Editable    bool
+			Feedback    struct{ Score int }
+		}
+		if err := json.Unmarshal(body, &run); err != nil || run.TemplateRef != "template:default/e2e-perm-provision" || !run.Editable || run.Feedback.Score != 4 {
+			t.Errorf("bob's answer: %s, want his run of e2e-perm-provision, editable, scored 4", body)
+		}
+
+		comments := p.BaseURL + "/api/paved/devex/v1/feedback/comments"
+		status, body = getConnection(t, ctx, comments, token["bob"])
+		name, bobRefused := errorOf(body)
+		forbidden(t, "bob reads the comments", status, name, bobRefused, "user:default/bob may not paved.devex.feedback.read")
+		status, body = getConnection(t, ctx, comments, token["alice"])
+		if status != http.StatusOK || !strings.Contains(string(body), "the database came up in a minute") || strings.Contains(string(body), "bob") {
+			t.Errorf("alice (platform) reads the comments: %d %s, want bob's comment without his name", status, body)
+		}
+		status, body = getConnection(t, ctx, comments+"?format=csv", token["alice"])
+		rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if status != http.StatusOK || err != nil || len(rows) != 2 || rows[1][4] != "'"+comment {
+			t.Fatalf("the comments' CSV: %d %v %q, want the comment behind an apostrophe", status, err, rows)
+		}
+		t.Logf("E2E feedback through the real backend: eve refused (%s); bob's answer stored; comments: bob refused (%s), alice reads them; CSV cell %q",
+			eveRefused, bobRefused, rows[1][4])
 	})
 
 	t.Run("latency of a decision", func(t *testing.T) {

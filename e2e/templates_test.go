@@ -544,9 +544,19 @@ func taskLinks(t *testing.T, task backstagehost.Task) (pageURL, entityRef string
 
 func getConnection(t *testing.T, ctx context.Context, u, token string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	return requestAs(t, ctx, http.MethodGet, u, token, "")
+}
+
+// requestAs sends body (JSON, if any) to u with token and returns the
+// answer's status and body.
+func requestAs(t *testing.T, ctx context.Context, method, u, token, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -554,11 +564,11 @@ func getConnection(t *testing.T, ctx context.Context, u, token string) (int, []b
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, body
+	return resp.StatusCode, answer
 }
 
 // scramMatches reports whether password fits a PostgreSQL SCRAM-SHA-256
