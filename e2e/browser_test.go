@@ -56,6 +56,8 @@ func TestBrowserAdoptionPage(t *testing.T) {
 	users := backstagetest.NewUsers(t)
 	bs.AddUser("user:default/carol", "group:default/platform")
 	bs.AddUser("user:default/dave", "group:default/other")
+	// A manager reads the metrics, not the comments: those are the platform team's.
+	bs.AddUser("user:default/erin", "group:default/managers")
 
 	const readerToken = "browser-page-reader-token-0123456789"
 	gitURL, _ := gitopstest.Serve(t)
@@ -76,7 +78,8 @@ auth:
 devex:
   interval: 10s
   backstageToken: ${BROWSER_BACKSTAGE_TOKEN}
-  readerGroups: [group:default/platform]
+  readerGroups: [group:default/platform, group:default/managers]
+  feedback: {commentReaderGroups: [group:default/platform]}
 gitops:
   url: %s
 infra:
@@ -187,6 +190,9 @@ infra:
 	// Two developers who ran templates and rate their runs; neither reads metrics.
 	alice := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/alice"))
 	bob := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/bob"))
+	// Who reads the answers: carol of the platform team, erin a manager.
+	platform := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/carol"))
+	manager := browserAppServer(t, filepath.Join(dir, "dist"), p.BaseURL, users.Mint(t, "user:default/erin"))
 
 	spec := map[string]any{
 		"chromium":         chromium,
@@ -215,6 +221,9 @@ infra:
 				"othersTaskId": "b2", "othersRefusal": `user:default/alice did not start run "b2"`},
 			{"url": bob.URL, "taskId": "b2", "template": "go-service", "score": 5, "comment": "healthy before lunch"},
 		},
+		// What the two answers make of the satisfaction panel (3.5 of 5 from 2).
+		"satisfaction": map[string]any{"score": "3.5 / 5", "responses": "2 answers",
+			"platformUrl": platform.URL, "managerUrl": manager.URL},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -285,10 +294,21 @@ infra:
 	fmt.Printf("E2E browser freshness: %q; laggard billing %q (as paved's devex/v1/freshness)\n", shownFreshness.Outdated, shownFreshness.Laggards["billing"])
 
 	checkBrowserFeedback(t, p.BaseURL, readerToken, range28)
+	var shownSatisfaction map[string]struct {
+		Score    string
+		Comments []string
+		Refused  string
+	}
+	mustJSON(t, result.Observed["satisfaction"], &shownSatisfaction)
+	if pl, mg := shownSatisfaction["platform"], shownSatisfaction["manager"]; pl.Score != "3.5 / 5" || len(pl.Comments) != 2 ||
+		mg.Score != "3.5 / 5" || len(mg.Comments) != 0 || mg.Refused == "" {
+		t.Errorf("the satisfaction panel %+v, want 3.5 / 5 for both, the two comments for platform only", shownSatisfaction)
+	}
+	fmt.Printf("E2E browser satisfaction after the answers: %+v\n", shownSatisfaction)
 	checkBrowserCosts(t, costs, result.Observed["costs"])
 
 	var steps []string
-	for _, s := range []string{"first render", "costs", "templates table", "slos", "freshness", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback"} {
+	for _, s := range []string{"first render", "costs", "templates table", "slos", "freshness", "daily chart", "csv download", "date range", "grouping", "team", "forbidden", "feedback", "satisfaction"} {
 		steps = append(steps, fmt.Sprintf("%s %dms", s, result.Timings[s]))
 	}
 	fmt.Printf("E2E browser drive %s: %s\n", time.Since(driveStarted).Round(time.Millisecond), strings.Join(steps, ", "))

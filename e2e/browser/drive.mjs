@@ -288,6 +288,43 @@ try {
     }
   });
 
+  await step('satisfaction', async () => {
+    // The answers on the page: the platform team sees the score and the
+    // comments; a reader of the metrics outside the comment readers sees the
+    // score, and a notice instead of the comments (none of their text).
+    const want = spec.satisfaction;
+    observed.satisfaction = {};
+    for (const [viewer, url] of [['platform', want.platformUrl], ['manager', want.managerUrl]]) {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
+      page = await context.newPage();
+      page.on('pageerror', e => pageErrors.push(e.message));
+      await page.goto(`${url}/paved`, { timeout });
+      await waitForTestIdText('satisfaction-overall', want.score);
+      const overall = page.locator('[data-testid="satisfaction-overall"]').locator('xpath=..');
+      await overall.getByText(want.responses, { exact: false }).waitFor({ timeout });
+      const shown = { score: await page.locator('[data-testid="satisfaction-overall"]').textContent(), comments: [], refused: '' };
+      if (viewer === 'platform') {
+        await page.waitForFunction(n => document.querySelectorAll('[data-testid="feedback-comment"]').length === n, spec.feedback.length, { timeout });
+        shown.comments = await page.locator('[data-testid="feedback-comment"]').allTextContents();
+        for (const dev of spec.feedback) {
+          if (!shown.comments.some(c => c.includes(dev.comment))) throw new Error(`the platform team does not see ${JSON.stringify(dev.comment)}: ${JSON.stringify(shown.comments)}`);
+        }
+      } else {
+        const refused = page.locator('[data-testid="feedback-comments-refused"]');
+        await refused.waitFor({ timeout });
+        shown.refused = (await refused.textContent()) ?? '';
+        const body = (await page.locator('body').textContent()) ?? '';
+        const leaked = spec.feedback.filter(dev => body.includes(dev.comment));
+        if (leaked.length > 0 || (await page.locator('[data-testid="feedback-comment"]').count()) !== 0) {
+          throw new Error(`a reader outside the comment readers sees comments: ${JSON.stringify(leaked.map(d => d.comment))}`);
+        }
+      }
+      observed.satisfaction[viewer] = shown;
+      if (spec.screenshots) await page.screenshot({ path: join(spec.artifacts, `satisfaction-${viewer}.png`), fullPage: true });
+      await context.close();
+    }
+  });
+
   run.current = 'page errors';
   if (pageErrors.length > 0) throw new Error(`uncaught errors in the page: ${pageErrors.join('; ')}`);
   console.log(JSON.stringify({ ok: true, observed, timings }));
