@@ -202,6 +202,11 @@ func seedScale(ctx context.Context, db *sqlstore.DB) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	// The answers were written around the store's methods: their packs
+	// are built as migration 0025 builds them.
+	if err := db.RebuildFeedbackPacks(ctx); err != nil {
+		return err
+	}
 	// The deployments through the app recorder, a day at a time, so their
 	// per-service rollups are those it keeps.
 	for day := range scaleRawDays {

@@ -354,9 +354,36 @@ func (db *DB) deleteComponentsRemovedBefore(ctx context.Context, at time.Time) (
 // deleteFeedbackBefore is retention's delete of the answers of days before
 // day; their triggers take their counts away, under the stage lock as the
 // movers', and the per-stage count rows of the periods before day left
-// empty go too.
+// empty go too. The answers are taken out of the packs first, under the
+// packs' lock, which keeps answers from being written meanwhile.
 func (db *DB) deleteFeedbackBefore(ctx context.Context, day string) (int64, error) {
 	return db.inStageTx(ctx, func(tx *sql.Tx) (int64, error) {
+		if err := db.lockFeedbackPacks(ctx, tx); err != nil {
+			return 0, err
+		}
+		rows, err := tx.QueryContext(ctx, db.dialect.Rebind(`SELECT day, template_ref, score, COUNT(*) FROM devex_feedback
+			WHERE day < ? GROUP BY day, template_ref, score`), day)
+		if err != nil {
+			return 0, err
+		}
+		packs := scoreDelta{}
+		for rows.Next() {
+			var d, template string
+			var score int
+			var n int64
+			if err := rows.Scan(&d, &template, &score, &n); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			packs.add(d, template, score, -n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		if err := applyFeedbackPacks(ctx, tx, db.dialect, packs); err != nil {
+			return 0, err
+		}
 		res, err := tx.ExecContext(ctx, db.dialect.Rebind(`DELETE FROM devex_feedback WHERE day < ?`), day)
 		if err != nil {
 			return 0, err

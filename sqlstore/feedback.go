@@ -54,6 +54,19 @@ func (db *DB) PutFeedback(ctx context.Context, fb devex.Feedback, editableSince 
 	if err := db.lockStages(ctx, tx, true); err != nil {
 		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
 	}
+	// The packs of the answer's periods are read and written back below:
+	// their writers run one at a time, and the score the answer had is
+	// read under that lock.
+	if err := db.lockFeedbackPacks(ctx, tx); err != nil {
+		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
+	// A new answer counts in its first day and template, which a change
+	// keeps.
+	before, day, template := 0, devex.Day(fb.CreatedAt), fb.TemplateRef
+	if err := tx.QueryRowContext(ctx, db.dialect.Rebind(`SELECT score, day, template_ref FROM devex_feedback WHERE task_id = ? AND user_ref = ?`),
+		fb.TaskID, fb.UserRef).Scan(&before, &day, &template); err != nil && err != sql.ErrNoRows {
+		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
 	stored, err := scanFeedback(tx.QueryRowContext(ctx, db.dialect.Rebind(`
 		INSERT INTO devex_feedback (task_id, user_ref, template_ref, owner, score, comment, day, created_at, updated_at, stage)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+runStage(`?`)+`)
@@ -68,6 +81,14 @@ func (db *DB) PutFeedback(ctx context.Context, fb devex.Feedback, editableSince 
 	}
 	if err != nil {
 		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+	}
+	if stored.Score != before {
+		d := scoreDelta{}
+		d.add(day, template, before, -1)
+		d.add(day, template, stored.Score, 1)
+		if err := applyFeedbackPacks(ctx, tx, db.dialect, d); err != nil {
+			return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return devex.Feedback{}, false, fmt.Errorf("put feedback: %w", err)
@@ -261,6 +282,9 @@ const scoreSums = `SUM(s.s1), SUM(s.s2), SUM(s.s3), SUM(s.s4), SUM(s.s5)`
 // ScoresByTemplate counts the answers f selects by template and score, from
 // the counts kept per day, month and year.
 func (db *DB) ScoresByTemplate(ctx context.Context, f devex.Filter) ([]devex.TemplateScores, error) {
+	if f.Owner == "" && f.Template == "" {
+		return db.packedScoresByTemplate(ctx, f)
+	}
 	where, args := feedbackScoresWhere(f, 'y')
 	if f.Template != "" {
 		where += ` AND s.template_ref = ?`
@@ -287,12 +311,18 @@ func (db *DB) ScoresByPeriod(ctx context.Context, f devex.Filter, grouping strin
 	}
 	// Every period of the range is one key of the counts: asked for by
 	// key, the rows of other templates in the same periods are not read.
+	// The range's bounds besides the keys are for PostgreSQL's generic
+	// plan of the statement (pgx prepares it; from the sixth call on, the
+	// plan is for any values): there the list is a filter, not a key, and
+	// without the bounds the scan went through every period of the grain
+	// (28 days: 2,300 pages, 36 ms, against 41 pages, 0.4 ms).
 	var conds []string
 	var args []any
 	for _, r := range periodRanges(f.From, f.To, coarsest) {
 		periods := r.periods()
-		conds = append(conds, `(s.grain = ? AND s.owner = ? AND s.template_ref = ? AND s.period IN (`+placeholders(len(periods))+`))`)
-		args = append(args, r.Grain, f.Owner, f.Template)
+		conds = append(conds, `(s.grain = ? AND s.owner = ? AND s.template_ref = ? AND s.period >= ? AND s.period < ? AND s.period IN (`+
+			placeholders(len(periods))+`))`)
+		args = append(args, r.Grain, f.Owner, f.Template, r.From, r.To)
 		for _, p := range periods {
 			args = append(args, p)
 		}

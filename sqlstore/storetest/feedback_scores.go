@@ -94,8 +94,11 @@ func testDevexFeedbackScoresExact(t *testing.T, db *sqlstore.DB) {
 				t.Fatalf("ScoresByTemplate: %v", err)
 			}
 			gotBy := map[string]devex.ScoreCounts{}
-			for _, g := range got {
+			for i, g := range got {
 				gotBy[g.TemplateRef] = g.ScoreCounts
+				if i > 0 && got[i-1].TemplateRef >= g.TemplateRef {
+					t.Errorf("%s..%s %+v: templates out of order: %q before %q", r.from, r.to, base, got[i-1].TemplateRef, g.TemplateRef)
+				}
 			}
 			if fmt.Sprint(gotBy) != fmt.Sprint(want) {
 				t.Errorf("%s..%s %+v: by template %v, want %v", r.from, r.to, base, gotBy, want)
@@ -139,6 +142,32 @@ func testDevexFeedbackScoresExact(t *testing.T, db *sqlstore.DB) {
 	if backfilled := dump(); backfilled != kept || !strings.Contains(kept, "ytd") || !strings.Contains(kept, "rest") {
 		t.Errorf("the backfill differs from the rows the triggers kept:\n%s\nwant\n%s", backfilled, kept)
 	}
+	checkFeedbackPacksBackfill(t, db)
+}
+
+// checkFeedbackPacksBackfill: migration 0025's backfill of the packs of
+// every template's answers per period, from the raw answers, equals the
+// packs the writes kept (a template of no answers left out, a pack of
+// none deleted, as the writes leave them).
+func checkFeedbackPacksBackfill(t *testing.T, db *sqlstore.DB) {
+	t.Helper()
+	ctx := t.Context()
+	dump := func() string {
+		return dumpRows(t, db, `SELECT grain, period, pack FROM devex_feedback_packs ORDER BY grain, period`)
+	}
+	kept := dump()
+	for _, q := range []string{`DELETE FROM devex_feedback_packs`,
+		`DELETE FROM schema_migrations WHERE version = '0025_devex_feedback_packs'`, `DROP TABLE devex_feedback_packs`} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if backfilled := dump(); backfilled != kept || kept == "" {
+		t.Errorf("the packs' backfill differs from the packs the writes kept:\n%s\nwant\n%s", backfilled, kept)
+	}
 }
 
 // testDevexFeedbackScoresConcurrent: answers given and changed at once by
@@ -149,8 +178,24 @@ func testDevexFeedbackScoresConcurrent(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	at := time.Date(2026, 5, 12, 9, 0, 0, 0, time.UTC)
 	const n = 24
+	// Answers of the weeks before, which retention deletes while the
+	// answers below are given: their counts share the month's, year's and
+	// parts of the year's packs.
+	for i := range 6 {
+		old := at.AddDate(0, 0, -7-i)
+		fb := devex.Feedback{TaskID: fmt.Sprintf("cc-old-%d", i), UserRef: "user:default/old", TemplateRef: fmt.Sprintf("template:default/t%d", i%5),
+			Owner: "group:default/g0", Score: 1 + i%5, CreatedAt: old}
+		if _, _, err := db.PutFeedback(ctx, fb, old); err != nil {
+			t.Fatalf("old answer %d: %v", i, err)
+		}
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2*n)
+	errs := make(chan error, 2*n+1)
+	wg.Go(func() {
+		if _, err := db.DeleteDevexBefore(ctx, at.AddDate(-1, 0, 0), at.AddDate(0, 0, -1)); err != nil {
+			errs <- fmt.Errorf("retention: %w", err)
+		}
+	})
 	for i := range n {
 		wg.Go(func() {
 			fb := devex.Feedback{TaskID: fmt.Sprintf("cc-%02d", i), UserRef: fmt.Sprintf("user:default/u%d", i),
@@ -172,22 +217,30 @@ func testDevexFeedbackScoresConcurrent(t *testing.T, db *sqlstore.DB) {
 		t.Error(err)
 	}
 	var want devex.ScoreCounts
+	wantBy := map[string]devex.ScoreCounts{}
 	for i := range n {
 		want.Counts[4-i%5]++
+		c := wantBy[fmt.Sprintf("template:default/t%d", i%5)]
+		c.Counts[4-i%5]++
+		wantBy[fmt.Sprintf("template:default/t%d", i%5)] = c
 	}
-	for _, f := range []devex.Filter{{From: at, To: at.AddDate(0, 0, 1)}, {From: at.AddDate(0, -1, 0), To: at.AddDate(1, 0, 0)}} {
+	for _, f := range []devex.Filter{{From: at, To: at.AddDate(0, 0, 1)}, {From: at.AddDate(0, -1, 0), To: at.AddDate(1, 0, 0)},
+		{From: at.AddDate(-1, 0, 0), To: at.AddDate(1, 0, 0)}} {
 		got, err := db.ScoresByTemplate(ctx, f)
 		if err != nil {
 			t.Fatalf("ScoresByTemplate: %v", err)
 		}
 		var all devex.ScoreCounts
+		gotBy := map[string]devex.ScoreCounts{}
 		for _, g := range got {
 			all.Add(g.ScoreCounts)
+			gotBy[g.TemplateRef] = g.ScoreCounts
 		}
-		if all != want {
-			t.Errorf("%s..%s: %v, want %v", f.FromDay(), f.ToDay(), all, want)
+		if all != want || fmt.Sprint(gotBy) != fmt.Sprint(wantBy) {
+			t.Errorf("%s..%s: %v by template %v, want %v by template %v", f.FromDay(), f.ToDay(), all, gotBy, want, wantBy)
 		}
 	}
+	checkFeedbackPacksBackfill(t, db)
 }
 
 // raggedRanges are ranges of days [from, to) that the counts kept per day,
