@@ -499,6 +499,8 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		// Years to date of the floor's year stay: a range from the floor
 		// reads its months as the difference of two of them.
 		{`DELETE FROM devex_dora_periods WHERE grain = 'ytd' AND start < ?`, rollup[:4] + "-01-01", nil},
+		{`DELETE FROM devex_dora_packs WHERE grain = 'day' AND start < ?`, rollup, nil},
+		{`DELETE FROM devex_dora_packs WHERE grain = 'ytd' AND start < ?`, rollup[:4] + "-01-01", nil},
 		{`DELETE FROM devex_user_months WHERE block < ?`, monthIndex(rollup) / monthBits, nil},
 		{del: func() (int64, error) { return db.deleteFeedbackBefore(ctx, rollup) }},
 	}

@@ -361,10 +361,12 @@ func (db *DB) applyDORA(ctx context.Context, tx *sql.Tx, deltas doraDeltas) erro
 	cache := map[rowID]*doraRow{}
 	var order []rowID
 	read := map[rowID]bool{} // the years (as their ytd January) read
+	kept := keys[:0]
 	for _, k := range keys {
 		if k.day < floor {
 			continue
 		}
+		kept = append(kept, k)
 		d := deltas[k]
 		month, year := periodStarts(k.day)
 		next := fmt.Sprintf("%04d-01-01", atoi4(year)+1)
@@ -433,7 +435,10 @@ func (db *DB) applyDORA(ctx context.Context, tx *sql.Tx, deltas doraDeltas) erro
 			return err
 		}
 	}
-	return db.writeDORARows(ctx, tx, write)
+	if err := db.writeDORARows(ctx, tx, write); err != nil {
+		return err
+	}
+	return db.applyDORAPacks(ctx, tx, kept, deltas)
 }
 
 type doraPeriod struct{ grain, start string }
@@ -459,21 +464,30 @@ func (db *DB) readDORARows(ctx context.Context, tx *sql.Tx, k doraKey, grain str
 		if err := rows.Scan(&r.grain, &r.start, &b); err != nil {
 			return nil, err
 		}
-		e, err := decodeDORASums(b)
-		if err != nil {
-			return nil, err
-		}
-		r.sums = doraSums{changes: e.counts[0], deployments: e.counts[1], failed: e.counts[2], open: e.counts[3], lead: doraHist{}, restore: doraHist{}}
-		r.days = slices.Clone(e.days)
-		if err := addDORAHist(r.sums.lead, e.lead, 1); err != nil {
-			return nil, err
-		}
-		if err := addDORAHist(r.sums.restore, e.restore, 1); err != nil {
+		var err error
+		if r.sums, r.days, err = decodeDORARow(b); err != nil {
 			return nil, err
 		}
 		out[doraPeriod{r.grain, r.start}] = r
 	}
 	return out, rows.Err()
+}
+
+// decodeDORARow decodes a row's sums column (or a pack's group) to be
+// changed: the sums and a copy of the days bitmap.
+func decodeDORARow(b []byte) (doraSums, []byte, error) {
+	e, err := decodeDORASums(b)
+	if err != nil {
+		return doraSums{}, nil, err
+	}
+	s := doraSums{changes: e.counts[0], deployments: e.counts[1], failed: e.counts[2], open: e.counts[3], lead: doraHist{}, restore: doraHist{}}
+	if err := addDORAHist(s.lead, e.lead, 1); err != nil {
+		return s, nil, err
+	}
+	if err := addDORAHist(s.restore, e.restore, 1); err != nil {
+		return s, nil, err
+	}
+	return s, slices.Clone(e.days), nil
 }
 
 // encodedSums is a row's sums column, decoded in place: the counts
@@ -615,6 +629,9 @@ func (a *doraAcc) year(year int) *yearDays {
 			return &a.days[i].days
 		}
 	}
+	if a.days == nil {
+		a.days = make([]yearOf, 0, 2)
+	}
 	a.days = append(a.days, yearOf{year: year})
 	return &a.days[len(a.days)-1].days
 }
@@ -632,11 +649,14 @@ func (a *doraAcc) add(e *encodedSums, sign int64) error {
 }
 
 // row is the acc as the devex package reads it: the histograms' values,
-// in order.
-func (a *doraAcc) row(group string) devex.KeysRow {
+// in order, appended to arena (read only, as long as the answer).
+func (a *doraAcc) row(group string, arena *[]int64) devex.KeysRow {
+	if arena == nil {
+		arena = new([]int64)
+	}
 	r := devex.KeysRow{Group: group, Deployments: a.deployments, Changes: a.changes,
 		FailedChanges: a.failed, OpenIncidents: a.open,
-		LeadTimesMS: a.lead.values(), RestoresMS: a.restore.values()}
+		LeadTimesMS: a.lead.values(arena), RestoresMS: a.restore.values(arena)}
 	for i := range a.days {
 		r.DeploymentDays += a.days[i].days.count()
 	}
@@ -662,16 +682,33 @@ const maxDenseBucket = 1 << 14
 
 // add adds sign × the encoded histogram b.
 func (l *bucketList) add(b []byte, sign int64) error {
+	if l.b == nil && !l.dense && len(b) > 0 {
+		l.b = make([]bucketCount, 0, len(b)/3+2) // a bucket takes 3 bytes or more
+	}
+	if !l.dense {
+		// Both ascending: merged in place.
+		i := 0
+		return eachDORABucket(b, func(k, n, sum int64) {
+			for i < len(l.b) && l.b[i].k < k {
+				i++
+			}
+			if i == len(l.b) || l.b[i].k != k {
+				l.b = slices.Insert(l.b, i, bucketCount{k: k})
+			}
+			l.b[i].n += sign * n
+			l.b[i].sum += sign * sum
+		})
+	}
+	if l.b == nil {
+		l.b = make([]bucketCount, maxDenseBucket)
+	}
 	return eachDORABucket(b, func(k, n, sum int64) {
 		i := -1
-		if l.dense && k < maxDenseBucket {
-			if l.b == nil {
-				l.b = make([]bucketCount, maxDenseBucket)
-			}
+		if k < maxDenseBucket {
 			i = int(k)
 			l.b[i].k = k
 		} else {
-			for j := range l.b {
+			for j := maxDenseBucket; j < len(l.b); j++ {
 				if l.b[j].k == k {
 					i = j
 					break
@@ -696,23 +733,32 @@ func (l *bucketList) empty() bool {
 	return true
 }
 
-// values lists each bucket's mean as often as it counts, ascending.
-func (l *bucketList) values() []int64 {
-	l.b = slices.DeleteFunc(l.b, func(c bucketCount) bool { return c.n <= 0 })
-	if !slices.IsSortedFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) }) {
-		slices.SortFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) })
-	}
+// count is the number of values of the list.
+func (l *bucketList) count() int64 {
 	var n int64
 	for _, c := range l.b {
 		n += max(c.n, 0)
 	}
-	out := make([]int64, 0, n)
+	return n
+}
+
+// values lists each bucket's mean as often as it counts, ascending,
+// appended to arena.
+func (l *bucketList) values(arena *[]int64) []int64 {
+	l.b = slices.DeleteFunc(l.b, func(c bucketCount) bool { return c.n <= 0 })
+	if !slices.IsSortedFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) }) {
+		slices.SortFunc(l.b, func(x, y bucketCount) int { return cmp.Compare(x.k, y.k) })
+	}
+	if *arena == nil {
+		*arena = make([]int64, 0, l.count())
+	}
+	from := len(*arena)
 	for _, c := range l.b {
 		for range c.n {
-			out = append(out, c.sum/c.n)
+			*arena = append(*arena, c.sum/c.n)
 		}
 	}
-	return out
+	return (*arena)[from:len(*arena):len(*arena)]
 }
 
 // doraPiece is how a ytd row counts in a range: added or taken away, and
@@ -755,11 +801,61 @@ func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]d
 	for y := s.years.from; y < s.years.to; y = fmt.Sprintf("%04d-01-01", atoi4(y)+1) {
 		pieces[y[:4]+"-12-01"] = doraPiece{sign: 1, from: 0, to: 366}
 	}
+	// Without a filter, the packs of the grouping and the overall ones
+	// (devex_dora_packs.go); with one, the rows that pass it.
 	filter, fargs := ownerTemplateFilter(f)
+	packed := f.Owner == "" && f.Template == ""
+	head := `SELECT ` + col + `, start, sums FROM devex_dora_periods WHERE grain = `
 	byGroup := map[string]*doraAcc{}
-	// The overall histograms gather every group's buckets: arrays.
-	all := doraAcc{lead: bucketList{dense: true}, restore: bucketList{dense: true}}
-	// read adds the rows of q: the group, the period's start and the sums.
+	var all doraAcc
+	if packed {
+		filter, fargs = ` AND grouped_by IN (?, '`+doraPackAll+`')`, []any{groupBy}
+		head = `SELECT grouped_by, start, pack FROM devex_dora_packs WHERE grain = `
+	} else {
+		// The overall histograms gather every group's buckets: arrays.
+		all = doraAcc{lead: bucketList{dense: true}, restore: bucketList{dense: true}}
+	}
+	var slab []doraAcc // the groups' accs, allocated a few at a time
+	group := func(g []byte) *doraAcc {
+		a := byGroup[string(g)]
+		if a == nil {
+			if len(slab) == 0 {
+				slab = make([]doraAcc, 64)
+			}
+			a, slab = &slab[0], slab[1:]
+			byGroup[string(g)] = a
+		}
+		return a
+	}
+	// add adds the encoded sums b of the period starting at st (a day or a
+	// year to date) to the accs.
+	add := func(b []byte, st string, day bool, accs ...*doraAcc) error {
+		e, err := decodeDORASums(b)
+		if err != nil {
+			return err
+		}
+		sign, year := int64(1), atoi4(st)
+		for _, a := range accs {
+			if day {
+				if e.counts[1] > 0 {
+					doy := dayOfYear(st)
+					a.year(year)[doy/64] |= 1 << (doy % 64)
+				}
+			} else {
+				p := pieces[st]
+				sign = p.sign
+				if sign > 0 {
+					a.year(year).or(e.days, p.from, p.to)
+				}
+			}
+			if err := a.add(&e, sign); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// read adds the rows of q: the group (or the pack's grouping), the
+	// period's start and the sums (or the pack).
 	read := func(q string, args []any, day bool) error {
 		rows, err := db.query(ctx, q, args...)
 		if err != nil {
@@ -771,41 +867,21 @@ func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]d
 			if err := rows.Scan(&g, &start, &b); err != nil {
 				return err
 			}
-			e, err := decodeDORASums(b)
-			if err != nil {
-				return err
-			}
-			a := byGroup[string(g)]
-			if a == nil {
-				a = &doraAcc{}
-				byGroup[string(g)] = a
-			}
 			st := string(start)
-			sign, year := int64(1), atoi4(st)
-			if day {
-				if e.counts[1] > 0 {
-					doy := dayOfYear(st)
-					a.year(year)[doy/64] |= 1 << (doy % 64)
-					all.year(year)[doy/64] |= 1 << (doy % 64)
-				}
-			} else {
-				p := pieces[st]
-				sign = p.sign
-				if sign > 0 {
-					a.year(year).or(e.days, p.from, p.to)
-					all.year(year).or(e.days, p.from, p.to)
-				}
+			switch {
+			case !packed:
+				err = add(b, st, day, group(g), &all)
+			case string(g) == doraPackAll:
+				err = decodePack(b, func(_, sums []byte) error { return add(sums, st, day, &all) })
+			default:
+				err = decodePack(b, func(name, sums []byte) error { return add(sums, st, day, group(name)) })
 			}
-			if err := a.add(&e, sign); err != nil {
-				return err
-			}
-			if err := all.add(&e, sign); err != nil {
+			if err != nil {
 				return err
 			}
 		}
 		return rows.Err()
 	}
-	head := `SELECT ` + col + `, start, sums FROM devex_dora_periods WHERE grain = `
 	var u unionOf
 	u.add(head+`'day'`, "start", filter, fargs, s.days[:]...)
 	if len(u.branches) > 0 {
@@ -823,17 +899,29 @@ func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]d
 			return nil, overall, fmt.Errorf("four keys: %w", err)
 		}
 	}
-	out := make([]devex.KeysRow, 0, len(byGroup))
+	// The groups in the answer's order, their values in one array.
+	type named struct {
+		group string
+		acc   *doraAcc
+	}
+	groups := make([]named, 0, len(byGroup))
+	var values int64
 	for g, a := range byGroup {
 		if a.zero() {
 			continue
 		}
-		out = append(out, a.row(g))
+		groups = append(groups, named{g, a})
+		values += a.lead.count() + a.restore.count()
 	}
-	overall = all.row("")
-	slices.SortFunc(out, func(a, b devex.KeysRow) int {
-		return cmp.Or(cmp.Compare(b.Changes, a.Changes), strings.Compare(a.Group, b.Group))
+	slices.SortFunc(groups, func(x, y named) int {
+		return cmp.Or(cmp.Compare(y.acc.changes, x.acc.changes), strings.Compare(x.group, y.group))
 	})
+	arena := make([]int64, 0, values)
+	out := make([]devex.KeysRow, len(groups))
+	for i, g := range groups {
+		out[i] = g.acc.row(g.group, &arena)
+	}
+	overall = all.row("", nil)
 	return out, overall, nil
 }
 
@@ -857,9 +945,10 @@ func backfillDORAPeriods(ctx context.Context, tx *sql.Tx, d Dialect) error {
 	return (&DB{dialect: d}).rebuildDORA(ctx, tx)
 }
 
-// RebuildDORAPeriods rebuilds the four keys' per-period sums from the
-// changes and incidents the store holds, as migration 0020 does (for stores
-// written around the store's methods: benchmarks' seeds).
+// RebuildDORAPeriods rebuilds the four keys' per-period sums and their
+// packs from the changes and incidents the store holds, as migrations 0020
+// and 0026 do (for stores written around the store's methods: benchmarks'
+// seeds).
 func (db *DB) RebuildDORAPeriods(ctx context.Context) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -876,6 +965,9 @@ func (db *DB) RebuildDORAPeriods(ctx context.Context) error {
 		return err
 	}
 	if err := db.rebuildDORA(ctx, tx); err != nil {
+		return err
+	}
+	if err := db.rebuildDORAPacks(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -950,12 +1042,7 @@ func (db *DB) rebuildDORA(ctx context.Context, tx *sql.Tx) error {
 		var days []byte
 		for m := y.first; m < 12; m++ {
 			run.add(&y.months[m], 1)
-			for i, b := range y.days[m] {
-				for len(days) <= i {
-					days = append(days, 0)
-				}
-				days[i] |= b
-			}
+			days = orDays(days, y.days[m])
 			r := doraRow{grain: doraYTD, start: fmt.Sprintf("%s-%02d-01", yk.year, m+1), key: yk.key, days: slices.Clone(days)}
 			r.sums.add(&run, 1)
 			out = append(out, r)

@@ -18,6 +18,7 @@ var goSteps = map[string]func(ctx context.Context, tx *sql.Tx, d Dialect) error{
 	"0020_devex_dora_periods":          backfillDORAPeriods,
 	"0022_devex_templates_deployments": backfillTemplatesDeployments,
 	"0025_devex_feedback_packs":        backfillFeedbackPacks,
+	"0026_devex_dora_packs":            backfillDORAPacks,
 }
 
 // Migrate applies the *.sql files at the root of migrations, in the order of

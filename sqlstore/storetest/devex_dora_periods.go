@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,10 +141,12 @@ func testDevexDORAPeriods(t *testing.T, db *sqlstore.DB) {
 	}
 	check("written", "")
 
-	// What the writes kept is what the migration builds from the rows.
+	// What the writes kept is what the migrations build from the rows:
+	// the sums per period (0020) and their packs (0026).
 	written := doraRows(t, db)
-	if len(written) == 0 {
-		t.Fatal("no four keys sums written")
+	if !slices.ContainsFunc(written, func(r string) bool { return strings.HasPrefix(r, "pack ") }) ||
+		strings.HasPrefix(written[0], "pack ") {
+		t.Fatal("no four keys sums or packs written")
 	}
 	if err := db.RebuildDORAPeriods(ctx); err != nil {
 		t.Fatal(err)
@@ -173,26 +176,30 @@ func testDevexDORAPeriods(t *testing.T, db *sqlstore.DB) {
 	check("after retention", "2025-05-17")
 }
 
-// doraRows dumps devex_dora_periods, ordered.
+// doraRows dumps devex_dora_periods, then devex_dora_packs, ordered.
 func doraRows(t *testing.T, db *sqlstore.DB) []string {
 	t.Helper()
-	rows, err := db.SQL().QueryContext(t.Context(), `SELECT grain, start, service, owner, template_ref, sums FROM devex_dora_periods
-		ORDER BY grain, start, service, owner, template_ref`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var g, s, svc, o, tpl string
-		var b []byte
-		if err := rows.Scan(&g, &s, &svc, &o, &tpl, &b); err != nil {
+	for _, q := range []string{
+		`SELECT grain, start, service, owner, template_ref, sums FROM devex_dora_periods ORDER BY grain, start, service, owner, template_ref`,
+		`SELECT 'pack', grouped_by, grain, start, part, pack FROM devex_dora_packs ORDER BY grouped_by, grain, start, part`,
+	} {
+		rows, err := db.SQL().QueryContext(t.Context(), q)
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprintf("%s %s %s %s %s %x", g, s, svc, o, tpl, b))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		for rows.Next() {
+			var a, b, c, d, e string
+			var sums []byte
+			if err := rows.Scan(&a, &b, &c, &d, &e, &sums); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %s %s %s %s %x", a, b, c, d, e, sums))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
 	}
 	return out
 }

@@ -1,0 +1,20 @@
+-- The four keys' per-period sums packed per grouping (issue 14 item 5):
+-- one row per (grouping, period, part) holds the sums of every service
+-- (grouped_by 'service'), team ('team'), template ('template') or of all
+-- of them ('all', one entry named '') over devex_dora_periods' rows of that
+-- period, so that a read without a team or template filter decodes a few
+-- rows instead of one row per service and period
+-- (sqlstore/devex_dora_packs.go). Periods are those of devex_dora_periods
+-- (grain 'day' and 'ytd'); part spreads a grouping's groups over a few rows
+-- (a hash of the group's name) so that a write rewrites a fraction of them.
+-- Kept by the transactions that write devex_dora_periods; what the store
+-- holds is packed by this migration's Go step (sqlstore/migrate.go), in the
+-- migration's transaction.
+CREATE TABLE devex_dora_packs (
+	grouped_by     TEXT NOT NULL,
+	grain          TEXT NOT NULL,
+	start          TEXT NOT NULL,
+	part           INTEGER NOT NULL,
+	pack           BYTEA NOT NULL,
+	PRIMARY KEY (grouped_by, grain, start, part)
+);
