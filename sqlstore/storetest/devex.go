@@ -32,6 +32,7 @@ var devexTests = []struct {
 	{"DevexFourKeys", testDevexFourKeys},
 	{"DevexFourKeysPeriods", testDevexDORAPeriods},
 	{"DevexFourKeysBandEdges", testDevexDORABandEdges},
+	{"DevexFourKeysPacksConcurrent", testDevexDORAPacksConcurrent},
 	{"DevexPeriodRollups", testDevexPeriodRollups},
 	{"DevexFunnelPeriods", testDevexFunnelPeriods},
 	{"DevexFunnelConcurrent", testDevexFunnelConcurrent},

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,6 +175,95 @@ func testDevexDORAPeriods(t *testing.T, db *sqlstore.DB) {
 		}
 	}
 	check("after retention", "2025-05-17")
+}
+
+// testDevexDORAPacksConcurrent: writers recording changes, failures and
+// incidents of their own apps at once, on the same days, teams and
+// templates (the same packs), leave the packs equal to what the migration
+// packs from the rows, and the answers equal to the raw rows'.
+func testDevexDORAPacksConcurrent(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	at := time.Date(2026, 1, 30, 9, 0, 0, 0, time.UTC) // January: every month's year to date
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			state := devex.AppState{Key: fmt.Sprintf("main/argocd/pk-%d", w), Service: fmt.Sprintf("component:default/pk-%d", w),
+				Owner: fmt.Sprintf("group:default/team-%d", w%2), TemplateRef: "template:default/svc", Environment: "prod"}
+			for i := range each {
+				when := at.Add(time.Duration(i%3) * 24 * time.Hour).Add(time.Duration(w) * time.Minute)
+				ev := devex.DeploymentEvent{ID: fmt.Sprint(i), Revision: fmt.Sprintf("r%d", i), Succeeded: (w+i)%4 != 0, DeployedAt: when}
+				if !ev.Succeeded {
+					ev.ID = devex.FailedChangeID(ev.Revision)
+				}
+				f := devex.AppFacts{State: state, Changes: []devex.DeploymentEvent{ev}}
+				if ev.Succeeded {
+					h := when.Add(time.Duration(1+w+i) * time.Minute)
+					f.Healthy = &devex.HealthyChange{DeployID: ev.ID, At: h, AtFirstSight: h}
+					if i%3 == 1 {
+						f.Failures = []devex.ChangeFailure{{DeployID: ev.ID, Reason: devex.FailureDegraded}}
+						f.Degraded = &devex.Incident{ID: ev.ID, DeployID: ev.ID, Revision: ev.Revision, DegradedAt: when.Add(time.Minute)}
+					}
+				} else {
+					f.Failures = []devex.ChangeFailure{{DeployID: ev.ID, Reason: devex.FailureOperation}}
+				}
+				ch, err := db.RecordAppFacts(ctx, f)
+				if err != nil {
+					errs <- fmt.Errorf("writer %d: %w", w, err)
+					return
+				}
+				for _, need := range ch.NeedCommit {
+					if err := db.SetCommitTime(ctx, need, when.Add(-time.Duration(w+1)*time.Hour)); err != nil {
+						errs <- fmt.Errorf("writer %d: %w", w, err)
+						return
+					}
+				}
+				if f.Degraded != nil && i%2 == 0 {
+					if _, err := db.RecordAppFacts(ctx, devex.AppFacts{State: state, RestoredAt: when.Add(time.Duration(10+w) * time.Minute)}); err != nil {
+						errs <- fmt.Errorf("writer %d: %w", w, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, r := range [][2]string{{"2026-01-31", "2026-02-02"}, {"2026-01-01", "2026-03-01"}, {"2025-01-01", "2027-01-01"}} {
+		var f devex.Filter
+		f.From, _ = time.Parse(time.DateOnly, r[0])
+		f.To, _ = time.Parse(time.DateOnly, r[1])
+		for _, by := range devex.DORAGroupings {
+			got, overall, err := db.FourKeys(ctx, f, by)
+			if err != nil {
+				t.Fatalf("FourKeys: %v", err)
+			}
+			want, wantAll := bruteFourKeys(t, db, r[0], r[1], f, by)
+			what := fmt.Sprintf("%s to %s by %s", r[0], r[1], by)
+			if len(got) != len(want) {
+				t.Errorf("%s: %d groups, want %d", what, len(got), len(want))
+				continue
+			}
+			for i := range got {
+				sameKeys(t, what, got[i], want[i])
+			}
+			sameKeys(t, what+" overall", overall, wantAll)
+			if r[0] < "2026-01-30" && overall.Changes != writers*each {
+				t.Errorf("%s: %d changes, want %d", what, overall.Changes, writers*each)
+			}
+		}
+	}
+	written := doraRows(t, db)
+	if err := db.RebuildDORAPeriods(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt := doraRows(t, db); !slices.Equal(written, rebuilt) {
+		t.Errorf("packs written at once differ from the rows' (%d rows and packs written, %d rebuilt)", len(written), len(rebuilt))
+	}
 }
 
 // doraRows dumps devex_dora_periods, then devex_dora_packs, ordered.
