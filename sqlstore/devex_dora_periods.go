@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -129,6 +130,18 @@ func eachDORABucket(b []byte, f func(k, n, sum int64)) error {
 		f(k, int64(v[1]), int64(v[2]))
 	}
 	return nil
+}
+
+// doraBuckets is the number of buckets of the encoded histogram b: three
+// uvarints each, whose last bytes are those below 0x80.
+func doraBuckets(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c < 0x80 {
+			n++
+		}
+	}
+	return n / 3
 }
 
 // addDORAHist adds sign × the encoded histogram b to h.
@@ -512,9 +525,11 @@ func encodeDORASums(s *doraSums, days []byte) []byte {
 	return append(out, restore...)
 }
 
+var errDORASumsTruncated = errors.New("four keys sums: truncated")
+
 func decodeDORASums(b []byte) (encodedSums, error) {
 	var e encodedSums
-	bad := fmt.Errorf("four keys sums: truncated")
+	bad := errDORASumsTruncated
 	for i := range e.counts {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
@@ -672,6 +687,22 @@ func (a *doraAcc) zero() bool {
 type bucketList struct {
 	b     []bucketCount
 	dense bool
+	slab  *[]bucketCount // where lists are carved from (carve), or nil
+}
+
+// carve returns an empty list of capacity n, cut from slab (a new one when
+// it is short) or allocated when slab is nil: a group's lists are small,
+// and a read has thousands.
+func carve(slab *[]bucketCount, n int) []bucketCount {
+	if slab == nil {
+		return make([]bucketCount, 0, n)
+	}
+	if cap(*slab) < n {
+		*slab = make([]bucketCount, 0, max(n, 4096))
+	}
+	out := (*slab)[0:0:n]
+	*slab = (*slab)[n:n]
+	return out
 }
 
 type bucketCount struct{ k, n, sum int64 }
@@ -682,22 +713,26 @@ const maxDenseBucket = 1 << 14
 
 // add adds sign × the encoded histogram b.
 func (l *bucketList) add(b []byte, sign int64) error {
-	if l.b == nil && !l.dense && len(b) > 0 {
-		l.b = make([]bucketCount, 0, len(b)/3+2) // a bucket takes 3 bytes or more
-	}
 	if !l.dense {
-		// Both ascending: merged in place.
+		// Both ascending: merged into one list, long enough for both.
+		merged := carve(l.slab, len(l.b)+doraBuckets(b))
 		i := 0
-		return eachDORABucket(b, func(k, n, sum int64) {
+		err := eachDORABucket(b, func(k, n, sum int64) {
 			for i < len(l.b) && l.b[i].k < k {
+				merged = append(merged, l.b[i])
 				i++
 			}
-			if i == len(l.b) || l.b[i].k != k {
-				l.b = slices.Insert(l.b, i, bucketCount{k: k})
+			c := bucketCount{k: k}
+			if i < len(l.b) && l.b[i].k == k {
+				c = l.b[i]
+				i++
 			}
-			l.b[i].n += sign * n
-			l.b[i].sum += sign * sum
+			c.n += sign * n
+			c.sum += sign * sum
+			merged = append(merged, c)
 		})
+		l.b = append(merged, l.b[i:]...)
+		return err
 	}
 	if l.b == nil {
 		l.b = make([]bucketCount, maxDenseBucket)
@@ -816,6 +851,7 @@ func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]d
 		all = doraAcc{lead: bucketList{dense: true}, restore: bucketList{dense: true}}
 	}
 	var slab []doraAcc // the groups' accs, allocated a few at a time
+	var buckets []bucketCount
 	group := func(g []byte) *doraAcc {
 		a := byGroup[string(g)]
 		if a == nil {
@@ -823,6 +859,7 @@ func (db *DB) FourKeys(ctx context.Context, f devex.Filter, groupBy string) ([]d
 				slab = make([]doraAcc, 64)
 			}
 			a, slab = &slab[0], slab[1:]
+			a.lead.slab, a.restore.slab = &buckets, &buckets
 			byGroup[string(g)] = a
 		}
 		return a
