@@ -297,6 +297,27 @@ func checkFunnel(t *testing.T, db *sqlstore.DB, phase string, filters []devex.Fi
 			if fmt.Sprint(gotStages) != fmt.Sprint(wantStages) {
 				t.Errorf("%s: %s..%s %+v: scores by stage %v, want %v", phase, rg.from, rg.to, base, gotStages, wantStages)
 			}
+			// The answers per template (packed without a filter) are
+			// every answer's, whatever its stage and however it moved.
+			wantTemplates := map[string]devex.ScoreCounts{}
+			for _, a := range answers {
+				if selects(devex.Day(a.CreatedAt), a.TemplateRef, a.Owner) {
+					c := wantTemplates[a.TemplateRef]
+					c.Counts[a.Score-1]++
+					wantTemplates[a.TemplateRef] = c
+				}
+			}
+			byTemplate, err := db.ScoresByTemplate(ctx, f)
+			if err != nil {
+				t.Fatalf("ScoresByTemplate: %v", err)
+			}
+			gotTemplates := map[string]devex.ScoreCounts{}
+			for _, s := range byTemplate {
+				gotTemplates[s.TemplateRef] = s.ScoreCounts
+			}
+			if fmt.Sprint(gotTemplates) != fmt.Sprint(wantTemplates) {
+				t.Errorf("%s: %s..%s %+v: scores by template %v, want %v", phase, rg.from, rg.to, base, gotTemplates, wantTemplates)
+			}
 			nonzero = nonzero || want.Registered > 0 && want.Healthy > 0 && len(wantStages) == 4
 		}
 	}
