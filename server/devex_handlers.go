@@ -145,7 +145,8 @@ func parseDevexQuery(c echo.Context) (devexQuery, error) {
 }
 
 // writeCSV answers with rows as CSV. Cells that a spreadsheet would run as
-// a formula are quoted with a leading apostrophe.
+// a formula (a first character of ASVS 1.2.10's =, +, -, @, tab, NUL, or a
+// carriage return) are quoted with a leading apostrophe.
 func writeCSV(c echo.Context, name string, rows [][]string) error {
 	return writeCSVFile(c, "devex-"+name+".csv", rows)
 }
@@ -159,7 +160,7 @@ func writeCSVFile(c echo.Context, filename string, rows [][]string) error {
 	w := csv.NewWriter(c.Response())
 	for _, row := range rows {
 		for i, cell := range row {
-			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) && !isNumber(cell) {
+			if cell != "" && strings.ContainsRune("=+-@\t\r\x00", rune(cell[0])) && !isNumber(cell) {
 				row[i] = "'" + cell
 			}
 		}
