@@ -221,8 +221,9 @@ infra:
 				"othersTaskId": "b2", "othersRefusal": `user:default/alice did not start run "b2"`},
 			{"url": bob.URL, "taskId": "b2", "template": "go-service", "score": 5, "comment": "healthy before lunch"},
 		},
-		// What the two answers make of the satisfaction panel (3.5 of 5 from 2).
-		"satisfaction": map[string]any{"score": "3.5 / 5", "responses": "2 answers",
+		// What the two answers make of the satisfaction panel: 3.5 of 5 from
+		// 2, the worst-rated step alice's failed run.
+		"satisfaction": map[string]any{"score": "3.5 / 5", "responses": "2 answers", "worstStage": "Lowest rated: runs that failed",
 			"platformUrl": platform.URL, "managerUrl": manager.URL},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -295,9 +296,9 @@ infra:
 
 	checkBrowserFeedback(t, p.BaseURL, readerToken, range28)
 	var shownSatisfaction map[string]struct {
-		Score    string
-		Comments []string
-		Refused  string
+		Score, WorstStage string
+		Comments          []string
+		Refused           string
 	}
 	mustJSON(t, result.Observed["satisfaction"], &shownSatisfaction)
 	if pl, mg := shownSatisfaction["platform"], shownSatisfaction["manager"]; pl.Score != "3.5 / 5" || len(pl.Comments) != 2 ||

@@ -302,7 +302,9 @@ try {
       await waitForTestIdText('satisfaction-overall', want.score);
       const overall = page.locator('[data-testid="satisfaction-overall"]').locator('xpath=..');
       await overall.getByText(want.responses, { exact: false }).waitFor({ timeout });
-      const shown = { score: await page.locator('[data-testid="satisfaction-overall"]').textContent(), comments: [], refused: '' };
+      const worst = (await page.locator('[data-testid="satisfaction-worst-stage"]').textContent({ timeout })) ?? '';
+      if (!worst.startsWith(want.worstStage)) throw new Error(`the worst-rated step: ${JSON.stringify(worst)}, want ${JSON.stringify(want.worstStage)}`);
+      const shown = { score: await page.locator('[data-testid="satisfaction-overall"]').textContent(), worstStage: worst, comments: [], refused: '' };
       if (viewer === 'platform') {
         await page.waitForFunction(n => document.querySelectorAll('[data-testid="feedback-comment"]').length === n, spec.feedback.length, { timeout });
         shown.comments = await page.locator('[data-testid="feedback-comment"]').allTextContents();
