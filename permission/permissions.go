@@ -30,6 +30,10 @@ var (
 	// devex/v1/feedback/comments): their words, which the platform team
 	// reads (never their names).
 	FeedbackCommentsRead = basic("paved.devex.feedback.read", "read")
+	// FeedbackGive rates one's own golden-path runs (GET and PUT
+	// devex/v1/feedback/runs*); which runs are one's own, devex decides.
+	// paved's default policy allows every user.
+	FeedbackGive = basic("paved.devex.feedback.create", "create")
 	// KeysRotate rotates paved's signing keys.
 	KeysRotate = basic("paved.admin.keys.rotate", "update")
 	// CatalogRead reads the entities paved provides to the catalog.
@@ -85,7 +89,7 @@ func ActionInvoke(name string, readOnly, destructive bool) paved.Permission {
 
 // Fixed returns the permissions that do not depend on the actions served.
 func Fixed() []paved.Permission {
-	return []paved.Permission{AuditRead, DevExRead, FeedbackCommentsRead, KeysRotate, CatalogRead,
+	return []paved.Permission{AuditRead, DevExRead, FeedbackCommentsRead, FeedbackGive, KeysRotate, CatalogRead,
 		InfraProvision, InfraConnectionRead, InfraDeprovision, InfraExtend, InfraOperate,
 		AppCreate, AppRead, AppSync, AppDelete, ProjectWiden, ApprovalRead, ApprovalDecide}
 }

@@ -1,11 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/permission"
+	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
 
 // TestFeedbackRoutes: a developer rates their own run (one answer, which
@@ -165,5 +171,33 @@ func TestFeedbackRoutes(t *testing.T) {
 	one.Editable = true
 	if err := json.Unmarshal([]byte(r.raw), &one); err != nil || r.status != 200 || one.Feedback.Score != 2 || one.Editable {
 		t.Errorf("jane's answer after the edit window: %d %s, want score 2, not editable", r.status, r.raw)
+	}
+}
+
+// TestFeedbackGivePermission: rating one's runs is paved.devex.feedback.create,
+// decided in routes.go by the policy: a line denying it refuses carol with a
+// 403 naming it; the defaults let every other user rate.
+func TestFeedbackGivePermission(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "paved.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f := newHostileWith(t, store, []permission.PolicyRule{
+		{Permission: permission.FeedbackGive.Name, Users: []string{"user:default/carol"}, Result: paved.DecisionDeny},
+	})
+	carol, dave := f.users.Mint(t, "user:default/carol"), f.users.Mint(t, "user:default/dave")
+	for _, c := range []struct {
+		name, method, path, token, body string
+		status                          int
+	}{
+		{"carol's runs", "GET", "/api/paved/devex/v1/feedback/runs", carol, "", 403},
+		{"carol's answer", "PUT", "/api/paved/devex/v1/feedback/runs/t1", carol, `{"score": 5}`, 403},
+		{"dave's runs", "GET", "/api/paved/devex/v1/feedback/runs", dave, "", 200},
+	} {
+		r := fixture{handler: f.handler}.do(t, c.method, c.path, c.token, c.body)
+		if r.status != c.status || (c.status == 403 && !strings.Contains(r.raw, "user:default/carol may not paved.devex.feedback.create")) {
+			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.raw, c.status)
+		}
 	}
 }

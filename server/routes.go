@@ -73,14 +73,15 @@ func addRoutes(e *echo.Echo, d Deps) {
 	api.GET("/devex/v1/dora", handleDevexDORA(d.DevEx), auth, devexRead)
 
 	// Developer feedback (feedback_handlers.go). Who may call, decided here:
-	// answers come from the user who ran the template (requireUser; that the
-	// run is theirs is checked by devex.Feedbacks against the run); the
-	// comments are for the platform team (paved.devex.feedback.read; the
+	// answers come from a user (requireUser) whom the policy lets give
+	// feedback (paved.devex.feedback.create; the default policy: everyone),
+	// about a run they started (checked by devex.Feedbacks against the run);
+	// the comments are for the platform team (paved.devex.feedback.read; the
 	// default policy gives it to FeedbackCommentReaders).
-	feedbackAuthor := requireUser()
-	api.GET("/devex/v1/feedback/runs", handleFeedbackRuns(d.Feedback), auth, feedbackAuthor)
-	api.GET("/devex/v1/feedback/runs/:taskId", handleGetFeedback(d.Feedback), auth, feedbackAuthor)
-	api.PUT("/devex/v1/feedback/runs/:taskId", handlePutFeedback(d.Feedback), auth, feedbackAuthor, limit)
+	feedbackAuthor, giveFeedback := requireUser(), can(permission.FeedbackGive)
+	api.GET("/devex/v1/feedback/runs", handleFeedbackRuns(d.Feedback), auth, feedbackAuthor, giveFeedback)
+	api.GET("/devex/v1/feedback/runs/:taskId", handleGetFeedback(d.Feedback), auth, feedbackAuthor, giveFeedback)
+	api.PUT("/devex/v1/feedback/runs/:taskId", handlePutFeedback(d.Feedback), auth, feedbackAuthor, giveFeedback, limit)
 	api.GET("/devex/v1/feedback/comments", handleFeedbackComments(d.DevEx), auth, can(permission.FeedbackCommentsRead))
 	api.GET("/devex/v1/costs", handleDevexCosts(d.Costs), auth, devexRead) // costs_handlers.go
 
