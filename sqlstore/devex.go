@@ -492,6 +492,7 @@ func (db *DB) DeleteDevexBefore(ctx context.Context, rawBefore, rollupBefore tim
 		{`DELETE FROM devex_daily WHERE day < ?`, rollup, nil},
 		{`DELETE FROM devex_daily_users WHERE day < ?`, rollup, nil},
 		{`DELETE FROM devex_day_users WHERE day < ?`, rollup, nil},
+		{`DELETE FROM devex_period_users WHERE start < ?`, rollup, nil},
 		{`DELETE FROM devex_period_totals WHERE start < ?`, rollup, nil},
 		{`DELETE FROM devex_totals WHERE start < ?`, rollup, nil},
 		{`DELETE FROM devex_period_durations WHERE start < ?`, rollup, nil},

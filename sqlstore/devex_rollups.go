@@ -198,16 +198,100 @@ func (db *DB) markDayUsers(ctx context.Context, tx *sql.Tx, users []userKey) (ma
 			}
 			b[n/8] |= 1 << (n % 8)
 		}
+		bitmaps[d] = b
 		out = append(out, d, b)
 	}
-	return learned, db.insertRows(ctx, tx, `INSERT INTO devex_day_users (day, bits) VALUES `,
-		` ON CONFLICT (day) DO UPDATE SET bits = excluded.bits`, 2, out)
+	if err := db.insertRows(ctx, tx, `INSERT INTO devex_day_users (day, bits) VALUES `,
+		` ON CONFLICT (day) DO UPDATE SET bits = excluded.bits`, 2, out); err != nil {
+		return nil, err
+	}
+	return learned, markPeriodUsers(ctx, tx, db.dialect, days, bitmaps)
+}
+
+// periodUsersKey is a row of devex_period_users.
+type periodUsersKey struct{ grain, start string }
+
+// markPeriodUsers ORs the bitmaps of days (each day's whole bitmap) into
+// those of their months and years, read and rewritten whole in key order,
+// in the transaction that wrote the days' (as the days' own: the runs'
+// ingest runs one transaction at a time, under the collector's lease).
+func markPeriodUsers(ctx context.Context, tx *sql.Tx, d Dialect, days []string, bitmaps map[string][]byte) error {
+	periods := map[periodUsersKey][]byte{}
+	for _, day := range days {
+		month, year := periodStarts(day)
+		for _, k := range []periodUsersKey{{grainMonth, month}, {grainYear, year}} {
+			periods[k] = orBits(periods[k], bitmaps[day])
+		}
+	}
+	read := d.Rebind(`SELECT bits FROM devex_period_users WHERE grain = ? AND start = ?`)
+	write := d.Rebind(`INSERT INTO devex_period_users (grain, start, bits) VALUES (?, ?, ?)
+		ON CONFLICT (grain, start) DO UPDATE SET bits = excluded.bits`)
+	keys := sortedKeys(periods, func(a, b periodUsersKey) int {
+		return cmp.Or(strings.Compare(a.grain, b.grain), strings.Compare(a.start, b.start))
+	})
+	for _, k := range keys {
+		var stored []byte
+		if err := tx.QueryRowContext(ctx, read, k.grain, k.start).Scan(&stored); err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("period users: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, write, k.grain, k.start, orBits(stored, periods[k])); err != nil {
+			return fmt.Errorf("period users: %w", err)
+		}
+	}
+	return nil
+}
+
+// backfillPeriodUsers is migration 0028's Go step: the months' and years'
+// bitmaps from the days', as the writes would have kept them.
+func backfillPeriodUsers(ctx context.Context, tx *sql.Tx, d Dialect) error {
+	rows, err := tx.QueryContext(ctx, `SELECT day, bits FROM devex_day_users ORDER BY day`)
+	if err != nil {
+		return err
+	}
+	var days []string
+	bitmaps := map[string][]byte{}
+	for rows.Next() {
+		var day string
+		var b []byte
+		if err := rows.Scan(&day, &b); err != nil {
+			rows.Close()
+			return err
+		}
+		days = append(days, day)
+		bitmaps[day] = b
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return markPeriodUsers(ctx, tx, d, days, bitmaps)
 }
 
 // dayUsers ORs the user bitmaps of the days in [from, to) and counts the bits:
 // the cost follows the number of days and users, not of runs.
+//
+// Whole months and years read their bitmap (devex_period_users): 5 years
+// are about 70 rows instead of 1,825. The range starts at the rollups'
+// floor, so a period holding days retention deleted is never read.
 func (db *DB) dayUsers(ctx context.Context, from, to string) (int64, error) {
-	rows, err := db.query(ctx, `SELECT bits FROM devex_day_users WHERE day >= ? AND day < ?`, from, to)
+	fromT, err := time.Parse(time.DateOnly, from)
+	if err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	toT, err := time.Parse(time.DateOnly, to)
+	if err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	if fromT, err = db.rollupFrom(ctx, fromT); err != nil {
+		return 0, fmt.Errorf("active users: %w", err)
+	}
+	s := splitRange(fromT, toT, true)
+	var u unionOf
+	u.add(`SELECT bits FROM devex_day_users WHERE 1 = 1`, "day", "", nil, s.days[:]...)
+	u.add(`SELECT bits FROM devex_period_users WHERE grain = 'month'`, "start", "", nil, s.months[:]...)
+	u.add(`SELECT bits FROM devex_period_users WHERE grain = 'year'`, "start", "", nil, s.years)
+	src, args := u.source()
+	rows, err := db.query(ctx, `SELECT bits FROM `+src+` b`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("active users: %w", err)
 	}

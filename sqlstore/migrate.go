@@ -17,6 +17,7 @@ var goSteps = map[string]func(ctx context.Context, tx *sql.Tx, d Dialect) error{
 	"0017_devex_durations":             backfillDurations,
 	"0020_devex_dora_periods":          backfillDORAPeriods,
 	"0022_devex_templates_deployments": backfillTemplatesDeployments,
+	"0028_devex_period_users":          backfillPeriodUsers,
 	"0025_devex_feedback_packs":        backfillFeedbackPacks,
 	"0026_devex_dora_packs":            backfillDORAPacks,
 }

@@ -113,22 +113,37 @@ func testDevexDeploymentsConcurrent(t *testing.T, db *sqlstore.DB) {
 
 // testDevexTemplatePacksConcurrent: writers ingesting runs of the same
 // templates and days at once (as two collectors would if the lease were
-// lost) leave the templates' packs equal to the runs: no writer's update of
-// a pack lost (the ingest's transactions run one at a time), none aborted.
+// lost) leave the templates' packs equal to the runs and every writer's
+// users in the months' and years' bitmaps (each writer on one of two days
+// of a month, with users of its own): no writer's update of a pack or
+// bitmap lost (the ingest's transactions run one at a time), none aborted.
 func testDevexTemplatePacksConcurrent(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	const writers, each = 8, 12
-	run := func(w, i int) devex.Run {
-		return devexRun(fmt.Sprintf("pk-%d-%02d", w, i), fmt.Sprintf("template:default/t%d", i%3), fmt.Sprintf("user:default/u%d", (w+i)%5),
-			devex.TaskCompleted, at.Add(time.Duration(i%2)*24*time.Hour), time.Duration(1+w)*time.Minute)
+	// Five users shared by every writer, and two of each writer's own.
+	user := func(w, i int) string {
+		if i%3 == 2 {
+			return fmt.Sprintf("user:default/own-%d-%d", w, i%2)
+		}
+		return fmt.Sprintf("user:default/u%d", (w+i)%5)
 	}
-	// The users known first: a new user's number is taken by one writer at
-	// a time (its lease), which this test does not look at.
+	run := func(w, i int) devex.Run {
+		return devexRun(fmt.Sprintf("pk-%d-%02d", w, i), fmt.Sprintf("template:default/t%d", i%3), user(w, i),
+			devex.TaskCompleted, at.Add(time.Duration(w%2)*24*time.Hour), time.Duration(1+w)*time.Minute)
+	}
+	// The users known first, a year before: a new user's number is taken by
+	// one writer at a time (its lease), which this test does not look at.
 	var known []devex.Run
 	for u := range 5 {
 		known = append(known, devexRun(fmt.Sprintf("pk-known-%d", u), "template:default/t0", fmt.Sprintf("user:default/u%d", u),
-			devex.TaskCompleted, at, time.Minute))
+			devex.TaskCompleted, at.AddDate(-1, 0, 0), time.Minute))
+	}
+	for w := range writers {
+		for i := range 2 {
+			known = append(known, devexRun(fmt.Sprintf("pk-known-%d-%d", w, i), "template:default/t0", user(w, 2+3*i),
+				devex.TaskCompleted, at.AddDate(-1, 0, 0), time.Minute))
+		}
 	}
 	upsertRuns(t, db, known...)
 	var wg sync.WaitGroup
@@ -149,7 +164,7 @@ func testDevexTemplatePacksConcurrent(t *testing.T, db *sqlstore.DB) {
 	for err := range errs {
 		t.Error(err)
 	}
-	all := known
+	var all []devex.Run
 	for w := range writers {
 		for i := range each {
 			all = append(all, run(w, i))
@@ -158,12 +173,22 @@ func testDevexTemplatePacksConcurrent(t *testing.T, db *sqlstore.DB) {
 	f := devex.Filter{From: at.AddDate(0, 0, -1), To: at.AddDate(0, 0, 3)}
 	want := map[string]int64{}
 	users := map[string]map[string]bool{}
+	everyone := map[string]bool{}
 	for _, r := range all {
 		want[r.TemplateRef]++
 		if users[r.TemplateRef] == nil {
 			users[r.TemplateRef] = map[string]bool{}
 		}
 		users[r.TemplateRef][r.UserRef] = true
+		everyone[r.UserRef] = true
+	}
+	// Every writer's users in the days' months and years too: no writer's
+	// bits lost from a period's bitmap.
+	for _, r := range []devex.Filter{f, {From: at.AddDate(0, -2, -9), To: at.AddDate(0, 2, 0)}, {From: at.AddDate(-1, 0, 0), To: at.AddDate(2, 0, 0)}} {
+		n, err := db.ActiveUsers(ctx, r)
+		if err != nil || n != int64(len(everyone)) {
+			t.Errorf("ActiveUsers %s..%s = %d, %v; want %d", r.FromDay(), r.ToDay(), n, err, len(everyone))
+		}
 	}
 	totals, err := db.RunTotalsByTemplate(ctx, f)
 	if err != nil {

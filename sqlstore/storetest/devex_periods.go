@@ -305,8 +305,8 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 	check(time.Time{})
 
 	// The migrations' backfills build from the days what the writes kept:
-	// undo 0014, 0016, 0017, 0022 and 0027 and apply them again over the
-	// same days.
+	// undo 0014, 0016, 0017, 0022, 0027 and 0028 and apply them again over
+	// the same days.
 	dump := func() string {
 		return dumpRows(t, db,
 			`SELECT grain, start, template_ref, owner, started, succeeded, failed, cancelled, duration_ms, time_saved_s
@@ -316,14 +316,15 @@ func testDevexPeriodRollups(t *testing.T, db *sqlstore.DB) {
 			`SELECT grain, start, template_ref, owner, hist FROM devex_period_durations ORDER BY grain, start, template_ref, owner`,
 			`SELECT grain, start, service, succeeded, failed, days FROM devex_deployment_totals ORDER BY grain, start, service`,
 			`SELECT grain, start, succeeded, failed FROM devex_deployment_sums ORDER BY grain, start`,
+			`SELECT grain, start, bits FROM devex_period_users ORDER BY grain, start`,
 			`SELECT kind, grain, start, pack FROM devex_template_packs ORDER BY kind, grain, start`)
 	}
 	kept := dump()
 	for _, q := range []string{`DROP TABLE devex_period_totals`, `DROP TABLE devex_user_months`, `DROP TABLE devex_totals`,
 		`DROP TABLE devex_period_durations`, `DROP TABLE devex_deployment_totals`, `DROP TABLE devex_template_packs`,
-		`DROP TABLE devex_deployment_sums`,
+		`DROP TABLE devex_deployment_sums`, `DROP TABLE devex_period_users`,
 		`DELETE FROM schema_migrations WHERE version IN ('0014_devex_rollups_period', '0016_devex_rollups_all', '0017_devex_durations',
-			'0022_devex_templates_deployments', '0027_devex_deployment_sums')`} {
+			'0022_devex_templates_deployments', '0027_devex_deployment_sums', '0028_devex_period_users')`} {
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
