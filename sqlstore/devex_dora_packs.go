@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -62,10 +63,10 @@ func compareDORAPackIDs(a, b doraPackID) int {
 		strings.Compare(a.start, b.start), cmp.Compare(a.part, b.part))
 }
 
-// doraPack is a pack being changed: its groups' encoded sums, and those
-// decoded to be changed.
+// doraPack is a pack being changed: the pack as stored, and the groups
+// being changed, decoded.
 type doraPack struct {
-	stored  map[string][]byte
+	stored  []byte
 	changed map[string]*doraRow
 }
 
@@ -76,30 +77,66 @@ type doraPacks map[doraPackID]*doraPack
 func (p doraPacks) entry(ctx context.Context, tx *sql.Tx, d Dialect, id doraPackID, group string) (*doraRow, error) {
 	pk := p[id]
 	if pk == nil {
-		var b []byte
+		pk = &doraPack{changed: map[string]*doraRow{}}
 		err := tx.QueryRowContext(ctx, d.Rebind(`SELECT pack FROM devex_dora_packs WHERE grouped_by = ? AND grain = ? AND start = ? AND part = ?`),
-			id.grouping, id.grain, id.start, id.part).Scan(&b)
+			id.grouping, id.grain, id.start, id.part).Scan(&pk.stored)
 		if err != nil && err != sql.ErrNoRows {
-			return nil, err
-		}
-		pk = &doraPack{stored: map[string][]byte{}, changed: map[string]*doraRow{}}
-		if err := decodePack(b, func(g, s []byte) error { pk.stored[string(g)] = s; return nil }); err != nil {
 			return nil, err
 		}
 		p[id] = pk
 	}
 	r := pk.changed[group]
-	if r == nil {
-		r = &doraRow{}
-		if b, ok := pk.stored[group]; ok {
-			var err error
-			if r.sums, r.days, err = decodeDORARow(b); err != nil {
-				return nil, err
-			}
-		}
-		pk.changed[group] = r
+	if r != nil {
+		return r, nil
 	}
+	r = &doraRow{}
+	err := decodePack(pk.stored, func(g, b []byte) error {
+		if string(g) != group {
+			return nil
+		}
+		var err error
+		if r.sums, r.days, err = decodeDORARow(b); err != nil {
+			return err
+		}
+		return errPackEntryFound
+	})
+	if err != nil && err != errPackEntryFound {
+		return nil, err
+	}
+	pk.changed[group] = r
 	return r, nil
+}
+
+// errPackEntryFound stops decodePack at the entry looked for.
+var errPackEntryFound = errors.New("pack entry found")
+
+// pack is the stored pack with the changed groups in their place (groups
+// in byte order, as encodePack), those left empty out.
+func (pk *doraPack) pack() ([]byte, error) {
+	names := sortedKeys(pk.changed, strings.Compare)
+	out := make([]byte, 0, len(pk.stored)+64*len(names))
+	changed := func(g string) {
+		if r := pk.changed[g]; !r.sums.zero() || len(r.days) > 0 {
+			out = appendPackEntry(out, g, encodeDORASums(&r.sums, r.days))
+		}
+	}
+	err := decodePack(pk.stored, func(g, b []byte) error {
+		for len(names) > 0 && names[0] < string(g) {
+			changed(names[0])
+			names = names[1:]
+		}
+		if len(names) > 0 && names[0] == string(g) {
+			changed(names[0])
+			names = names[1:]
+			return nil
+		}
+		out = appendPackEntry(out, string(g), b)
+		return nil
+	})
+	for _, g := range names {
+		changed(g)
+	}
+	return out, err
 }
 
 // applyDORAPacks adds the deltas of keys (days from the retention floor
@@ -140,16 +177,12 @@ func (db *DB) writeDORAPacks(ctx context.Context, tx *sql.Tx, packs doraPacks) e
 	const width = 5
 	var args []any
 	for _, id := range sortedKeys(packs, compareDORAPackIDs) {
-		pk := packs[id]
-		for g, r := range pk.changed {
-			if r.sums.zero() && len(r.days) == 0 {
-				delete(pk.stored, g)
-			} else {
-				pk.stored[g] = encodeDORASums(&r.sums, r.days)
-			}
+		b, err := packs[id].pack()
+		if err != nil {
+			return err
 		}
-		if len(pk.stored) > 0 {
-			args = append(args, id.grouping, id.grain, id.start, id.part, encodePack(pk.stored))
+		if len(b) > 0 {
+			args = append(args, id.grouping, id.grain, id.start, id.part, b)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, db.dialect.Rebind(`DELETE FROM devex_dora_packs

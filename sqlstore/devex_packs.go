@@ -58,12 +58,18 @@ type packKey struct{ kind, grain, start string }
 func encodePack(figures map[string][]byte) []byte {
 	var out []byte
 	for _, t := range sortedKeys(figures, strings.Compare) {
-		out = binary.AppendUvarint(out, uint64(len(t)))
-		out = append(out, t...)
-		out = binary.AppendUvarint(out, uint64(len(figures[t])))
-		out = append(out, figures[t]...)
+		out = appendPackEntry(out, t, figures[t])
 	}
 	return out
+}
+
+// appendPackEntry appends a pack's entry: the name's length, the name,
+// the figures' length and the figures.
+func appendPackEntry(out []byte, name string, figures []byte) []byte {
+	out = binary.AppendUvarint(out, uint64(len(name)))
+	out = append(out, name...)
+	out = binary.AppendUvarint(out, uint64(len(figures)))
+	return append(out, figures...)
 }
 
 // decodePack calls each with every template of a pack (its bytes, valid
