@@ -232,9 +232,10 @@ spec:
 	// one change so far, the automated sync, Healthy, its lead time from
 	// the fixture's commit known through Argo CD's revision metadata.
 	fmt.Printf("E2E browser cards: the app card's four keys: %q\n", o.FourKeys)
-	if !strings.Contains(o.FourKeys["Change failure rate"], "0 of 1 changes failed") ||
+	if !strings.Contains(o.FourKeys["Change failure rate"], "0 of 1 change failed") ||
 		!strings.Contains(o.FourKeys["Lead time for changes"], "median of 1") ||
-		!strings.Contains(o.FourKeys["Deployment frequency"], "1 deploys") {
+		!strings.Contains(o.FourKeys["Deployment frequency"], "1 deploy on 1 day") ||
+		!strings.Contains(o.FourKeys["Time to restore"], "no incident") {
 		t.Errorf("the app card's four keys = %q, want one change, not failed, with its lead time", o.FourKeys)
 	}
 	if o.SyncStatus != http.StatusOK || !strings.Contains(o.OperationAfterSync, "Running") {

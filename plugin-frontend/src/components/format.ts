@@ -4,6 +4,11 @@ export function formatCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/** 1, "deploy" → "1 deploy"; 3 → "3 deploys". */
+export function formatCountOf(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${Math.round(n) === 1 ? '' : 's'}`;
+}
+
 /** 0.934 → "93%" (one decimal below 10%). */
 export function formatRatio(r: number): string {
   const pct = r * 100;

@@ -1,7 +1,7 @@
 import { Box, Card, CardContent, Grid, Typography, makeStyles } from '@material-ui/core';
 import { useMemo } from 'react';
 import { ServiceDeployments, Tier } from '../../api';
-import { formatCount } from '../format';
+import { formatCount, formatCountOf } from '../format';
 import { usePaged } from '../Paging';
 
 /** Four Keys deployment-frequency bands, best first. */
@@ -70,7 +70,7 @@ export function DeploymentTiles({ items }: { items: ServiceDeployments[] }) {
                   </Typography>
                   <Typography variant="h6">{band?.label ?? s.tier}</Typography>
                   <Typography variant="body2" color="textSecondary">
-                    {formatCount(s.deployments)} deploys · {s.perWeek.toFixed(1)}/week ·{' '}
+                    {formatCountOf(s.deployments, 'deploy')} · {s.perWeek.toFixed(1)}/week ·{' '}
                     {formatCount(s.failed)} failed
                   </Typography>
                 </CardContent>

@@ -14,7 +14,7 @@ import {
   makeStyles,
 } from '@material-ui/core';
 import { DoraGrouping, DoraReport, DoraTier, FourKeys } from '../../api';
-import { formatCount, formatDuration, formatPercent } from '../format';
+import { formatCount, formatCountOf, formatDuration, formatPercent } from '../format';
 import { usePaged } from '../Paging';
 
 /** DORA's tiers as the page names them; the type makes it list every tier paved sends. */
@@ -41,6 +41,12 @@ const useStyles = makeStyles(theme => {
   ) as Record<DoraTier, any>;
 });
 
+function restoreDetail(k: FourKeys): string {
+  const open = k.openIncidents ? `${formatCount(k.openIncidents)} still Degraded` : '';
+  if (k.restored) return `median of ${formatCount(k.restored)} restored${open && `, ${open}`}`;
+  return k.openIncidents ? `${formatCount(k.openIncidents)} Degraded, none restored yet` : 'no incident';
+}
+
 /** The four keys of one group (or everyone), each with its tier. */
 export function keyFigures(k: FourKeys): { key: string; value: string; tier: DoraTier; detail: string }[] {
   return [
@@ -48,7 +54,7 @@ export function keyFigures(k: FourKeys): { key: string; value: string; tier: Dor
       key: 'Deployment frequency',
       value: `${k.deploymentsPerDay.toFixed(2)}/day`,
       tier: k.deploymentFrequencyTier,
-      detail: `${formatCount(k.deployments)} deploys on ${formatCount(k.deploymentDays)} days`,
+      detail: `${formatCountOf(k.deployments, 'deploy')} on ${formatCountOf(k.deploymentDays, 'day')}`,
     },
     {
       key: 'Lead time for changes',
@@ -60,13 +66,13 @@ export function keyFigures(k: FourKeys): { key: string; value: string; tier: Dor
       key: 'Change failure rate',
       value: k.changes ? formatPercent(k.changeFailureRate) : '–',
       tier: k.changeFailureTier,
-      detail: `${formatCount(k.failedChanges)} of ${formatCount(k.changes)} changes failed`,
+      detail: `${formatCount(k.failedChanges)} of ${formatCountOf(k.changes, 'change')} failed`,
     },
     {
       key: 'Time to restore',
       value: k.restored ? formatDuration(k.timeToRestoreSeconds) : '–',
       tier: k.timeToRestoreTier,
-      detail: `median of ${formatCount(k.restored)} restored${k.openIncidents ? `, ${formatCount(k.openIncidents)} still Degraded` : ''}`,
+      detail: restoreDetail(k),
     },
   ];
 }
