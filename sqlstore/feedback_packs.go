@@ -103,43 +103,105 @@ func (db *DB) lockFeedbackPacks(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// mergeScores returns the pack stored plus the counts of change: one pass
+// over the stored templates, in their byte order, beside change's sorted
+// (an answer changes one template of a pack of a thousand: the others'
+// bytes are copied as they are).
+func mergeScores(stored []byte, change map[string]*[5]int64) ([]byte, error) {
+	templates := sortedKeys(change, strings.Compare)
+	out := make([]byte, 0, len(stored)+len(templates)*48)
+	put := func(t string, c [5]int64) {
+		if c == ([5]int64{}) {
+			return // no answers left: the template leaves the pack
+		}
+		f := encodeScores(c)
+		out = binary.AppendUvarint(out, uint64(len(t)))
+		out = append(out, t...)
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+	}
+	next := 0 // templates[next] is the first of change not yet written
+	err := decodePack(stored, func(t, f []byte) error {
+		for ; next < len(templates) && templates[next] < string(t); next++ {
+			put(templates[next], *change[templates[next]])
+		}
+		if next < len(templates) && templates[next] == string(t) {
+			sum := *change[templates[next]]
+			if err := addScores(&sum, f); err != nil {
+				return err
+			}
+			put(templates[next], sum)
+			next++
+			return nil
+		}
+		out = binary.AppendUvarint(out, uint64(len(t)))
+		out = append(out, t...)
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for ; next < len(templates); next++ {
+		put(templates[next], *change[templates[next]])
+	}
+	return out, nil
+}
+
+// feedbackPacksBatch is the number of packs read or written per statement.
+const feedbackPacksBatch = 100
+
 // applyFeedbackPacks adds d to the stored packs, in the transaction that
-// wrote the answers d counts, after lockFeedbackPacks.
+// wrote the answers d counts, after lockFeedbackPacks: the packs of an
+// answer (15) in one read and one write.
 func applyFeedbackPacks(ctx context.Context, tx *sql.Tx, dialect Dialect, d scoreDelta) error {
 	keys := sortedKeys(d, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
-	read := dialect.Rebind(`SELECT pack FROM devex_feedback_packs WHERE grain = ? AND period = ?`)
-	write := dialect.Rebind(`INSERT INTO devex_feedback_packs (grain, period, pack) VALUES (?, ?, ?)
-		ON CONFLICT (grain, period) DO UPDATE SET pack = excluded.pack`)
-	remove := dialect.Rebind(`DELETE FROM devex_feedback_packs WHERE grain = ? AND period = ?`)
-	for _, k := range keys {
-		var stored []byte
-		if err := tx.QueryRowContext(ctx, read, k[0], k[1]).Scan(&stored); err != nil && err != sql.ErrNoRows {
+	for len(keys) > 0 {
+		batch := keys[:min(feedbackPacksBatch, len(keys))]
+		keys = keys[len(batch):]
+		args := make([]any, 0, 3*len(batch))
+		for _, k := range batch {
+			args = append(args, k[0], k[1])
+		}
+		rows, err := tx.QueryContext(ctx, dialect.Rebind(`SELECT grain, period, pack FROM devex_feedback_packs
+			WHERE `+strings.TrimSuffix(strings.Repeat(`(grain = ? AND period = ?) OR `, len(batch)), ` OR `)), args...)
+		if err != nil {
 			return fmt.Errorf("feedback packs: %w", err)
 		}
-		figures := map[string][]byte{}
-		if err := decodePack(stored, func(t, f []byte) error { figures[string(t)] = f; return nil }); err != nil {
-			return err
-		}
-		for t, c := range d[k] {
-			sum := *c
-			if b, ok := figures[t]; ok {
-				if err := addScores(&sum, b); err != nil {
-					return err
-				}
+		stored := map[[2]string][]byte{}
+		for rows.Next() {
+			var k [2]string
+			var pack []byte
+			if err := rows.Scan(&k[0], &k[1], &pack); err != nil {
+				rows.Close()
+				return fmt.Errorf("feedback packs: %w", err)
 			}
-			if sum == ([5]int64{}) {
-				delete(figures, t)
+			stored[k] = pack
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("feedback packs: %w", err)
+		}
+		args, tuples := args[:0], []string{}
+		for _, k := range batch {
+			pack, err := mergeScores(stored[k], d[k])
+			if err != nil {
+				return err
+			}
+			if len(pack) == 0 { // no answers left in the period
+				if _, err := tx.ExecContext(ctx, dialect.Rebind(`DELETE FROM devex_feedback_packs WHERE grain = ? AND period = ?`), k[0], k[1]); err != nil {
+					return fmt.Errorf("feedback packs: %w", err)
+				}
 				continue
 			}
-			figures[t] = encodeScores(sum)
+			args, tuples = append(args, k[0], k[1], pack), append(tuples, `(?, ?, ?)`)
 		}
-		var err error
-		if len(figures) == 0 {
-			_, err = tx.ExecContext(ctx, remove, k[0], k[1])
-		} else {
-			_, err = tx.ExecContext(ctx, write, k[0], k[1], encodePack(figures))
+		if len(tuples) == 0 {
+			continue
 		}
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, dialect.Rebind(`INSERT INTO devex_feedback_packs (grain, period, pack) VALUES `+strings.Join(tuples, `, `)+`
+			ON CONFLICT (grain, period) DO UPDATE SET pack = excluded.pack`), args...); err != nil {
 			return fmt.Errorf("feedback packs: %w", err)
 		}
 	}
