@@ -299,11 +299,19 @@ infra:
 		Score, WorstStage string
 		Comments          []string
 		Refused           string
+		CSV               struct {
+			Filename string
+			Lines    int
+		}
 	}
 	mustJSON(t, result.Observed["satisfaction"], &shownSatisfaction)
 	if pl, mg := shownSatisfaction["platform"], shownSatisfaction["manager"]; pl.Score != "3.5 / 5" || len(pl.Comments) != 2 ||
 		mg.Score != "3.5 / 5" || len(mg.Comments) != 0 || mg.Refused == "" {
 		t.Errorf("the satisfaction panel %+v, want 3.5 / 5 for both, the two comments for platform only", shownSatisfaction)
+	}
+	if csv := shownSatisfaction["platform"].CSV; csv.Lines != 3 ||
+		csv.Filename != fmt.Sprintf("paved-feedback-comments-%s-%s.csv", range28.Get("from"), range28.Get("to")) {
+		t.Errorf("the comments' CSV download %+v, want paved-feedback-comments-<range>.csv with a header and the 2 comments", csv)
 	}
 	fmt.Printf("E2E browser satisfaction after the answers: %+v\n", shownSatisfaction)
 	checkBrowserCosts(t, costs, result.Observed["costs"])

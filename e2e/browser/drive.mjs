@@ -311,6 +311,13 @@ try {
         for (const dev of spec.feedback) {
           if (!shown.comments.some(c => c.includes(dev.comment))) throw new Error(`the platform team does not see ${JSON.stringify(dev.comment)}: ${JSON.stringify(shown.comments)}`);
         }
+        // The comments' CSV, downloaded as the platform team does.
+        const link = page.getByRole('link', { name: 'Export feedback comments as CSV' });
+        const [download] = await Promise.all([page.waitForEvent('download', { timeout }), link.click({ timeout })]);
+        const text = await readFile(await download.path(), 'utf8');
+        shown.csv = { filename: download.suggestedFilename(), lines: text.trim().split('\n').length };
+        const missing = spec.feedback.filter(dev => !text.includes(dev.comment));
+        if (missing.length > 0) throw new Error(`the comments' CSV lacks ${JSON.stringify(missing.map(d => d.comment))}:\n${text}`);
       } else {
         const refused = page.locator('[data-testid="feedback-comments-refused"]');
         await refused.waitFor({ timeout });

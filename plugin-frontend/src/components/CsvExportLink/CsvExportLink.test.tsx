@@ -3,7 +3,7 @@ import { errorApiRef } from '@backstage/core-plugin-api';
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { DevexList, DevexQuery, pavedApiRef } from '../../api';
-import { CsvExportLink } from './CsvExportLink';
+import { CsvExportLink, csvFilename } from './CsvExportLink';
 
 function fakePaved(csv: () => Promise<string>) {
   return {
@@ -68,5 +68,11 @@ describe('CsvExportLink', () => {
     expect(post.mock.calls[0][0].message).toBe('user:default/dave is not a member of platform-team');
     expect(saved).toEqual([]);
     expect(createObjectURL).not.toHaveBeenCalled();
+  });
+
+  it('names the file after the list and its range, without a slash or empty dates', () => {
+    expect(csvFilename('feedback/comments', { from: '2026-11-01', to: '2026-11-28' })).toBe('paved-feedback-comments-2026-11-01-2026-11-28.csv');
+    expect(csvFilename('slos', {})).toBe('paved-slos.csv');
+    expect(csvFilename('freshness', { owner: 'group:default/payments' })).toBe('paved-freshness.csv');
   });
 });

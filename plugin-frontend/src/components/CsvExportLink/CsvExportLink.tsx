@@ -5,6 +5,14 @@ import useAsync from 'react-use/esm/useAsync';
 import { DevexList, DevexQuery, pavedApiRef } from '../../api';
 
 /**
+ * The name a list's CSV is saved under: paved-feedback-comments-2026-11-01-2026-11-28.csv;
+ * a list that is "now" (slos, freshness) has no dates.
+ */
+export function csvFilename(list: DevexList, query: DevexQuery): string {
+  return `${['paved', list.replace(/\//g, '-'), query.from, query.to].filter(Boolean).join('-')}.csv`;
+}
+
+/**
  * A link to a list as CSV. The href is paved's `format=csv` URL (to copy into
  * a script); a click downloads it through the fetch API instead, because a
  * plain navigation would not carry the user's Backstage token.
@@ -21,7 +29,7 @@ export function CsvExportLink({ list, query }: { list: DevexList; query: DevexQu
       const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
       const anchor = document.createElement('a');
       anchor.href = url;
-      anchor.download = `paved-${list}-${query.from ?? ''}-${query.to ?? ''}.csv`;
+      anchor.download = csvFilename(list, query);
       anchor.click();
       URL.revokeObjectURL(url);
     } catch (error) {
@@ -30,7 +38,7 @@ export function CsvExportLink({ list, query }: { list: DevexList; query: DevexQu
   };
 
   return (
-    <Link href={href} onClick={download} variant="body2" aria-label={`Export ${list} as CSV`}>
+    <Link href={href} onClick={download} variant="body2" aria-label={`Export ${list.replace(/\//g, ' ')} as CSV`}>
       CSV
     </Link>
   );
