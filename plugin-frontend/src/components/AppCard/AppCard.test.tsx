@@ -84,6 +84,14 @@ describe('EntityPavedAppCard', () => {
     expect(api.dora).toHaveBeenCalledWith({ groupBy: 'service' });
   });
 
+  it('finds the service under the ref its template wrote, in any case or short form', async () => {
+    await render(fake({ dora: jest.fn(async () => ({
+      from: '', to: '', groupBy: 'service' as const, overall: fourKeys(''),
+      items: [fourKeys('component:default/shopping'), { ...fourKeys('Component:Shop'), changes: 4, failedChanges: 1 }],
+    })) }));
+    expect(await screen.findByTestId('entity-dora-Change failure rate')).toHaveTextContent('1 of 4 changes failed');
+  });
+
   it('says so when the service has no sync in the period', async () => {
     await render(fake({ dora: jest.fn(async () => ({ from: '', to: '', groupBy: 'service' as const, overall: fourKeys(''), items: [] })) }));
     expect(await screen.findByTestId('entity-dora-none')).toHaveTextContent('No sync');

@@ -11,7 +11,7 @@ import {
   WarningPanel,
 } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
-import { stringifyEntityRef } from '@backstage/catalog-model';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Button, Table, TableBody, TableCell, TableHead, TableRow, Tooltip, Typography } from '@material-ui/core';
 import { ReactNode, useEffect, useState } from 'react';
@@ -202,6 +202,21 @@ export function AppList({ entityRef }: { entityRef: string }) {
 }
 
 /**
+ * ref in its full, lowercase form, as Backstage compares refs: the service of
+ * the four keys is the paved.dev/entity-ref its template wrote, verbatim
+ * ("component:shop", "Component:default/Shop").
+ */
+function sameEntity(ref: string, entityRef: string): boolean {
+  try {
+    const full = (r: string) =>
+      stringifyEntityRef(parseEntityRef(r, { defaultKind: 'component', defaultNamespace: 'default' })).toLocaleLowerCase('en-US');
+    return full(ref) === full(entityRef);
+  } catch {
+    return false; // not an entity ref: no service's
+  }
+}
+
+/**
  * The service's four keys (DORA) over the last 28 days, from its syncs in
  * Argo CD; for readers of paved's adoption metrics (others see a note).
  */
@@ -217,7 +232,7 @@ export function EntityFourKeys({ entityRef }: { entityRef: string }) {
       </Typography>
     );
   }
-  const row = state.value?.items.find(i => i.group === entityRef);
+  const row = state.value?.items.find(i => sameEntity(i.group ?? '', entityRef));
   if (!row) {
     return (
       <Typography variant="body2" color="textSecondary" data-testid="entity-dora-none">
