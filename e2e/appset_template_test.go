@@ -163,6 +163,16 @@ func TestAppSetTemplate(t *testing.T) {
 	if out, err := st.Kubectl("apply", "-f", manual); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
+	// Argo CD's API server reads ApplicationSets from its informer cache:
+	// right after kubectl apply it may not know "manual" yet, and paved would
+	// truthfully answer that there was nothing to delete.
+	eventually(t, time.Minute, "Argo CD's API server knows the hand-made ApplicationSet", func() (bool, string) {
+		got, err := api.invokeAs(ctx, p.Token, "paved:get-argocd-appset", map[string]any{"name": "manual"})
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Status == http.StatusOK, fmt.Sprintf("HTTP %d %s", got.Status, got.Error.Message)
+	})
 	refused, err := api.invokeAs(ctx, p.Token, "paved:delete-argocd-appset", map[string]any{"name": "manual"})
 	if err != nil {
 		t.Fatal(err)
