@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -238,20 +239,8 @@ func testDevexDORAPacksConcurrent(t *testing.T, db *sqlstore.DB) {
 		f.From, _ = time.Parse(time.DateOnly, r[0])
 		f.To, _ = time.Parse(time.DateOnly, r[1])
 		for _, by := range devex.DORAGroupings {
-			got, overall, err := db.FourKeys(ctx, f, by)
-			if err != nil {
-				t.Fatalf("FourKeys: %v", err)
-			}
-			want, wantAll := bruteFourKeys(t, db, r[0], r[1], f, by)
 			what := fmt.Sprintf("%s to %s by %s", r[0], r[1], by)
-			if len(got) != len(want) {
-				t.Errorf("%s: %d groups, want %d", what, len(got), len(want))
-				continue
-			}
-			for i := range got {
-				sameKeys(t, what, got[i], want[i])
-			}
-			sameKeys(t, what+" overall", overall, wantAll)
+			overall := sameFourKeys(t, ctx, db, f, by, r[0], r[1], what)
 			if r[0] < "2026-01-30" && overall.Changes != writers*each {
 				t.Errorf("%s: %d changes, want %d", what, overall.Changes, writers*each)
 			}
@@ -409,6 +398,26 @@ func timeOf(t *testing.T, v any) time.Time {
 // sameKeys compares an answer with the brute-force one: counts exact,
 // lead times and restores each within 2 % (the histograms' buckets), and
 // the tiers of the medians exact.
+// sameFourKeys compares FourKeys of f by a grouping with the brute force
+// over the facts from..to, and returns the store's overall row.
+func sameFourKeys(t *testing.T, ctx context.Context, db *sqlstore.DB, f devex.Filter, by, from, to, what string) devex.KeysRow {
+	t.Helper()
+	got, overall, err := db.FourKeys(ctx, f, by)
+	if err != nil {
+		t.Fatalf("FourKeys: %v", err)
+	}
+	want, wantAll := bruteFourKeys(t, db, from, to, f, by)
+	sameKeys(t, what+" overall", overall, wantAll)
+	if len(got) != len(want) {
+		t.Errorf("%s: %d groups, want %d", what, len(got), len(want))
+		return overall
+	}
+	for i := range got {
+		sameKeys(t, what, got[i], want[i])
+	}
+	return overall
+}
+
 func sameKeys(t *testing.T, what string, got, want devex.KeysRow) {
 	t.Helper()
 	if got.Group != want.Group || got.Changes != want.Changes || got.Deployments != want.Deployments ||
