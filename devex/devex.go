@@ -178,13 +178,21 @@ type StoredDeployment struct {
 // "group:team-a", "default/team-a") into a full group entity ref. Refs of
 // other kinds (user:…) keep their kind.
 func GroupRef(owner string) string {
-	owner = strings.TrimSpace(owner)
-	if owner == "" {
+	return EntityRef(owner, "group")
+}
+
+// EntityRef normalizes ref as Backstage compares refs: the kind defaultKind
+// and the namespace "default" when ref omits them, all in lower case
+// ("Component:Shop" is "component:default/shop"). Two refs name the same
+// entity when their EntityRefs are equal.
+func EntityRef(ref, defaultKind string) string {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
 		return ""
 	}
-	kind, rest := "group", owner
-	if i := strings.Index(owner, ":"); i >= 0 {
-		kind, rest = strings.ToLower(owner[:i]), owner[i+1:]
+	kind, rest := defaultKind, ref
+	if i := strings.Index(ref, ":"); i >= 0 {
+		kind, rest = ref[:i], ref[i+1:]
 	}
 	ns, name := "default", rest
 	if i := strings.Index(rest, "/"); i >= 0 {

@@ -331,6 +331,32 @@ func DORA(ctx context.Context, store DORAStore, f Filter, groupBy string) (DORAR
 	return rep, nil
 }
 
+// OfService narrows r, a report per service, to the rows of service, an
+// entity ref (a component's when it names no kind), as Backstage compares
+// refs: a service's group is the paved.dev/entity-ref its template wrote,
+// verbatim, so "component:shop" and "Component:default/Shop" are the rows of
+// component:default/shop. Overall is the one matching row's figures; with
+// no row it is a range without changes, and with several (one service under
+// two spellings) it has no figures either, as their medians and distinct
+// days do not combine: read the items. r is left as it was (the cache
+// shares it).
+func (r DORAReport) OfService(service string) DORAReport {
+	ref := EntityRef(service, "component")
+	out := r
+	out.Items = []FourKeys{}
+	for _, k := range r.Items {
+		if EntityRef(k.Group, "component") == ref {
+			out.Items = append(out.Items, k)
+		}
+	}
+	out.Overall = Keys(KeysRow{}, r.To.Sub(r.From))
+	if len(out.Items) == 1 {
+		out.Overall = out.Items[0]
+		out.Overall.Group = ""
+	}
+	return out
+}
+
 // DORATable returns rows for CSV, with a header.
 func DORATable(items []FourKeys) [][]string {
 	out := [][]string{{"group", "deployments", "deploymentDays", "deploymentsPerDay", "deploymentFrequencyTier",

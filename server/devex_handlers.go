@@ -269,32 +269,45 @@ func handleDevexSLOs(d DevEx) echo.HandlerFunc {
 }
 
 // handleDevexDORA answers the four keys over the range, overall and per
-// service, team or template (groupBy, default service).
+// service, team or template (groupBy, default service); service (an entity
+// ref) narrows an answer per service to that service's rows.
 func handleDevexDORA(d DevEx) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if d == nil {
 			return paved.Errorf(paved.EUnavailable, "adoption metrics are not enabled")
 		}
 		q, err := parseDevexQuery(c)
-		groupBy := c.QueryParam("groupBy")
-		if groupBy == "" {
-			groupBy = devex.DORAGroupings[0]
-		}
-		if !slices.Contains(devex.DORAGroupings, groupBy) {
-			bad := paved.FieldError{Field: "groupBy", Message: "must be one of " + strings.Join(devex.DORAGroupings, ", ")}
-			var fields []paved.FieldError
-			var e *paved.Error
-			if errors.As(err, &e) {
-				fields = e.Fields
-			}
-			return paved.InvalidFields(append(fields, bad)...)
-		}
+		var fields []paved.FieldError
 		if err != nil {
-			return err
+			var e *paved.Error
+			if !errors.As(err, &e) || len(e.Fields) == 0 {
+				return err
+			}
+			fields = e.Fields
+		}
+		service, fe := entityRefParam(c, "service", "component")
+		if fe != nil {
+			fields = append(fields, *fe)
+		}
+		groupBy := c.QueryParam("groupBy")
+		switch {
+		case groupBy == "":
+			groupBy = devex.DORAGroupings[0]
+		case !slices.Contains(devex.DORAGroupings, groupBy):
+			fields = append(fields, paved.FieldError{Field: "groupBy", Message: "must be one of " + strings.Join(devex.DORAGroupings, ", ")})
+		}
+		if service != "" && groupBy != "service" {
+			fields = append(fields, paved.FieldError{Field: "service", Message: "applies to groupBy=service only"})
+		}
+		if len(fields) > 0 {
+			return paved.InvalidFields(fields...)
 		}
 		rep, err := d.DORA(c.Request().Context(), q.filter, groupBy)
 		if err != nil {
 			return err
+		}
+		if service != "" {
+			rep = rep.OfService(service)
 		}
 		if q.csv {
 			return writeCSV(c, "dora", devex.DORATable(append([]devex.FourKeys{rep.Overall}, rep.Items...)))

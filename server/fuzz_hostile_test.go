@@ -28,6 +28,7 @@ func FuzzRoutes(f *testing.F) {
 		{9, 0, 1, "", "limit=1&cursor=YQ", ""},
 		{11, 0, 1, "", "cursor=e.1&wait=0", ""},
 		{12, 0, 1, "", "from=2026-01-01&to=2026-01-31&grouping=week&owner=team-a&template=template:default/x&format=csv", ""},
+		{24, 0, 1, "", "groupBy=service&service=Component:Shop&format=csv", ""},
 		{18, 0, 2, "0b6f5a2e-6d0c-4c43-9a4e-5f3e2b1c0d9a", "", ""},
 		{8, 2, 2, "", "", ""},
 		{0, 5, 0, "%zz", "a=%00", "\x00"},

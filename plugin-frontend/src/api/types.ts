@@ -56,6 +56,11 @@ export type DevexQuery = {
   template?: string;
   /** `devex/v1/dora` only: per service (default), team or template. */
   groupBy?: DoraGrouping;
+  /**
+   * `devex/v1/dora` only, with `groupBy` `service`: that service's rows alone, an entity
+   * ref matched as Backstage compares refs (e.g. `component:default/shop`).
+   */
+  service?: string;
 };
 
 /**

@@ -2,7 +2,7 @@ import { TestApiProvider, renderInTestApp } from '@backstage/test-utils';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { EntityApp, EntityApps, PavedApi, pavedApiRef } from '../../api';
+import { EntityApp, EntityApps, PavedApi, PavedClient, pavedApiRef } from '../../api';
 import { pavedError } from '../../testUtils';
 import { EntityPavedAppCard } from './AppCard';
 
@@ -81,7 +81,30 @@ describe('EntityPavedAppCard', () => {
     expect(await screen.findByTestId('entity-dora-Lead time for changes')).toHaveTextContent('7 minElite');
     expect(screen.getByTestId('entity-dora-Change failure rate')).toHaveTextContent('15.38%High2 of 13 changes failed');
     expect(screen.getByTestId('entity-dora-Time to restore')).toHaveTextContent('10 minElite');
-    expect(api.dora).toHaveBeenCalledWith({ groupBy: 'service' });
+    expect(api.dora).toHaveBeenCalledWith({ groupBy: 'service', service: 'component:default/shop' });
+  });
+
+  it("asks paved for the service's row alone and shows it", async () => {
+    const urls: string[] = [];
+    const client = new PavedClient({
+      discoveryApi: { getBaseUrl: async id => `http://paved.test/api/${id}` },
+      fetchApi: {
+        fetch: async (input: any) => {
+          const url = String(input);
+          urls.push(url);
+          const body = url.includes('/devex/v1/dora?')
+            ? { from: '', to: '', groupBy: 'service', overall: fourKeys(''), items: [{ ...fourKeys('component:shop'), changes: 7, failedChanges: 3 }] }
+            : apps;
+          return { ok: true, json: async () => body } as Response;
+        },
+      },
+    });
+    await render(client);
+    expect(await screen.findByTestId('entity-dora-Change failure rate')).toHaveTextContent('3 of 7 changes failed');
+    const dora = urls.filter(u => u.includes('/devex/v1/dora?')).map(u => new URL(u).searchParams);
+    expect(dora).toHaveLength(1);
+    expect(dora[0].get('service')).toBe('component:default/shop');
+    expect(dora[0].get('groupBy')).toBe('service');
   });
 
   it('finds the service under the ref its template wrote, in any case or short form', async () => {

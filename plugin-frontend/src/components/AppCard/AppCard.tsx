@@ -204,7 +204,9 @@ export function AppList({ entityRef }: { entityRef: string }) {
 /**
  * ref in its full, lowercase form, as Backstage compares refs: the service of
  * the four keys is the paved.dev/entity-ref its template wrote, verbatim
- * ("component:shop", "Component:default/Shop").
+ * ("component:shop", "Component:default/Shop"). paved answers `service` with
+ * that service's rows alone; the card still checks the row it shows, as a
+ * paved older than `service` answers every service's.
  */
 function sameEntity(ref: string, entityRef: string): boolean {
   try {
@@ -222,7 +224,7 @@ function sameEntity(ref: string, entityRef: string): boolean {
  */
 export function EntityFourKeys({ entityRef }: { entityRef: string }) {
   const api = useApi(pavedApiRef);
-  const state = useAsyncRetry(() => api.dora({ groupBy: 'service' }), [api]);
+  const state = useAsyncRetry(() => api.dora({ groupBy: 'service', service: entityRef }), [api, entityRef]);
   if (state.loading) return <Progress />;
   if (state.error) {
     const refusal = accessRefusal(state.error);
