@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,6 +203,8 @@ spec:
 		Observed struct {
 			AppRow, AppLink, OperationAfterSync           string
 			FourKeys                                      map[string]string
+			DoraURL                                       string `json:"doraUrl"`
+			DoraStatus, DoraBytes                         int
 			SyncStatus, ExtendStatus                      int
 			Resource                                      map[string]string
 			CopiedURL                                     string `json:"copiedUrl"`
@@ -237,6 +240,12 @@ spec:
 		!strings.Contains(o.FourKeys["Deployment frequency"], "1 deploy on 1 day") ||
 		!strings.Contains(o.FourKeys["Time to restore"], "no incident") {
 		t.Errorf("the app card's four keys = %q, want one change, not failed, with its lead time", o.FourKeys)
+	}
+	// It asked paved for its service's row alone.
+	fmt.Printf("E2E browser cards: the app card's four keys request %s answered %d, %d bytes\n", o.DoraURL, o.DoraStatus, o.DoraBytes)
+	if u, err := url.Parse(o.DoraURL); err != nil || o.DoraStatus != http.StatusOK ||
+		u.Query().Get("service") != "component:default/shop" || u.Query().Get("groupBy") != "service" {
+		t.Errorf("the app card's four keys request %q answered %d, want service=component:default/shop&groupBy=service, 200", o.DoraURL, o.DoraStatus)
 	}
 	if o.SyncStatus != http.StatusOK || !strings.Contains(o.OperationAfterSync, "Running") {
 		t.Errorf("sync: paved answered %d, the card shows %q", o.SyncStatus, o.OperationAfterSync)

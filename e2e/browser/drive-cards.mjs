@@ -82,6 +82,9 @@ try {
 }
 
 async function cards(row) {
+  // The card's four keys request: paved narrows it to the service.
+  const dora = page.waitForResponse(r => new URL(r.url()).pathname.endsWith('/devex/v1/dora'), { timeout });
+  dora.catch(() => {}); // awaited below; a timeout here fails that step
   await step('app card', async () => {
     await page.goto(`${spec.ownerUrl}/catalog/default/component/${spec.component}`, { timeout });
     await byTestId(row).waitFor({ timeout });
@@ -98,6 +101,10 @@ async function cards(row) {
       observed.fourKeys[key] = await byTestId(`entity-dora-${key}`).textContent();
     }
     await shot('entity-dora-Lead time for changes', 'app-card-four-keys.png');
+    const res = await dora;
+    observed.doraUrl = res.url();
+    observed.doraStatus = res.status();
+    observed.doraBytes = (await res.body()).length;
   });
 
   await step('sync', async () => {

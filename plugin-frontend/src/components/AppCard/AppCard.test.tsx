@@ -89,7 +89,7 @@ describe('EntityPavedAppCard', () => {
     const client = new PavedClient({
       discoveryApi: { getBaseUrl: async id => `http://paved.test/api/${id}` },
       fetchApi: {
-        fetch: async (input: any) => {
+        fetch: async (input: RequestInfo | URL) => {
           const url = String(input);
           urls.push(url);
           const body = url.includes('/devex/v1/dora?')
