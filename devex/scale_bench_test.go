@@ -3,6 +3,7 @@ package devex_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -443,6 +444,56 @@ func BenchmarkDevexEndpoints5Years(b *testing.B) {
 					})
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkDevexDORACard5Years is the Component card's four keys over the
+// shape above: the answer per service narrowed to one service, as
+// devex/v1/dora?service= answers it, against the whole answer per service the
+// card fetched before. It reports both answers' JSON sizes (whole-bytes,
+// card-bytes) and the narrowed call's median (p50-ms, the cached four keys
+// and the filter).
+func BenchmarkDevexDORACard5Years(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			db := scaleStore(b, engine)
+			svc := devex.NewService(db)
+			f := devex.Filter{From: scaleEnd.AddDate(0, 0, -28), To: scaleEnd}
+			ctx := context.Background()
+			whole, err := svc.DORA(ctx, f, "service")
+			if err != nil || len(whole.Items) == 0 {
+				b.Fatalf("the four keys per service: %d rows, %v", len(whole.Items), err)
+			}
+			service := strings.ToUpper(whole.Items[len(whole.Items)/2].Group) // any case: as Backstage compares refs
+			var card devex.DORAReport
+			took := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				rep, err := svc.DORA(ctx, f, "service")
+				if err != nil {
+					b.Fatal(err)
+				}
+				card = rep.OfService(service)
+				took = append(took, time.Since(start))
+			}
+			b.StopTimer()
+			if len(card.Items) != 1 {
+				b.Fatalf("the card of %s: %d rows, want 1", service, len(card.Items))
+			}
+			wholeJSON, err := json.Marshal(whole)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cardJSON, err := json.Marshal(card)
+			if err != nil {
+				b.Fatal(err)
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(len(wholeJSON)), "whole-bytes")
+			b.ReportMetric(float64(len(cardJSON)), "card-bytes")
+			b.ReportMetric(float64(took[(len(took)-1)/2].Microseconds())/1000, "p50-ms")
 		})
 	}
 }
