@@ -96,12 +96,21 @@ func NewFeedbacks(o FeedbackOptions) *Feedbacks {
 }
 
 // run returns the run of taskID, from the store or else from Backstage, if
-// userRef started it.
+// userRef started it. A run the collector stored while it ran takes its
+// status from Backstage: the developer follows the template's rating link
+// as the run completes, before the next collection sees it.
 func (s *Feedbacks) run(ctx context.Context, taskID, userRef string) (Run, error) {
 	if userRef == "" {
 		return Run{}, paved.Errorf(paved.EForbidden, "feedback is given by the user who ran the template; this token names no user")
 	}
 	r, err := s.o.Store.GetRun(ctx, taskID)
+	if err == nil && !Final(r.Status) && s.o.Tasks != nil {
+		// Backstage unreachable: the stored status stands (the answer then
+		// waits for the run to be seen finished, as before).
+		if t, terr := s.o.Tasks.GetTask(ctx, taskID); terr == nil && t.ID == r.TaskID {
+			r.Status = t.Status
+		}
+	}
 	if paved.ErrorCode(err) == paved.ENotFound && s.o.Tasks != nil {
 		t, terr := s.o.Tasks.GetTask(ctx, taskID)
 		if terr != nil {

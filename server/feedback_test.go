@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paved-dev/paved"
+	"github.com/paved-dev/paved/devex"
 	"github.com/paved-dev/paved/permission"
 	"github.com/paved-dev/paved/sqlstore/sqlite"
 )
@@ -199,5 +200,38 @@ func TestFeedbackGivePermission(t *testing.T) {
 		if r.status != c.status || (c.status == 403 && !strings.Contains(r.raw, "user:default/carol may not paved.devex.feedback.create")) {
 			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.raw, c.status)
 		}
+	}
+}
+
+// TestFeedbackRunCollectedWhileRunning: the collector stored the run while
+// it ran; the developer rates it as it completes, before the next
+// collection: Backstage's status decides, not the stored one.
+func TestFeedbackRunCollectedWhileRunning(t *testing.T) {
+	f := newDevexServer(t)
+	kim := f.users.Mint(t, "user:default/kim")
+	now := time.Now().UTC()
+	for _, id := range []string{"done-since", "still-running"} {
+		f.bs.AddTask(id, "template:default/service", "user:default/kim", "group:default/team-a", "", now.Add(-time.Minute))
+		f.bs.Claim(id, now.Add(-50*time.Second))
+		if _, err := f.store.UpsertRuns(context.Background(), []devex.Run{{TaskID: id, TemplateRef: "template:default/service",
+			Owner: "group:default/team-a", UserRef: "user:default/kim", Status: devex.TaskProcessing,
+			CreatedAt: now.Add(-time.Minute), HeartbeatAt: now.Add(-40 * time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.bs.Finish("done-since", "completed", "", now.Add(-10*time.Second))
+
+	const runs = "/api/paved/devex/v1/feedback/runs/"
+	if r := f.do(t, "PUT", runs+"done-since", kim, `{"score": 5}`); r.status != 201 {
+		t.Errorf("rating a run Backstage has completed, stored while it ran: %d %s, want 201", r.status, r.raw)
+	}
+	r := f.do(t, "PUT", runs+"still-running", kim, `{"score": 5}`)
+	if r.status != 409 || errorName(r) != "ConflictError" || !strings.Contains(r.raw, "has not finished yet (processing)") {
+		t.Errorf("rating a run still running in Backstage: %d %s, want 409 not finished", r.status, r.raw)
+	}
+	// Another's run stays refused whatever Backstage says of it.
+	joe := f.users.Mint(t, "user:default/joe")
+	if r := f.do(t, "PUT", runs+"done-since", joe, `{"score": 1}`); r.status != 403 {
+		t.Errorf("joe rates kim's run: %d %s, want 403", r.status, r.raw)
 	}
 }
